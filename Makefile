@@ -1,0 +1,43 @@
+# midge — common tasks. `make run` and `make test` are all a fresh machine
+# with Go needs (see README.md).
+
+GO       ?= go
+BIN      := bin
+FUZZTIME ?= 10s
+# Every fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
+FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch
+
+.PHONY: build run test lint fuzz fuzz-short bench clean
+
+build:
+	$(GO) build -o $(BIN)/midge ./cmd/midge
+
+run: build
+	./$(BIN)/midge -a 127.0.0.1 -p 4222
+
+# The test command CI runs: formatting, vet, the race-enabled suite and a
+# short fuzz of the parser.
+test: lint
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz-short
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+fuzz-short:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./parser
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./parser ./sublist ./server
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/midgemq/midge/server"
+)
+
+// config is what the command line asks for.
+type config struct {
+	opts        server.Options
+	logFile     string
+	pidFile     string
+	showVersion bool
+}
+
+// usageText mirrors nats-server's option names for what midge supports, so
+// scripts written for it work unchanged.
+const usageText = `Usage: midge [options]
+
+Server Options:
+    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
+    -p, --port <port>                Use port for clients (default: 4222)
+    -n, --name, --server_name <name> Server name (default: auto)
+    -P, --pid <file>                 File to store PID
+
+Logging Options:
+    -l, --log <file>                 File to redirect log output
+    -D, --debug                      Enable debugging output
+    -V, --trace                      Trace the raw protocol
+    -DV                              Debug and trace
+
+Common Options:
+    -h, --help                       Show this message
+    -v, --version                    Show version
+`
+
+// errHelp reports that -h was given; the caller prints usage and exits 0.
+var errHelp = errors.New("help requested")
+
+// parseFlags reads args (without the program name). Flag errors come back
+// as errors; nothing is printed here except by the caller.
+func parseFlags(args []string) (config, error) {
+	cfg := config{opts: server.DefaultOptions()}
+	fs := flag.NewFlagSet("midge", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+
+	o := &cfg.opts
+	for _, name := range []string{"a", "addr", "net"} {
+		fs.StringVar(&o.Host, name, o.Host, "")
+	}
+	for _, name := range []string{"p", "port"} {
+		fs.IntVar(&o.Port, name, o.Port, "")
+	}
+	for _, name := range []string{"n", "name", "server_name"} {
+		fs.StringVar(&o.ServerName, name, "", "")
+	}
+	for _, name := range []string{"P", "pid"} {
+		fs.StringVar(&cfg.pidFile, name, "", "")
+	}
+	for _, name := range []string{"l", "log"} {
+		fs.StringVar(&cfg.logFile, name, "", "")
+	}
+	for _, name := range []string{"D", "debug"} {
+		fs.BoolVar(&o.Debug, name, false, "")
+	}
+	for _, name := range []string{"V", "trace"} {
+		fs.BoolVar(&o.Trace, name, false, "")
+	}
+	var debugTrace bool
+	fs.BoolVar(&debugTrace, "DV", false, "")
+	for _, name := range []string{"v", "version"} {
+		fs.BoolVar(&cfg.showVersion, name, false, "")
+	}
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, errHelp
+		}
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if debugTrace {
+		o.Debug, o.Trace = true, true
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return cfg, fmt.Errorf("invalid port %d (want 0-65535)", o.Port)
+	}
+	return cfg, nil
+}

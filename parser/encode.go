@@ -1,0 +1,59 @@
+package parser
+
+import "strconv"
+
+// Fixed server→client lines.
+var (
+	PingLine = []byte("PING\r\n")
+	PongLine = []byte("PONG\r\n")
+	OKLine   = []byte("+OK\r\n")
+	CRLF     = []byte("\r\n")
+)
+
+// AppendMsg appends the control line of a MSG delivery:
+// "MSG <subject> <sid> [reply] <size>\r\n". The payload and its CRLF follow
+// separately so one payload can be shared by many deliveries.
+func AppendMsg(dst, subject, sid, reply []byte, size int) []byte {
+	dst = append(dst, "MSG "...)
+	dst = appendSubjectSidReply(dst, subject, sid, reply)
+	dst = strconv.AppendInt(dst, int64(size), 10)
+	return append(dst, '\r', '\n')
+}
+
+// AppendHMsg appends the control line of an HMSG delivery:
+// "HMSG <subject> <sid> [reply] <hdrLen> <total>\r\n".
+func AppendHMsg(dst, subject, sid, reply []byte, hdrLen, total int) []byte {
+	dst = append(dst, "HMSG "...)
+	dst = appendSubjectSidReply(dst, subject, sid, reply)
+	dst = strconv.AppendInt(dst, int64(hdrLen), 10)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, int64(total), 10)
+	return append(dst, '\r', '\n')
+}
+
+func appendSubjectSidReply(dst, subject, sid, reply []byte) []byte {
+	dst = append(dst, subject...)
+	dst = append(dst, ' ')
+	dst = append(dst, sid...)
+	dst = append(dst, ' ')
+	if len(reply) > 0 {
+		dst = append(dst, reply...)
+		dst = append(dst, ' ')
+	}
+	return dst
+}
+
+// AppendInfo appends "INFO <json> \r\n" (the space before CRLF is what the
+// reference server sends; clients trim it).
+func AppendInfo(dst, infoJSON []byte) []byte {
+	dst = append(dst, "INFO "...)
+	dst = append(dst, infoJSON...)
+	return append(dst, " \r\n"...)
+}
+
+// AppendErr appends "-ERR '<text>'\r\n".
+func AppendErr(dst []byte, text string) []byte {
+	dst = append(dst, "-ERR '"...)
+	dst = append(dst, text...)
+	return append(dst, "'\r\n"...)
+}

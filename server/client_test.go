@@ -1,0 +1,321 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Tests through nats.go, the client most users run.
+
+const msgWait = 5 * time.Second
+
+func nextMsg(t *testing.T, sub *nats.Subscription) *nats.Msg {
+	t.Helper()
+	m, err := sub.NextMsg(msgWait)
+	if err != nil {
+		t.Fatalf("NextMsg on %q: %v", sub.Subject, err)
+	}
+	return m
+}
+
+func expectNoMsg(t *testing.T, nc *nats.Conn, sub *nats.Subscription) {
+	t.Helper()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := sub.Pending(); n != 0 {
+		m, _ := sub.NextMsg(0)
+		t.Fatalf("unexpected message on %q: %q", sub.Subject, m.Data)
+	}
+}
+
+func TestPubSub(t *testing.T) {
+	s := startServer(t)
+	sub := connect(t, s)
+	pub := connect(t, s)
+	ss, _ := sub.SubscribeSync("greet")
+	sub.Flush()
+	pub.Publish("greet", []byte("hello"))
+	if m := nextMsg(t, ss); string(m.Data) != "hello" || m.Subject != "greet" {
+		t.Fatalf("got %q on %q", m.Data, m.Subject)
+	}
+}
+
+func TestWildcards(t *testing.T) {
+	s := startServer(t)
+	nc := connect(t, s)
+	star, _ := nc.SubscribeSync("orders.*.created")
+	full, _ := nc.SubscribeSync("orders.>")
+	exact, _ := nc.SubscribeSync("orders")
+	nc.Flush()
+	for _, subj := range []string{"orders.eu.created", "orders.eu.created.late", "orders", "orders.us"} {
+		nc.Publish(subj, []byte(subj))
+	}
+	nc.Flush()
+	want := map[*nats.Subscription][]string{
+		star:  {"orders.eu.created"},
+		full:  {"orders.eu.created", "orders.eu.created.late", "orders.us"},
+		exact: {"orders"},
+	}
+	for sub, subjects := range want {
+		for _, subj := range subjects {
+			if m := nextMsg(t, sub); m.Subject != subj {
+				t.Fatalf("%s got %q, want %q", sub.Subject, m.Subject, subj)
+			}
+		}
+		expectNoMsg(t, nc, sub)
+	}
+}
+
+func TestQueueGroupsDeliverOnce(t *testing.T) {
+	s := startServer(t)
+	const members, msgs = 3, 300
+	conns := make([]*nats.Conn, members)
+	subs := make([]*nats.Subscription, members)
+	for i := range conns {
+		conns[i] = connect(t, s)
+		subs[i], _ = conns[i].QueueSubscribeSync("work", "workers")
+		subs[i].SetPendingLimits(-1, -1)
+		conns[i].Flush()
+	}
+	plain := connect(t, s)
+	observer, _ := plain.SubscribeSync("work")
+	plain.Flush()
+	pub := connect(t, s)
+	for i := 0; i < msgs; i++ {
+		pub.Publish("work", []byte("job"))
+	}
+	pub.Flush() // every delivery is queued at the server now
+	total := 0
+	for i, nc := range conns {
+		nc.Flush() // the PONG comes after this member's messages
+		n, _, _ := subs[i].Pending()
+		if n == 0 {
+			t.Errorf("member %d got nothing", i)
+		}
+		total += n
+	}
+	if total != msgs {
+		t.Fatalf("queue group received %d messages, want exactly %d", total, msgs)
+	}
+	plain.Flush()
+	if n, _, _ := observer.Pending(); n != msgs {
+		t.Fatalf("plain subscriber got %d, want every message (%d)", n, msgs)
+	}
+}
+
+func TestRequestReply(t *testing.T) {
+	s := startServer(t)
+	svc := connect(t, s)
+	svc.Subscribe("echo", func(m *nats.Msg) { m.Respond(append([]byte("re:"), m.Data...)) })
+	svc.Flush()
+	nc := connect(t, s)
+	// Many concurrent requests share one muxed inbox subscription.
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := fmt.Sprintf("q%d", i)
+			m, err := nc.Request("echo", []byte(want), msgWait)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if string(m.Data) != "re:"+want {
+				errs <- fmt.Errorf("reply %q for %q", m.Data, want)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestNoRespondersThroughClient(t *testing.T) {
+	s := startServer(t)
+	nc := connect(t, s)
+	_, err := nc.Request("nobody.home", nil, msgWait)
+	if !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("err = %v, want ErrNoResponders", err)
+	}
+}
+
+func TestHeadersThroughClient(t *testing.T) {
+	s := startServer(t)
+	nc := connect(t, s)
+	sub, _ := nc.SubscribeSync("h")
+	msg := nats.NewMsg("h")
+	msg.Header.Add("Nats-Msg-Id", "abc")
+	msg.Header.Add("multi", "1")
+	msg.Header.Add("multi", "2")
+	msg.Data = []byte("body")
+	if err := nc.PublishMsg(msg); err != nil {
+		t.Fatal(err)
+	}
+	m := nextMsg(t, sub)
+	if got := m.Header.Get("Nats-Msg-Id"); got != "abc" {
+		t.Errorf("Nats-Msg-Id = %q", got)
+	}
+	if got := m.Header.Values("multi"); len(got) != 2 || got[0] != "1" || got[1] != "2" {
+		t.Errorf("multi = %q", got)
+	}
+	if string(m.Data) != "body" {
+		t.Errorf("data = %q", m.Data)
+	}
+}
+
+func TestEchoOff(t *testing.T) {
+	s := startServer(t)
+	nc := connect(t, s, nats.NoEcho())
+	own, _ := nc.SubscribeSync("e")
+	other := connect(t, s)
+	theirs, _ := other.SubscribeSync("e")
+	other.Flush()
+	nc.Publish("e", []byte("x"))
+	nextMsg(t, theirs)
+	expectNoMsg(t, nc, own)
+}
+
+func TestAutoUnsubscribeThroughClient(t *testing.T) {
+	s := startServer(t)
+	nc := connect(t, s)
+	sub, _ := nc.SubscribeSync("a")
+	sub.AutoUnsubscribe(3)
+	for i := 0; i < 10; i++ {
+		nc.Publish("a", []byte{byte(i)})
+	}
+	nc.Flush()
+	for i := 0; i < 3; i++ {
+		nextMsg(t, sub)
+	}
+	waitFor(t, "server drops the subscription", func() bool { return s.NumSubscriptions() == 0 })
+}
+
+func TestDrainDeliversQueuedMessages(t *testing.T) {
+	s := startServer(t)
+	nc := connect(t, s)
+	var got atomic.Int64
+	nc.Subscribe("d", func(*nats.Msg) { got.Add(1) })
+	nc.Flush()
+	pub := connect(t, s)
+	for i := 0; i < 1000; i++ {
+		pub.Publish("d", []byte("x"))
+	}
+	pub.Flush()
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(msgWait):
+		t.Fatal("drain did not finish")
+	}
+	if got.Load() != 1000 {
+		t.Fatalf("drained subscriber got %d of 1000", got.Load())
+	}
+	waitFor(t, "drained client gone", func() bool { return s.NumClients() == 1 })
+}
+
+func TestManyClients(t *testing.T) {
+	s := startServer(t)
+	const clients, each = 50, 20
+	sink := connect(t, s)
+	sub, _ := sink.SubscribeSync("many.>")
+	sub.SetPendingLimits(-1, -1)
+	sink.Flush()
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		nc := connect(t, s)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < each; j++ {
+				nc.Publish(fmt.Sprintf("many.%d", i), []byte("x"))
+			}
+			nc.Flush()
+		}()
+	}
+	wg.Wait()
+	for i := 0; i < clients*each; i++ {
+		nextMsg(t, sub)
+	}
+	expectNoMsg(t, sink, sub)
+	if n := s.NumClients(); n != clients+1 {
+		t.Fatalf("NumClients = %d", n)
+	}
+}
+
+func TestThousandSubscriptions(t *testing.T) {
+	s := startServer(t)
+	nc := connect(t, s)
+	const n = 1000
+	subs := make([]*nats.Subscription, n)
+	for i := range subs {
+		subs[i], _ = nc.SubscribeSync(fmt.Sprintf("s.%d", i))
+	}
+	nc.Flush()
+	if got := s.NumSubscriptions(); got != n {
+		t.Fatalf("server has %d subscriptions", got)
+	}
+	pub := connect(t, s)
+	for i := 0; i < n; i++ {
+		pub.Publish(fmt.Sprintf("s.%d", i), []byte(fmt.Sprint(i)))
+	}
+	pub.Flush()
+	for i, sub := range subs {
+		if m := nextMsg(t, sub); string(m.Data) != fmt.Sprint(i) {
+			t.Fatalf("sub %d got %q", i, m.Data)
+		}
+	}
+	for _, sub := range subs {
+		sub.Unsubscribe()
+	}
+	nc.Flush()
+	waitFor(t, "all unsubscribed", func() bool { return s.NumSubscriptions() == 0 })
+}
+
+func TestFlushAndStats(t *testing.T) {
+	s := startServer(t)
+	nc := connect(t, s)
+	sub, _ := nc.SubscribeSync("st")
+	for i := 0; i < 10; i++ {
+		nc.Publish("st", []byte("12345"))
+	}
+	if err := nc.FlushTimeout(msgWait); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		nextMsg(t, sub)
+	}
+	st := s.Stats()
+	if st.InMsgs != 10 || st.InBytes != 50 || st.OutMsgs != 10 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestShutdownClosesClients(t *testing.T) {
+	s := startServer(t)
+	closed := make(chan struct{})
+	connect(t, s, nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	s.Shutdown()
+	select {
+	case <-closed:
+	case <-time.After(msgWait):
+		t.Fatal("client not closed by shutdown")
+	}
+	if _, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(0)); err == nil {
+		t.Fatal("connect after shutdown succeeded")
+	}
+}

@@ -1,0 +1,154 @@
+package server
+
+import (
+	"math/rand/v2"
+
+	"github.com/midgemq/midge/parser"
+	"github.com/midgemq/midge/sublist"
+)
+
+// This file is the fan-out: from one published message to the outbound
+// queues of every interested client (DESIGN.md, data flow 1, steps 3-5).
+
+type subResult = sublist.Result[*subscription]
+
+// maxClientCache bounds a client's private match cache; past it the cache
+// starts over (subjects that churn, like reply inboxes, would fill any cap).
+const maxClientCache = 256
+
+// matchCache is a client's private, lock-free view of recent matches. It is
+// valid for one sublist generation; any subscription change anywhere starts
+// it over, which is what keeps it correct without locks.
+type matchCache struct {
+	gen uint64
+	m   map[string]*subResult
+}
+
+func (c *client) match(subject []byte) *subResult {
+	// Read the generation before matching: a result is then never older than
+	// the generation it is filed under.
+	gen := c.srv.subs.Generation()
+	if c.cache.m == nil {
+		c.cache.m = make(map[string]*subResult)
+	}
+	if gen != c.cache.gen {
+		clear(c.cache.m)
+		c.cache.gen = gen
+	} else if r, ok := c.cache.m[string(subject)]; ok {
+		return r
+	}
+	r := c.srv.subs.MatchBytes(subject)
+	if len(c.cache.m) >= maxClientCache {
+		clear(c.cache.m)
+	}
+	c.cache.m[string(subject)] = r
+	return r
+}
+
+// publish delivers one message to every matching plain subscription and one
+// member of each matching queue group, then answers with no-responders when
+// a request reached nobody and the publisher asked for that.
+func (c *client) publish(pa *parser.PubArg) {
+	r := c.match(pa.Subject)
+	delivered := false
+	for _, sub := range r.Plain {
+		if c.deliver(sub, pa) {
+			delivered = true
+		}
+	}
+	for i := range r.Queues {
+		if c.deliverToGroup(r.Queues[i].Members, pa) {
+			delivered = true
+		}
+	}
+	if !delivered && len(pa.Reply) > 0 && c.opts.noResponders {
+		c.sendNoResponders(pa)
+	}
+}
+
+// deliverToGroup hands the message to one member of a queue group, starting
+// at a random member and moving on past members that cannot take it.
+func (c *client) deliverToGroup(members []*subscription, pa *parser.PubArg) bool {
+	n := len(members)
+	if n == 0 {
+		return false
+	}
+	start := rand.IntN(n)
+	for i := 0; i < n; i++ {
+		if c.deliver(members[(start+i)%n], pa) {
+			return true
+		}
+	}
+	return false
+}
+
+// deliver queues the message for one subscription and reports whether it
+// was handed over.
+func (c *client) deliver(sub *subscription, pa *parser.PubArg) bool {
+	if sub.handler != nil {
+		sub.handler(pa.Subject, pa.Reply, pa.Header, pa.Data)
+		return true
+	}
+	dst := sub.client
+	if (dst == c && !c.opts.echo) || dst.closed.Load() {
+		return false
+	}
+	ok, last := sub.claim()
+	if !ok {
+		return false
+	}
+	var queued bool
+	if pa.Header != nil && dst.headers.Load() {
+		c.line = parser.AppendHMsg(c.line[:0], pa.Subject, sub.sid, pa.Reply, len(pa.Header), pa.Size)
+		queued = dst.out.enqueueMsg(c.line, pa.Header, pa.Data)
+	} else {
+		// A client without headers support gets the body alone.
+		c.line = parser.AppendMsg(c.line[:0], pa.Subject, sub.sid, pa.Reply, len(pa.Data))
+		queued = dst.out.enqueueMsg(c.line, nil, pa.Data)
+	}
+	if last {
+		dst.removeSub(sub)
+	}
+	if !queued {
+		dst.slowConsumer(closeSlowConsumer)
+		return false
+	}
+	dst.stats.outMsgs.Add(1)
+	c.flushes.add(dst)
+	return true
+}
+
+// sendNoResponders tells a requester that nobody received its request: a
+// 503 status message on its own subscription that matches the reply
+// subject (PROTOCOL.md §6). Without such a subscription nothing is sent.
+func (c *client) sendNoResponders(pa *parser.PubArg) {
+	sid := c.replySid(pa.Reply)
+	if sid == nil {
+		return
+	}
+	hdr := make([]byte, 0, 64+len(pa.Subject))
+	hdr = append(hdr, "NATS/1.0 503\r\nNats-Subject: "...)
+	hdr = append(hdr, pa.Subject...)
+	hdr = append(hdr, "\r\n\r\n"...)
+	c.line = parser.AppendHMsg(c.line[:0], pa.Reply, sid, nil, len(hdr), len(hdr))
+	if !c.out.enqueueMsg(c.line, hdr, nil) {
+		c.slowConsumer(closeSlowConsumer)
+		return
+	}
+	c.flushes.add(c)
+}
+
+// replySid finds the client's own plain subscription matching reply. The
+// client's subscriptions are scanned rather than the shared sublist matched,
+// because reply subjects are unique per request and would churn the caches.
+func (c *client) replySid(reply []byte) []byte {
+	subject := string(reply)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, sub := range c.subs {
+		if sub.queue == "" && sublist.MatchLiteral(subject, sub.subject) {
+			return sub.sid
+		}
+	}
+	return nil
+}

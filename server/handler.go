@@ -1,0 +1,192 @@
+package server
+
+import (
+	"errors"
+
+	"go.uber.org/zap"
+
+	"github.com/midgemq/midge/parser"
+	"github.com/midgemq/midge/sublist"
+)
+
+// This file is the client's side of parser.Handler: what each operation a
+// client sends does. Errors returned here close the connection (after the
+// -ERR of a parser.WireError); non-fatal problems are answered with an -ERR
+// and a nil error.
+
+var (
+	errHeadersNotSupported = errors.New("HPUB from a client that did not negotiate headers")
+	errClientErr           = errors.New("client sent -ERR")
+)
+
+func (c *client) ProcessConnect(arg []byte) error {
+	if c.trace {
+		c.traceIn("CONNECT", arg)
+	}
+	_, opts, err := parseConnect(arg)
+	if err != nil {
+		return err
+	}
+	c.opts = opts
+	c.headers.Store(opts.headers)
+	if !c.gotHello {
+		c.gotHello = true
+		c.schedulePing(c.srv.opts.FirstPingDelay)
+	}
+	if c.opts.verbose {
+		c.sendProto(parser.OKLine)
+	}
+	return nil
+}
+
+func (c *client) ProcessPub(pa *parser.PubArg) error {
+	if c.trace {
+		c.traceIn("PUB", pa.Subject, pa.Reply, pa.Header, pa.Data)
+	}
+	c.stats.inMsgs.Add(1)
+	c.stats.inBytes.Add(int64(pa.Size))
+	if pa.Header != nil && !c.opts.headers {
+		return errHeadersNotSupported
+	}
+	if c.opts.pedantic && !sublist.ValidLiteralSubjectBytes(pa.Subject) {
+		// Only a warning: the reference server still delivers the message
+		// (a wildcard subject matches literally) and acknowledges it.
+		c.sendErr("Invalid Publish Subject")
+	}
+	// The reference server acknowledges before delivering, so a verbose
+	// client subscribed to its own subject sees +OK before the MSG.
+	if c.opts.verbose {
+		c.sendProto(parser.OKLine)
+	}
+	c.publish(pa)
+	return nil
+}
+
+func (c *client) ProcessSub(subject, queue, sid []byte) error {
+	if c.trace {
+		c.traceIn("SUB", subject, queue, sid)
+	}
+	if !sublist.ValidSubjectBytes(subject) {
+		c.sendErr("Invalid Subject")
+		return nil
+	}
+	c.mu.Lock()
+	if c.subs == nil { // closing
+		c.mu.Unlock()
+		return nil
+	}
+	if _, dup := c.subs[string(sid)]; dup {
+		// The first subscription with a sid wins, as in the reference server.
+		c.mu.Unlock()
+		c.ackVerbose()
+		return nil
+	}
+	sub := &subscription{
+		client:  c,
+		subject: string(subject),
+		queue:   string(queue),
+		sid:     append([]byte(nil), sid...),
+	}
+	c.subs[string(sid)] = sub
+	c.mu.Unlock()
+	if err := c.srv.subs.Insert(sub.subject, sub.queue, sub); err != nil {
+		c.mu.Lock()
+		delete(c.subs, string(sid))
+		c.mu.Unlock()
+		c.sendErr("Invalid Subject")
+		return nil
+	}
+	c.ackVerbose()
+	return nil
+}
+
+func (c *client) ProcessUnsub(sid []byte, max int64) error {
+	if c.trace {
+		c.traceIn("UNSUB", sid)
+	}
+	c.mu.Lock()
+	sub := c.subs[string(sid)]
+	c.mu.Unlock()
+	if sub != nil {
+		if max > 0 {
+			sub.max.Store(max)
+		}
+		// With a limit the subscription stays until it delivered max
+		// messages in total; the re-check after storing max closes the race
+		// with a delivery that counted before the limit was visible.
+		if max <= 0 || sub.delivered.Load() >= max {
+			c.removeSub(sub)
+		}
+	}
+	c.ackVerbose()
+	return nil
+}
+
+// removeSub drops a subscription from the client and the sublist; it may be
+// called by any goroutine (auto-unsubscribe runs in the publisher's).
+func (c *client) removeSub(sub *subscription) {
+	c.mu.Lock()
+	if c.subs == nil || c.subs[string(sub.sid)] != sub {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.subs, string(sub.sid))
+	c.mu.Unlock()
+	_ = c.srv.subs.Remove(sub.subject, sub.queue, sub)
+}
+
+func (c *client) ProcessPing() error {
+	if c.trace {
+		c.traceIn("PING")
+	}
+	c.sendProto(parser.PongLine)
+	return nil
+}
+
+func (c *client) ProcessPong() error {
+	if c.trace {
+		c.traceIn("PONG")
+	}
+	c.pingsOut.Store(0)
+	return nil
+}
+
+// ProcessInfo ignores INFO: only servers send it, and a client's is harmless.
+func (c *client) ProcessInfo(arg []byte) error {
+	if c.trace {
+		c.traceIn("INFO", arg)
+	}
+	return nil
+}
+
+// ProcessErr closes the connection, as the reference server does for a
+// client that reports an error.
+func (c *client) ProcessErr(arg []byte) error {
+	c.srv.log.Info("client reported an error", zap.Uint64("cid", c.cid), zap.ByteString("error", arg))
+	return errClientErr
+}
+
+func (c *client) ackVerbose() {
+	if c.opts.verbose {
+		c.sendProto(parser.OKLine)
+	}
+}
+
+// traceArgLimit keeps a traced payload from flooding the log.
+const traceArgLimit = 256
+
+// traceIn logs one inbound operation; callers check c.trace first so that
+// nothing is built when tracing is off.
+func (c *client) traceIn(op string, args ...[]byte) {
+	var line []byte
+	for _, a := range args {
+		if a == nil {
+			continue
+		}
+		if len(line) > 0 {
+			line = append(line, ' ')
+		}
+		line = append(line, a[:min(len(a), traceArgLimit)]...)
+	}
+	c.srv.log.Debug("<<- "+op, zap.Uint64("cid", c.cid), zap.ByteString("args", line))
+}

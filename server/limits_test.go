@@ -1,0 +1,149 @@
+package server
+
+import (
+	"bytes"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// A subscriber that stops reading must be cut off without slowing anyone
+// else: the publisher and a healthy subscriber carry on and get everything.
+func TestSlowConsumerIsolation(t *testing.T) {
+	s := startServer(t, func(o *Options) { o.MaxPending = 1 << 20 })
+
+	stuck := dialRaw(t, s) // subscribes, then never reads again
+	stuck.send("CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n")
+	stuck.roundTrip()
+
+	healthy := connect(t, s)
+	hs, _ := healthy.SubscribeSync("flood")
+	hs.SetPendingLimits(-1, -1)
+	healthy.Flush()
+
+	pub := connect(t, s)
+	payload := bytes.Repeat([]byte("x"), 1024)
+	// 40 MB in rounds of 512 KiB: far more than the stuck client's socket
+	// buffers plus MaxPending, while the healthy subscriber, which reads,
+	// never has more than one round queued.
+	const rounds, perRound = 80, 512
+	for r := 0; r < rounds; r++ {
+		for i := 0; i < perRound; i++ {
+			if err := pub.Publish("flood", payload); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := pub.FlushTimeout(10 * time.Second); err != nil {
+			t.Fatalf("publisher stalled: %v", err)
+		}
+		if err := healthy.FlushTimeout(10 * time.Second); err != nil {
+			t.Fatalf("healthy subscriber stalled: %v", err)
+		}
+	}
+	if n, _, _ := hs.Pending(); n != rounds*perRound {
+		t.Fatalf("healthy subscriber got %d of %d", n, rounds*perRound)
+	}
+	if sc := s.Stats().SlowConsumers; sc != 1 {
+		t.Fatalf("slow consumers = %d, want 1", sc)
+	}
+	// The stuck client was closed: reading drains its socket, then EOF.
+	_ = stuck.conn.SetReadDeadline(time.Now().Add(rawTimeout))
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := stuck.r.Read(buf); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("slow consumer connection still open")
+			}
+			break
+		}
+	}
+	waitFor(t, "slow consumer gone", func() bool { return s.NumClients() == 2 })
+}
+
+// A peer that takes no bytes for a whole write deadline is closed even if
+// its pending bytes stay under the limit.
+func TestWriteDeadline(t *testing.T) {
+	s := startServer(t, func(o *Options) { o.WriteDeadline = 100 * time.Millisecond })
+	stuck := dialRaw(t, s)
+	stuck.send("CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n")
+	stuck.roundTrip()
+	pub := connect(t, s)
+	payload := bytes.Repeat([]byte("y"), 64<<10)
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().SlowConsumers == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("write deadline never fired")
+		}
+		pub.Publish("flood", payload)
+		pub.Flush()
+	}
+	waitFor(t, "stuck client closed", func() bool { return s.NumClients() == 1 })
+}
+
+func TestStaleConnection(t *testing.T) {
+	s := startServer(t, func(o *Options) {
+		o.FirstPingDelay = 20 * time.Millisecond
+		o.PingInterval = 20 * time.Millisecond
+	})
+	rc := dialRaw(t, s)
+	rc.send("CONNECT {\"verbose\":false}\r\n")
+	// Two PINGs go unanswered, then the server gives up.
+	rc.expect("PING\r\nPING\r\n-ERR 'Stale Connection'\r\n")
+	rc.expectClosed()
+}
+
+func TestPongKeepsConnectionAlive(t *testing.T) {
+	s := startServer(t, func(o *Options) {
+		o.FirstPingDelay = 10 * time.Millisecond
+		o.PingInterval = 10 * time.Millisecond
+	})
+	rc := dialRaw(t, s)
+	rc.send("CONNECT {\"verbose\":false}\r\n")
+	for i := 0; i < 5; i++ {
+		rc.expect("PING\r\n")
+		rc.send("PONG\r\n")
+	}
+	rc.roundTrip()
+}
+
+func TestClientSurvivesServerPings(t *testing.T) {
+	s := startServer(t, func(o *Options) {
+		o.FirstPingDelay = 10 * time.Millisecond
+		o.PingInterval = 10 * time.Millisecond
+	})
+	nc := connect(t, s)
+	sub, _ := nc.SubscribeSync("p")
+	for i := 0; i < 5; i++ {
+		time.Sleep(15 * time.Millisecond) // let server PINGs happen in between
+		nc.Publish("p", nil)
+		nextMsg(t, sub)
+	}
+	if nc.Status() != nats.CONNECTED {
+		t.Fatalf("status %v", nc.Status())
+	}
+}
+
+// Garbage on other connections must not disturb a working pair.
+func TestMalformedClientsDoNotDisturbOthers(t *testing.T) {
+	s := startServer(t)
+	nc := connect(t, s)
+	sub, _ := nc.SubscribeSync("ok")
+	nc.Flush()
+	garbage := []string{
+		"\x00\x01\x02\xff\r\n", "PUB foo 99999999999999\r\n", "SUB\r\n",
+		"HPUB a 5 2\r\n", "CONNECT {\"protocol\":-7}\r\n", "PUB foo 2\r\nabc",
+		"UNSUB x y z\r\n", "INFO {}\r\nPING\r\n",
+	}
+	for _, g := range garbage {
+		rc := rawDialNoInfo(t, s)
+		rc.send(g)
+	}
+	for i := 0; i < 100; i++ {
+		nc.Publish("ok", []byte("fine"))
+	}
+	for i := 0; i < 100; i++ {
+		nextMsg(t, sub)
+	}
+}

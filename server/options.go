@@ -1,0 +1,85 @@
+package server
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Defaults match the reference server so that clients and scripts written
+// for it behave the same against midge (PROTOCOL.md §9).
+const (
+	DefaultHost           = "0.0.0.0"
+	DefaultPort           = 4222
+	DefaultMaxPayload     = 1 << 20
+	DefaultMaxControlLine = 4096
+	DefaultMaxPending     = 64 << 20
+	DefaultMaxConnections = 64 * 1024
+	DefaultPingInterval   = 2 * time.Minute
+	DefaultMaxPingsOut    = 2
+	DefaultWriteDeadline  = 10 * time.Second
+	DefaultFirstPingDelay = 2 * time.Second
+)
+
+// Options configure a Server. The zero value of a field means its default;
+// DefaultOptions returns them filled in.
+type Options struct {
+	Host       string
+	Port       int // 0 picks a free port (tests); see Server.Addr
+	ServerName string
+
+	MaxPayload     int           // largest PUB/HPUB payload, headers included
+	MaxControlLine int           // largest control line arguments
+	MaxPending     int64         // outbound bytes queued to one client before it is a slow consumer
+	MaxConnections int           // concurrent client connections
+	PingInterval   time.Duration // between server PINGs to a client
+	MaxPingsOut    int           // unanswered PINGs before 'Stale Connection'
+	WriteDeadline  time.Duration // bound on one write to a client socket
+	FirstPingDelay time.Duration // first PING after CONNECT, to learn of dead peers early
+
+	Debug bool // log connection lifecycle events
+	Trace bool // log every protocol operation (expensive; off by default)
+
+	// Logger receives the server's logs; nil means no logging.
+	Logger *zap.Logger
+}
+
+// DefaultOptions returns the reference server's defaults.
+func DefaultOptions() Options {
+	var o Options
+	o.setDefaults()
+	o.Host, o.Port = DefaultHost, DefaultPort
+	return o
+}
+
+// setDefaults fills every zero field with its default. Host and Port are left
+// alone: the zero Port deliberately means "any free port".
+func (o *Options) setDefaults() {
+	if o.MaxPayload <= 0 {
+		o.MaxPayload = DefaultMaxPayload
+	}
+	if o.MaxControlLine <= 0 {
+		o.MaxControlLine = DefaultMaxControlLine
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.MaxPingsOut <= 0 {
+		o.MaxPingsOut = DefaultMaxPingsOut
+	}
+	if o.WriteDeadline <= 0 {
+		o.WriteDeadline = DefaultWriteDeadline
+	}
+	if o.FirstPingDelay <= 0 {
+		o.FirstPingDelay = DefaultFirstPingDelay
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+}

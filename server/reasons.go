@@ -1,0 +1,29 @@
+package server
+
+// closeReason says why a connection ended; it appears in logs (and in
+// monitoring once that exists).
+type closeReason uint8
+
+const (
+	closeClientClosed closeReason = iota
+	closeReadError
+	closeWriteError
+	closeProtocolError
+	closeSlowConsumer
+	closeWriteDeadline
+	closeStale
+	closeServerShutdown
+)
+
+var closeReasonText = [...]string{
+	closeClientClosed:   "Client Closed",
+	closeReadError:      "Read Error",
+	closeWriteError:     "Write Error",
+	closeProtocolError:  "Protocol Violation",
+	closeSlowConsumer:   "Slow Consumer (Pending Bytes)",
+	closeWriteDeadline:  "Slow Consumer (Write Deadline)",
+	closeStale:          "Stale Connection",
+	closeServerShutdown: "Server Shutdown",
+}
+
+func (r closeReason) String() string { return closeReasonText[r] }

@@ -1,0 +1,280 @@
+// Package server owns midge's client-facing broker: the listener,
+// connections and their read/write loops, CONNECT negotiation, fan-out of
+// messages through the subject sublist into per-client outbound buffers,
+// and the limits that protect the server (payload, control line, pending
+// bytes, pings, write deadline). It speaks the NATS client protocol through
+// the parser package and matches subjects through the sublist package.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nuid"
+	"go.uber.org/zap"
+
+	"github.com/midgemq/midge/parser"
+	"github.com/midgemq/midge/sublist"
+)
+
+// Server is a running broker. Create it with New, then Start it.
+type Server struct {
+	opts Options
+	log  *zap.Logger
+	id   string
+	name string
+	subs *sublist.Sublist[*subscription]
+
+	listener net.Listener
+	started  time.Time
+
+	mu       sync.Mutex
+	clients  map[uint64]*client
+	stopping bool
+
+	nextCID       atomic.Uint64
+	slowConsumers atomic.Int64
+	closedStats   clientStats // totals of connections already gone
+
+	live     sync.WaitGroup // accept loop and every client's goroutines
+	stopOnce sync.Once
+	stopped  chan struct{}
+}
+
+// Stats are cumulative server-wide counters.
+type Stats struct {
+	InMsgs, InBytes, OutMsgs, OutBytes int64
+	SlowConsumers                      int64
+	Connections                        int
+	Subscriptions                      int
+}
+
+// ErrServerStopped is returned by Start on a server that was shut down.
+var ErrServerStopped = errors.New("server: already shut down")
+
+// New validates opts and returns a server that is not yet listening.
+func New(opts Options) (*Server, error) {
+	opts.setDefaults()
+	if opts.Port < 0 || opts.Port > 65535 {
+		return nil, fmt.Errorf("server: invalid port %d", opts.Port)
+	}
+	id := nuid.Next()
+	name := opts.ServerName
+	if name == "" {
+		name = id
+	}
+	return &Server{
+		opts:    opts,
+		log:     opts.Logger,
+		id:      id,
+		name:    name,
+		subs:    sublist.New[*subscription](),
+		clients: make(map[uint64]*client),
+		stopped: make(chan struct{}),
+	}, nil
+}
+
+// Start listens on the configured address and begins accepting clients in
+// the background. It fails if the address cannot be listened on.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	stopping := s.stopping
+	s.mu.Unlock()
+	if stopping {
+		return ErrServerStopped
+	}
+	addr := net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen for clients on %s: %w", addr, err)
+	}
+	s.listener = ln
+	s.started = time.Now()
+	s.log.Info("midge started",
+		zap.String("version", Version),
+		zap.String("listen", ln.Addr().String()),
+		zap.String("server_id", s.id),
+		zap.String("server_name", s.name))
+	s.live.Add(1)
+	go s.acceptLoop()
+	return nil
+}
+
+// Addr is the address clients connect to (useful with port 0).
+func (s *Server) Addr() *net.TCPAddr {
+	if s.listener == nil {
+		return &net.TCPAddr{IP: net.ParseIP(s.opts.Host), Port: s.opts.Port}
+	}
+	return s.listener.Addr().(*net.TCPAddr)
+}
+
+// ClientURL is a nats:// URL for local clients; an unspecified listen
+// address is reached through loopback.
+func (s *Server) ClientURL() string {
+	a := s.Addr()
+	host := a.IP.String()
+	if a.IP == nil || a.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "nats://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
+// ID is the server's unique id, as sent in INFO.
+func (s *Server) ID() string { return s.id }
+
+// Name is the server's name, as sent in INFO.
+func (s *Server) Name() string { return s.name }
+
+// acceptBackoffMax caps the pause after accept errors such as running out
+// of file descriptors, so the loop neither spins nor sleeps for long.
+const acceptBackoffMax = time.Second
+
+func (s *Server) acceptLoop() {
+	defer s.live.Done()
+	backoff := 5 * time.Millisecond
+	for {
+		conn, err := s.listener.Accept()
+		if err != nil {
+			if s.isStopping() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				s.log.Warn("accept failed, backing off", zap.Error(err), zap.Duration("pause", backoff))
+				time.Sleep(backoff)
+				backoff = min(2*backoff, acceptBackoffMax)
+				continue
+			}
+			s.log.Error("accept failed, no longer accepting clients", zap.Error(err))
+			return
+		}
+		backoff = 5 * time.Millisecond
+		s.accept(conn)
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *Server) accept(conn net.Conn) {
+	cid := s.nextCID.Add(1)
+	c := newClient(s, conn, cid)
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		_ = conn.Close()
+		return
+	}
+	if len(s.clients) >= s.opts.MaxConnections {
+		s.mu.Unlock()
+		s.log.Warn("maximum connections reached, refusing client",
+			zap.Int("max_connections", s.opts.MaxConnections), zap.String("remote", conn.RemoteAddr().String()))
+		_ = conn.SetWriteDeadline(time.Now().Add(closeFlushDeadline))
+		_, _ = conn.Write(parser.AppendErr(nil, "maximum connections exceeded"))
+		_ = conn.Close()
+		return
+	}
+	s.clients[cid] = c
+	s.live.Add(2) // read loop and writer
+	s.mu.Unlock()
+	if s.opts.Debug {
+		s.log.Debug("client connected", zap.Uint64("cid", cid), zap.String("remote", conn.RemoteAddr().String()))
+	}
+	go func() {
+		defer s.live.Done()
+		c.run()
+	}()
+}
+
+// clientGone is called by a client's writer as its last act: the client's
+// counters are final and move into the server's totals in the same critical
+// section that forgets the client, so Stats never sees them twice or not at
+// all.
+func (s *Server) clientGone(c *client) {
+	s.mu.Lock()
+	delete(s.clients, c.cid)
+	s.closedStats.inMsgs.Add(c.stats.inMsgs.Load())
+	s.closedStats.inBytes.Add(c.stats.inBytes.Load())
+	s.closedStats.outMsgs.Add(c.stats.outMsgs.Load())
+	s.closedStats.outBytes.Add(c.stats.outBytes.Load())
+	s.mu.Unlock()
+	s.live.Done()
+}
+
+func (s *Server) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
+}
+
+// Shutdown stops accepting, flushes what is queued for each client, closes
+// every connection and waits (bounded) for their goroutines to end. It is
+// safe to call more than once.
+func (s *Server) Shutdown() {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.stopping = true
+		clients := make([]*client, 0, len(s.clients))
+		for _, c := range s.clients {
+			clients = append(clients, c)
+		}
+		s.mu.Unlock()
+		if s.listener != nil {
+			_ = s.listener.Close()
+		}
+		for _, c := range clients {
+			c.closeConnection(closeServerShutdown, true)
+		}
+		done := make(chan struct{})
+		go func() { s.live.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * closeFlushDeadline):
+			s.log.Warn("shutdown: some connections did not finish in time")
+		}
+		s.log.Info("midge stopped")
+		close(s.stopped)
+	})
+}
+
+// Stopped is closed once Shutdown has finished.
+func (s *Server) Stopped() <-chan struct{} { return s.stopped }
+
+// NumClients is the number of open client connections.
+func (s *Server) NumClients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
+// NumSubscriptions is the number of subscriptions in the sublist.
+func (s *Server) NumSubscriptions() int { return s.subs.Count() }
+
+// Stats returns the cumulative counters of all connections, open and gone.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		InMsgs:        s.closedStats.inMsgs.Load(),
+		InBytes:       s.closedStats.inBytes.Load(),
+		OutMsgs:       s.closedStats.outMsgs.Load(),
+		OutBytes:      s.closedStats.outBytes.Load(),
+		SlowConsumers: s.slowConsumers.Load(),
+		Subscriptions: s.subs.Count(),
+	}
+	s.mu.Lock()
+	st.Connections = len(s.clients)
+	for _, c := range s.clients {
+		st.InMsgs += c.stats.inMsgs.Load()
+		st.InBytes += c.stats.inBytes.Load()
+		st.OutMsgs += c.stats.outMsgs.Load()
+		st.OutBytes += c.stats.outBytes.Load()
+	}
+	s.mu.Unlock()
+	return st
+}
