@@ -36,12 +36,13 @@ type client struct {
 	w      writer
 
 	// Touched only by the read loop.
-	opts     clientOptions
-	cache    matchCache
-	flushes  flushSet
-	line     []byte // scratch for MSG/HMSG control lines
-	trace    bool
-	gotHello bool // CONNECT received
+	opts      clientOptions
+	cache     matchCache
+	flushes   flushSet
+	line      []byte // scratch for MSG/HMSG control lines
+	trace     bool
+	gotHello  bool          // CONNECT received
+	stallLeft time.Duration // producer stall budget left in this read
 
 	// headers is read by every publisher delivering to this client.
 	headers atomic.Bool
@@ -101,6 +102,7 @@ func (c *client) readLoop() {
 	for {
 		n, err := c.conn.Read(buf)
 		if n > 0 {
+			c.stallLeft = stallBudget
 			perr := c.parser.Parse(buf[:n])
 			c.flushes.kickAll()
 			if perr != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"math/rand/v2"
+	"time"
 
 	"github.com/midgemq/midge/parser"
 	"github.com/midgemq/midge/sublist"
@@ -98,13 +99,14 @@ func (c *client) deliver(sub *subscription, pa *parser.PubArg) bool {
 		return false
 	}
 	var queued bool
+	var stall <-chan struct{}
 	if pa.Header != nil && dst.headers.Load() {
 		c.line = parser.AppendHMsg(c.line[:0], pa.Subject, sub.sid, pa.Reply, len(pa.Header), pa.Size)
-		queued = dst.out.enqueueMsg(c.line, pa.Header, pa.Data)
+		queued, stall = dst.out.enqueueMsg(c.line, pa.Header, pa.Data)
 	} else {
 		// A client without headers support gets the body alone.
 		c.line = parser.AppendMsg(c.line[:0], pa.Subject, sub.sid, pa.Reply, len(pa.Data))
-		queued = dst.out.enqueueMsg(c.line, nil, pa.Data)
+		queued, stall = dst.out.enqueueMsg(c.line, nil, pa.Data)
 	}
 	if last {
 		dst.removeSub(sub)
@@ -115,7 +117,35 @@ func (c *client) deliver(sub *subscription, pa *parser.PubArg) bool {
 	}
 	dst.stats.outMsgs.Add(1)
 	c.flushes.add(dst)
+	if stall != nil && dst != c {
+		c.stallFor(dst, stall)
+	}
 	return true
+}
+
+// Producer stalls: a publisher whose destination is falling behind waits a
+// little for it, at most stallMax per wait and stallBudget per read, so a
+// fast producer is slowed instead of its consumer being cut off, while no
+// producer is held up for long by someone else's slow reader.
+const (
+	stallMax    = 5 * time.Millisecond
+	stallBudget = 10 * time.Millisecond
+)
+
+func (c *client) stallFor(dst *client, gate <-chan struct{}) {
+	if c.stallLeft <= 0 {
+		return
+	}
+	dst.out.kick() // it may not have been woken yet in this read
+	wait := min(stallMax, c.stallLeft)
+	timer := time.NewTimer(wait)
+	start := time.Now()
+	select {
+	case <-gate:
+	case <-timer.C:
+	}
+	timer.Stop()
+	c.stallLeft -= time.Since(start)
 }
 
 // sendNoResponders tells a requester that nobody received its request: a
@@ -131,7 +161,7 @@ func (c *client) sendNoResponders(pa *parser.PubArg) {
 	hdr = append(hdr, pa.Subject...)
 	hdr = append(hdr, "\r\n\r\n"...)
 	c.line = parser.AppendHMsg(c.line[:0], pa.Reply, sid, nil, len(hdr), len(hdr))
-	if !c.out.enqueueMsg(c.line, hdr, nil) {
+	if ok, _ := c.out.enqueueMsg(c.line, hdr, nil); !ok {
 		c.slowConsumer(closeSlowConsumer)
 		return
 	}

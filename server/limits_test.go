@@ -147,3 +147,32 @@ func TestMalformedClientsDoNotDisturbOthers(t *testing.T) {
 		nextMsg(t, sub)
 	}
 }
+
+// A publisher faster than its subscriber is slowed down (stalled) instead of
+// the subscriber being cut off as a slow consumer, as long as the subscriber
+// keeps reading.
+func TestFastProducerStalledNotConsumerCut(t *testing.T) {
+	s := startServer(t, func(o *Options) { o.MaxPending = 2 << 20 })
+	sub := connect(t, s)
+	ss, _ := sub.SubscribeSync("big")
+	ss.SetPendingLimits(-1, -1)
+	sub.Flush()
+	pub := connect(t, s)
+	payload := bytes.Repeat([]byte("z"), 4096)
+	const msgs = 10000 // 40 MB, 20 times MaxPending, with no pauses
+	for i := 0; i < msgs; i++ {
+		pub.Publish("big", payload)
+	}
+	if err := pub.FlushTimeout(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.FlushTimeout(30 * time.Second); err != nil {
+		t.Fatalf("subscriber lost: %v (slow consumers %d)", err, s.Stats().SlowConsumers)
+	}
+	if n, _, _ := ss.Pending(); n != msgs {
+		t.Fatalf("subscriber got %d of %d", n, msgs)
+	}
+	if sc := s.Stats().SlowConsumers; sc != 0 {
+		t.Fatalf("slow consumers = %d", sc)
+	}
+}

@@ -46,6 +46,12 @@ type outbound struct {
 	limit   int64
 	closed  bool
 
+	// stall is non-nil while pending is above three quarters of the limit;
+	// the writer closes it once it catches up. Producers wait on it briefly,
+	// which slows a fast publisher (and, through TCP, its socket) before the
+	// consumer is lost to the limit.
+	stall chan struct{}
+
 	// signal wakes the writer; capacity 1 so that any number of producers
 	// coalesce into one wake-up.
 	signal chan struct{}
@@ -56,25 +62,40 @@ func newOutbound(limit int64) outbound {
 }
 
 // enqueueMsg queues line, header, data and a CRLF as one message. It returns
-// false, queuing nothing, when that would pass the pending limit.
-func (o *outbound) enqueueMsg(line, header, data []byte) bool {
+// false, queuing nothing, when that would pass the pending limit, and the
+// stall gate when the queue is running high.
+func (o *outbound) enqueueMsg(line, header, data []byte) (ok bool, stall <-chan struct{}) {
 	n := int64(len(line) + len(header) + len(data) + 2)
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
-		return true // the client is gone; nothing to deliver to
+		return true, nil // the client is gone; nothing to deliver to
 	}
 	if o.pending+n > o.limit {
 		o.mu.Unlock()
-		return false
+		return false, nil
 	}
 	o.pending += n
 	o.copyIn(line)
 	o.copyIn(header)
 	o.copyIn(data)
 	o.copyIn(crlf)
+	if o.pending > o.stallThreshold() && o.stall == nil {
+		o.stall = make(chan struct{})
+	}
+	stall = o.stall
 	o.mu.Unlock()
-	return true
+	return true, stall
+}
+
+func (o *outbound) stallThreshold() int64 { return o.limit / 4 * 3 }
+
+// releaseStall opens the stall gate. Called with o.mu held.
+func (o *outbound) releaseStall() {
+	if o.stall != nil {
+		close(o.stall)
+		o.stall = nil
+	}
 }
 
 // enqueue queues raw protocol bytes (PONG, +OK, -ERR, INFO, ...).
@@ -141,6 +162,9 @@ func (o *outbound) take(spare []*chunk) ([]*chunk, int64) {
 func (o *outbound) written(n int64) {
 	o.mu.Lock()
 	o.pending -= n
+	if o.pending <= o.stallThreshold() {
+		o.releaseStall()
+	}
 	o.mu.Unlock()
 }
 
@@ -153,6 +177,7 @@ func (o *outbound) close() {
 		o.chunks[i] = nil
 	}
 	o.chunks = o.chunks[:0]
+	o.releaseStall()
 	o.mu.Unlock()
 }
 

@@ -52,17 +52,18 @@ func run(args []string) int {
 		log.Error("invalid configuration", zap.Error(err))
 		return 1
 	}
-	if err := srv.Start(); err != nil {
-		log.Error(err.Error())
-		return 1
-	}
+	// The pid file exists before the startup line, so whoever waits for
+	// that line can rely on it.
 	if cfg.pidFile != "" {
 		if err := os.WriteFile(cfg.pidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 			log.Error("cannot write pid file", zap.String("file", cfg.pidFile), zap.Error(err))
-			srv.Shutdown()
 			return 1
 		}
 		defer os.Remove(cfg.pidFile)
+	}
+	if err := srv.Start(); err != nil {
+		log.Error(err.Error())
+		return 1
 	}
 
 	sigs := make(chan os.Signal, 1)

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// These tests run the real binary as a child process.
+
+var midgeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "midge-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	midgeBin = filepath.Join(dir, "midge")
+	build := exec.Command("go", "build", "-o", midgeBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building midge:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// child is a running midge process.
+type child struct {
+	cmd  *exec.Cmd
+	addr string // host:port from the startup line
+	logs *bytes.Buffer
+	done chan error
+}
+
+var listenRe = regexp.MustCompile(`"listen": "([^"]+)"`)
+
+// startMidge starts the binary on a free loopback port and waits for its
+// startup log line.
+func startMidge(t *testing.T, args ...string) *child {
+	t.Helper()
+	cmd := exec.Command(midgeBin, append([]string{"-a", "127.0.0.1", "-p", "0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			c.logs.WriteString(line + "\n")
+			if m := listenRe.FindStringSubmatch(line); m != nil {
+				found <- m[1]
+			}
+		}
+		c.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	})
+	select {
+	case c.addr = <-found:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("midge did not start")
+	}
+	return c
+}
+
+func (c *child) url() string { return "nats://" + c.addr }
+
+func (c *child) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case err := <-c.done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(10 * time.Second):
+		t.Fatal("midge did not exit")
+		return -1
+	}
+}
+
+func runMidge(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(midgeBin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	out, _, code := runMidge(t, "--version")
+	if code != 0 || !strings.HasPrefix(out, "midge version ") {
+		t.Fatalf("--version: code %d, output %q", code, out)
+	}
+	out, _, code = runMidge(t, "-h")
+	if code != 0 || !strings.Contains(out, "--port") {
+		t.Fatalf("-h: code %d, output %q", code, out)
+	}
+}
+
+func TestUnknownFlagExitsTwo(t *testing.T) {
+	_, stderr, code := runMidge(t, "--no-such-flag")
+	if code != 2 || !strings.Contains(stderr, "no-such-flag") {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestPortInUseExitsOne(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	_, stderr, code := runMidge(t, "-a", "127.0.0.1", "-p", fmt.Sprint(port))
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "address already in use") {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestSignalShutdownFlushesAndExitsZero(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "midge.pid")
+	c := startMidge(t, "--pid", pidFile)
+	pid, err := os.ReadFile(pidFile)
+	if err != nil || string(pid) != fmt.Sprint(c.cmd.Process.Pid) {
+		t.Fatalf("pid file %q, err %v", pid, err)
+	}
+	closed := make(chan struct{})
+	nc, err := nats.Connect(c.url(), nats.MaxReconnects(0), nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.wait(t); code != 0 {
+		t.Fatalf("exit code %d; logs:\n%s", code, c.logs)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("client not closed")
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Fatalf("pid file left behind: %v", err)
+	}
+}
+
+func TestStartupLineAndLogFile(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "midge.log")
+	cmd := exec.Command(midgeBin, "-a", "127.0.0.1", "-p", "0", "-l", logFile, "-D")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var text string
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(text, "midge started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no startup line in log file: %q", text)
+		}
+		time.Sleep(10 * time.Millisecond)
+		b, _ := os.ReadFile(logFile)
+		text = string(b)
+	}
+	for _, want := range []string{`"version"`, `"listen": "127.0.0.1:`, `"server_id"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("startup line lacks %s: %q", want, text)
+		}
+	}
+}
+
+// natsCLI finds natscli, skipping the test when it is not installed.
+func natsCLI(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("nats"); err == nil {
+		return p
+	}
+	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "nats")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Skip("natscli not installed (go install github.com/nats-io/natscli/nats@v0.5.0)")
+	return ""
+}
+
+func TestNatsCLI(t *testing.T) {
+	cli := natsCLI(t)
+	c := startMidge(t)
+	nats := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(cli, append([]string{"--server", c.url(), "--timeout", "5s"}, args...)...)
+		cmd.Env = append(os.Environ(), "NATS_CONTEXT=", "HOME="+t.TempDir())
+		return cmd
+	}
+
+	t.Run("pub and sub", func(t *testing.T) {
+		sub := nats("sub", "greet.>", "--count", "1", "--raw")
+		out := &bytes.Buffer{}
+		sub.Stdout = out
+		if err := sub.Start(); err != nil {
+			t.Fatal(err)
+		}
+		err := retryUntilExit(t, sub, func() {
+			if b, err := nats("pub", "greet.joe", "hello from natscli").CombinedOutput(); err != nil {
+				t.Errorf("pub: %v: %s", err, b)
+			}
+		})
+		if err != nil {
+			t.Fatalf("sub: %v", err)
+		}
+		if got := strings.TrimSpace(out.String()); got != "hello from natscli" {
+			t.Fatalf("sub printed %q", got)
+		}
+	})
+
+	t.Run("reply and request", func(t *testing.T) {
+		rep := nats("reply", "svc.time", "it is now", "--count", "1")
+		if err := rep.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var answer []byte
+		err := retryUntilExit(t, rep, func() {
+			// Fails with "no responders" until the replier has subscribed.
+			if out, err := nats("request", "svc.time", "what time", "--raw").CombinedOutput(); err == nil {
+				answer = out
+			}
+		})
+		// `nats reply --count 1` exits 1 after answering, against
+		// nats-server too, so only a timeout counts as failure here.
+		if err != nil && err.Error() == "timed out" {
+			t.Fatalf("reply: %v", err)
+		}
+		if strings.TrimSpace(string(answer)) != "it is now" {
+			t.Fatalf("request printed %q", answer)
+		}
+	})
+
+	t.Run("request with no responders", func(t *testing.T) {
+		out, _ := nats("request", "nobody.home", "x").CombinedOutput()
+		if !strings.Contains(string(out), "No responders are available") {
+			t.Fatalf("output %q", out)
+		}
+	})
+}
+
+// retryUntilExit runs attempt every 50 ms until cmd exits: the CLI gives
+// no signal that it has subscribed, so the test polls by trying.
+func retryUntilExit(t *testing.T, cmd *exec.Cmd, attempt func()) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			return errors.New("timed out")
+		case <-tick.C:
+			attempt()
+		}
+	}
+}
