@@ -59,7 +59,7 @@ func BenchmarkDeliver(b *testing.B) {
 				if err := pub.parser.Parse(msg); err != nil {
 					b.Fatal(err)
 				}
-				pub.flushes.kickAll()
+				pub.prod.flushes.kickAll()
 				if i%64 == 0 {
 					drain(subs)
 				}
@@ -82,7 +82,7 @@ func BenchmarkDeliverBatch(b *testing.B) {
 		if err := pub.parser.Parse(batch); err != nil {
 			b.Fatal(err)
 		}
-		pub.flushes.kickAll()
+		pub.prod.flushes.kickAll()
 		drain(subs)
 	}
 	b.ReportMetric(float64(b.N*perBatch)/b.Elapsed().Seconds(), "msgs/s")

@@ -35,14 +35,13 @@ type client struct {
 	out    outbound
 	w      writer
 
+	acc *Account
+
 	// Touched only by the read loop.
-	opts      clientOptions
-	cache     matchCache
-	flushes   flushSet
-	line      []byte // scratch for MSG/HMSG control lines
-	trace     bool
-	gotHello  bool          // CONNECT received
-	stallLeft time.Duration // producer stall budget left in this read
+	opts     clientOptions
+	prod     producer
+	trace    bool
+	gotHello bool // CONNECT received
 
 	// headers is read by every publisher delivering to this client.
 	headers atomic.Bool
@@ -73,11 +72,13 @@ func newClient(s *Server, conn net.Conn, cid uint64) *client {
 		start: time.Now(),
 		opts:  defaultClientOptions(),
 		subs:  make(map[string]*subscription),
+		acc:   s.gacc,
 		trace: s.opts.Trace,
 		done:  make(chan struct{}),
 		out:   newOutbound(s.opts.MaxPending),
 		w:     writer{conn: conn, deadline: s.opts.WriteDeadline},
 	}
+	c.prod = producer{acc: c.acc, self: c, echo: true}
 	if addr, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
 		c.host = addr.IP.String()
 	}
@@ -102,9 +103,9 @@ func (c *client) readLoop() {
 	for {
 		n, err := c.conn.Read(buf)
 		if n > 0 {
-			c.stallLeft = stallBudget
+			c.prod.stallLeft = stallBudget
 			perr := c.parser.Parse(buf[:n])
-			c.flushes.kickAll()
+			c.prod.flushes.kickAll()
 			if perr != nil {
 				c.protocolError(perr)
 				return
@@ -203,7 +204,7 @@ func (c *client) closeConnection(reason closeReason, flush bool) {
 	}
 	c.mu.Unlock()
 	for _, sub := range subs {
-		_ = c.srv.subs.Remove(sub.subject, sub.queue, sub)
+		_ = c.acc.subs.Remove(sub.subject, sub.queue, sub)
 	}
 	c.flushOnClose.Store(flush)
 	if !flush {
@@ -236,7 +237,7 @@ func (c *client) sendProto(b []byte) {
 		c.slowConsumer(closeSlowConsumer)
 		return
 	}
-	c.flushes.add(c)
+	c.prod.flushes.add(c)
 }
 
 // sendProtoNow queues protocol bytes from any goroutine and wakes the writer.

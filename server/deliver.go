@@ -17,7 +17,24 @@ type subResult = sublist.Result[*subscription]
 // starts over (subjects that churn, like reply inboxes, would fill any cap).
 const maxClientCache = 256
 
-// matchCache is a client's private, lock-free view of recent matches. It is
+// producer is what one publishing goroutine needs to fan messages out: a
+// client's read loop has one, and so does each internal Publisher. None of
+// it is shared, so the hot path takes no lock but the destination's.
+type producer struct {
+	acc       *Account
+	self      *client // the publishing client; nil for internal publishers
+	echo      bool    // deliver to self's own subscriptions
+	line      []byte  // scratch for MSG/HMSG control lines
+	cache     matchCache
+	flushes   flushSet      // destinations to wake after this read
+	stallLeft time.Duration // stall budget left in this read
+}
+
+func pubArg(subject, reply, header, data []byte) parser.PubArg {
+	return parser.PubArg{Subject: subject, Reply: reply, Header: header, Data: data, Size: len(header) + len(data)}
+}
+
+// matchCache is a producer's private, lock-free view of recent matches. It is
 // valid for one sublist generation; any subscription change anywhere starts
 // it over, which is what keeps it correct without locks.
 type matchCache struct {
@@ -25,58 +42,56 @@ type matchCache struct {
 	m   map[string]*subResult
 }
 
-func (c *client) match(subject []byte) *subResult {
+func (p *producer) match(subject []byte) *subResult {
 	// Read the generation before matching: a result is then never older than
 	// the generation it is filed under.
-	gen := c.srv.subs.Generation()
-	if c.cache.m == nil {
-		c.cache.m = make(map[string]*subResult)
+	subs := p.acc.subs
+	gen := subs.Generation()
+	if p.cache.m == nil {
+		p.cache.m = make(map[string]*subResult)
 	}
-	if gen != c.cache.gen {
-		clear(c.cache.m)
-		c.cache.gen = gen
-	} else if r, ok := c.cache.m[string(subject)]; ok {
+	if gen != p.cache.gen {
+		clear(p.cache.m)
+		p.cache.gen = gen
+	} else if r, ok := p.cache.m[string(subject)]; ok {
 		return r
 	}
-	r := c.srv.subs.MatchBytes(subject)
-	if len(c.cache.m) >= maxClientCache {
-		clear(c.cache.m)
+	r := subs.MatchBytes(subject)
+	if len(p.cache.m) >= maxClientCache {
+		clear(p.cache.m)
 	}
-	c.cache.m[string(subject)] = r
+	p.cache.m[string(subject)] = r
 	return r
 }
 
 // publish delivers one message to every matching plain subscription and one
-// member of each matching queue group, then answers with no-responders when
-// a request reached nobody and the publisher asked for that.
-func (c *client) publish(pa *parser.PubArg) {
-	r := c.match(pa.Subject)
+// member of each matching queue group, and reports whether anyone got it.
+func (p *producer) publish(pa *parser.PubArg) bool {
+	r := p.match(pa.Subject)
 	delivered := false
 	for _, sub := range r.Plain {
-		if c.deliver(sub, pa) {
+		if p.deliver(sub, pa) {
 			delivered = true
 		}
 	}
 	for i := range r.Queues {
-		if c.deliverToGroup(r.Queues[i].Members, pa) {
+		if p.deliverToGroup(r.Queues[i].Members, pa) {
 			delivered = true
 		}
 	}
-	if !delivered && len(pa.Reply) > 0 && c.opts.noResponders {
-		c.sendNoResponders(pa)
-	}
+	return delivered
 }
 
 // deliverToGroup hands the message to one member of a queue group, starting
 // at a random member and moving on past members that cannot take it.
-func (c *client) deliverToGroup(members []*subscription, pa *parser.PubArg) bool {
+func (p *producer) deliverToGroup(members []*subscription, pa *parser.PubArg) bool {
 	n := len(members)
 	if n == 0 {
 		return false
 	}
 	start := rand.IntN(n)
 	for i := 0; i < n; i++ {
-		if c.deliver(members[(start+i)%n], pa) {
+		if p.deliver(members[(start+i)%n], pa) {
 			return true
 		}
 	}
@@ -85,13 +100,13 @@ func (c *client) deliverToGroup(members []*subscription, pa *parser.PubArg) bool
 
 // deliver queues the message for one subscription and reports whether it
 // was handed over.
-func (c *client) deliver(sub *subscription, pa *parser.PubArg) bool {
+func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	if sub.handler != nil {
 		sub.handler(pa.Subject, pa.Reply, pa.Header, pa.Data)
 		return true
 	}
 	dst := sub.client
-	if (dst == c && !c.opts.echo) || dst.closed.Load() {
+	if (dst == p.self && !p.echo) || dst.closed.Load() {
 		return false
 	}
 	ok, last := sub.claim()
@@ -101,12 +116,12 @@ func (c *client) deliver(sub *subscription, pa *parser.PubArg) bool {
 	var queued bool
 	var stall <-chan struct{}
 	if pa.Header != nil && dst.headers.Load() {
-		c.line = parser.AppendHMsg(c.line[:0], pa.Subject, sub.sid, pa.Reply, len(pa.Header), pa.Size)
-		queued, stall = dst.out.enqueueMsg(c.line, pa.Header, pa.Data)
+		p.line = parser.AppendHMsg(p.line[:0], pa.Subject, sub.sid, pa.Reply, len(pa.Header), pa.Size)
+		queued, stall = dst.out.enqueueMsg(p.line, pa.Header, pa.Data)
 	} else {
 		// A client without headers support gets the body alone.
-		c.line = parser.AppendMsg(c.line[:0], pa.Subject, sub.sid, pa.Reply, len(pa.Data))
-		queued, stall = dst.out.enqueueMsg(c.line, nil, pa.Data)
+		p.line = parser.AppendMsg(p.line[:0], pa.Subject, sub.sid, pa.Reply, len(pa.Data))
+		queued, stall = dst.out.enqueueMsg(p.line, nil, pa.Data)
 	}
 	if last {
 		dst.removeSub(sub)
@@ -116,9 +131,9 @@ func (c *client) deliver(sub *subscription, pa *parser.PubArg) bool {
 		return false
 	}
 	dst.stats.outMsgs.Add(1)
-	c.flushes.add(dst)
-	if stall != nil && dst != c {
-		c.stallFor(dst, stall)
+	p.flushes.add(dst)
+	if stall != nil && dst != p.self {
+		p.stallFor(dst, stall)
 	}
 	return true
 }
@@ -132,12 +147,12 @@ const (
 	stallBudget = 10 * time.Millisecond
 )
 
-func (c *client) stallFor(dst *client, gate <-chan struct{}) {
-	if c.stallLeft <= 0 {
+func (p *producer) stallFor(dst *client, gate <-chan struct{}) {
+	if p.stallLeft <= 0 {
 		return
 	}
 	dst.out.kick() // it may not have been woken yet in this read
-	wait := min(stallMax, c.stallLeft)
+	wait := min(stallMax, p.stallLeft)
 	timer := time.NewTimer(wait)
 	start := time.Now()
 	select {
@@ -145,7 +160,7 @@ func (c *client) stallFor(dst *client, gate <-chan struct{}) {
 	case <-timer.C:
 	}
 	timer.Stop()
-	c.stallLeft -= time.Since(start)
+	p.stallLeft -= time.Since(start)
 }
 
 // sendNoResponders tells a requester that nobody received its request: a
@@ -160,12 +175,12 @@ func (c *client) sendNoResponders(pa *parser.PubArg) {
 	hdr = append(hdr, "NATS/1.0 503\r\nNats-Subject: "...)
 	hdr = append(hdr, pa.Subject...)
 	hdr = append(hdr, "\r\n\r\n"...)
-	c.line = parser.AppendHMsg(c.line[:0], pa.Reply, sid, nil, len(hdr), len(hdr))
-	if ok, _ := c.out.enqueueMsg(c.line, hdr, nil); !ok {
+	line := parser.AppendHMsg(nil, pa.Reply, sid, nil, len(hdr), len(hdr))
+	if ok, _ := c.out.enqueueMsg(line, hdr, nil); !ok {
 		c.slowConsumer(closeSlowConsumer)
 		return
 	}
-	c.flushes.add(c)
+	c.prod.flushes.add(c)
 }
 
 // replySid finds the client's own plain subscription matching reply. The

@@ -28,6 +28,7 @@ func (c *client) ProcessConnect(arg []byte) error {
 		return err
 	}
 	c.opts = opts
+	c.prod.echo = opts.echo
 	c.headers.Store(opts.headers)
 	if !c.gotHello {
 		c.gotHello = true
@@ -58,7 +59,9 @@ func (c *client) ProcessPub(pa *parser.PubArg) error {
 	if c.opts.verbose {
 		c.sendProto(parser.OKLine)
 	}
-	c.publish(pa)
+	if !c.prod.publish(pa) && len(pa.Reply) > 0 && c.opts.noResponders {
+		c.sendNoResponders(pa)
+	}
 	return nil
 }
 
@@ -89,7 +92,7 @@ func (c *client) ProcessSub(subject, queue, sid []byte) error {
 	}
 	c.subs[string(sid)] = sub
 	c.mu.Unlock()
-	if err := c.srv.subs.Insert(sub.subject, sub.queue, sub); err != nil {
+	if err := c.acc.subs.Insert(sub.subject, sub.queue, sub); err != nil {
 		c.mu.Lock()
 		delete(c.subs, string(sid))
 		c.mu.Unlock()
@@ -132,7 +135,7 @@ func (c *client) removeSub(sub *subscription) {
 	}
 	delete(c.subs, string(sub.sid))
 	c.mu.Unlock()
-	_ = c.srv.subs.Remove(sub.subject, sub.queue, sub)
+	_ = c.acc.subs.Remove(sub.subject, sub.queue, sub)
 }
 
 func (c *client) ProcessPing() error {

@@ -19,7 +19,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/midgemq/midge/parser"
-	"github.com/midgemq/midge/sublist"
 )
 
 // Server is a running broker. Create it with New, then Start it.
@@ -28,7 +27,7 @@ type Server struct {
 	log  *zap.Logger
 	id   string
 	name string
-	subs *sublist.Sublist[*subscription]
+	gacc *Account // the global account, $G
 
 	listener net.Listener
 	started  time.Time
@@ -73,7 +72,7 @@ func New(opts Options) (*Server, error) {
 		log:     opts.Logger,
 		id:      id,
 		name:    name,
-		subs:    sublist.New[*subscription](),
+		gacc:    newAccount(GlobalAccountName),
 		clients: make(map[uint64]*client),
 		stopped: make(chan struct{}),
 	}, nil
@@ -255,7 +254,10 @@ func (s *Server) NumClients() int {
 }
 
 // NumSubscriptions is the number of subscriptions in the sublist.
-func (s *Server) NumSubscriptions() int { return s.subs.Count() }
+func (s *Server) NumSubscriptions() int { return s.gacc.NumSubscriptions() }
+
+// GlobalAccount is the account clients use when no other is assigned.
+func (s *Server) GlobalAccount() *Account { return s.gacc }
 
 // Stats returns the cumulative counters of all connections, open and gone.
 func (s *Server) Stats() Stats {
@@ -265,7 +267,7 @@ func (s *Server) Stats() Stats {
 		OutMsgs:       s.closedStats.outMsgs.Load(),
 		OutBytes:      s.closedStats.outBytes.Load(),
 		SlowConsumers: s.slowConsumers.Load(),
-		Subscriptions: s.subs.Count(),
+		Subscriptions: s.NumSubscriptions(),
 	}
 	s.mu.Lock()
 	st.Connections = len(s.clients)
