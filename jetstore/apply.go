@@ -1,0 +1,246 @@
+package jetstore
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/midgemq/midge/parser"
+)
+
+// Publish headers a stream acts on (JETSTREAM.md §6.2); exact case.
+const (
+	hdrMsgID               = "Nats-Msg-Id"
+	hdrExpectedStream      = "Nats-Expected-Stream"
+	hdrExpectedLastSeq     = "Nats-Expected-Last-Sequence"
+	hdrExpectedLastSubjSeq = "Nats-Expected-Last-Subject-Sequence"
+	hdrExpectedSubjSeqSubj = "Nats-Expected-Last-Subject-Sequence-Subject"
+	hdrExpectedLastMsgID   = "Nats-Expected-Last-Msg-Id"
+	hdrRollup              = "Nats-Rollup"
+	hdrTTL                 = "Nats-TTL"
+)
+
+// applyLocked checks one message against the stream's rules and, when it
+// passes, stores it in the tail block and the indexes. The checks run in
+// the reference server's order.
+func (st *Stream) applyLocked(m *InMsg, now time.Time) PubAck {
+	ack := PubAck{Stream: st.cfg.Name}
+	if st.cfg.Sealed {
+		ack.Error = ErrStreamSealed
+		return ack
+	}
+	var msgID []byte
+	var rollup string
+	if len(m.Header) > 0 {
+		var dup uint64
+		var err *APIError
+		msgID, rollup, dup, err = st.checkHeadersLocked(m, now)
+		if err != nil {
+			ack.Error = err
+			return ack
+		}
+		if dup != 0 {
+			ack.Seq, ack.Duplicate = dup, true
+			return ack
+		}
+	}
+	if err := st.checkLimitsLocked(m); err != nil {
+		ack.Error = err
+		return ack
+	}
+
+	seq := st.state.last + 1
+	ts := now.UnixNano()
+	rlen := msgRecordLen(m.Subject, m.Header, m.Data)
+	tail, err := st.tailLocked(rlen)
+	if err != nil {
+		st.failLocked(err)
+		ack.Error = errStorage(err)
+		return ack
+	}
+	off := tail.size
+	rec := appendMsgRecord(st.recScratch[:0], seq, ts, m.Subject, m.Header, m.Data)
+	st.recScratch = rec[:0]
+	tail.appendRecords(rec)
+	st.addEntryLocked(tail, off, seq, []byte(m.Subject), m.Header, m.Data)
+	if msgID != nil {
+		st.lastID = string(msgID)
+		st.dedup.add(st.lastID, seq, ts)
+	}
+	st.dedup.expire(ts - int64(st.cfg.Duplicates))
+
+	switch rollup {
+	case "sub":
+		st.rollupSubjectLocked(m.Subject, seq)
+	case "all":
+		st.rollupAllLocked(seq)
+	}
+	st.enforceLimitsLocked(m.Subject)
+	ack.Seq = seq
+	return ack
+}
+
+// checkHeadersLocked runs the header checks. It returns the message id, the
+// rollup kind, the original sequence of a duplicate, or an error.
+func (st *Stream) checkHeadersLocked(m *InMsg, now time.Time) ([]byte, string, uint64, *APIError) {
+	h := m.Header
+	if v := parser.HeaderValue(h, hdrExpectedStream); v != nil && string(v) != st.cfg.Name {
+		return nil, "", 0, ErrExpectedStream
+	}
+	if parser.HasHeader(h, hdrTTL) && !st.cfg.AllowMsgTTL {
+		return nil, "", 0, ErrMsgTTLDisabled
+	}
+	if v := parser.HeaderValue(h, hdrExpectedLastSubjSeq); v != nil {
+		want, ok := parseSeq(v)
+		if !ok {
+			return nil, "", 0, ErrBadRequest
+		}
+		subject := m.Subject
+		if s := parser.HeaderValue(h, hdrExpectedSubjSeqSubj); len(s) > 0 {
+			subject = string(s)
+		}
+		if last := st.subj.lastMatching(subject); last != want {
+			return nil, "", 0, errWrongLastSeq(last)
+		}
+	}
+	if v := parser.HeaderValue(h, hdrExpectedLastSeq); v != nil {
+		want, ok := parseSeq(v)
+		if !ok {
+			return nil, "", 0, ErrBadRequest
+		}
+		if st.state.last != want {
+			return nil, "", 0, errWrongLastSeq(st.state.last)
+		}
+	}
+	msgID := parser.HeaderValue(h, hdrMsgID)
+	if len(msgID) > 0 {
+		window := int64(st.cfg.Duplicates)
+		if seq, ok := st.dedup.find(msgID, now.UnixNano()-window); ok {
+			return nil, "", seq, nil
+		}
+	} else {
+		msgID = nil
+	}
+	if v := parser.HeaderValue(h, hdrExpectedLastMsgID); v != nil && string(v) != st.lastID {
+		return nil, "", 0, errWrongLastMsgID(st.lastID)
+	}
+	var rollup string
+	if v := parser.HeaderValue(h, hdrRollup); v != nil {
+		if !st.cfg.AllowRollup || st.cfg.DenyPurge {
+			return nil, "", 0, ErrRollupNotPermitted
+		}
+		rollup = string(v)
+		if rollup != "sub" && rollup != "all" {
+			return nil, "", 0, errRollupInvalid(rollup)
+		}
+	}
+	return msgID, rollup, 0, nil
+}
+
+func parseSeq(b []byte) (uint64, bool) {
+	n, err := strconv.ParseUint(string(b), 10, 64)
+	return n, err == nil
+}
+
+// checkLimitsLocked refuses a message that a limit with discard new, or the
+// maximum message size, does not let in.
+func (st *Stream) checkLimitsLocked(m *InMsg) *APIError {
+	c := &st.cfg
+	if c.MaxMsgSize > 0 && len(m.Header)+len(m.Data) > int(c.MaxMsgSize) {
+		return ErrMessageTooLarge
+	}
+	if c.Discard != DiscardNew {
+		return nil
+	}
+	if c.MaxMsgs > 0 && st.state.msgs+1 > uint64(c.MaxMsgs) {
+		return ErrMaxMsgsExceeded
+	}
+	size := msgSize([]byte(m.Subject), m.Header, m.Data)
+	if c.MaxBytes > 0 && st.state.bytes+size > uint64(c.MaxBytes) {
+		return ErrMaxBytesExceeded
+	}
+	if c.DiscardNewPerSubject && c.MaxMsgsPerSubject > 0 {
+		if info := st.subj.lookup(m.Subject); info != nil && int64(len(info.seqs)) >= c.MaxMsgsPerSubject {
+			return ErrMaxMsgsPerSubject
+		}
+	}
+	return nil
+}
+
+// enforceLimitsLocked discards the oldest messages past the limits after a
+// store. The per-subject limit discards old messages even under discard
+// new: KV history relies on it.
+func (st *Stream) enforceLimitsLocked(subject string) {
+	c := &st.cfg
+	if c.MaxMsgsPerSubject > 0 {
+		if info := st.subj.lookup(subject); info != nil {
+			for int64(len(info.seqs)) > c.MaxMsgsPerSubject {
+				st.deleteLocked(info.seqs[0])
+				if info = st.subj.lookup(subject); info == nil {
+					break
+				}
+			}
+		}
+	}
+	if c.Discard != DiscardOld {
+		return
+	}
+	for c.MaxMsgs > 0 && st.state.msgs > uint64(c.MaxMsgs) {
+		st.deleteLocked(st.state.first)
+	}
+	for c.MaxBytes > 0 && st.state.bytes > uint64(c.MaxBytes) && st.state.msgs > 0 {
+		st.deleteLocked(st.state.first)
+	}
+}
+
+// rollupSubjectLocked deletes every message on subject older than keep.
+func (st *Stream) rollupSubjectLocked(subject string, keep uint64) {
+	info := st.subj.lookup(subject)
+	if info == nil {
+		return
+	}
+	old := slices.Clone(info.seqs)
+	for _, seq := range old {
+		if seq < keep {
+			st.deleteLocked(seq)
+		}
+	}
+}
+
+// rollupAllLocked deletes every message older than keep.
+func (st *Stream) rollupAllLocked(keep uint64) {
+	for st.state.msgs > 0 && st.state.first < keep {
+		st.deleteLocked(st.state.first)
+	}
+}
+
+// tailLocked returns the block a record of n bytes goes to, starting a new
+// block when the current one is full.
+func (st *Stream) tailLocked(n int) (*block, error) {
+	tail := st.blocks[len(st.blocks)-1]
+	if tail.size == 0 || tail.size+int64(n) <= st.store.opts.BlockSize {
+		return tail, nil
+	}
+	b, err := st.newBlockLocked()
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// newBlockLocked appends an empty block (and its file) to the log.
+func (st *Stream) newBlockLocked() (*block, error) {
+	b := &block{id: st.nextID, first: st.state.last + 1}
+	if st.dir != "" {
+		f, path, err := createBlockFile(st.store.fs, st.blockDir(), b.id)
+		if err != nil {
+			return nil, err
+		}
+		b.file, b.path = f, path
+	}
+	empty := make([]byte, 0, 4096)
+	b.cache.Store(&empty)
+	st.nextID++
+	st.blocks = append(st.blocks, b)
+	return b, nil
+}

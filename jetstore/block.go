@@ -1,0 +1,115 @@
+package jetstore
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+)
+
+// A block is one file of a stream's log (or, for memory streams, one
+// in-memory buffer of the same format). Message records in a block carry
+// consecutive sequences starting at first; entries indexes them.
+type block struct {
+	id    uint32
+	path  string
+	file  File   // nil for memory streams and closed blocks
+	// first is the sequence of entries[0]; a block without messages yet
+	// holds the next sequence to be assigned, so that blocks stay ordered
+	// by first and last() for binary search.
+	first uint64
+
+	entries []entry
+	live    int // entries not deleted
+
+	size    int64 // bytes of records in the block (valid, whether written or not)
+	written int64 // bytes handed to the file
+	synced  int64 // bytes made durable by fsync
+
+	// cache holds the block's bytes; always set for the tail block and for
+	// memory streams, loaded on demand (and dropped again) for the others.
+	// Readers load it once and keep using the slice they got.
+	cache atomic.Pointer[[]byte]
+}
+
+// entry locates one sequence's message record in its block.
+type entry struct {
+	off  uint32 // offset of the record; deletedOff once deleted
+	subj uint32 // subject id in the stream's subject table
+	size uint32 // accounted size (msgSize), kept to delete without reading
+}
+
+const deletedOff = ^uint32(0)
+
+func blockFileName(id uint32) string { return fmt.Sprintf("%08d.blk", id) }
+
+// last is the highest sequence with an entry in the block, or first-1.
+func (b *block) last() uint64 { return b.first + uint64(len(b.entries)) - 1 }
+
+func (b *block) hasMsgs() bool { return len(b.entries) > 0 }
+
+func (b *block) contains(seq uint64) bool {
+	return b.hasMsgs() && seq >= b.first && seq <= b.last()
+}
+
+// entryFor returns the entry of seq, or nil when seq is not in the block.
+func (b *block) entryFor(seq uint64) *entry {
+	if !b.contains(seq) {
+		return nil
+	}
+	return &b.entries[seq-b.first]
+}
+
+// bytes returns the block's content, reading the file when it is not
+// cached. The returned slice is never modified afterwards.
+func (b *block) bytes(fsys FS) ([]byte, error) {
+	if p := b.cache.Load(); p != nil {
+		return *p, nil
+	}
+	if b.file == nil {
+		return nil, fmt.Errorf("block %d has no data", b.id)
+	}
+	buf := make([]byte, b.written)
+	if _, err := b.file.ReadAt(buf, 0); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("reading block %s: %w", b.path, err)
+	}
+	b.cache.Store(&buf)
+	return buf, nil
+}
+
+// appendRecords adds encoded records to the block's cache. Called by the
+// committer with the stream lock held.
+func (b *block) appendRecords(recs []byte) {
+	var buf []byte
+	if p := b.cache.Load(); p != nil {
+		buf = *p
+	}
+	buf = append(buf, recs...)
+	b.cache.Store(&buf)
+	b.size = int64(len(buf))
+}
+
+// unwritten returns the bytes not yet handed to the file.
+func (b *block) unwritten() []byte {
+	p := b.cache.Load()
+	if p == nil || b.file == nil {
+		return nil
+	}
+	return (*p)[b.written:b.size]
+}
+
+// createBlockFile creates the file of a new block and makes its directory
+// entry durable, so a synced record in it cannot vanish with the entry.
+func createBlockFile(fsys FS, dir string, id uint32) (File, string, error) {
+	path := filepath.Join(dir, blockFileName(id))
+	f, err := fsys.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, path, err
+	}
+	if err := fsys.SyncDir(dir); err != nil {
+		f.Close()
+		return nil, path, err
+	}
+	return f, path, nil
+}

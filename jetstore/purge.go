@@ -1,0 +1,149 @@
+package jetstore
+
+import (
+	"slices"
+	"time"
+)
+
+// PurgeRequest selects what a purge removes (JETSTREAM.md §5.4).
+type PurgeRequest struct {
+	Filter string `json:"filter,omitempty"` // only messages on matching subjects
+	Seq    uint64 `json:"seq,omitempty"`    // only messages below this sequence
+	Keep   uint64 `json:"keep,omitempty"`   // keep this many of the newest (matching) messages
+}
+
+// Purge removes messages and returns how many.
+func (st *Stream) Purge(req PurgeRequest) (uint64, error) {
+	st.mu.Lock()
+	if st.cfg.DenyPurge {
+		st.mu.Unlock()
+		return 0, ErrPurgeNotPermitted
+	}
+	if req.Seq > 0 && req.Keep > 0 {
+		st.mu.Unlock()
+		return 0, apiErr(400, 10003, "bad request: purge can not have both seq and keep")
+	}
+	var purged uint64
+	if req.Filter == "" || req.Filter == ">" {
+		purged = st.purgeAllLocked(req)
+	} else {
+		purged = st.purgeFilteredLocked(req)
+	}
+	st.mu.Unlock()
+	if err := st.persist(); err != nil {
+		return 0, errStorage(err)
+	}
+	st.listeners.notify()
+	return purged, nil
+}
+
+func (st *Stream) purgeAllLocked(req PurgeRequest) uint64 {
+	var purged uint64
+	switch {
+	case req.Seq > 0:
+		for st.state.msgs > 0 && st.state.first < req.Seq {
+			st.deleteLocked(st.state.first)
+			purged++
+		}
+	default:
+		for st.state.msgs > req.Keep {
+			st.deleteLocked(st.state.first)
+			purged++
+		}
+	}
+	if st.state.msgs == 0 {
+		st.state.first = st.state.last + 1
+	}
+	return purged
+}
+
+func (st *Stream) purgeFilteredLocked(req PurgeRequest) uint64 {
+	var seqs []uint64
+	st.subj.matching(req.Filter, func(info *subjectInfo) { seqs = append(seqs, info.seqs...) })
+	slices.Sort(seqs)
+	switch {
+	case req.Seq > 0:
+		i, _ := slices.BinarySearch(seqs, req.Seq)
+		seqs = seqs[:i]
+	case req.Keep > 0:
+		if uint64(len(seqs)) <= req.Keep {
+			return 0
+		}
+		seqs = seqs[:uint64(len(seqs))-req.Keep]
+	}
+	var purged uint64
+	for _, seq := range seqs {
+		if st.deleteLocked(seq) {
+			purged++
+		}
+	}
+	return purged
+}
+
+// DeleteMsg removes one message.
+func (st *Stream) DeleteMsg(seq uint64) error {
+	st.mu.Lock()
+	if st.cfg.DenyDelete {
+		st.mu.Unlock()
+		return ErrDeleteNotPermitted
+	}
+	if seq > st.committed || !st.deleteLocked(seq) {
+		st.mu.Unlock()
+		return ErrStoreEOF
+	}
+	st.mu.Unlock()
+	if err := st.persist(); err != nil {
+		return errStorage(err)
+	}
+	st.listeners.notify()
+	return nil
+}
+
+// scheduleExpiryLocked arms the max-age timer for the oldest message.
+func (st *Stream) scheduleExpiryLocked() {
+	if st.cfg.MaxAge <= 0 {
+		if st.expiry != nil {
+			st.expiry.Stop()
+		}
+		return
+	}
+	wait := st.cfg.MaxAge
+	if st.state.msgs > 0 {
+		if m, err := st.getLocked(st.state.first); err == nil {
+			wait = m.Time.Add(st.cfg.MaxAge).Sub(st.store.now())
+		}
+	}
+	wait = max(wait, 10*time.Millisecond) // batch expiries that fall together
+	if st.expiry == nil {
+		st.expiry = time.AfterFunc(wait, st.expire)
+	} else {
+		st.expiry.Reset(wait)
+	}
+}
+
+// expire deletes the messages older than max age.
+func (st *Stream) expire() {
+	select {
+	case <-st.quit:
+		return
+	default:
+	}
+	st.mu.Lock()
+	cutoff := st.store.now().Add(-st.cfg.MaxAge)
+	expired := 0
+	for st.cfg.MaxAge > 0 && st.state.msgs > 0 {
+		m, err := st.getLocked(st.state.first)
+		if err != nil || !m.Time.Before(cutoff) {
+			break
+		}
+		st.deleteLocked(m.Seq)
+		expired++
+	}
+	st.scheduleExpiryLocked()
+	st.mu.Unlock()
+	if expired > 0 {
+		// A failure poisons the stream like any other; nothing to answer.
+		_ = st.persist()
+		st.listeners.notify()
+	}
+}

@@ -1,0 +1,509 @@
+// Package jetstore owns midge's persistence: streams stored as
+// checksummed records in block files (or in memory), their indexes, limits,
+// deduplication and purges, the group-commit pipeline that makes publishes
+// durable before they are acknowledged, and recovery after a crash. It
+// knows nothing of connections or the wire: the server reaches it through
+// the JetStream API subjects and hands it copied messages.
+package jetstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Logger is the store's view of logging; the server adapts its own.
+type Logger interface {
+	Info(msg string, keysAndValues ...any)
+	Warn(msg string, keysAndValues ...any)
+	Error(msg string, keysAndValues ...any)
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Info(string, ...any)  {}
+func (nopLogger) Warn(string, ...any)  {}
+func (nopLogger) Error(string, ...any) {}
+
+// DefaultBlockSize is the size at which a stream starts a new block file.
+const DefaultBlockSize = 4 << 20
+
+// Options configure a Store.
+type Options struct {
+	FS  FS     // default OSFS
+	Log Logger // default: discard
+	// SyncInterval 0 means sync policy "always": every acknowledged
+	// message was fsynced first. A positive interval acknowledges once the
+	// OS has the bytes and fsyncs at least every interval, so a power loss
+	// (not a process crash) can lose up to one interval of acknowledged
+	// messages.
+	SyncInterval time.Duration
+	BlockSize    int64            // default DefaultBlockSize
+	Ack          AckFunc          // receives publish outcomes
+	Now          func() time.Time // default time.Now
+}
+
+// Store holds the streams of one account under one directory.
+type Store struct {
+	dir  string
+	opts Options
+	fs   FS
+	log  Logger
+
+	mu      sync.Mutex
+	streams map[string]*Stream
+	closed  bool
+
+	stopSync chan struct{}
+	syncDone chan struct{}
+}
+
+var errStoreClosed = errors.New("jetstore: store closed")
+
+// Open opens (creating if needed) the store in dir and recovers every
+// stream found there.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.FS == nil {
+		opts.FS = OSFS{}
+	}
+	if opts.Log == nil {
+		opts.Log = nopLogger{}
+	}
+	if opts.BlockSize <= 0 {
+		opts.BlockSize = DefaultBlockSize
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Store{dir: dir, opts: opts, fs: opts.FS, log: opts.Log, streams: make(map[string]*Stream)}
+	if err := s.fs.MkdirAll(s.streamsDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("jetstore: creating %s: %w", s.streamsDir(), err)
+	}
+	entries, err := s.fs.ReadDir(s.streamsDir())
+	if err != nil {
+		return nil, fmt.Errorf("jetstore: listing streams: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		st, err := s.openStream(e.Name())
+		if err != nil {
+			// Never delete a stream on our own: report and leave it on disk.
+			s.log.Error("cannot open stream; leaving it untouched", "stream", e.Name(), "error", err)
+			continue
+		}
+		s.streams[st.cfg.Name] = st
+	}
+	if opts.SyncInterval > 0 {
+		s.stopSync, s.syncDone = make(chan struct{}), make(chan struct{})
+		go s.syncLoop()
+	}
+	return s, nil
+}
+
+func (s *Store) now() time.Time     { return s.opts.Now() }
+func (s *Store) streamsDir() string { return filepath.Join(s.dir, "streams") }
+
+// Stream returns the named stream or ErrStreamNotFound.
+func (s *Store) Stream(name string) (*Stream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.streams[name]; ok {
+		return st, nil
+	}
+	return nil, ErrStreamNotFound
+}
+
+// Streams returns all streams sorted by name.
+func (s *Store) Streams() []*Stream {
+	s.mu.Lock()
+	out := make([]*Stream, 0, len(s.streams))
+	for _, st := range s.streams {
+		out = append(out, st)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b *Stream) int { return strings.Compare(a.cfg.Name, b.cfg.Name) })
+	return out
+}
+
+// AddStream creates a stream, or returns the existing one when its
+// configuration is identical (created is false then).
+func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error) {
+	cfg, err = cfg.Normalize()
+	if err != nil {
+		return nil, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, false, errStoreClosed
+	}
+	if old, ok := s.streams[cfg.Name]; ok {
+		if old.Config().Equal(cfg) {
+			return old, false, nil
+		}
+		return nil, false, ErrStreamNameInUse
+	}
+	for _, other := range s.streams {
+		if other.cfg.Name != cfg.Name && cfg.overlaps(&other.cfg) {
+			return nil, false, ErrSubjectsOverlap
+		}
+	}
+	st, err = s.createStream(cfg)
+	if err != nil {
+		return nil, false, errStorage(err)
+	}
+	s.streams[cfg.Name] = st
+	return st, true, nil
+}
+
+// UpdateStream changes a stream's configuration within what CheckUpdate
+// allows and applies tightened limits at once.
+func (s *Store) UpdateStream(cfg StreamConfig) (*Stream, error) {
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	st, ok := s.streams[cfg.Name]
+	if !ok {
+		s.mu.Unlock()
+		return nil, ErrStreamNotFound
+	}
+	for _, other := range s.streams {
+		if other != st && cfg.overlaps(&other.cfg) {
+			s.mu.Unlock()
+			return nil, ErrSubjectsOverlap
+		}
+	}
+	s.mu.Unlock()
+	if err := st.update(cfg); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// DeleteStream stops the stream and removes its data.
+func (s *Store) DeleteStream(name string) error {
+	s.mu.Lock()
+	st, ok := s.streams[name]
+	if ok {
+		delete(s.streams, name)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return ErrStreamNotFound
+	}
+	st.stop()
+	if st.dir == "" {
+		return nil
+	}
+	if err := s.fs.RemoveAll(st.dir); err != nil {
+		return errStorage(err)
+	}
+	return s.fs.SyncDir(s.streamsDir())
+}
+
+// Close stops every stream after making what they hold durable.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	streams := make([]*Stream, 0, len(s.streams))
+	for _, st := range s.streams {
+		streams = append(streams, st)
+	}
+	s.mu.Unlock()
+	if s.stopSync != nil {
+		close(s.stopSync)
+		<-s.syncDone
+	}
+	var errs []error
+	for _, st := range streams {
+		errs = append(errs, st.stop())
+	}
+	return errors.Join(errs...)
+}
+
+// Usage returns the bytes held by memory and by file streams.
+func (s *Store) Usage() (memory, file uint64) {
+	for _, st := range s.Streams() {
+		st.mu.RLock()
+		if st.dir == "" {
+			memory += st.state.bytes
+		} else {
+			file += st.state.bytes
+		}
+		st.mu.RUnlock()
+	}
+	return memory, file
+}
+
+// syncLoop fsyncs written data every SyncInterval (sync policy interval).
+func (s *Store) syncLoop() {
+	defer close(s.syncDone)
+	t := time.NewTicker(s.opts.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopSync:
+			return
+		case <-t.C:
+			for _, st := range s.Streams() {
+				st.syncWritten()
+			}
+		}
+	}
+}
+
+// streamMeta is what a stream's meta file holds.
+type streamMeta struct {
+	Config  StreamConfig `json:"config"`
+	Created time.Time    `json:"created"`
+}
+
+const metaFile = "meta.json"
+
+// encodeMeta renders the meta file: JSON, a newline, and the JSON's CRC32C
+// in hex so that a damaged file is detected rather than misread.
+func encodeMeta(m streamMeta) ([]byte, error) {
+	js, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return fmt.Appendf(js, "\n%08x\n", crc32.Checksum(js, crcTable)), nil
+}
+
+func decodeMeta(b []byte) (streamMeta, error) {
+	var m streamMeta
+	text := strings.TrimRight(string(b), "\n")
+	i := strings.LastIndexByte(text, '\n')
+	if i < 0 {
+		return m, errors.New("meta file has no checksum")
+	}
+	js, sum := text[:i], text[i+1:]
+	if fmt.Sprintf("%08x", crc32.Checksum([]byte(js), crcTable)) != sum {
+		return m, errors.New("meta file checksum mismatch")
+	}
+	err := json.Unmarshal([]byte(js), &m)
+	return m, err
+}
+
+func newStream(s *Store, cfg StreamConfig, dir string, created time.Time) *Stream {
+	return &Stream{
+		store:   s,
+		dir:     dir,
+		cfg:     cfg,
+		created: created,
+		subj:    newSubjectIndex(),
+		nextID:  1,
+		ingest:  ingestQueue{wake: make(chan struct{}, 1)},
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+}
+
+// createStream makes a new stream's directory, meta file and first block.
+func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
+	var dir string
+	if cfg.Storage == StorageFile {
+		dir = filepath.Join(s.streamsDir(), cfg.Name)
+		if err := s.fs.MkdirAll(filepath.Join(dir, "blocks"), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	st := newStream(s, cfg, dir, s.now().UTC())
+	if dir != "" {
+		meta, err := encodeMeta(streamMeta{Config: cfg, Created: st.created})
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(s.fs, filepath.Join(dir, metaFile), meta); err != nil {
+			return nil, err
+		}
+		if err := s.fs.SyncDir(s.streamsDir()); err != nil {
+			return nil, err
+		}
+	}
+	st.mu.Lock()
+	_, err := st.newBlockLocked()
+	if err == nil && cfg.FirstSeq > 1 {
+		// Make the starting sequence durable: an empty stream has no other
+		// record to carry it.
+		st.state.last = cfg.FirstSeq - 1
+		st.state.first = cfg.FirstSeq
+		st.committed = st.state.last
+		st.blocks[0].appendRecords(appendFloorRecord(nil, cfg.FirstSeq))
+	}
+	st.mu.Unlock()
+	if err == nil {
+		err = st.persist()
+	}
+	if err != nil {
+		st.closeFiles()
+		if dir != "" {
+			_ = s.fs.RemoveAll(dir)
+		}
+		return nil, err
+	}
+	st.start()
+	return st, nil
+}
+
+// openStream recovers an existing file stream from its directory.
+func (s *Store) openStream(name string) (*Stream, error) {
+	dir := filepath.Join(s.streamsDir(), name)
+	raw, err := s.fs.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return nil, err
+	}
+	meta, err := decodeMeta(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", metaFile, err)
+	}
+	if meta.Config.Name != name {
+		return nil, fmt.Errorf("meta names stream %q, directory is %q", meta.Config.Name, name)
+	}
+	st := newStream(s, meta.Config, dir, meta.Created)
+	if err := s.fs.MkdirAll(st.blockDir(), 0o755); err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	err = st.loadLocked()
+	st.mu.Unlock()
+	if err != nil {
+		st.closeFiles()
+		return nil, err
+	}
+	st.start()
+	return st, nil
+}
+
+func (st *Stream) blockDir() string { return filepath.Join(st.dir, "blocks") }
+
+func (st *Stream) start() {
+	go st.run()
+	st.mu.Lock()
+	st.scheduleExpiryLocked()
+	st.mu.Unlock()
+}
+
+// stop ends the committer (after it commits what is queued), makes the
+// data durable and closes the files.
+func (st *Stream) stop() error {
+	select {
+	case <-st.quit:
+		return nil
+	default:
+	}
+	close(st.quit)
+	<-st.done
+	st.mu.Lock()
+	if st.expiry != nil {
+		st.expiry.Stop()
+	}
+	st.mu.Unlock()
+	err := st.persist()
+	if err == nil && !st.syncAlways() {
+		err = st.syncWritten()
+	}
+	st.closeFiles()
+	return err
+}
+
+func (st *Stream) closeFiles() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, b := range st.blocks {
+		if b.file != nil {
+			b.file.Close()
+		}
+	}
+}
+
+// syncWritten fsyncs whatever was written but not yet synced.
+func (st *Stream) syncWritten() error {
+	st.writeMu.Lock()
+	defer st.writeMu.Unlock()
+	st.mu.RLock()
+	var todo []*block
+	for _, b := range st.blocks {
+		if b.file != nil && b.synced < b.written {
+			todo = append(todo, b)
+		}
+	}
+	st.mu.RUnlock()
+	for _, b := range todo {
+		if err := b.file.Sync(); err != nil {
+			st.mu.Lock()
+			st.failLocked(err)
+			st.mu.Unlock()
+			return err
+		}
+		st.mu.Lock()
+		b.synced = b.written
+		st.mu.Unlock()
+	}
+	return nil
+}
+
+// update applies a new configuration.
+func (st *Stream) update(cfg StreamConfig) error {
+	st.mu.Lock()
+	if err := st.cfg.CheckUpdate(cfg); err != nil {
+		st.mu.Unlock()
+		return err
+	}
+	if cfg.FirstSeq == 0 {
+		cfg.FirstSeq = st.cfg.FirstSeq
+	}
+	if st.dir != "" {
+		meta, err := encodeMeta(streamMeta{Config: cfg, Created: st.created})
+		if err == nil {
+			err = writeFileAtomic(st.store.fs, filepath.Join(st.dir, metaFile), meta)
+		}
+		if err != nil {
+			st.mu.Unlock()
+			return errStorage(err)
+		}
+	}
+	st.cfg = cfg
+	st.enforceAllLimitsLocked()
+	st.scheduleExpiryLocked()
+	st.mu.Unlock()
+	if err := st.persist(); err != nil {
+		return errStorage(err)
+	}
+	st.listeners.notify()
+	return nil
+}
+
+// enforceAllLimitsLocked applies the limits to the whole stream (after an
+// update tightened them).
+func (st *Stream) enforceAllLimitsLocked() {
+	if st.cfg.MaxMsgsPerSubject > 0 {
+		var subjects []string
+		for _, info := range st.subj.infos {
+			if int64(len(info.seqs)) > st.cfg.MaxMsgsPerSubject {
+				subjects = append(subjects, info.name)
+			}
+		}
+		for _, subject := range subjects {
+			st.enforceLimitsLocked(subject)
+		}
+	}
+	saved := st.cfg.Discard
+	st.cfg.Discard = DiscardOld // tightened limits trim old messages either way
+	st.enforceLimitsLocked("")
+	st.cfg.Discard = saved
+}

@@ -1,0 +1,370 @@
+package jetstore
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/midgemq/midge/sublist"
+)
+
+// Stream is one stream: its configuration, its log of blocks, the indexes
+// over them and the commit pipeline that appends to them.
+type Stream struct {
+	store *Store
+	dir   string // "" for memory streams
+
+	mu      sync.RWMutex
+	cfg     StreamConfig
+	created time.Time
+	blocks  []*block
+	nextID  uint32 // id of the next block
+	subj    subjectIndex
+	state   counters
+	dedup   dedupIndex
+	lastID  string // Nats-Msg-Id of the newest message that had one
+
+	// committed is the highest sequence that is durable under the sync
+	// policy; readers never see anything above it.
+	committed uint64
+	// pendingDel collects sequences deleted while applying a batch; they go
+	// to disk as one delete record with the batch.
+	pendingDel []uint64
+	// doomed are emptied front blocks whose files go once the batch that
+	// emptied them is durable.
+	doomed   []*block
+	failed   error // set by a failed write or sync; see commit.go
+	failedAt time.Time
+
+	writeMu    sync.Mutex // one writer of the files at a time
+	recScratch []byte
+
+	cacheMu sync.Mutex
+	cached  []*block // non-tail blocks whose bytes are loaded, oldest first
+
+	ingest    ingestQueue
+	listeners listeners
+	quit      chan struct{}
+	done      chan struct{}
+	expiry    *time.Timer
+}
+
+// counters are the stream's message accounting.
+type counters struct {
+	msgs, bytes uint64
+	first, last uint64 // lowest live sequence (last+1 when empty), highest ever assigned
+}
+
+// StoredMsg is a message read from a stream. Header and Data alias the
+// store's buffers: callers must not modify them (they stay valid).
+type StoredMsg struct {
+	Subject string
+	Seq     uint64
+	Time    time.Time
+	Header  []byte
+	Data    []byte
+}
+
+// StreamState is a stream's state in the JSON shape of the JetStream API.
+type StreamState struct {
+	Msgs        uint64            `json:"messages"`
+	Bytes       uint64            `json:"bytes"`
+	FirstSeq    uint64            `json:"first_seq"`
+	FirstTime   time.Time         `json:"first_ts"`
+	LastSeq     uint64            `json:"last_seq"`
+	LastTime    time.Time         `json:"last_ts"`
+	NumSubjects int               `json:"num_subjects,omitempty"`
+	Subjects    map[string]uint64 `json:"subjects,omitempty"`
+	NumDeleted  int               `json:"num_deleted,omitempty"`
+	Deleted     []uint64          `json:"deleted,omitempty"`
+	Consumers   int               `json:"consumer_count"`
+}
+
+// msgSize is the byte accounting of one message (the reference file
+// store's formula, so figures look familiar).
+func msgSize(subject, header, data []byte) uint64 {
+	n := 30 + len(subject) + len(data)
+	if len(header) > 0 {
+		n += 4 + len(header)
+	}
+	return uint64(n)
+}
+
+// Name is the stream's name.
+func (st *Stream) Name() string { return st.cfg.Name }
+
+// Config returns the stream's configuration.
+func (st *Stream) Config() StreamConfig {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return st.cfg
+}
+
+// Created is when the stream was created.
+func (st *Stream) Created() time.Time { return st.created }
+
+// State returns the stream's state. With subjectsFilter non-empty it also
+// lists per-subject counts; with deletedDetails the interior gaps.
+func (st *Stream) State(subjectsFilter string, deletedDetails bool) StreamState {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	s := StreamState{
+		Msgs:        st.state.msgs,
+		Bytes:       st.state.bytes,
+		FirstSeq:    st.state.first,
+		LastSeq:     st.state.last,
+		NumSubjects: st.subj.count,
+	}
+	if st.state.msgs > 0 {
+		if m, err := st.getLocked(st.state.first); err == nil {
+			s.FirstTime = m.Time
+		}
+		if m, err := st.getLocked(st.lastLiveLocked()); err == nil {
+			s.LastTime = m.Time
+		}
+	}
+	if span := st.state.last - st.state.first + 1; st.state.msgs > 0 && span > st.state.msgs {
+		s.NumDeleted = int(span - st.state.msgs)
+		if deletedDetails {
+			s.Deleted = st.deletedLocked()
+		}
+	}
+	if subjectsFilter != "" {
+		s.Subjects = st.subj.counts(subjectsFilter)
+	}
+	return s
+}
+
+func (st *Stream) lastLiveLocked() uint64 {
+	for i := len(st.blocks) - 1; i >= 0; i-- {
+		b := st.blocks[i]
+		for j := len(b.entries) - 1; j >= 0; j-- {
+			if b.entries[j].off != deletedOff {
+				return b.first + uint64(j)
+			}
+		}
+	}
+	return 0
+}
+
+func (st *Stream) deletedLocked() []uint64 {
+	var out []uint64
+	for _, b := range st.blocks {
+		for i, e := range b.entries {
+			seq := b.first + uint64(i)
+			if e.off == deletedOff && seq >= st.state.first && seq <= st.state.last {
+				out = append(out, seq)
+			}
+		}
+	}
+	return out
+}
+
+// blockFor finds the block holding seq's entry.
+func (st *Stream) blockFor(seq uint64) *block {
+	i := sort.Search(len(st.blocks), func(i int) bool { return st.blocks[i].last() >= seq })
+	if i < len(st.blocks) && st.blocks[i].contains(seq) {
+		return st.blocks[i]
+	}
+	return nil
+}
+
+// Get returns the message with sequence seq, or ErrNoMessageFound.
+func (st *Stream) Get(seq uint64) (*StoredMsg, error) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return st.getLocked(seq)
+}
+
+func (st *Stream) getLocked(seq uint64) (*StoredMsg, error) {
+	if seq == 0 || seq > st.committed {
+		return nil, ErrNoMessageFound
+	}
+	b := st.blockFor(seq)
+	if b == nil {
+		return nil, ErrNoMessageFound
+	}
+	e := b.entries[seq-b.first]
+	if e.off == deletedOff {
+		return nil, ErrNoMessageFound
+	}
+	buf, err := st.blockBytes(b)
+	if err != nil {
+		return nil, errStorage(err)
+	}
+	if int(e.off) >= len(buf) {
+		return nil, ErrNoMessageFound
+	}
+	rec, _, err := decodeRecord(buf[e.off:])
+	if err != nil || rec.kind != kindMsg || rec.seq != seq {
+		// The bytes changed under us (disk corruption after recovery):
+		// never hand out a message that fails its checksum.
+		st.store.log.Error("stored message failed its checksum", "stream", st.cfg.Name, "seq", seq)
+		return nil, ErrNoMessageFound
+	}
+	return &StoredMsg{
+		Subject: st.subj.name(e.subj),
+		Seq:     seq,
+		Time:    time.Unix(0, rec.ts).UTC(),
+		Header:  rec.header,
+		Data:    rec.data,
+	}, nil
+}
+
+// LastBySubject returns the newest message on a subject matching filter
+// (wildcards allowed).
+func (st *Stream) LastBySubject(filter string) (*StoredMsg, error) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if !sublist.ValidSubject(filter) {
+		return nil, ErrNoMessageFound
+	}
+	seq := st.subj.lastMatching(filter)
+	for seq > st.committed && seq > 0 {
+		// The newest match is not durable yet; fall back to the newest one
+		// that is (rare: a publish in flight on the same subject).
+		seq = st.prevMatchingLocked(filter, seq)
+	}
+	return st.getLocked(seq)
+}
+
+func (st *Stream) prevMatchingLocked(filter string, below uint64) uint64 {
+	var best uint64
+	st.subj.matching(filter, func(info *subjectInfo) {
+		i := sort.Search(len(info.seqs), func(i int) bool { return info.seqs[i] >= below })
+		if i > 0 && info.seqs[i-1] > best {
+			best = info.seqs[i-1]
+		}
+	})
+	return best
+}
+
+// NextBySubject returns the first message with sequence >= from on a
+// subject matching filter ("" or ">" match everything).
+func (st *Stream) NextBySubject(from uint64, filter string) (*StoredMsg, error) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	seq, err := st.nextLocked(from, filter)
+	if err != nil {
+		return nil, err
+	}
+	return st.getLocked(seq)
+}
+
+func (st *Stream) nextLocked(from uint64, filter string) (uint64, error) {
+	from = max(from, st.state.first)
+	if filter == "" || filter == ">" {
+		for seq := from; seq <= st.committed; {
+			b := st.blockFor(seq)
+			if b == nil {
+				return 0, ErrNoMessageFound
+			}
+			for ; seq <= b.last() && seq <= st.committed; seq++ {
+				if b.entries[seq-b.first].off != deletedOff {
+					return seq, nil
+				}
+			}
+		}
+		return 0, ErrNoMessageFound
+	}
+	if !sublist.ValidSubject(filter) {
+		return 0, ErrNoMessageFound
+	}
+	seq := st.subj.nextMatching(filter, from)
+	if seq == 0 || seq > st.committed {
+		return 0, ErrNoMessageFound
+	}
+	return seq, nil
+}
+
+// SubjectsCount returns how many live messages each subject matching
+// filter has.
+func (st *Stream) SubjectsCount(filter string) map[string]uint64 {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return st.subj.counts(filter)
+}
+
+// addEntryLocked indexes a message record stored at off in b.
+func (st *Stream) addEntryLocked(b *block, off int64, seq uint64, subject, header, data []byte) {
+	if !b.hasMsgs() {
+		b.first = seq
+		b.entries = b.entries[:0]
+	}
+	for b.last()+1 < seq { // a gap left by a damaged record
+		b.entries = append(b.entries, entry{off: deletedOff})
+	}
+	id := st.subj.add(subject, seq)
+	size := msgSize(subject, header, data)
+	b.entries = append(b.entries, entry{off: uint32(off), subj: id, size: uint32(size)})
+	b.live++
+	st.state.msgs++
+	st.state.bytes += size
+	if st.state.first == 0 || st.state.msgs == 1 {
+		st.state.first = seq
+	}
+	st.state.last = max(st.state.last, seq)
+}
+
+// removeLocked deletes seq from the indexes; it reports whether it was
+// live. The caller decides whether a delete record is needed.
+func (st *Stream) removeLocked(seq uint64) bool {
+	b := st.blockFor(seq)
+	if b == nil {
+		return false
+	}
+	e := &b.entries[seq-b.first]
+	if e.off == deletedOff {
+		return false
+	}
+	size := uint64(e.size)
+	st.subj.remove(e.subj, seq)
+	e.off = deletedOff
+	b.live--
+	st.state.msgs--
+	st.state.bytes -= min(size, st.state.bytes)
+	if seq == st.state.first {
+		st.advanceFirstLocked()
+	}
+	return true
+}
+
+// advanceFirstLocked moves state.first to the lowest live sequence, or to
+// last+1 when nothing is left.
+func (st *Stream) advanceFirstLocked() {
+	if st.state.msgs == 0 {
+		st.state.first = st.state.last + 1
+		return
+	}
+	for _, b := range st.blocks {
+		if b.live == 0 || !b.hasMsgs() || b.last() < st.state.first {
+			continue
+		}
+		start := max(st.state.first, b.first)
+		for seq := start; seq <= b.last(); seq++ {
+			if b.entries[seq-b.first].off != deletedOff {
+				st.state.first = seq
+				return
+			}
+		}
+	}
+}
+
+// deleteLocked removes seq and queues its delete record.
+func (st *Stream) deleteLocked(seq uint64) bool {
+	if !st.removeLocked(seq) {
+		return false
+	}
+	st.pendingDel = append(st.pendingDel, seq)
+	return true
+}
+
+// dropEmptyFrontBlocksLocked retires front blocks without live messages.
+// The tail block always stays: it carries the highest sequence on disk.
+func (st *Stream) dropEmptyFrontBlocksLocked() {
+	for len(st.blocks) > 1 && st.blocks[0].live == 0 {
+		st.doomed = append(st.doomed, st.blocks[0])
+		st.blocks[0] = nil
+		st.blocks = st.blocks[1:]
+	}
+}
