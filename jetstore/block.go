@@ -12,9 +12,9 @@ import (
 // in-memory buffer of the same format). Message records in a block carry
 // consecutive sequences starting at first; entries indexes them.
 type block struct {
-	id    uint32
-	path  string
-	file  File   // nil for memory streams and closed blocks
+	id   uint32
+	path string
+	file File // nil for memory streams and closed blocks
 	// first is the sequence of entries[0]; a block without messages yet
 	// holds the next sequence to be assigned, so that blocks stay ordered
 	// by first and last() for binary search.

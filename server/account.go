@@ -15,6 +15,7 @@ const GlobalAccountName = "$G"
 type Account struct {
 	name string
 	subs *sublist.Sublist[*subscription]
+	js   *jsAccount // nil without JetStream
 }
 
 func newAccount(name string) *Account {

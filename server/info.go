@@ -45,6 +45,7 @@ func (s *Server) baseInfo() serverInfo {
 		Port:       s.Addr().Port,
 		Headers:    true,
 		MaxPayload: s.opts.MaxPayload,
+		JetStream:  s.opts.JetStream,
 	}
 }
 

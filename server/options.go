@@ -37,6 +37,14 @@ type Options struct {
 	WriteDeadline  time.Duration // bound on one write to a client socket
 	FirstPingDelay time.Duration // first PING after CONNECT, to learn of dead peers early
 
+	// JetStream enables streams, stored under StoreDir/jetstream.
+	JetStream bool
+	StoreDir  string
+	// SyncInterval 0 is the sync policy "always" (fsync before every
+	// acknowledgement, group-committed); a positive value acknowledges once
+	// written and fsyncs at that interval.
+	SyncInterval time.Duration
+
 	Debug bool // log connection lifecycle events
 	Trace bool // log every protocol operation (expensive; off by default)
 

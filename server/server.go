@@ -87,21 +87,39 @@ func (s *Server) Start() error {
 	if stopping {
 		return ErrServerStopped
 	}
+	if s.opts.JetStream {
+		if _, err := s.enableJetStream(s.gacc); err != nil {
+			return err
+		}
+	}
 	addr := net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		s.closeJetStream()
 		return fmt.Errorf("cannot listen for clients on %s: %w", addr, err)
 	}
 	s.listener = ln
 	s.started = time.Now()
-	s.log.Info("midge started",
+	fields := []zap.Field{
 		zap.String("version", Version),
 		zap.String("listen", ln.Addr().String()),
 		zap.String("server_id", s.id),
-		zap.String("server_name", s.name))
+		zap.String("server_name", s.name),
+	}
+	if s.opts.JetStream {
+		fields = append(fields, zap.String("store_dir", s.opts.StoreDir), zap.String("sync", s.syncPolicyName()))
+	}
+	s.log.Info("midge started", fields...)
 	s.live.Add(1)
 	go s.acceptLoop()
 	return nil
+}
+
+func (s *Server) syncPolicyName() string {
+	if s.opts.SyncInterval <= 0 {
+		return "always"
+	}
+	return s.opts.SyncInterval.String()
 }
 
 // Addr is the address clients connect to (useful with port 0).
@@ -207,6 +225,12 @@ func (s *Server) clientGone(c *client) {
 	s.live.Done()
 }
 
+func (s *Server) closeJetStream() {
+	if s.gacc.js != nil {
+		s.gacc.js.close()
+	}
+}
+
 func (s *Server) isStopping() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -228,6 +252,9 @@ func (s *Server) Shutdown() {
 		if s.listener != nil {
 			_ = s.listener.Close()
 		}
+		// Streams commit and acknowledge what they hold before the clients
+		// waiting for those acks are closed (with a flush).
+		s.closeJetStream()
 		for _, c := range clients {
 			c.closeConnection(closeServerShutdown, true)
 		}

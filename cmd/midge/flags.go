@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/midgemq/midge/server"
 )
@@ -27,6 +28,14 @@ Server Options:
     -n, --name, --server_name <name> Server name (default: auto)
     -P, --pid <file>                 File to store PID
 
+JetStream Options:
+    -js, --jetstream                 Enable JetStream (streams)
+    -sd, --store_dir <dir>           Stream store directory (default: ./data)
+    --sync_interval <always|dur>     "always" (default): fsync before every
+                                     acknowledgement, group-committed; a
+                                     duration such as 2m: acknowledge once
+                                     written, fsync at that interval
+
 Logging Options:
     -l, --log <file>                 File to redirect log output
     -D, --debug                      Enable debugging output
@@ -37,6 +46,22 @@ Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
 `
+
+// defaultStoreDir is where streams live unless -sd says otherwise.
+const defaultStoreDir = "./data"
+
+// parseSyncInterval reads nats-server's sync_interval: "always" or a
+// positive duration.
+func parseSyncInterval(v string) (time.Duration, error) {
+	if v == "always" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("invalid sync_interval %q (want \"always\" or a duration like 2m)", v)
+	}
+	return d, nil
+}
 
 // errHelp reports that -h was given; the caller prints usage and exits 0.
 var errHelp = errors.New("help requested")
@@ -71,13 +96,22 @@ func parseFlags(args []string) (config, error) {
 	for _, name := range []string{"V", "trace"} {
 		fs.BoolVar(&o.Trace, name, false, "")
 	}
+	for _, name := range []string{"js", "jetstream"} {
+		fs.BoolVar(&o.JetStream, name, false, "")
+	}
+	for _, name := range []string{"sd", "store_dir"} {
+		fs.StringVar(&o.StoreDir, name, "", "")
+	}
+	syncInterval := "always"
+	fs.StringVar(&syncInterval, "sync_interval", syncInterval, "")
 	var debugTrace bool
 	fs.BoolVar(&debugTrace, "DV", false, "")
 	for _, name := range []string{"v", "version"} {
 		fs.BoolVar(&cfg.showVersion, name, false, "")
 	}
 
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, errHelp
 		}
@@ -85,6 +119,12 @@ func parseFlags(args []string) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.SyncInterval, err = parseSyncInterval(syncInterval); err != nil {
+		return cfg, err
+	}
+	if o.StoreDir == "" {
+		o.StoreDir = defaultStoreDir
 	}
 	if debugTrace {
 		o.Debug, o.Trace = true, true

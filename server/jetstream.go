@@ -1,0 +1,207 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/midgemq/midge/jetstore"
+)
+
+// JetStream glue: each account with JetStream gets a jetstore.Store, the
+// API subscriptions that route requests to it, and one capture
+// subscription per stream subject that feeds published messages into the
+// stream's ingest queue. The server never reaches into the store for
+// anything else: clients drive it through subjects.
+
+// jsAccount is one account's JetStream.
+type jsAccount struct {
+	srv   *Server
+	acc   *Account
+	store *jetstore.Store
+	api   *jsAPI
+
+	mu      sync.Mutex
+	streams map[string]*jsStream // by name
+	errPub  *Publisher           // answers publishes a stream refused at once
+}
+
+// jsStream is the server's handle on one stream: its capture and direct-get
+// subscriptions and the publisher its acks go out through.
+type jsStream struct {
+	st       *jetstore.Store
+	stream   *jetstore.Stream
+	nameJSON []byte // the name as a JSON string, for hand-built acks
+	ackPub   *Publisher
+	ackLine  []byte // scratch for ack JSON; only the stream's committer uses it
+	subs     []*Subscription
+}
+
+// enableJetStream opens the store of an account and subscribes its API.
+func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
+	dir := filepath.Join(s.opts.StoreDir, "jetstream", acc.Name())
+	ja := &jsAccount{srv: s, acc: acc, streams: make(map[string]*jsStream), errPub: acc.NewPublisher()}
+	store, err := jetstore.Open(dir, jetstore.Options{
+		Log:          storeLogger{s.log.Sugar().With("account", acc.Name())},
+		SyncInterval: s.opts.SyncInterval,
+		Ack:          ja.sendPubAck,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening JetStream store in %s: %w", dir, err)
+	}
+	ja.store = store
+	if ja.api, err = newJSAPI(ja); err != nil {
+		store.Close()
+		return nil, err
+	}
+	for _, st := range store.Streams() {
+		if err := ja.attach(st); err != nil {
+			ja.close()
+			return nil, err
+		}
+		state := st.State("", false)
+		s.log.Info("restored stream", zap.String("account", acc.Name()), zap.String("stream", st.Name()),
+			zap.Uint64("messages", state.Msgs), zap.Uint64("bytes", state.Bytes))
+	}
+	acc.js = ja
+	return ja, nil
+}
+
+// close stops the API and the store (which commits and acks what is queued).
+func (ja *jsAccount) close() {
+	ja.api.close()
+	if err := ja.store.Close(); err != nil {
+		ja.srv.log.Error("closing JetStream store", zap.String("account", ja.acc.Name()), zap.Error(err))
+	}
+}
+
+// attach subscribes a stream's subjects (and direct get when allowed).
+func (ja *jsAccount) attach(st *jetstore.Stream) error {
+	name, _ := json.Marshal(st.Name())
+	js := &jsStream{st: ja.store, stream: st, nameJSON: name, ackPub: ja.acc.NewPublisher()}
+	if err := ja.subscribeStream(js); err != nil {
+		return err
+	}
+	ja.mu.Lock()
+	ja.streams[st.Name()] = js
+	ja.mu.Unlock()
+	return nil
+}
+
+func (ja *jsAccount) subscribeStream(js *jsStream) error {
+	cfg := js.stream.Config()
+	capture := func(subject, reply, hdr, data []byte) {
+		ja.capture(js, subject, reply, hdr, data)
+	}
+	for _, subject := range cfg.Subjects {
+		sub, err := ja.acc.Subscribe(subject, "", capture)
+		if err != nil {
+			ja.unsubscribeStream(js)
+			return fmt.Errorf("subscribing stream %s to %q: %w", cfg.Name, subject, err)
+		}
+		js.subs = append(js.subs, sub)
+	}
+	if cfg.AllowDirect {
+		for _, subject := range []string{jsDirectGetPrefix + cfg.Name, jsDirectGetPrefix + cfg.Name + ".>"} {
+			sub, err := ja.acc.Subscribe(subject, "", ja.api.enqueue)
+			if err != nil {
+				ja.unsubscribeStream(js)
+				return err
+			}
+			js.subs = append(js.subs, sub)
+		}
+	}
+	return nil
+}
+
+func (ja *jsAccount) unsubscribeStream(js *jsStream) {
+	for _, sub := range js.subs {
+		sub.Unsubscribe()
+	}
+	js.subs = nil
+}
+
+// resubscribe follows a configuration change (subjects, allow_direct).
+func (ja *jsAccount) resubscribe(name string) error {
+	ja.mu.Lock()
+	js := ja.streams[name]
+	ja.mu.Unlock()
+	if js == nil {
+		return nil
+	}
+	ja.unsubscribeStream(js)
+	return ja.subscribeStream(js)
+}
+
+// detach unsubscribes a deleted stream.
+func (ja *jsAccount) detach(name string) {
+	ja.mu.Lock()
+	js := ja.streams[name]
+	delete(ja.streams, name)
+	ja.mu.Unlock()
+	if js != nil {
+		ja.unsubscribeStream(js)
+	}
+}
+
+func (ja *jsAccount) lookup(name string) *jsStream {
+	ja.mu.Lock()
+	defer ja.mu.Unlock()
+	return ja.streams[name]
+}
+
+// capture runs in the publisher's read loop: copy the message into the
+// stream's queue and return. A refusal is answered at once.
+func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
+	err := js.stream.Publish(jetstore.NewInMsg(subject, reply, hdr, data))
+	if err == nil || len(reply) == 0 {
+		return
+	}
+	ack := jetstore.PubAck{Stream: js.stream.Name()}
+	if ae, ok := err.(*jetstore.APIError); ok {
+		ack.Error = ae
+	} else {
+		ack.Error = &jetstore.APIError{Code: 503, ErrCode: 10077, Description: err.Error()}
+	}
+	body, _ := json.Marshal(ack)
+	ja.errPub.Publish(reply, nil, nil, body)
+}
+
+// sendPubAck is the store's AckFunc: it runs on the stream's committer, in
+// sequence order, once the message is durable.
+func (ja *jsAccount) sendPubAck(st *jetstore.Stream, m *jetstore.InMsg, ack jetstore.PubAck) {
+	if m.Reply == "" || st.Config().NoAck {
+		return
+	}
+	js := ja.lookup(st.Name())
+	if js == nil {
+		return
+	}
+	var body []byte
+	if ack.Error == nil {
+		// The common case, built by hand: no reflection per message.
+		body = append(js.ackLine[:0], `{"stream":`...)
+		body = append(body, js.nameJSON...)
+		body = append(body, `,"seq":`...)
+		body = strconv.AppendUint(body, ack.Seq, 10)
+		if ack.Duplicate {
+			body = append(body, `,"duplicate":true`...)
+		}
+		body = append(body, '}')
+		js.ackLine = body
+	} else {
+		body, _ = json.Marshal(ack)
+	}
+	js.ackPub.Publish([]byte(m.Reply), nil, nil, body)
+}
+
+// storeLogger adapts zap to jetstore.Logger.
+type storeLogger struct{ l *zap.SugaredLogger }
+
+func (s storeLogger) Info(msg string, kv ...any)  { s.l.Infow(msg, kv...) }
+func (s storeLogger) Warn(msg string, kv ...any)  { s.l.Warnw(msg, kv...) }
+func (s storeLogger) Error(msg string, kv ...any) { s.l.Errorw(msg, kv...) }
