@@ -66,9 +66,10 @@ type PubAck struct {
 	Error     *APIError `json:"error,omitempty"`
 }
 
-// AckFunc receives the outcome of every published message, in order, once
-// the message is durable (or has failed).
-type AckFunc func(st *Stream, m *InMsg, ack PubAck)
+// AckFunc receives the outcome of a batch of published messages, in
+// sequence order, once they are durable (or have failed); acks[i] belongs
+// to msgs[i].
+type AckFunc func(st *Stream, msgs []*InMsg, acks []PubAck)
 
 // Bounds of a stream's ingest queue: past them publishes are refused at
 // once instead of queuing without limit.
@@ -172,9 +173,7 @@ func (st *Stream) commit(batch []*InMsg) {
 		}
 	}
 	if fn := st.store.opts.Ack; fn != nil {
-		for i, m := range batch {
-			fn(st, m, acks[i])
-		}
+		fn(st, batch, acks)
 	}
 	st.listeners.notify()
 }

@@ -19,9 +19,11 @@ func newAckSink() *ackSink {
 	return s
 }
 
-func (s *ackSink) fn(_ *Stream, m *InMsg, ack PubAck) {
+func (s *ackSink) fn(_ *Stream, msgs []*InMsg, acks []PubAck) {
 	s.mu.Lock()
-	s.acks[m.Reply] = ack
+	for i, m := range msgs {
+		s.acks[m.Reply] = acks[i]
+	}
 	s.cond.Broadcast()
 	s.mu.Unlock()
 }

@@ -68,11 +68,33 @@ func (a *Account) NewPublisher() *Publisher {
 func (p *Publisher) Publish(subject, reply, header, data []byte) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.prod.stallLeft = stallBudget
-	pa := pubArg(subject, reply, header, data)
-	delivered := p.prod.publish(&pa)
+	delivered := p.stageLocked(subject, reply, header, data)
 	p.prod.flushes.kickAll()
 	return delivered
+}
+
+// Stage delivers like Publish but leaves the receivers' writers asleep
+// until Flush, so that a batch of messages costs one wake-up per receiver.
+func (p *Publisher) Stage(subject, reply, header, data []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stageLocked(subject, reply, header, data)
+}
+
+// Flush wakes the writers of everyone Stage delivered to.
+func (p *Publisher) Flush() {
+	p.mu.Lock()
+	p.prod.flushes.kickAll()
+	p.prod.stallLeft = stallBudget
+	p.mu.Unlock()
+}
+
+func (p *Publisher) stageLocked(subject, reply, header, data []byte) bool {
+	if p.prod.stallLeft <= 0 {
+		p.prod.stallLeft = stallBudget
+	}
+	pa := pubArg(subject, reply, header, data)
+	return p.prod.publish(&pa)
 }
 
 // HasInterest reports whether any subscription matches subject.

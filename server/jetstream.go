@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -37,7 +38,8 @@ type jsStream struct {
 	stream   *jetstore.Stream
 	nameJSON []byte // the name as a JSON string, for hand-built acks
 	ackPub   *Publisher
-	ackLine  []byte // scratch for ack JSON; only the stream's committer uses it
+	ackLine  []byte      // scratch for ack JSON; only the stream's committer uses it
+	noAck    atomic.Bool // the stream's no_ack: publishes get no ack
 	subs     []*Subscription
 }
 
@@ -48,7 +50,7 @@ func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
 	store, err := jetstore.Open(dir, jetstore.Options{
 		Log:          storeLogger{s.log.Sugar().With("account", acc.Name())},
 		SyncInterval: s.opts.SyncInterval,
-		Ack:          ja.sendPubAck,
+		Ack:          ja.sendPubAcks,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening JetStream store in %s: %w", dir, err)
@@ -83,6 +85,7 @@ func (ja *jsAccount) close() {
 func (ja *jsAccount) attach(st *jetstore.Stream) error {
 	name, _ := json.Marshal(st.Name())
 	js := &jsStream{st: ja.store, stream: st, nameJSON: name, ackPub: ja.acc.NewPublisher()}
+	js.noAck.Store(st.Config().NoAck)
 	if err := ja.subscribeStream(js); err != nil {
 		return err
 	}
@@ -134,6 +137,7 @@ func (ja *jsAccount) resubscribe(name string) error {
 		return nil
 	}
 	ja.unsubscribeStream(js)
+	js.noAck.Store(js.stream.Config().NoAck)
 	return ja.subscribeStream(js)
 }
 
@@ -171,32 +175,40 @@ func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
 	ja.errPub.Publish(reply, nil, nil, body)
 }
 
-// sendPubAck is the store's AckFunc: it runs on the stream's committer, in
-// sequence order, once the message is durable.
-func (ja *jsAccount) sendPubAck(st *jetstore.Stream, m *jetstore.InMsg, ack jetstore.PubAck) {
-	if m.Reply == "" || st.Config().NoAck {
-		return
-	}
+// sendPubAcks is the store's AckFunc: it runs on the stream's committer,
+// in sequence order, once the batch is durable. All acks of a batch go out
+// with one wake-up per receiving connection.
+func (ja *jsAccount) sendPubAcks(st *jetstore.Stream, msgs []*jetstore.InMsg, acks []jetstore.PubAck) {
 	js := ja.lookup(st.Name())
-	if js == nil {
+	if js == nil || js.noAck.Load() {
 		return
 	}
-	var body []byte
-	if ack.Error == nil {
-		// The common case, built by hand: no reflection per message.
-		body = append(js.ackLine[:0], `{"stream":`...)
-		body = append(body, js.nameJSON...)
-		body = append(body, `,"seq":`...)
-		body = strconv.AppendUint(body, ack.Seq, 10)
-		if ack.Duplicate {
-			body = append(body, `,"duplicate":true`...)
+	for i, m := range msgs {
+		if m.Reply == "" {
+			continue
 		}
-		body = append(body, '}')
-		js.ackLine = body
-	} else {
-		body, _ = json.Marshal(ack)
+		js.ackPub.Stage([]byte(m.Reply), nil, nil, js.ackJSON(acks[i]))
 	}
-	js.ackPub.Publish([]byte(m.Reply), nil, nil, body)
+	js.ackPub.Flush()
+}
+
+// ackJSON renders a PubAck; the success case is built by hand, without
+// reflection, into a buffer reused for the next ack.
+func (js *jsStream) ackJSON(ack jetstore.PubAck) []byte {
+	if ack.Error != nil {
+		body, _ := json.Marshal(ack)
+		return body
+	}
+	body := append(js.ackLine[:0], `{"stream":`...)
+	body = append(body, js.nameJSON...)
+	body = append(body, `,"seq":`...)
+	body = strconv.AppendUint(body, ack.Seq, 10)
+	if ack.Duplicate {
+		body = append(body, `,"duplicate":true`...)
+	}
+	body = append(body, '}')
+	js.ackLine = body
+	return body
 }
 
 // storeLogger adapts zap to jetstore.Logger.
