@@ -153,7 +153,7 @@ func (st *Stream) commit(batch []*InMsg) {
 	acks := make([]PubAck, len(batch))
 	now := st.store.now()
 	st.mu.Lock()
-	usable := st.failed == nil || st.recoverLocked()
+	usable := st.usableLocked()
 	for i, m := range batch {
 		if !usable {
 			acks[i] = PubAck{Stream: st.cfg.Name, Error: ErrStreamUnavailable}
@@ -271,6 +271,10 @@ func (st *Stream) failLocked(err error) {
 	st.failed = err
 	st.failedAt = st.store.now()
 }
+
+// usableLocked reports whether the stream may change: it is not poisoned,
+// or it just recovered.
+func (st *Stream) usableLocked() bool { return st.failed == nil || st.recoverLocked() }
 
 // recoverLocked tries to reopen a poisoned stream from disk, at most once
 // per retryAfterFailure. It reports whether the stream is usable.

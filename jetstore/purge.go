@@ -15,6 +15,10 @@ type PurgeRequest struct {
 // Purge removes messages and returns how many.
 func (st *Stream) Purge(req PurgeRequest) (uint64, error) {
 	st.mu.Lock()
+	if !st.usableLocked() {
+		st.mu.Unlock()
+		return 0, ErrStreamUnavailable
+	}
 	if st.cfg.DenyPurge {
 		st.mu.Unlock()
 		return 0, ErrPurgeNotPermitted
@@ -83,6 +87,10 @@ func (st *Stream) purgeFilteredLocked(req PurgeRequest) uint64 {
 // DeleteMsg removes one message.
 func (st *Stream) DeleteMsg(seq uint64) error {
 	st.mu.Lock()
+	if !st.usableLocked() {
+		st.mu.Unlock()
+		return ErrStreamUnavailable
+	}
 	if st.cfg.DenyDelete {
 		st.mu.Unlock()
 		return ErrDeleteNotPermitted

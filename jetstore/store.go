@@ -272,7 +272,49 @@ type streamMeta struct {
 	Created time.Time    `json:"created"`
 }
 
-const metaFile = "meta.json"
+// The meta file is written twice, each copy atomically, so that a damaged
+// copy never costs the stream its configuration.
+const (
+	metaFile       = "meta.json"
+	metaBackupFile = "meta.bak"
+)
+
+// writeMeta stores both copies of a stream's meta file.
+func writeMeta(fsys FS, dir string, m streamMeta) error {
+	data, err := encodeMeta(m)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(fsys, filepath.Join(dir, metaFile), data); err != nil {
+		return err
+	}
+	return writeFileAtomic(fsys, filepath.Join(dir, metaBackupFile), data)
+}
+
+// readMeta reads the meta file, falling back to (and repairing from) the
+// backup copy.
+func (s *Store) readMeta(dir string) (streamMeta, error) {
+	raw, err := s.fs.ReadFile(filepath.Join(dir, metaFile))
+	var m streamMeta
+	if err == nil {
+		if m, err = decodeMeta(raw); err == nil {
+			return m, nil
+		}
+	}
+	primaryErr := err
+	raw, err = s.fs.ReadFile(filepath.Join(dir, metaBackupFile))
+	if err != nil {
+		return m, fmt.Errorf("%s: %w (no usable backup: %v)", metaFile, primaryErr, err)
+	}
+	if m, err = decodeMeta(raw); err != nil {
+		return m, fmt.Errorf("%s: %w (backup: %v)", metaFile, primaryErr, err)
+	}
+	s.log.Warn("stream meta file damaged; restored from its backup", "dir", dir, "error", primaryErr)
+	if err := writeFileAtomic(s.fs, filepath.Join(dir, metaFile), raw); err != nil {
+		s.log.Warn("cannot repair meta file", "dir", dir, "error", err)
+	}
+	return m, nil
+}
 
 // encodeMeta renders the meta file: JSON, a newline, and the JSON's CRC32C
 // in hex so that a damaged file is detected rather than misread.
@@ -324,11 +366,7 @@ func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
 	}
 	st := newStream(s, cfg, dir, s.now().UTC())
 	if dir != "" {
-		meta, err := encodeMeta(streamMeta{Config: cfg, Created: st.created})
-		if err != nil {
-			return nil, err
-		}
-		if err := writeFileAtomic(s.fs, filepath.Join(dir, metaFile), meta); err != nil {
+		if err := writeMeta(s.fs, dir, streamMeta{Config: cfg, Created: st.created}); err != nil {
 			return nil, err
 		}
 		if err := s.fs.SyncDir(s.streamsDir()); err != nil {
@@ -363,13 +401,9 @@ func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
 // openStream recovers an existing file stream from its directory.
 func (s *Store) openStream(name string) (*Stream, error) {
 	dir := filepath.Join(s.streamsDir(), name)
-	raw, err := s.fs.ReadFile(filepath.Join(dir, metaFile))
+	meta, err := s.readMeta(dir)
 	if err != nil {
 		return nil, err
-	}
-	meta, err := decodeMeta(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", metaFile, err)
 	}
 	if meta.Config.Name != name {
 		return nil, fmt.Errorf("meta names stream %q, directory is %q", meta.Config.Name, name)
@@ -468,11 +502,7 @@ func (st *Stream) update(cfg StreamConfig) error {
 		cfg.FirstSeq = st.cfg.FirstSeq
 	}
 	if st.dir != "" {
-		meta, err := encodeMeta(streamMeta{Config: cfg, Created: st.created})
-		if err == nil {
-			err = writeFileAtomic(st.store.fs, filepath.Join(st.dir, metaFile), meta)
-		}
-		if err != nil {
+		if err := writeMeta(st.store.fs, st.dir, streamMeta{Config: cfg, Created: st.created}); err != nil {
 			st.mu.Unlock()
 			return errStorage(err)
 		}

@@ -1,0 +1,99 @@
+package jetstore
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock for the retry pacing of failed streams.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func TestWriteAndSyncFailuresPoisonThenRecover(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		write, sync error
+	}{
+		{"disk full", errDiskFull, nil},
+		{"fsync error", nil, errIO},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ffs := &faultFS{}
+			clock := &fakeClock{now: time.Now()}
+			dir := t.TempDir()
+			s := openTestStore(t, dir, func(o *Options) { o.FS, o.Now = ffs, clock.Now })
+			st := mustAdd(t, s, StreamConfig{Name: "F", Subjects: []string{"f"}})
+			for i := 1; i <= 10; i++ {
+				if ack := publish(t, s, st, "f", nil, []byte(fmt.Sprint("ok", i))); ack.Error != nil {
+					t.Fatalf("publish %d: %v", i, ack.Error)
+				}
+			}
+
+			ffs.set(tc.write, tc.sync)
+			if ack := publish(t, s, st, "f", nil, []byte("lost")); ack.Error == nil {
+				t.Fatalf("publish during failure acked: %+v", ack)
+			}
+			// Poisoned: refused without touching the disk, even once it heals,
+			// until the retry interval passed.
+			ffs.set(nil, nil)
+			if ack := publish(t, s, st, "f", nil, nil); !errors.Is(ack.Error, ErrStreamUnavailable) {
+				t.Fatalf("publish while poisoned: %+v", ack)
+			}
+			clock.advance(2 * retryAfterFailure)
+			ack := publish(t, s, st, "f", nil, []byte("after"))
+			if ack.Error != nil || ack.Seq != 11 {
+				t.Fatalf("publish after recovery: %+v", ack)
+			}
+			verify := func(st *Stream) {
+				t.Helper()
+				for i := 1; i <= 10; i++ {
+					m, err := st.Get(uint64(i))
+					if err != nil || string(m.Data) != fmt.Sprint("ok", i) {
+						t.Fatalf("acked message %d: %+v %v", i, m, err)
+					}
+				}
+				if m, err := st.Get(11); err != nil || string(m.Data) != "after" {
+					t.Fatalf("message 11: %+v %v", m, err)
+				}
+				if state := st.State("", false); state.Msgs != 11 || state.LastSeq != 11 {
+					t.Fatalf("state %+v", state)
+				}
+			}
+			verify(st)
+			s = s.reopen(t)
+			st, _ = s.Stream("F")
+			verify(st)
+		})
+	}
+}
+
+func TestPurgeReportsStorageFailure(t *testing.T) {
+	ffs := &faultFS{}
+	s := openTestStore(t, t.TempDir(), func(o *Options) { o.FS = ffs })
+	st := mustAdd(t, s, StreamConfig{Name: "P", Subjects: []string{"p"}})
+	publish(t, s, st, "p", nil, nil)
+	ffs.set(nil, errIO)
+	if _, err := st.Purge(PurgeRequest{}); err == nil {
+		t.Fatal("purge succeeded on a failing disk")
+	}
+	if err := st.DeleteMsg(1); err == nil {
+		t.Fatal("delete succeeded on a poisoned stream")
+	}
+}
