@@ -2,7 +2,9 @@ package jetstore
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,11 +27,18 @@ func (st *Stream) loadLocked() error {
 		return err
 	}
 	st.resetIndexesLocked()
-	for _, id := range ids {
-		if err := st.loadBlockLocked(id); err != nil {
-			return err
+	if err := st.loadIndexLocked(ids); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			st.store.log.Warn("index file unusable; rebuilding from blocks", "stream", st.cfg.Name, "error", err)
 		}
-		st.nextID = id + 1
+		st.closeBlocksLocked()
+		st.resetIndexesLocked()
+		for _, id := range ids {
+			if err := st.loadBlockLocked(id); err != nil {
+				return err
+			}
+			st.nextID = id + 1
+		}
 	}
 	if len(st.blocks) == 0 {
 		if _, err := st.newBlockLocked(); err != nil {
@@ -99,7 +108,7 @@ func (st *Stream) loadBlockLocked(id uint32) error {
 	}
 	b := &block{id: id, path: path, file: f, first: st.state.last + 1}
 	st.blocks = append(st.blocks, b)
-	valid := st.scanBlockLocked(b, data)
+	valid := st.scanBlockLocked(b, data, 0)
 	if valid < len(data) {
 		st.store.log.Warn("cut off a torn or damaged block tail",
 			"stream", st.cfg.Name, "block", path, "kept_bytes", valid, "lost_bytes", len(data)-valid)
@@ -117,10 +126,10 @@ func (st *Stream) loadBlockLocked(id uint32) error {
 	return nil
 }
 
-// scanBlockLocked applies every valid record of data to the indexes and
-// returns the length of the prefix worth keeping.
-func (st *Stream) scanBlockLocked(b *block, data []byte) int {
-	off := 0
+// scanBlockLocked applies every valid record of data from offset start on
+// to the indexes and returns the length of the prefix worth keeping.
+func (st *Stream) scanBlockLocked(b *block, data []byte, start int) int {
+	off := start
 	for off < len(data) {
 		rec, n, err := decodeRecord(data[off:])
 		if err == nil && st.plausibleLocked(rec) {
@@ -222,6 +231,14 @@ func (st *Stream) rebuildDedupLocked() {
 		m := found[i]
 		if id := parser.HeaderValue(m.Header, hdrMsgID); len(id) > 0 {
 			st.dedup.add(string(id), m.Seq, m.Time.UnixNano())
+		}
+	}
+}
+
+func (st *Stream) closeBlocksLocked() {
+	for _, b := range st.blocks {
+		if b.file != nil {
+			b.file.Close()
 		}
 	}
 }

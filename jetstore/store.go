@@ -451,6 +451,13 @@ func (st *Stream) stop() error {
 	if err == nil && !st.syncAlways() {
 		err = st.syncWritten()
 	}
+	st.mu.Lock()
+	if err == nil && st.failed == nil {
+		if ierr := st.writeIndexLocked(); ierr != nil {
+			st.store.log.Warn("cannot write index file; next start rebuilds from blocks", "stream", st.cfg.Name, "error", ierr)
+		}
+	}
+	st.mu.Unlock()
 	st.closeFiles()
 	return err
 }
