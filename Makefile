@@ -7,7 +7,9 @@ FUZZTIME ?= 10s
 # Every fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
 FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch
 
-.PHONY: build run test lint fuzz fuzz-short bench clean
+SOAK_ROUNDS ?= 50
+
+.PHONY: build run test lint fuzz fuzz-short bench soak clean
 
 build:
 	$(GO) build -o $(BIN)/midge ./cmd/midge
@@ -37,7 +39,11 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./parser ./sublist ./server
+	$(GO) test -run '^$$' -bench . -benchmem ./parser ./sublist ./server ./jetstore
+
+# Longer crash runs: SIGKILL a real midge SOAK_ROUNDS times mid-publish.
+soak:
+	MIDGE_SOAK_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -timeout 60m -run 'Crash' -v ./cmd/midge
 
 clean:
 	rm -rf $(BIN)

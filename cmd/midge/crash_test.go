@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,7 +20,7 @@ import (
 func TestCrashKeepsAckedMessages(t *testing.T) {
 	dir := t.TempDir()
 	acked := map[string]uint64{} // payload -> sequence
-	const rounds, perRound = 4, 1500
+	rounds, perRound := soakRounds(4), 1500
 	for round := 0; round < rounds; round++ {
 		c := startMidge(t, "-js", "-sd", dir)
 		nc, js := crashClient(t, c)
@@ -32,6 +34,14 @@ func TestCrashKeepsAckedMessages(t *testing.T) {
 	verifyAcked(t, js, acked)
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	c.wait(t)
+}
+
+// soakRounds reads MIDGE_SOAK_ROUNDS (set by `make soak`) for longer runs.
+func soakRounds(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("MIDGE_SOAK_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 func crashClient(t *testing.T, c *child) (*nats.Conn, jetstream.JetStream) {

@@ -227,7 +227,7 @@ func natsCLI(t *testing.T) string {
 
 func TestNatsCLI(t *testing.T) {
 	cli := natsCLI(t)
-	c := startMidge(t)
+	c := startMidge(t, "-js", "-sd", t.TempDir())
 	nats := func(args ...string) *exec.Cmd {
 		cmd := exec.Command(cli, append([]string{"--server", c.url(), "--timeout", "5s"}, args...)...)
 		cmd.Env = append(os.Environ(), "NATS_CONTEXT=", "HOME="+t.TempDir())
@@ -273,6 +273,40 @@ func TestNatsCLI(t *testing.T) {
 		}
 		if strings.TrimSpace(string(answer)) != "it is now" {
 			t.Fatalf("request printed %q", answer)
+		}
+	})
+
+	t.Run("streams", func(t *testing.T) {
+		run := func(args ...string) string {
+			t.Helper()
+			out, err := nats(args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("nats %v: %v\n%s", args, err, out)
+			}
+			return string(out)
+		}
+		run("stream", "add", "ORDERS", "--subjects", "orders.>", "--defaults")
+		run("pub", "orders.new", "first order")
+		run("request", "orders.new", "second order") // the PubAck is the reply
+		info := run("stream", "info", "ORDERS")
+		for _, want := range []string{"Messages: 2", "orders.>", "Last Sequence: 2"} {
+			if !strings.Contains(info, want) {
+				t.Errorf("stream info lacks %q:\n%s", want, info)
+			}
+		}
+		if ls := run("stream", "ls"); !strings.Contains(ls, "ORDERS") {
+			t.Errorf("stream ls:\n%s", ls)
+		}
+		if got := run("stream", "get", "ORDERS", "2"); !strings.Contains(got, "second order") {
+			t.Errorf("stream get:\n%s", got)
+		}
+		run("stream", "purge", "ORDERS", "-f")
+		if info := run("stream", "info", "ORDERS", "--json"); !strings.Contains(info, `"messages": 0`) {
+			t.Errorf("after purge:\n%s", info)
+		}
+		run("stream", "rm", "ORDERS", "-f")
+		if ls := run("stream", "ls", "--names"); strings.Contains(ls, "ORDERS") {
+			t.Errorf("stream still listed after rm:\n%s", ls)
 		}
 	})
 
