@@ -5,7 +5,7 @@ GO       ?= go
 BIN      := bin
 FUZZTIME ?= 10s
 # Every fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
-FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch
+FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch ./jetstore:FuzzDecodeRecord
 
 SOAK_ROUNDS ?= 50
 

@@ -50,6 +50,7 @@ func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
 	store, err := jetstore.Open(dir, jetstore.Options{
 		Log:          storeLogger{s.log.Sugar().With("account", acc.Name())},
 		SyncInterval: s.opts.SyncInterval,
+		BlockSize:    s.opts.StoreBlockSize,
 		Ack:          ja.sendPubAcks,
 	})
 	if err != nil {

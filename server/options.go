@@ -44,6 +44,9 @@ type Options struct {
 	// acknowledgement, group-committed); a positive value acknowledges once
 	// written and fsyncs at that interval.
 	SyncInterval time.Duration
+	// StoreBlockSize is the size at which stream block files roll over
+	// (0: jetstore.DefaultBlockSize).
+	StoreBlockSize int64
 
 	Debug bool // log connection lifecycle events
 	Trace bool // log every protocol operation (expensive; off by default)
