@@ -76,6 +76,10 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PubAck {
 		st.rollupAllLocked(seq)
 	}
 	st.enforceLimitsLocked(m.Subject)
+	if st.cfg.Retention == RetentionInterest && !st.hasInterest(m.Subject) {
+		// Nobody will ever acknowledge it: stored, acknowledged, gone.
+		st.deleteLocked(seq)
+	}
 	ack.Seq = seq
 	return ack
 }

@@ -261,5 +261,12 @@ func (st *Stream) reloadLocked() error {
 	if st.dir == "" {
 		return nil
 	}
-	return st.loadLocked()
+	// Consumers must recount: positions in the old change log are void.
+	old := st.changes
+	st.changes = nil
+	err := st.loadLocked()
+	if old != nil {
+		st.changes = &changeLog{ring: old.ring, epoch: old.epoch + 1}
+	}
+	return err
 }

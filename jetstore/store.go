@@ -47,6 +47,14 @@ type Options struct {
 	BlockSize    int64            // default DefaultBlockSize
 	Ack          AckFunc          // receives publish outcomes
 	Now          func() time.Time // default time.Now
+
+	// NewSender gives each consumer its way to clients.
+	NewSender func(stream, consumer string) Sender
+	// ConsumerAdded and ConsumerRemoved tell the server about consumers
+	// appearing (created or loaded) and going (deleted, inactive, or their
+	// stream deleted), e.g. to manage pull request subscriptions.
+	ConsumerAdded   func(*Stream, *Consumer)
+	ConsumerRemoved func(*Stream, *Consumer)
 }
 
 // Store holds the streams of one account under one directory.
@@ -201,6 +209,7 @@ func (s *Store) DeleteStream(name string) error {
 	if !ok {
 		return ErrStreamNotFound
 	}
+	st.stopConsumers(statusDeleted, true)
 	st.stop()
 	if st.dir == "" {
 		return nil
@@ -230,6 +239,7 @@ func (s *Store) Close() error {
 	}
 	var errs []error
 	for _, st := range streams {
+		st.stopConsumers(nil, false)
 		errs = append(errs, st.stop())
 	}
 	return errors.Join(errs...)
@@ -420,6 +430,7 @@ func (s *Store) openStream(name string) (*Stream, error) {
 		return nil, err
 	}
 	st.start()
+	st.loadConsumers()
 	return st, nil
 }
 

@@ -3,6 +3,7 @@ package jetstore
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/midgemq/midge/sublist"
@@ -33,7 +34,8 @@ type Stream struct {
 	// doomed are emptied front blocks whose files go once the batch that
 	// emptied them is durable.
 	doomed   []*block
-	failed   error // set by a failed write or sync; see commit.go
+	changes  *changeLog // nil until the stream has consumers
+	failed   error      // set by a failed write or sync; see commit.go
 	failedAt time.Time
 
 	writeMu    sync.Mutex // one writer of the files at a time
@@ -41,6 +43,10 @@ type Stream struct {
 
 	cacheMu sync.Mutex
 	cached  []*block // non-tail blocks whose bytes are loaded, oldest first
+
+	cmu       sync.Mutex // consumers; never held while taking mu
+	consumers map[string]*Consumer
+	interest  atomic.Pointer[[][]string] // consumer filters, for interest retention
 
 	ingest    ingestQueue
 	listeners listeners
@@ -304,6 +310,9 @@ func (st *Stream) addEntryLocked(b *block, off int64, seq uint64, subject, heade
 		st.state.first = seq
 	}
 	st.state.last = max(st.state.last, seq)
+	if st.changes != nil {
+		st.changes.record(seq, st.subj.name(id), true)
+	}
 }
 
 // removeLocked deletes seq from the indexes; it reports whether it was
@@ -318,6 +327,9 @@ func (st *Stream) removeLocked(seq uint64) bool {
 		return false
 	}
 	size := uint64(e.size)
+	if st.changes != nil {
+		st.changes.record(seq, st.subj.name(e.subj), false)
+	}
 	st.subj.remove(e.subj, seq)
 	e.off = deletedOff
 	b.live--

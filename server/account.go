@@ -81,6 +81,17 @@ func (p *Publisher) Stage(subject, reply, header, data []byte) bool {
 	return p.stageLocked(subject, reply, header, data)
 }
 
+// StageAs is Stage for a message routed by subject route but shown to its
+// receivers with subject shown.
+func (p *Publisher) StageAs(route, shown, reply, header, data []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prod.shown = shown
+	delivered := p.stageLocked(route, reply, header, data)
+	p.prod.shown = nil
+	return delivered
+}
+
 // Flush wakes the writers of everyone Stage delivered to.
 func (p *Publisher) Flush() {
 	p.mu.Lock()
@@ -99,3 +110,6 @@ func (p *Publisher) stageLocked(subject, reply, header, data []byte) bool {
 
 // HasInterest reports whether any subscription matches subject.
 func (a *Account) HasInterest(subject string) bool { return a.subs.HasInterest(subject) }
+
+// hasInterestBytes is HasInterest without converting the subject.
+func (a *Account) hasInterestBytes(subject []byte) bool { return a.subs.MatchBytes(subject).Len() > 0 }

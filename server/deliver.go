@@ -28,6 +28,11 @@ type producer struct {
 	cache     matchCache
 	flushes   flushSet      // destinations to wake after this read
 	stallLeft time.Duration // stall budget left in this read
+
+	// shown, when set, is the subject receivers see instead of the one the
+	// message was routed by (JetStream delivers stream messages to an inbox
+	// but shows their stream subject).
+	shown []byte
 }
 
 func pubArg(subject, reply, header, data []byte) parser.PubArg {
@@ -115,12 +120,16 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	}
 	var queued bool
 	var stall <-chan struct{}
+	subject := pa.Subject
+	if p.shown != nil {
+		subject = p.shown
+	}
 	if pa.Header != nil && dst.headers.Load() {
-		p.line = parser.AppendHMsg(p.line[:0], pa.Subject, sub.sid, pa.Reply, len(pa.Header), pa.Size)
+		p.line = parser.AppendHMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Header), pa.Size)
 		queued, stall = dst.out.enqueueMsg(p.line, pa.Header, pa.Data)
 	} else {
 		// A client without headers support gets the body alone.
-		p.line = parser.AppendMsg(p.line[:0], pa.Subject, sub.sid, pa.Reply, len(pa.Data))
+		p.line = parser.AppendMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Data))
 		queued, stall = dst.out.enqueueMsg(p.line, nil, pa.Data)
 	}
 	if last {

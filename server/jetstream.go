@@ -26,9 +26,10 @@ type jsAccount struct {
 	store *jetstore.Store
 	api   *jsAPI
 
-	mu      sync.Mutex
-	streams map[string]*jsStream // by name
-	errPub  *Publisher           // answers publishes a stream refused at once
+	mu       sync.Mutex
+	streams  map[string]*jsStream     // by name
+	pullSubs map[string]*Subscription // pull request subscriptions by subject
+	errPub   *Publisher               // answers publishes a stream refused at once
 }
 
 // jsStream is the server's handle on one stream: its capture and direct-get
@@ -46,12 +47,16 @@ type jsStream struct {
 // enableJetStream opens the store of an account and subscribes its API.
 func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
 	dir := filepath.Join(s.opts.StoreDir, "jetstream", acc.Name())
-	ja := &jsAccount{srv: s, acc: acc, streams: make(map[string]*jsStream), errPub: acc.NewPublisher()}
+	ja := &jsAccount{srv: s, acc: acc, streams: make(map[string]*jsStream),
+		pullSubs: make(map[string]*Subscription), errPub: acc.NewPublisher()}
 	store, err := jetstore.Open(dir, jetstore.Options{
-		Log:          storeLogger{s.log.Sugar().With("account", acc.Name())},
-		SyncInterval: s.opts.SyncInterval,
-		BlockSize:    s.opts.StoreBlockSize,
-		Ack:          ja.sendPubAcks,
+		Log:             storeLogger{s.log.Sugar().With("account", acc.Name())},
+		SyncInterval:    s.opts.SyncInterval,
+		BlockSize:       s.opts.StoreBlockSize,
+		Ack:             ja.sendPubAcks,
+		NewSender:       ja.newSender,
+		ConsumerAdded:   ja.consumerAdded,
+		ConsumerRemoved: ja.consumerRemoved,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening JetStream store in %s: %w", dir, err)
@@ -109,6 +114,12 @@ func (ja *jsAccount) subscribeStream(js *jsStream) error {
 		}
 		js.subs = append(js.subs, sub)
 	}
+	ack, err := ja.acc.Subscribe(jsAckPrefix+cfg.Name+".>", "", ja.ackHandler(js))
+	if err != nil {
+		ja.unsubscribeStream(js)
+		return err
+	}
+	js.subs = append(js.subs, ack)
 	if cfg.AllowDirect {
 		for _, subject := range []string{jsDirectGetPrefix + cfg.Name, jsDirectGetPrefix + cfg.Name + ".>"} {
 			sub, err := ja.acc.Subscribe(subject, "", ja.api.enqueue)

@@ -231,14 +231,13 @@ func (api *jsAPI) accountInfo() any {
 	}
 }
 
-// consumerCount is filled in by the consumer layer; streams alone have none.
-func (ja *jsAccount) consumerCount() int { return 0 }
-
-// consumerRequest answers consumer API calls.
-func (api *jsAPI) consumerRequest(tokens []string, req apiRequest) any {
-	resp := newResponse("consumer_create_response")
-	resp.Error = &jetstore.APIError{Code: 501, ErrCode: 10003, Description: "consumers are not supported yet"}
-	return &resp
+// consumerCount counts the consumers of every stream.
+func (ja *jsAccount) consumerCount() int {
+	n := 0
+	for _, st := range ja.store.Streams() {
+		n += st.NumConsumers()
+	}
+	return n
 }
 
 // nowUTC is the "ts" of responses.

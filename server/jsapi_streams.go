@@ -112,7 +112,7 @@ func (api *jsAPI) streamRequest(tokens []string, req apiRequest) any {
 
 func (ja *jsAccount) info(st *jetstore.Stream, subjectsFilter string, deletedDetails bool) *streamInfo {
 	state := st.State(subjectsFilter, deletedDetails)
-	state.Consumers = ja.streamConsumerCount(st.Name())
+	state.Consumers = st.NumConsumers()
 	return &streamInfo{
 		Config:  st.Config(),
 		Created: st.Created(),
@@ -121,9 +121,6 @@ func (ja *jsAccount) info(st *jetstore.Stream, subjectsFilter string, deletedDet
 		TS:      nowUTC(),
 	}
 }
-
-// streamConsumerCount is filled in by the consumer layer.
-func (ja *jsAccount) streamConsumerCount(string) int { return 0 }
 
 func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
 	suffix := "stream_create_response"

@@ -1,0 +1,296 @@
+package jetstore
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Durable consumers keep their state in their own directory:
+//
+//	meta.json, meta.bak  the configuration (as for streams)
+//	state.snap           a snapshot: positions, pending messages; checksummed
+//	state.log            records since the snapshot: deliveries and acks
+//
+// Deliveries are written without fsync (if they are lost in a crash the
+// messages are simply delivered again); acknowledgements are fsynced before
+// the consumer answers or acts on them, so an acknowledged message is never
+// redelivered after a crash. The log starts with a generation record that
+// must match the snapshot's, so a crash between writing a snapshot and
+// emptying the log never replays stale records over the new snapshot.
+
+// Consumer log record kinds, after the stream's.
+const (
+	kindDelivered byte = 10 // u64 sseq, u64 cseq, u32 dc, i64 time
+	kindAcked     byte = 11 // u64 sseq
+	kindLogGen    byte = 12 // u64 generation
+)
+
+const (
+	consumerSnapFile = "state.snap"
+	consumerLogFile  = "state.log"
+	// snapshotAfter is the log size that triggers a snapshot.
+	snapshotAfter = 8 << 20
+)
+
+type consumerLog struct {
+	fsys FS
+	dir  string
+	file File
+	gen  uint64
+	buf  []byte // records not yet written
+	size int64
+}
+
+// appendConsumerRecord frames a consumer record like a stream record.
+func appendConsumerRecord(dst []byte, kind byte, fields ...uint64) []byte {
+	start := len(dst)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(1+8*len(fields)+recordCRCLen))
+	dst = append(dst, kind)
+	for _, f := range fields {
+		dst = binary.LittleEndian.AppendUint64(dst, f)
+	}
+	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start+4:], crcTable))
+}
+
+// decodeConsumerRecord returns the kind and fields of the record at b.
+func decodeConsumerRecord(b []byte) (byte, []uint64, int, error) {
+	if len(b) < 4 {
+		return 0, nil, 0, errTornRecord
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	if n < 1+recordCRCLen || n > 1<<10 {
+		return 0, nil, 0, errCorruptRecord
+	}
+	if len(b) < 4+n {
+		return 0, nil, 0, errTornRecord
+	}
+	body := b[4 : 4+n-recordCRCLen]
+	if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(b[4+n-recordCRCLen:]) {
+		return 0, nil, 0, errCorruptRecord
+	}
+	if (len(body)-1)%8 != 0 {
+		return 0, nil, 0, errCorruptRecord
+	}
+	fields := make([]uint64, (len(body)-1)/8)
+	for i := range fields {
+		fields[i] = binary.LittleEndian.Uint64(body[1+8*i:])
+	}
+	return body[0], fields, 4 + n, nil
+}
+
+func (c *Consumer) logDelivered(sseq, cseq uint64, dc int, now time.Time) {
+	if c.log != nil {
+		c.log.buf = appendConsumerRecord(c.log.buf, kindDelivered, sseq, cseq, uint64(dc), uint64(now.UnixNano()))
+	}
+}
+
+func (c *Consumer) logAcked(sseq uint64) {
+	if c.log != nil {
+		c.log.buf = appendConsumerRecord(c.log.buf, kindAcked, sseq)
+	}
+}
+
+// persistLocked writes the records of this pass; with sync (acks were
+// applied) it also fsyncs them. A big log is folded into a snapshot.
+func (c *Consumer) persistLocked(sync bool) error {
+	l := c.log
+	if l == nil || len(l.buf) == 0 {
+		return nil
+	}
+	if _, err := l.file.Write(l.buf); err != nil {
+		return err
+	}
+	l.size += int64(len(l.buf))
+	l.buf = l.buf[:0]
+	if sync {
+		if err := l.file.Sync(); err != nil {
+			return err
+		}
+	}
+	if l.size > snapshotAfter {
+		return c.snapshotLocked()
+	}
+	return nil
+}
+
+// consumerSnapshot is the snapshot file's content.
+type consumerSnapshot struct {
+	Gen     uint64           `json:"gen"`
+	Next    uint64           `json:"next_seq"`
+	DSeq    uint64           `json:"consumer_seq"`
+	DSSeq   uint64           `json:"stream_seq"`
+	LPS     []uint64         `json:"last_per_subject,omitempty"`
+	Pending []snapshotEntry  `json:"pending,omitempty"`
+}
+
+type snapshotEntry struct {
+	Seq  uint64 `json:"s"`
+	CSeq uint64 `json:"c"`
+	DC   int    `json:"d"`
+	Sent int64  `json:"t"`
+}
+
+// snapshotLocked writes the whole state and restarts the log.
+func (c *Consumer) snapshotLocked() error {
+	l := c.log
+	snap := consumerSnapshot{Gen: l.gen + 1, Next: c.sseq, DSeq: c.dseq, DSSeq: c.dsseq, LPS: c.lps}
+	for seq, p := range c.pending {
+		snap.Pending = append(snap.Pending, snapshotEntry{Seq: seq, CSeq: p.cseq, DC: p.dc, Sent: p.sent})
+	}
+	js, err := json.Marshal(snap)
+	if err != nil {
+		return err
+	}
+	js = binary.LittleEndian.AppendUint32(js, crc32.Checksum(js, crcTable))
+	if err := writeFileAtomic(l.fsys, filepath.Join(l.dir, consumerSnapFile), js); err != nil {
+		return err
+	}
+	l.gen++
+	if err := l.file.Truncate(0); err != nil {
+		return err
+	}
+	l.size = 0
+	l.buf = appendConsumerRecord(l.buf[:0], kindLogGen, l.gen)
+	return nil
+}
+
+// openConsumerLog opens (or creates) a durable consumer's state and
+// replays it into c.
+func (c *Consumer) openConsumerLog(dir string) error {
+	fsys := c.st.store.fs
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	l := &consumerLog{fsys: fsys, dir: dir}
+	if raw, err := fsys.ReadFile(filepath.Join(dir, consumerSnapFile)); err == nil {
+		if err := c.loadSnapshot(raw, l); err != nil {
+			c.st.store.log.Warn("consumer snapshot unusable; using the log alone", "consumer", c.name, "error", err)
+		}
+	}
+	f, err := fsys.OpenFile(filepath.Join(dir, consumerLogFile), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	l.file = f
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	data := make([]byte, info.Size())
+	if _, err := f.ReadAt(data, 0); err != nil && info.Size() > 0 {
+		return fmt.Errorf("reading consumer log: %w", err)
+	}
+	valid := c.replayLog(data, l.gen)
+	if valid < len(data) {
+		c.st.store.log.Warn("cut off a torn consumer log", "consumer", c.name, "lost_bytes", len(data)-valid)
+		if err := f.Truncate(int64(valid)); err != nil {
+			return err
+		}
+	}
+	l.size = int64(valid)
+	if valid == 0 {
+		l.buf = appendConsumerRecord(l.buf, kindLogGen, l.gen)
+	}
+	c.log = l
+	c.rebuildTimersLocked()
+	return nil
+}
+
+func (c *Consumer) loadSnapshot(raw []byte, l *consumerLog) error {
+	if len(raw) < 4 {
+		return errors.New("snapshot too short")
+	}
+	js := raw[:len(raw)-4]
+	if crc32.Checksum(js, crcTable) != binary.LittleEndian.Uint32(raw[len(raw)-4:]) {
+		return errors.New("snapshot checksum mismatch")
+	}
+	var snap consumerSnapshot
+	if err := json.Unmarshal(js, &snap); err != nil {
+		return err
+	}
+	l.gen = snap.Gen
+	c.sseq, c.dseq, c.dsseq, c.lps = snap.Next, snap.DSeq, snap.DSSeq, snap.LPS
+	for _, e := range snap.Pending {
+		c.pending[e.Seq] = &pendingMsg{cseq: e.CSeq, dc: e.DC, sent: e.Sent}
+		if e.DC > 1 {
+			c.redelivers++
+		}
+	}
+	return nil
+}
+
+// replayLog applies the log's records and returns the valid length. A log
+// of another generation than the snapshot is stale and ignored.
+func (c *Consumer) replayLog(data []byte, gen uint64) int {
+	off := 0
+	for off < len(data) {
+		kind, f, n, err := decodeConsumerRecord(data[off:])
+		if err != nil {
+			return off
+		}
+		if off == 0 && (kind != kindLogGen || f[0] != gen) {
+			return 0 // stale: written before the snapshot we loaded
+		}
+		switch kind {
+		case kindDelivered:
+			c.replayDelivered(f[0], f[1], int(f[2]), int64(f[3]))
+		case kindAcked:
+			c.forgetPendingLocked(f[0])
+		}
+		off += n
+	}
+	return off
+}
+
+func (c *Consumer) replayDelivered(sseq, cseq uint64, dc int, sent int64) {
+	c.dseq = max(c.dseq, cseq)
+	c.dsseq = max(c.dsseq, sseq)
+	if i, found := binarySearch(c.lps, sseq); found {
+		c.lps = append(c.lps[:i], c.lps[i+1:]...)
+	} else if sseq >= c.sseq {
+		c.sseq = sseq + 1
+	}
+	if c.cfg.AckPolicy == AckNone {
+		return
+	}
+	p := c.pending[sseq]
+	if p == nil {
+		p = &pendingMsg{}
+		c.pending[sseq] = p
+	}
+	if dc > 1 && p.dc <= 1 {
+		c.redelivers++
+	}
+	p.cseq, p.dc, p.sent = max(p.cseq, cseq), max(p.dc, dc), max(p.sent, sent)
+}
+
+// rebuildTimersLocked re-arms redelivery and the ack floor after a load.
+func (c *Consumer) rebuildTimersLocked() {
+	c.deadlines, c.floorHeap = nil, nil
+	for seq, p := range c.pending {
+		at := time.Unix(0, p.sent).Add(c.ackWaitFor(max(p.dc, 1))).UnixNano()
+		p.deadline = at
+		c.deadlines = append(c.deadlines, deadlineItem{at: at, seq: seq})
+		c.floorHeap = append(c.floorHeap, seq)
+	}
+	heap.Init(&c.deadlines)
+	heap.Init(&c.floorHeap)
+}
+
+func (l *consumerLog) close() {
+	if l != nil && l.file != nil {
+		if len(l.buf) > 0 {
+			_, _ = l.file.Write(l.buf)
+			l.buf = l.buf[:0]
+		}
+		_ = l.file.Sync()
+		l.file.Close()
+	}
+}
