@@ -462,5 +462,5 @@ func (st *Stream) subjectOf(seq uint64) (string, bool) {
 type nopSender struct{}
 
 func (nopSender) Send(_, _, _, _, _ []byte) bool { return false }
-func (nopSender) Flush()                        {}
+func (nopSender) Flush()                         {}
 func (nopSender) HasInterest([]byte) bool        { return false }

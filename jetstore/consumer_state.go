@@ -122,12 +122,12 @@ func (c *Consumer) persistLocked(sync bool) error {
 
 // consumerSnapshot is the snapshot file's content.
 type consumerSnapshot struct {
-	Gen     uint64           `json:"gen"`
-	Next    uint64           `json:"next_seq"`
-	DSeq    uint64           `json:"consumer_seq"`
-	DSSeq   uint64           `json:"stream_seq"`
-	LPS     []uint64         `json:"last_per_subject,omitempty"`
-	Pending []snapshotEntry  `json:"pending,omitempty"`
+	Gen     uint64          `json:"gen"`
+	Next    uint64          `json:"next_seq"`
+	DSeq    uint64          `json:"consumer_seq"`
+	DSSeq   uint64          `json:"stream_seq"`
+	LPS     []uint64        `json:"last_per_subject,omitempty"`
+	Pending []snapshotEntry `json:"pending,omitempty"`
 }
 
 type snapshotEntry struct {
