@@ -71,22 +71,25 @@ func (r *run) storage() jetstream.StorageType {
 	return jetstream.FileStorage
 }
 
-// freshStream deletes the stream if it exists and creates it empty with
-// this run's subject and storage, so its message count afterwards is
-// exactly what the run stored.
+// freshStream makes the stream empty, with this run's subject and storage,
+// so its message count afterwards is exactly what the run stored: an
+// update and a purge when possible, else (e.g. the storage type differs) a
+// delete and a create.
 func (r *run) freshStream(js jetstream.JetStream) (jetstream.Stream, error) {
 	ctx, cancel := r.opCtx()
 	defer cancel()
-	err := js.DeleteStream(ctx, r.cfg.Stream)
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+	cfg := jetstream.StreamConfig{Name: r.cfg.Stream, Subjects: []string{r.cfg.Subject}, Storage: r.storage()}
+	st, err := js.CreateOrUpdateStream(ctx, cfg)
+	if err == nil {
+		if err := st.Purge(ctx); err != nil {
+			return nil, fmt.Errorf("purging stream %s: %w", r.cfg.Stream, err)
+		}
+		return st, nil
+	}
+	if err := js.DeleteStream(ctx, r.cfg.Stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("deleting stream %s: %w", r.cfg.Stream, err)
 	}
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:     r.cfg.Stream,
-		Subjects: []string{r.cfg.Subject},
-		Storage:  r.storage(),
-	})
-	if err != nil {
+	if st, err = js.CreateStream(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("creating stream %s: %w", r.cfg.Stream, err)
 	}
 	return st, nil

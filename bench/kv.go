@@ -16,20 +16,28 @@ import (
 // overwrite each other and the bucket's value count must equal the puts
 // acknowledged.
 
-// freshBucket deletes the bucket if it exists and creates it empty.
+// freshBucket makes the bucket empty: an update of its configuration and a
+// purge of its stream when possible, else a delete and a create.
 func (r *run) freshBucket(js jetstream.JetStream) (jetstream.KeyValue, error) {
 	ctx, cancel := r.opCtx()
 	defer cancel()
-	err := js.DeleteKeyValue(ctx, r.cfg.Stream)
+	cfg := jetstream.KeyValueConfig{Bucket: r.cfg.Stream, Storage: r.storage(), History: 1}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+	if err == nil {
+		st, err := js.Stream(ctx, "KV_"+r.cfg.Stream)
+		if err == nil {
+			err = st.Purge(ctx)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("purging bucket %s: %w", r.cfg.Stream, err)
+		}
+		return kv, nil
+	}
+	err = js.DeleteKeyValue(ctx, r.cfg.Stream)
 	if err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("deleting bucket %s: %w", r.cfg.Stream, err)
 	}
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:  r.cfg.Stream,
-		Storage: r.storage(),
-		History: 1,
-	})
-	if err != nil {
+	if kv, err = js.CreateKeyValue(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("creating bucket %s: %w", r.cfg.Stream, err)
 	}
 	return kv, nil
