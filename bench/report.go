@@ -11,6 +11,7 @@ import (
 // clients achieved, and whether every message arrived.
 type Report struct {
 	Label         string    `json:"label,omitempty"` // "A" or "B" in a comparison
+	Run           int       `json:"run,omitempty"`   // 1, 2, ... per label in a comparison
 	Scenario      string    `json:"scenario"`
 	Summary       string    `json:"summary"`
 	Server        string    `json:"server"`
