@@ -43,6 +43,9 @@ type Config struct {
 	Window   int           // js-pub async: max publishes awaiting an ack per publisher
 	Batch    int           // js-fetch/js-consume/js-ordered: messages per pull request
 	Timeout  time.Duration // a phase making no progress this long fails the run
+	// NoResponders: reqrep sends to responders that already run elsewhere
+	// (e.g. `nats bench service serve`) instead of starting its own.
+	NoResponders bool
 
 	// Authentication, passed to nats.go as is.
 	Creds, User, Password, Token string
@@ -105,7 +108,7 @@ func (c *Config) Normalize() (*Scenario, error) {
 	if c.Pubs == 0 {
 		c.Pubs = sc.DefaultPubs
 	}
-	if c.Subs == 0 {
+	if c.Subs == 0 && !c.NoResponders {
 		c.Subs = sc.DefaultSubs
 	}
 	return sc, c.check(sc)
@@ -128,7 +131,7 @@ func (c *Config) check(sc *Scenario) error {
 	if c.Window < 1 || c.Batch < 1 || c.Timeout <= 0 {
 		errs = append(errs, errors.New("window, batch and timeout must be positive"))
 	}
-	if err := sc.checkClients(c.Pubs, c.Subs); err != nil {
+	if err := sc.checkClients(c.Pubs, c.Subs, c.NoResponders); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

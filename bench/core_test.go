@@ -169,3 +169,22 @@ func TestConfigChecks(t *testing.T) {
 		t.Fatalf("js-fetch defaults: %v %+v", err, c)
 	}
 }
+
+func TestReqRepWithOutsideResponders(t *testing.T) {
+	url := embedded(t)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.Subscribe("svc", func(m *nats.Msg) { _ = m.Respond([]byte("ok")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustSucceed(t, Config{Scenario: "reqrep", URL: url, Msgs: 200, Subject: "svc", NoResponders: true})
+	if rep.Role("responders") != nil || rep.Role("requesters").Msgs != 200 || rep.Params.Subs != 0 {
+		t.Fatalf("roles %+v, params %+v", rep.Roles, rep.Params)
+	}
+}

@@ -12,9 +12,13 @@ import (
 // runReqRep measures request/reply: each requester sends its requests one
 // after the other and times each round trip; the responders share a queue
 // group, so every request is answered exactly once, with its own payload.
+// With NoResponders the requests go to responders running elsewhere.
 func runReqRep(r *run) error {
 	reqs := r.meters("requesters", "request round trip", r.cfg.Pubs)
-	reps := r.meters("responders", "", r.cfg.Subs)
+	var reps []*meter
+	if !r.cfg.NoResponders {
+		reps = r.meters("responders", "", r.cfg.Subs)
+	}
 	for i, m := range reps {
 		nc, err := r.connect("responder-" + strconv.Itoa(i+1))
 		if err != nil {
@@ -65,7 +69,7 @@ func runReqRep(r *run) error {
 		lost += f
 	}
 	r.account(answered+lost, answered)
-	if served := sum(reps); served > answered+lost {
+	if served := sum(reps); reps != nil && served > answered+lost {
 		r.fail("responders served %d requests, %d were sent", served, answered+lost)
 	}
 	return nil
@@ -90,7 +94,7 @@ func (r *run) request(nc *nats.Conn, m *meter, n int) (failed int64) {
 			break
 		}
 		m.observe(time.Since(t0))
-		if len(reply.Data) != len(payload) {
+		if len(reply.Data) != len(payload) && !r.cfg.NoResponders {
 			r.fail("%s: reply of %d bytes to a %d-byte request", m.role, len(reply.Data), len(payload))
 		}
 		m.n.Add(1)

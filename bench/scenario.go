@@ -74,7 +74,13 @@ func lookupScenario(name string) (*Scenario, bool) {
 	return nil, false
 }
 
-func (s *Scenario) checkClients(pubs, subs int) error {
+func (s *Scenario) checkClients(pubs, subs int, noResponders bool) error {
+	if noResponders {
+		if s.Name != "reqrep" {
+			return fmt.Errorf("%s has no responders to leave out", s.Name)
+		}
+		subs = max(subs, s.minSubs)
+	}
 	if err := checkRange(s.Name, "--pubs", pubs, s.minPubs, s.maxPubs); err != nil {
 		return err
 	}
