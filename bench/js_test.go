@@ -78,3 +78,21 @@ func testJetStreamScenarios(t *testing.T, url string) {
 		})
 	}
 }
+
+// Duration-bounded JetStream writes: whatever was acknowledged is what the
+// stream or bucket holds (a putter wraps around its own key range).
+func TestJetStreamDurationNatsServer(t *testing.T) {
+	url := natsServerJS(t)
+	for _, cfg := range []Config{
+		{Scenario: "js-pub", Pubs: 2, Window: 32},
+		{Scenario: "js-pub", SyncPub: true},
+		{Scenario: "kv-put", Msgs: 50},
+	} {
+		cfg.URL, cfg.Size, cfg.Duration = url, 16, 150*time.Millisecond
+		rep := mustSucceed(t, cfg)
+		rs := rep.Roles[0]
+		if rs.Msgs == 0 || rep.Delivered != rs.Msgs || rs.Seconds < 0.15 {
+			t.Fatalf("%s: %d msgs in %.3fs, delivered %d", cfg.Scenario, rs.Msgs, rs.Seconds, rep.Delivered)
+		}
+	}
+}
