@@ -1,0 +1,45 @@
+package bench
+
+import (
+	_ "embed"
+	"errors"
+	"html/template"
+	"io"
+)
+
+//go:embed report.html.tmpl
+var htmlSource string
+
+var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
+	"num":        func(v float64) string { return commas(v) },
+	"int":        func(v int64) string { return commas(float64(v)) },
+	"us":         micros,
+	"hasLatency": hasLatency,
+	"fig":        number,
+}).Parse(htmlSource))
+
+// WriteHTML writes one self-contained page (inline CSS, SVG drawn by inline
+// script, no external resources) with each report's tables, a throughput-
+// over-time chart and a latency-by-percentile chart. Several reports (the
+// runs of a comparison) are drawn in the same charts.
+func WriteHTML(w io.Writer, reports ...*Report) error {
+	return writeHTML(w, nil, reports)
+}
+
+// WriteCompareHTML writes the page for a comparison: the table of figures
+// first, then every run as WriteHTML shows it, all runs in the charts.
+func WriteCompareHTML(w io.Writer, c *Comparison) error {
+	return writeHTML(w, c, c.Runs)
+}
+
+func writeHTML(w io.Writer, c *Comparison, reports []*Report) error {
+	if len(reports) == 0 {
+		return errors.New("no report to write")
+	}
+	return htmlPage.Execute(w, struct {
+		Scenario, Summary string
+		Compare           *Comparison
+		Reports           []*Report
+		Data              []*Report // embedded as JSON for the charts
+	}{reports[0].Scenario, reports[0].Summary, c, reports, reports})
+}
