@@ -140,11 +140,12 @@ func (c *Consumer) deliverLocked(now time.Time) (next time.Time) {
 			}
 			return time.Time{}
 		}
-		if c.cfg.AckPolicy != AckNone && c.cfg.MaxAckPending > 0 && len(c.pending) >= c.cfg.MaxAckPending {
-			return time.Time{}
-		}
 		seq, redelivery := c.nextSeqLocked(now)
 		if seq == 0 {
+			return time.Time{}
+		}
+		// Redeliveries are pending already; only new messages wait for room.
+		if !redelivery && c.cfg.AckPolicy != AckNone && c.cfg.MaxAckPending > 0 && len(c.pending) >= c.cfg.MaxAckPending {
 			return time.Time{}
 		}
 		m, err := st.getLocked(seq)
