@@ -61,8 +61,8 @@ func TestAckVariantsAndRedelivery(t *testing.T) {
 	c2 := consumer("DELAY", jetstream.ConsumerConfig{})
 	start := time.Now()
 	fetchOne(t, c2, time.Second).NakWithDelay(300 * time.Millisecond) // seq 1
-	fetchOne(t, c2, time.Second).Term()                                // seq 2
-	m = fetchOne(t, c2, time.Second)                                   // seq 3, new
+	fetchOne(t, c2, time.Second).Term()                               // seq 2
+	m = fetchOne(t, c2, time.Second)                                  // seq 3, new
 	if meta(t, m).Sequence.Stream != 3 {
 		t.Fatalf("delayed message not delayed")
 	}
