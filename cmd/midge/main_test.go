@@ -310,6 +310,75 @@ func TestNatsCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("consumers, kv and object store", func(t *testing.T) {
+		run := func(args ...string) string {
+			t.Helper()
+			out, err := nats(args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("nats %v: %v\n%s", args, err, out)
+			}
+			return string(out)
+		}
+		run("stream", "add", "JOBS", "--subjects", "jobs.>", "--defaults")
+		run("pub", "jobs.1", "first job")
+		run("consumer", "add", "JOBS", "WORKER", "--pull", "--defaults")
+		if info := run("consumer", "info", "JOBS", "WORKER"); !strings.Contains(info, "Unprocessed Messages: 1") {
+			t.Errorf("consumer info:\n%s", info)
+		}
+		if next := run("consumer", "next", "JOBS", "WORKER", "--raw"); strings.TrimSpace(next) != "first job" {
+			t.Errorf("consumer next: %q", next)
+		}
+		if ls := run("consumer", "ls", "JOBS"); !strings.Contains(ls, "WORKER") {
+			t.Errorf("consumer ls:\n%s", ls)
+		}
+
+		run("kv", "add", "CFG", "--history", "5")
+		run("kv", "put", "CFG", "color", "blue")
+		run("kv", "put", "CFG", "color", "green")
+		if got := run("kv", "get", "CFG", "color", "--raw"); strings.TrimSpace(got) != "green" {
+			t.Errorf("kv get: %q", got)
+		}
+		if hist := run("kv", "history", "CFG", "color"); !strings.Contains(hist, "blue") || !strings.Contains(hist, "green") {
+			t.Errorf("kv history:\n%s", hist)
+		}
+		if ls := run("kv", "ls"); !strings.Contains(ls, "CFG") {
+			t.Errorf("kv ls:\n%s", ls)
+		}
+		run("kv", "del", "CFG", "color", "-f")
+		if out, err := nats("kv", "get", "CFG", "color").CombinedOutput(); err == nil {
+			t.Errorf("deleted key still readable: %s", out)
+		}
+		watch := nats("kv", "watch", "CFG")
+		watchOut := &bytes.Buffer{}
+		watch.Stdout = watchOut
+		if err := watch.Start(); err != nil {
+			t.Fatal(err)
+		}
+		err := retryUntilExit(t, watch, func() {
+			run("kv", "put", "CFG", "shape", "round")
+			if strings.Contains(watchOut.String(), "round") {
+				watch.Process.Kill()
+			}
+		})
+		if !strings.Contains(watchOut.String(), "shape") {
+			t.Errorf("kv watch saw nothing (%v):\n%s", err, watchOut)
+		}
+
+		file := filepath.Join(t.TempDir(), "payload.bin")
+		payload := bytes.Repeat([]byte("midge object store "), 50000) // ~1 MB
+		os.WriteFile(file, payload, 0o644)
+		run("object", "add", "FILES")
+		run("object", "put", "FILES", file, "--name", "payload.bin")
+		if ls := run("object", "ls", "FILES"); !strings.Contains(ls, "payload.bin") {
+			t.Errorf("object ls:\n%s", ls)
+		}
+		outFile := filepath.Join(t.TempDir(), "out.bin")
+		run("object", "get", "FILES", "payload.bin", "--output", outFile)
+		if got, err := os.ReadFile(outFile); err != nil || !bytes.Equal(got, payload) {
+			t.Errorf("object get returned %d bytes (%v)", len(got), err)
+		}
+	})
+
 	t.Run("request with no responders", func(t *testing.T) {
 		out, _ := nats("request", "nobody.home", "x").CombinedOutput()
 		if !strings.Contains(string(out), "No responders are available") {
