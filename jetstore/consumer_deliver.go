@@ -55,12 +55,6 @@ func (c *Consumer) process() (inactive bool) {
 	if err := c.persistLocked(len(acks) > 0); err != nil {
 		c.st.store.log.Error("consumer state not saved", "stream", c.st.Name(), "consumer", c.name, "error", err)
 	}
-	for _, a := range acks {
-		if len(a.reply) > 0 && a.kind != ackNext {
-			c.send.Send(a.reply, a.reply, nil, nil, nil)
-		}
-	}
-	c.send.Flush()
 	next = earliest(next, c.nextRedeliveryLocked())
 	inactive = c.inactiveLocked(now)
 	if !inactive && c.cfg.InactiveThreshold > 0 {
@@ -69,8 +63,16 @@ func (c *Consumer) process() (inactive bool) {
 	c.armTimerLocked(next, now)
 	c.mu.Unlock()
 	if len(acked) > 0 {
+		// Before answering the acks: a confirmed ack on a work queue means
+		// the message is gone.
 		c.st.retain(c, acked)
 	}
+	for _, a := range acks {
+		if len(a.reply) > 0 && a.kind != ackNext {
+			c.send.Send(a.reply, a.reply, nil, nil, nil)
+		}
+	}
+	c.send.Flush()
 	return inactive
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -349,7 +350,7 @@ func TestNatsCLI(t *testing.T) {
 			t.Errorf("deleted key still readable: %s", out)
 		}
 		watch := nats("kv", "watch", "CFG")
-		watchOut := &bytes.Buffer{}
+		watchOut := &syncBuffer{}
 		watch.Stdout = watchOut
 		if err := watch.Start(); err != nil {
 			t.Fatal(err)
@@ -385,6 +386,24 @@ func TestNatsCLI(t *testing.T) {
 			t.Fatalf("output %q", out)
 		}
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // retryUntilExit runs attempt every 50 ms until cmd exits: the CLI gives
