@@ -31,6 +31,12 @@ type block struct {
 	// memory streams, loaded on demand (and dropped again) for the others.
 	// Readers load it once and keep using the slice they got.
 	cache atomic.Pointer[[]byte]
+	// Reads of a block that is not loaded go to the file record by record
+	// while they are sparse; a run of reads of adjacent records (a scan)
+	// loads the whole block instead. nextOff is where the last record read
+	// ended, run how many adjacent records were read in a row.
+	nextOff atomic.Uint32
+	run     atomic.Int32
 }
 
 // entry locates one sequence's message record in its block.

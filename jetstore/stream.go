@@ -194,14 +194,11 @@ func (st *Stream) getLocked(seq uint64) (*StoredMsg, error) {
 	if e.off == deletedOff {
 		return nil, ErrNoMessageFound
 	}
-	buf, err := st.blockBytes(b)
+	buf, err := st.recordBytes(b, e.off)
 	if err != nil {
 		return nil, errStorage(err)
 	}
-	if int(e.off) >= len(buf) {
-		return nil, ErrNoMessageFound
-	}
-	rec, _, err := decodeRecord(buf[e.off:])
+	rec, _, err := decodeRecord(buf)
 	if err != nil || rec.kind != kindMsg || rec.seq != seq {
 		// The bytes changed under us (disk corruption after recovery):
 		// never hand out a message that fails its checksum.

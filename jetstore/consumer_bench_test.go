@@ -1,0 +1,94 @@
+package jetstore
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// countingSender counts deliveries (not status messages) and signals when a
+// target count is reached.
+type countingSender struct {
+	mu     sync.Mutex
+	n      int
+	target int
+	done   chan struct{}
+}
+
+func (s *countingSender) Send(_, _, reply, _, _ []byte) bool {
+	if len(reply) == 0 {
+		return true // a status or heartbeat
+	}
+	s.mu.Lock()
+	s.n++
+	if s.n == s.target && s.done != nil {
+		close(s.done)
+	}
+	s.mu.Unlock()
+	return true
+}
+func (s *countingSender) Flush()                  {}
+func (s *countingSender) HasInterest([]byte) bool { return true }
+
+func (s *countingSender) expect(n int) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n, s.target, s.done = 0, n, make(chan struct{})
+	return s.done
+}
+
+// fillBench publishes msgs messages spread round-robin over subjects.
+func fillBench(b *testing.B, s *Store, st *Stream, msgs, subjects int, acks *sync.WaitGroup) {
+	b.Helper()
+	acks.Add(msgs)
+	payload := make([]byte, 16)
+	for i := 0; i < msgs; i++ {
+		m := NewInMsg([]byte(fmt.Sprintf("s.%d", i%subjects)), nil, nil, payload)
+		for st.Publish(m) != nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	acks.Wait()
+}
+
+// BenchmarkFilteredConsumer consumes the 1,000 messages of one subject
+// from a stream of 1,000,000 messages over 1,000 subjects ("big") and from
+// a stream holding only those 1,000 messages ("small"). Filtered consumers
+// must cost only the matching messages: big/small stays within 10x.
+func BenchmarkFilteredConsumer(b *testing.B) {
+	for _, tc := range []struct {
+		name           string
+		msgs, subjects int
+	}{{"small", 1000, 1}, {"big", 1_000_000, 1000}} {
+		b.Run(tc.name, func(b *testing.B) {
+			sender := &countingSender{}
+			var acks sync.WaitGroup
+			s, err := Open(b.TempDir(), Options{
+				SyncInterval: time.Minute,
+				Ack:          func(_ *Stream, msgs []*InMsg, _ []PubAck) { acks.Add(-len(msgs)) },
+				NewSender:    func(string, string) Sender { return sender },
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			st, _, _ := s.AddStream(StreamConfig{Name: "F", Subjects: []string{"s.*"}})
+			fillBench(b, s, st, tc.msgs, tc.subjects, &acks)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				c, _, err := st.AddConsumer(ConsumerConfig{FilterSubject: "s.0", AckPolicy: AckNone}, ActionCreate)
+				if err != nil {
+					b.Fatal(err)
+				}
+				done := sender.expect(1000)
+				c.Pull([]byte(`{"batch":1000}`), []byte("inbox"))
+				<-done
+				b.StopTimer()
+				st.DeleteConsumer(c.Name())
+				b.StartTimer()
+			}
+		})
+	}
+}
