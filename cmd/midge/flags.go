@@ -9,11 +9,11 @@ import (
 	"github.com/midgemq/midge/server"
 )
 
-// config is what the command line asks for.
+// config is what the command line (and a configuration file) asks for.
 type config struct {
 	opts        server.Options
-	logFile     string
-	pidFile     string
+	configFile  string
+	checkConfig bool
 	showVersion bool
 }
 
@@ -26,12 +26,26 @@ Server Options:
     -p, --port <port>                Use port for clients (default: 4222)
     -n, --name, --server_name <name> Server name (default: auto)
     -P, --pid <file>                 File to store PID
+    -c, --config <file>              Configuration file (nats-server format)
+    -t                               Test configuration and exit
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -DV                              Debug and trace
+
+Authorization Options:
+    --user <user>                    User required for connections
+    --pass <password>                Password required for connections
+    --auth <token>                   Authorization token required for connections
+
+TLS Options:
+    --tls                            Enable TLS, do not verify clients (default: false)
+    --tlscert <file>                 Server certificate file
+    --tlskey <file>                  Private key for server certificate
+    --tlsverify                      Enable TLS, verify client certificates
+    --tlscacert <file>               Client certificate CA for verification
 
 Common Options:
     -h, --help                       Show this message
@@ -41,10 +55,56 @@ Common Options:
 // errHelp reports that -h was given; the caller prints usage and exits 0.
 var errHelp = errors.New("help requested")
 
-// parseFlags reads args (without the program name). Flag errors come back
-// as errors; nothing is printed here except by the caller.
+// tlsFlags are kept apart from the options: like nats-server, any TLS flag
+// replaces the configuration file's whole tls block.
+type tlsFlags struct {
+	enable, verify bool
+	cert, key, ca  string
+	set            bool // some TLS flag was given
+}
+
+// parseFlags reads args (without the program name). With -c the file is
+// read first and the flags then override what it says. Flag errors come
+// back as errors; nothing is printed here except by the caller.
 func parseFlags(args []string) (config, error) {
 	cfg := config{opts: server.DefaultOptions()}
+	var tf tlsFlags
+	if err := bindAndParse(&cfg, &tf, args); err != nil {
+		return cfg, err
+	}
+	if cfg.configFile != "" {
+		fileOpts, err := server.LoadConfigFile(cfg.configFile)
+		if err != nil {
+			return cfg, err
+		}
+		if fileOpts.Host == "" {
+			fileOpts.Host = server.DefaultHost
+		}
+		if fileOpts.Port == 0 {
+			fileOpts.Port = server.DefaultPort
+		}
+		// Second pass: the flags' defaults are now the file's values, so
+		// only flags actually given change anything.
+		cfg = config{opts: fileOpts}
+		tf = tlsFlags{}
+		if err := bindAndParse(&cfg, &tf, args); err != nil {
+			return cfg, err
+		}
+	}
+	if tf.set {
+		if err := applyTLSFlags(&cfg.opts, tf); err != nil {
+			return cfg, err
+		}
+	}
+	o := &cfg.opts
+	if o.Port < 0 || o.Port > 65535 {
+		return cfg, fmt.Errorf("invalid port %d (want 0-65535)", o.Port)
+	}
+	return cfg, nil
+}
+
+// bindAndParse defines every flag on cfg's current values and parses args.
+func bindAndParse(cfg *config, tf *tlsFlags, args []string) error {
 	fs := flag.NewFlagSet("midge", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -57,40 +117,77 @@ func parseFlags(args []string) (config, error) {
 		fs.IntVar(&o.Port, name, o.Port, "")
 	}
 	for _, name := range []string{"n", "name", "server_name"} {
-		fs.StringVar(&o.ServerName, name, "", "")
+		fs.StringVar(&o.ServerName, name, o.ServerName, "")
 	}
 	for _, name := range []string{"P", "pid"} {
-		fs.StringVar(&cfg.pidFile, name, "", "")
+		fs.StringVar(&o.PidFile, name, o.PidFile, "")
 	}
+	for _, name := range []string{"c", "config"} {
+		fs.StringVar(&cfg.configFile, name, cfg.configFile, "")
+	}
+	fs.BoolVar(&cfg.checkConfig, "t", false, "")
 	for _, name := range []string{"l", "log"} {
-		fs.StringVar(&cfg.logFile, name, "", "")
+		fs.StringVar(&o.LogFile, name, o.LogFile, "")
 	}
 	for _, name := range []string{"D", "debug"} {
-		fs.BoolVar(&o.Debug, name, false, "")
+		fs.BoolVar(&o.Debug, name, o.Debug, "")
 	}
 	for _, name := range []string{"V", "trace"} {
-		fs.BoolVar(&o.Trace, name, false, "")
+		fs.BoolVar(&o.Trace, name, o.Trace, "")
 	}
 	var debugTrace bool
 	fs.BoolVar(&debugTrace, "DV", false, "")
 	for _, name := range []string{"v", "version"} {
 		fs.BoolVar(&cfg.showVersion, name, false, "")
 	}
+	fs.StringVar(&o.Auth.Username, "user", o.Auth.Username, "")
+	fs.StringVar(&o.Auth.Password, "pass", o.Auth.Password, "")
+	fs.StringVar(&o.Auth.Token, "auth", o.Auth.Token, "")
+	fs.BoolVar(&tf.enable, "tls", false, "")
+	fs.BoolVar(&tf.verify, "tlsverify", false, "")
+	fs.StringVar(&tf.cert, "tlscert", "", "")
+	fs.StringVar(&tf.key, "tlskey", "", "")
+	fs.StringVar(&tf.ca, "tlscacert", "", "")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return cfg, errHelp
+			return errHelp
 		}
-		return cfg, err
+		return err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if debugTrace {
 		o.Debug, o.Trace = true, true
 	}
-	if o.Port < 0 || o.Port > 65535 {
-		return cfg, fmt.Errorf("invalid port %d (want 0-65535)", o.Port)
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "tls", "tlsverify", "tlscert", "tlskey", "tlscacert":
+			tf.set = true
+		}
+	})
+	return nil
+}
+
+// applyTLSFlags replaces the TLS options with the flags' (nats-server's
+// rule: the command line's TLS settings are complete in themselves).
+// --tls=false alone turns TLS off.
+func applyTLSFlags(o *server.Options, tf tlsFlags) error {
+	if !tf.enable && !tf.verify && tf.cert == "" && tf.key == "" && tf.ca == "" {
+		o.TLS = server.TLSOptions{}
+		return nil
 	}
-	return cfg, nil
+	if tf.cert == "" {
+		return errors.New("TLS needs a server certificate (--tlscert)")
+	}
+	if tf.key == "" {
+		return errors.New("TLS needs the certificate's private key (--tlskey)")
+	}
+	timeout := o.TLS.Timeout
+	o.TLS = server.TLSOptions{
+		CertFile: tf.cert, KeyFile: tf.key, CAFile: tf.ca,
+		Verify: tf.verify, Timeout: timeout,
+	}
+	return nil
 }

@@ -22,8 +22,8 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-V"}, func(c config) bool { return c.opts.Trace && !c.opts.Debug }},
 		{[]string{"-DV"}, func(c config) bool { return c.opts.Trace && c.opts.Debug }},
 		{[]string{"--debug", "--trace"}, func(c config) bool { return c.opts.Trace && c.opts.Debug }},
-		{[]string{"-l", "x.log", "-P", "x.pid"}, func(c config) bool { return c.logFile == "x.log" && c.pidFile == "x.pid" }},
-		{[]string{"--log", "y.log", "--pid", "y.pid"}, func(c config) bool { return c.logFile == "y.log" && c.pidFile == "y.pid" }},
+		{[]string{"-l", "x.log", "-P", "x.pid"}, func(c config) bool { return c.opts.LogFile == "x.log" && c.opts.PidFile == "x.pid" }},
+		{[]string{"--log", "y.log", "--pid", "y.pid"}, func(c config) bool { return c.opts.LogFile == "y.log" && c.opts.PidFile == "y.pid" }},
 		{[]string{"-v"}, func(c config) bool { return c.showVersion }},
 		{[]string{"--version"}, func(c config) bool { return c.showVersion }},
 	}
