@@ -54,7 +54,7 @@ func TestSubscribePermissionDecisions(t *testing.T) {
 		want           bool
 	}{
 		{"foo.a", "", true}, {"foo.*", "", true},
-		{"foo.>", "", false}, // wider than the allow: refused (nats-server allows)
+		{"foo.>", "", false},                       // wider than the allow: refused (nats-server allows)
 		{"bar.a.b", "", true}, {"bar.>", "", true}, // overlaps denies: allowed, filtered on delivery
 		{"bar.secret.x", "", false}, {"bar.secret.*", "", false}, {"bar.x", "", false},
 		{"jobs", "", false}, {"jobs", "workers", true}, {"jobs", "other", false}, // queue-only entry
