@@ -55,14 +55,6 @@ Common Options:
 // errHelp reports that -h was given; the caller prints usage and exits 0.
 var errHelp = errors.New("help requested")
 
-// tlsFlags are kept apart from the options: like nats-server, any TLS flag
-// replaces the configuration file's whole tls block.
-type tlsFlags struct {
-	enable, verify bool
-	cert, key, ca  string
-	set            bool // some TLS flag was given
-}
-
 // parseFlags reads args (without the program name). With -c the file is
 // read first and the flags then override what it says. Flag errors come
 // back as errors; nothing is printed here except by the caller.
@@ -73,21 +65,8 @@ func parseFlags(args []string) (config, error) {
 		return cfg, err
 	}
 	if cfg.configFile != "" {
-		fileOpts, err := server.LoadConfigFile(cfg.configFile)
-		if err != nil {
-			return cfg, err
-		}
-		if fileOpts.Host == "" {
-			fileOpts.Host = server.DefaultHost
-		}
-		if fileOpts.Port == 0 {
-			fileOpts.Port = server.DefaultPort
-		}
-		// Second pass: the flags' defaults are now the file's values, so
-		// only flags actually given change anything.
-		cfg = config{opts: fileOpts}
-		tf = tlsFlags{}
-		if err := bindAndParse(&cfg, &tf, args); err != nil {
+		var err error
+		if cfg, tf, err = reparseOverConfigFile(cfg.configFile, args); err != nil {
 			return cfg, err
 		}
 	}
@@ -167,27 +146,5 @@ func bindAndParse(cfg *config, tf *tlsFlags, args []string) error {
 			tf.set = true
 		}
 	})
-	return nil
-}
-
-// applyTLSFlags replaces the TLS options with the flags' (nats-server's
-// rule: the command line's TLS settings are complete in themselves).
-// --tls=false alone turns TLS off.
-func applyTLSFlags(o *server.Options, tf tlsFlags) error {
-	if !tf.enable && !tf.verify && tf.cert == "" && tf.key == "" && tf.ca == "" {
-		o.TLS = server.TLSOptions{}
-		return nil
-	}
-	if tf.cert == "" {
-		return errors.New("TLS needs a server certificate (--tlscert)")
-	}
-	if tf.key == "" {
-		return errors.New("TLS needs the certificate's private key (--tlskey)")
-	}
-	timeout := o.TLS.Timeout
-	o.TLS = server.TLSOptions{
-		CertFile: tf.cert, KeyFile: tf.key, CAFile: tf.ca,
-		Verify: tf.verify, Timeout: timeout,
-	}
 	return nil
 }

@@ -104,14 +104,3 @@ func newLogger(cfg config) (*zap.Logger, func(), error) {
 	log := zap.New(core).With(zap.Int("pid", os.Getpid()))
 	return log, func() { _ = log.Sync(); closeFn() }, nil
 }
-
-// checkConfig is -t: build the server from the configuration (which loads
-// certificates and resolves users and accounts) without listening.
-func checkConfig(cfg config) int {
-	if _, err := server.New(cfg.opts); err != nil {
-		fmt.Fprintf(os.Stderr, "midge: %v\n", err)
-		return 1
-	}
-	fmt.Printf("midge: configuration %s is valid\n", cfg.configFile)
-	return 0
-}
