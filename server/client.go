@@ -36,7 +36,7 @@ type client struct {
 	out    outbound
 	w      writer
 
-	acc *Account // written under mu (at CONNECT), read by others under mu
+	acc *Account // set under mu at the first CONNECT, before any subscription exists
 	sec clientSecurity
 
 	// Touched only by the read loop.
