@@ -188,10 +188,10 @@ func (a *authenticator) authenticate(c *client, f *connectFields) *authUser {
 		if a.tlsMap {
 			return a.mapCertificate(c.sec.tlsState)
 		}
+		// With certificate mapping off, a user configured without a
+		// password logs in with none, as in the reference server.
 		u := a.users[f.User]
-		if u == nil || u.password == "" || !passwordMatches(u.password, f.Pass) {
-			// An empty password marks a certificate-only user: never
-			// matched by an empty password in CONNECT.
+		if u == nil || !passwordMatches(u.password, f.Pass) {
 			return nil
 		}
 		return u

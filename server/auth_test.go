@@ -66,9 +66,10 @@ func TestUserPasswordAuthWithBcrypt(t *testing.T) {
 
 func TestUsersListAndNoAuthUser(t *testing.T) {
 	s := startServer(t, func(o *Options) {
-		o.Auth.Users = []User{{Username: "a", Password: "pa"}, {Username: "b", Password: "pb"}}
+		o.Auth.Users = []User{{Username: "a", Password: "pa"}, {Username: "b", Password: "pb"}, {Username: "guest"}}
 		o.Auth.NoAuthUser = "b"
 	})
+	pubSubWorks(t, connect(t, s, nats.UserInfo("guest", ""))) // configured without a password
 	pubSubWorks(t, connect(t, s, nats.UserInfo("a", "pa")))
 	pubSubWorks(t, connect(t, s, nats.UserInfo("b", "pb")))
 	pubSubWorks(t, connect(t, s)) // no credentials: connects as b
