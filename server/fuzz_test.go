@@ -155,7 +155,9 @@ func deliveredSubjects(out []byte) []string {
 		if end < 0 {
 			break
 		}
-		f := strings.Fields(string(out[:end]))
+		// Split as the protocol does, on spaces and tabs only: a subject
+		// may hold other whitespace, such as a form feed.
+		f := strings.FieldsFunc(string(out[:end]), func(r rune) bool { return r == ' ' || r == '\t' })
 		out = out[end+2:]
 		if len(f) < 3 || (f[0] != "MSG" && f[0] != "HMSG") {
 			continue
@@ -202,3 +204,11 @@ func FuzzConfig(f *testing.F) {
 
 // Compile-time check that the test conns satisfy net.Conn.
 var _ net.Conn = (*captureConn)(nil)
+
+func TestDeliveredSubjects(t *testing.T) {
+	out := "+OK\r\nMSG a.b 1 12\r\nMSG fake 1 1\r\nHMSG c\f 2 r 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPONG\r\n"
+	got := strings.Join(deliveredSubjects([]byte(out)), ",")
+	if got != "a.b,c\f" {
+		t.Fatalf("got %q", got)
+	}
+}
