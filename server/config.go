@@ -191,9 +191,13 @@ var unsupportedNatsKeys = map[string]bool{
 var topLevelKeys = map[string]keyHandler[Options]{
 	"listen": func(cp *configParser, o *Options, v cval) {
 		host, port, ok := cp.hostPort(v)
-		if ok {
-			o.Host, o.Port = host, port
+		if !ok {
+			return
 		}
+		if host != "" { // `listen: 4222` leaves a host key's value alone
+			o.Host = host
+		}
+		o.Port = port
 	},
 	"host":        strKey(func(o *Options) *string { return &o.Host }),
 	"net":         strKey(func(o *Options) *string { return &o.Host }),

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,6 +104,21 @@ tls { verify: yes, cert: c }
 	got := strings.Split(err.Error(), "\n")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("errors:\n%s\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+}
+
+func TestConfigListenForms(t *testing.T) {
+	for text, want := range map[string]string{
+		"listen: 4333":                      ":4333",
+		"listen: \"[::1]:4333\"":            "::1:4333",
+		"host: 10.0.0.1\nlisten: 4333":      "10.0.0.1:4333",
+		"listen: \"0.0.0.0:1\"\nport: 2":    "0.0.0.0:2",
+		"net: 127.0.0.1\nlisten: \":4333\"": "127.0.0.1:4333",
+	} {
+		o, err := ParseConfig(text)
+		if got := fmt.Sprintf("%s:%d", o.Host, o.Port); err != nil || got != want {
+			t.Errorf("%q: %s, %v; want %s", text, got, err, want)
+		}
 	}
 }
 
