@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nkeys"
 
@@ -119,30 +122,57 @@ func FuzzClientSession(f *testing.F) {
 	}
 	s := fuzzAuthServer(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		watcherConn := &captureConn{}
-		watcher := newClient(s, watcherConn, 2)
-		pub := newClient(s, discardConn{}, 1)
-		defer watcher.closeConnection(closeClientClosed, false)
-		defer pub.closeConnection(closeClientClosed, false)
-		for _, c := range []*client{watcher, pub} {
-			if err := c.parser.Parse([]byte("CONNECT {\"user\":\"bob\",\"pass\":\"pw-bob\",\"verbose\":false,\"headers\":true}\r\n")); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := watcher.parser.Parse([]byte("SUB > 99\r\n")); err != nil {
-			t.Fatal(err)
-		}
-		_ = pub.parser.Parse(data)
-		pub.prod.flushes.kickAll()
-		if _, err := watcher.w.flush(&watcher.out); err != nil {
-			t.Fatal(err)
-		}
-		for _, subject := range deliveredSubjects(watcherConn.buf.Bytes()) {
-			if !sublist.MatchLiteral(subject, "pub.>") {
-				t.Fatalf("watcher received %q, which the publisher may not publish", subject)
-			}
-		}
+		hangGuard(t, data, func() error { return clientSession(s, data) })
 	})
+}
+
+func clientSession(s *Server, data []byte) error {
+	watcherConn := &captureConn{}
+	watcher := newClient(s, watcherConn, 2)
+	pub := newClient(s, discardConn{}, 1)
+	defer watcher.closeConnection(closeClientClosed, false)
+	defer pub.closeConnection(closeClientClosed, false)
+	for _, c := range []*client{watcher, pub} {
+		if err := c.parser.Parse([]byte("CONNECT {\"user\":\"bob\",\"pass\":\"pw-bob\",\"verbose\":false,\"headers\":true}\r\n")); err != nil {
+			return err
+		}
+	}
+	if err := watcher.parser.Parse([]byte("SUB > 99\r\n")); err != nil {
+		return err
+	}
+	_ = pub.parser.Parse(data)
+	pub.prod.flushes.kickAll()
+	if _, err := watcher.w.flush(&watcher.out); err != nil {
+		return err
+	}
+	for _, subject := range deliveredSubjects(watcherConn.buf.Bytes()) {
+		if !sublist.MatchLiteral(subject, "pub.>") {
+			return fmt.Errorf("watcher received %q, which the publisher may not publish", subject)
+		}
+	}
+	return nil
+}
+
+// fuzzHangLimit bounds one fuzz input: the fuzzer has no timeout of its
+// own, so without this a hang would only show as a stalled exec count.
+const fuzzHangLimit = 10 * time.Second
+
+// hangGuard runs body and fails, naming the input, on an error or when the
+// body does not finish in time.
+func hangGuard(t *testing.T, input any, body func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- body() }()
+	timer := time.NewTimer(fuzzHangLimit)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("input %q: %v", input, err)
+		}
+	case <-timer.C:
+		t.Fatalf("input %q: no result after %v", input, fuzzHangLimit)
+	}
 }
 
 // deliveredSubjects lists the subjects of the MSG and HMSG lines in out,
@@ -188,18 +218,23 @@ func FuzzConfig(f *testing.F) {
 		if strings.Contains(strings.ToLower(text), "include") {
 			return // would read arbitrary files
 		}
-		opts, err := ParseConfig(text)
-		if err != nil {
-			if _, ok := err.(*ConfigError); !ok {
-				t.Fatalf("error of type %T: %v", err, err)
-			}
-			return
-		}
-		opts.TLS = TLSOptions{} // never read files named by the input
-		if s, err := New(opts); err == nil && s.auth == nil {
-			t.Fatal("server without authenticator")
-		}
+		hangGuard(t, text, func() error { return loadConfigText(text) })
 	})
+}
+
+func loadConfigText(text string) error {
+	opts, err := ParseConfig(text)
+	if err != nil {
+		if _, ok := err.(*ConfigError); !ok {
+			return fmt.Errorf("error of type %T: %v", err, err)
+		}
+		return nil
+	}
+	opts.TLS = TLSOptions{} // never read files named by the input
+	if s, err := New(opts); err == nil && s.auth == nil {
+		return errors.New("server without authenticator")
+	}
+	return nil
 }
 
 // Compile-time check that the test conns satisfy net.Conn.
