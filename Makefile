@@ -5,7 +5,8 @@ GO       ?= go
 BIN      := bin
 FUZZTIME ?= 10s
 # Every fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
-FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch ./jetstore:FuzzDecodeRecord
+FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch \
+	./server:FuzzConnect ./server:FuzzClientSession ./server:FuzzConfig ./jetstore:FuzzDecodeRecord
 
 SOAK_ROUNDS ?= 50
 

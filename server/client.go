@@ -27,7 +27,8 @@ const (
 type client struct {
 	srv   *Server
 	cid   uint64
-	conn  net.Conn
+	conn  net.Conn // the socket; closing it ends both loops
+	rw    net.Conn // what the read loop reads: conn, or its TLS session
 	host  string
 	start time.Time
 
@@ -35,7 +36,8 @@ type client struct {
 	out    outbound
 	w      writer
 
-	acc *Account
+	acc *Account // set under mu at the first CONNECT, before any subscription exists
+	sec clientSecurity
 
 	// Touched only by the read loop.
 	opts     clientOptions
@@ -69,6 +71,7 @@ func newClient(s *Server, conn net.Conn, cid uint64) *client {
 		srv:   s,
 		cid:   cid,
 		conn:  conn,
+		rw:    conn,
 		start: time.Now(),
 		opts:  defaultClientOptions(),
 		subs:  make(map[string]*subscription),
@@ -79,6 +82,7 @@ func newClient(s *Server, conn net.Conn, cid uint64) *client {
 		w:     writer{conn: conn, deadline: s.opts.WriteDeadline},
 	}
 	c.prod = producer{acc: c.acc, self: c, echo: true}
+	c.sec.awaitingAuth = s.auth.required
 	if addr, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
 		c.host = addr.IP.String()
 	}
@@ -90,9 +94,20 @@ func newClient(s *Server, conn net.Conn, cid uint64) *client {
 }
 
 // run serves the connection until it closes. It sends INFO first, as the
-// protocol requires, then reads.
+// protocol requires, completes TLS when configured, then reads.
 func (c *client) run() {
-	c.sendProtoNow(c.srv.infoLine(c.cid, c.host))
+	if c.srv.auth.nonce {
+		c.sec.nonce = newNonce()
+	}
+	c.sendProtoNow(c.srv.infoLine(c.cid, c.host, c.sec.nonce))
+	if c.srv.tlsConfig != nil {
+		if err := c.startTLS(); err != nil {
+			c.tlsFailed(err)
+			c.writeLoop() // returns at once: it only retires the client
+			return
+		}
+	}
+	c.startAuthTimer()
 	c.schedulePing(c.srv.opts.PingInterval)
 	go c.writeLoop()
 	c.readLoop()
@@ -101,7 +116,7 @@ func (c *client) run() {
 func (c *client) readLoop() {
 	buf := make([]byte, minReadBuf)
 	for {
-		n, err := c.conn.Read(buf)
+		n, err := c.rw.Read(buf)
 		if n > 0 {
 			c.prod.stallLeft = stallBudget
 			perr := c.parser.Parse(buf[:n])
@@ -197,14 +212,14 @@ func (c *client) closeConnection(reason closeReason, flush bool) {
 		return
 	}
 	c.mu.Lock()
-	subs := c.subs
+	subs, acc := c.subs, c.acc
 	c.subs = nil
 	if c.pingTimer != nil {
 		c.pingTimer.Stop()
 	}
 	c.mu.Unlock()
 	for _, sub := range subs {
-		_ = c.acc.subs.Remove(sub.subject, sub.queue, sub)
+		_ = acc.subs.Remove(sub.subject, sub.queue, sub)
 	}
 	c.flushOnClose.Store(flush)
 	if !flush {
@@ -220,6 +235,7 @@ func (c *client) closeConnection(reason closeReason, flush bool) {
 // protocolError answers a parse or handler error: the spec's -ERR text when
 // it has one, then close.
 func (c *client) protocolError(err error) {
+	c.srv.viol.countProtocolError(err)
 	var we *parser.WireError
 	if errors.As(err, &we) {
 		c.sendErrNow(we.Text)
@@ -277,6 +293,7 @@ func (c *client) pingDue() {
 		return
 	}
 	if int(c.pingsOut.Load()) >= c.srv.opts.MaxPingsOut {
+		c.srv.viol.staleConnections.Add(1)
 		c.sendErrNow("Stale Connection")
 		c.closeConnection(closeStale, true)
 		return

@@ -23,8 +23,11 @@ func (c *client) ProcessConnect(arg []byte) error {
 	if c.trace {
 		c.traceIn("CONNECT", arg)
 	}
-	_, opts, err := parseConnect(arg)
+	f, opts, err := parseConnect(arg)
 	if err != nil {
+		return err
+	}
+	if err := c.authenticateConnect(&f); err != nil {
 		return err
 	}
 	c.opts = opts
@@ -44,10 +47,20 @@ func (c *client) ProcessPub(pa *parser.PubArg) error {
 	if c.trace {
 		c.traceIn("PUB", pa.Subject, pa.Reply, pa.Header, pa.Data)
 	}
+	if c.sec.awaitingAuth {
+		return c.requireAuth()
+	}
 	c.stats.inMsgs.Add(1)
 	c.stats.inBytes.Add(int64(pa.Size))
 	if pa.Header != nil && !c.opts.headers {
 		return errHeadersNotSupported
+	}
+	if c.sec.perms != nil && c.sec.perms.hasPub && !c.checkPublish(pa.Subject) {
+		// No +OK: the reference server answers a refused publish with
+		// the -ERR alone, and the connection stays open.
+		c.srv.viol.publishDenied.Add(1)
+		c.sendErr(pubViolationText(pa.Subject))
+		return nil
 	}
 	if c.opts.pedantic && !sublist.ValidLiteralSubjectBytes(pa.Subject) {
 		// Only a warning: the reference server still delivers the message
@@ -69,13 +82,31 @@ func (c *client) ProcessSub(subject, queue, sid []byte) error {
 	if c.trace {
 		c.traceIn("SUB", subject, queue, sid)
 	}
+	if c.sec.awaitingAuth {
+		return c.requireAuth()
+	}
 	if !sublist.ValidSubjectBytes(subject) {
 		c.sendErr("Invalid Subject")
 		return nil
 	}
+	var denyFilter []permEntry
+	if ps := c.sec.perms; ps != nil && ps.hasSub {
+		if !c.checkSubscribe(string(subject), string(queue)) {
+			c.srv.viol.subscribeDenied.Add(1)
+			c.sendErr(subViolationText(string(subject), string(queue)))
+			return nil
+		}
+		denyFilter = ps.denyFilter(string(subject), string(queue))
+	}
 	c.mu.Lock()
 	if c.subs == nil { // closing
 		c.mu.Unlock()
+		return nil
+	}
+	if max := c.srv.opts.MaxSubscriptions; max > 0 && len(c.subs) >= max {
+		c.mu.Unlock()
+		c.srv.viol.maxSubscriptions.Add(1)
+		c.sendErr("maximum subscriptions exceeded")
 		return nil
 	}
 	if _, dup := c.subs[string(sid)]; dup {
@@ -89,6 +120,7 @@ func (c *client) ProcessSub(subject, queue, sid []byte) error {
 		subject: string(subject),
 		queue:   string(queue),
 		sid:     append([]byte(nil), sid...),
+		deny:    denyFilter,
 	}
 	c.subs[string(sid)] = sub
 	c.mu.Unlock()
@@ -106,6 +138,9 @@ func (c *client) ProcessSub(subject, queue, sid []byte) error {
 func (c *client) ProcessUnsub(sid []byte, max int64) error {
 	if c.trace {
 		c.traceIn("UNSUB", sid)
+	}
+	if c.sec.awaitingAuth {
+		return c.requireAuth()
 	}
 	c.mu.Lock()
 	sub := c.subs[string(sid)]
@@ -142,6 +177,9 @@ func (c *client) ProcessPing() error {
 	if c.trace {
 		c.traceIn("PING")
 	}
+	if c.sec.awaitingAuth {
+		return c.requireAuth()
+	}
 	c.sendProto(parser.PongLine)
 	return nil
 }
@@ -149,6 +187,9 @@ func (c *client) ProcessPing() error {
 func (c *client) ProcessPong() error {
 	if c.trace {
 		c.traceIn("PONG")
+	}
+	if c.sec.awaitingAuth {
+		return c.requireAuth()
 	}
 	c.pingsOut.Store(0)
 	return nil
@@ -158,6 +199,9 @@ func (c *client) ProcessPong() error {
 func (c *client) ProcessInfo(arg []byte) error {
 	if c.trace {
 		c.traceIn("INFO", arg)
+	}
+	if c.sec.awaitingAuth {
+		return c.requireAuth()
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"runtime"
 
@@ -31,6 +32,9 @@ type serverInfo struct {
 	ClientID     uint64 `json:"client_id,omitempty"`
 	ClientIP     string `json:"client_ip,omitempty"`
 	AuthRequired bool   `json:"auth_required,omitempty"`
+	TLSRequired  bool   `json:"tls_required,omitempty"`
+	TLSVerify    bool   `json:"tls_verify,omitempty"`
+	Nonce        string `json:"nonce,omitempty"`
 	LameDuckMode bool   `json:"ldm,omitempty"`
 }
 
@@ -46,13 +50,18 @@ func (s *Server) baseInfo() serverInfo {
 		Headers:    true,
 		MaxPayload: s.opts.MaxPayload,
 		JetStream:  s.opts.JetStream,
+
+		AuthRequired: s.auth.required,
+		TLSRequired:  s.tlsConfig != nil,
+		TLSVerify:    s.tlsConfig != nil && s.tlsConfig.ClientAuth == tls.RequireAndVerifyClientCert,
 	}
 }
 
-// infoLine renders the INFO line for one client.
-func (s *Server) infoLine(cid uint64, clientIP string) []byte {
+// infoLine renders the INFO line for one client; nonce is empty unless
+// nkey users may sign it.
+func (s *Server) infoLine(cid uint64, clientIP, nonce string) []byte {
 	info := s.baseInfo()
-	info.ClientID, info.ClientIP = cid, clientIP
+	info.ClientID, info.ClientIP, info.Nonce = cid, clientIP, nonce
 	js, err := json.Marshal(info)
 	if err != nil {
 		panic("server: INFO does not marshal: " + err.Error()) // fixed struct of plain fields

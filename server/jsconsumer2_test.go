@@ -52,7 +52,7 @@ func TestAckVariantsAndRedelivery(t *testing.T) {
 	if md := meta(t, m); md.Sequence.Stream != 1 || md.NumDelivered != 2 || md.Sequence.Consumer != 2 {
 		t.Fatalf("after nak: %+v delivered %d", md.Sequence, md.NumDelivered)
 	}
-	m.Ack()
+	m.DoubleAck(ctx(t))
 	if info, _ := c1.Info(ctx(t)); info.NumRedelivered != 0 || info.NumAckPending != 0 {
 		t.Fatalf("after ack of redelivery: %+v", info)
 	}

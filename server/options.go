@@ -48,8 +48,20 @@ type Options struct {
 	// (0: jetstore.DefaultBlockSize).
 	StoreBlockSize int64
 
+	// MaxSubscriptions per connection; 0 means unlimited.
+	MaxSubscriptions int
+
+	Auth     AuthOptions      // client authentication and permissions (auth.go)
+	Accounts []AccountOptions // isolated subject spaces (account_config.go)
+	TLS      TLSOptions       // TLS for client connections (tls.go)
+
 	Debug bool // log connection lifecycle events
 	Trace bool // log every protocol operation (expensive; off by default)
+
+	// LogFile and PidFile are for the command that runs the server; a
+	// configuration file can set them.
+	LogFile string
+	PidFile string
 
 	// Logger receives the server's logs; nil means no logging.
 	Logger *zap.Logger
@@ -86,6 +98,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.WriteDeadline <= 0 {
 		o.WriteDeadline = DefaultWriteDeadline
+	}
+	if o.TLS.Timeout <= 0 {
+		o.TLS.Timeout = DefaultTLSTimeout
 	}
 	if o.FirstPingDelay <= 0 {
 		o.FirstPingDelay = DefaultFirstPingDelay

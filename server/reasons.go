@@ -13,6 +13,8 @@ const (
 	closeWriteDeadline
 	closeStale
 	closeServerShutdown
+	closeAuthTimeout
+	closeTLSHandshake
 )
 
 var closeReasonText = [...]string{
@@ -24,6 +26,8 @@ var closeReasonText = [...]string{
 	closeWriteDeadline:  "Slow Consumer (Write Deadline)",
 	closeStale:          "Stale Connection",
 	closeServerShutdown: "Server Shutdown",
+	closeAuthTimeout:    "Authentication Timeout",
+	closeTLSHandshake:   "TLS Handshake Error",
 }
 
 func (r closeReason) String() string { return closeReasonText[r] }

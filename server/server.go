@@ -7,6 +7,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -29,6 +30,12 @@ type Server struct {
 	name string
 	gacc *Account // the global account, $G
 
+	// Fixed in New: accounts by name ($G included), how clients
+	// authenticate, and the TLS configuration (nil without TLS).
+	accounts  map[string]*Account
+	auth      *authenticator
+	tlsConfig *tls.Config
+
 	listener net.Listener
 	started  time.Time
 
@@ -38,6 +45,7 @@ type Server struct {
 
 	nextCID       atomic.Uint64
 	slowConsumers atomic.Int64
+	viol          violationCounters
 	closedStats   clientStats // totals of connections already gone
 
 	live     sync.WaitGroup // accept loop and every client's goroutines
@@ -51,6 +59,7 @@ type Stats struct {
 	SlowConsumers                      int64
 	Connections                        int
 	Subscriptions                      int
+	Violations                         Violations
 }
 
 // ErrServerStopped is returned by Start on a server that was shut down.
@@ -67,7 +76,7 @@ func New(opts Options) (*Server, error) {
 	if name == "" {
 		name = id
 	}
-	return &Server{
+	s := &Server{
 		opts:    opts,
 		log:     opts.Logger,
 		id:      id,
@@ -75,7 +84,11 @@ func New(opts Options) (*Server, error) {
 		gacc:    newAccount(GlobalAccountName),
 		clients: make(map[uint64]*client),
 		stopped: make(chan struct{}),
-	}, nil
+	}
+	if err := s.configureSecurity(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return s, nil
 }
 
 // Start listens on the configured address and begins accepting clients in
@@ -88,8 +101,13 @@ func (s *Server) Start() error {
 		return ErrServerStopped
 	}
 	if s.opts.JetStream {
-		if _, err := s.enableJetStream(s.gacc); err != nil {
-			return err
+		// Every account has its own JetStream namespace: its own store
+		// directory and API subscriptions in its own subject space.
+		for _, acc := range s.Accounts() {
+			if _, err := s.enableJetStream(acc); err != nil {
+				s.closeJetStream()
+				return err
+			}
 		}
 	}
 	addr := net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port))
@@ -191,6 +209,7 @@ func (s *Server) accept(conn net.Conn) {
 	}
 	if len(s.clients) >= s.opts.MaxConnections {
 		s.mu.Unlock()
+		s.viol.maxConnections.Add(1)
 		s.log.Warn("maximum connections reached, refusing client",
 			zap.Int("max_connections", s.opts.MaxConnections), zap.String("remote", conn.RemoteAddr().String()))
 		_ = conn.SetWriteDeadline(time.Now().Add(closeFlushDeadline))
@@ -226,8 +245,11 @@ func (s *Server) clientGone(c *client) {
 }
 
 func (s *Server) closeJetStream() {
-	if s.gacc.js != nil {
-		s.gacc.js.close()
+	for _, acc := range s.Accounts() {
+		if acc.js != nil {
+			acc.js.close()
+			acc.js = nil
+		}
 	}
 }
 
@@ -280,8 +302,14 @@ func (s *Server) NumClients() int {
 	return len(s.clients)
 }
 
-// NumSubscriptions is the number of subscriptions in the sublist.
-func (s *Server) NumSubscriptions() int { return s.gacc.NumSubscriptions() }
+// NumSubscriptions is the number of subscriptions in all accounts.
+func (s *Server) NumSubscriptions() int {
+	n := 0
+	for _, a := range s.accounts {
+		n += a.NumSubscriptions()
+	}
+	return n
+}
 
 // GlobalAccount is the account clients use when no other is assigned.
 func (s *Server) GlobalAccount() *Account { return s.gacc }
@@ -295,6 +323,7 @@ func (s *Server) Stats() Stats {
 		OutBytes:      s.closedStats.outBytes.Load(),
 		SlowConsumers: s.slowConsumers.Load(),
 		Subscriptions: s.NumSubscriptions(),
+		Violations:    s.viol.snapshot(),
 	}
 	s.mu.Lock()
 	st.Connections = len(s.clients)

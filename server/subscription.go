@@ -16,6 +16,10 @@ type subscription struct {
 	queue   string
 	sid     []byte // echoed verbatim in MSG/HMSG
 
+	// deny lists the subscriber's deny-subscribe entries this (wildcard or
+	// queue) subscription overlaps: matching messages are not delivered.
+	deny []permEntry
+
 	// delivered counts messages handed to this subscription; max, when
 	// positive, is the UNSUB limit on that count. Both are touched by every
 	// publisher that delivers here, hence atomic.

@@ -10,11 +10,11 @@ import (
 	"github.com/midgemq/midge/server"
 )
 
-// config is what the command line asks for.
+// config is what the command line (and a configuration file) asks for.
 type config struct {
 	opts        server.Options
-	logFile     string
-	pidFile     string
+	configFile  string
+	checkConfig bool
 	showVersion bool
 }
 
@@ -27,6 +27,8 @@ Server Options:
     -p, --port <port>                Use port for clients (default: 4222)
     -n, --name, --server_name <name> Server name (default: auto)
     -P, --pid <file>                 File to store PID
+    -c, --config <file>              Configuration file (nats-server format)
+    -t                               Test configuration and exit
 
 JetStream Options:
     -js, --jetstream                 Enable JetStream (streams)
@@ -41,6 +43,18 @@ Logging Options:
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -DV                              Debug and trace
+
+Authorization Options:
+    --user <user>                    User required for connections
+    --pass <password>                Password required for connections
+    --auth <token>                   Authorization token required for connections
+
+TLS Options:
+    --tls                            Enable TLS, do not verify clients (default: false)
+    --tlscert <file>                 Server certificate file
+    --tlskey <file>                  Private key for server certificate
+    --tlsverify                      Enable TLS, verify client certificates
+    --tlscacert <file>               Client certificate CA for verification
 
 Common Options:
     -h, --help                       Show this message
@@ -66,10 +80,35 @@ func parseSyncInterval(v string) (time.Duration, error) {
 // errHelp reports that -h was given; the caller prints usage and exits 0.
 var errHelp = errors.New("help requested")
 
-// parseFlags reads args (without the program name). Flag errors come back
-// as errors; nothing is printed here except by the caller.
+// parseFlags reads args (without the program name). With -c the file is
+// read first and the flags then override what it says. Flag errors come
+// back as errors; nothing is printed here except by the caller.
 func parseFlags(args []string) (config, error) {
 	cfg := config{opts: server.DefaultOptions()}
+	var tf tlsFlags
+	if err := bindAndParse(&cfg, &tf, args); err != nil {
+		return cfg, err
+	}
+	if cfg.configFile != "" {
+		var err error
+		if cfg, tf, err = reparseOverConfigFile(cfg.configFile, args); err != nil {
+			return cfg, err
+		}
+	}
+	if tf.set {
+		if err := applyTLSFlags(&cfg.opts, tf); err != nil {
+			return cfg, err
+		}
+	}
+	o := &cfg.opts
+	if o.Port < 0 || o.Port > 65535 {
+		return cfg, fmt.Errorf("invalid port %d (want 0-65535)", o.Port)
+	}
+	return cfg, nil
+}
+
+// bindAndParse defines every flag on cfg's current values and parses args.
+func bindAndParse(cfg *config, tf *tlsFlags, args []string) error {
 	fs := flag.NewFlagSet("midge", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -82,46 +121,61 @@ func parseFlags(args []string) (config, error) {
 		fs.IntVar(&o.Port, name, o.Port, "")
 	}
 	for _, name := range []string{"n", "name", "server_name"} {
-		fs.StringVar(&o.ServerName, name, "", "")
+		fs.StringVar(&o.ServerName, name, o.ServerName, "")
 	}
 	for _, name := range []string{"P", "pid"} {
-		fs.StringVar(&cfg.pidFile, name, "", "")
+		fs.StringVar(&o.PidFile, name, o.PidFile, "")
 	}
+	for _, name := range []string{"c", "config"} {
+		fs.StringVar(&cfg.configFile, name, cfg.configFile, "")
+	}
+	fs.BoolVar(&cfg.checkConfig, "t", false, "")
 	for _, name := range []string{"l", "log"} {
-		fs.StringVar(&cfg.logFile, name, "", "")
+		fs.StringVar(&o.LogFile, name, o.LogFile, "")
 	}
 	for _, name := range []string{"D", "debug"} {
-		fs.BoolVar(&o.Debug, name, false, "")
+		fs.BoolVar(&o.Debug, name, o.Debug, "")
 	}
 	for _, name := range []string{"V", "trace"} {
-		fs.BoolVar(&o.Trace, name, false, "")
+		fs.BoolVar(&o.Trace, name, o.Trace, "")
 	}
 	for _, name := range []string{"js", "jetstream"} {
-		fs.BoolVar(&o.JetStream, name, false, "")
+		fs.BoolVar(&o.JetStream, name, o.JetStream, "")
 	}
 	for _, name := range []string{"sd", "store_dir"} {
-		fs.StringVar(&o.StoreDir, name, "", "")
+		fs.StringVar(&o.StoreDir, name, o.StoreDir, "")
 	}
 	syncInterval := "always"
+	if o.SyncInterval > 0 {
+		syncInterval = o.SyncInterval.String()
+	}
 	fs.StringVar(&syncInterval, "sync_interval", syncInterval, "")
 	var debugTrace bool
 	fs.BoolVar(&debugTrace, "DV", false, "")
 	for _, name := range []string{"v", "version"} {
 		fs.BoolVar(&cfg.showVersion, name, false, "")
 	}
+	fs.StringVar(&o.Auth.Username, "user", o.Auth.Username, "")
+	fs.StringVar(&o.Auth.Password, "pass", o.Auth.Password, "")
+	fs.StringVar(&o.Auth.Token, "auth", o.Auth.Token, "")
+	fs.BoolVar(&tf.enable, "tls", false, "")
+	fs.BoolVar(&tf.verify, "tlsverify", false, "")
+	fs.StringVar(&tf.cert, "tlscert", "", "")
+	fs.StringVar(&tf.key, "tlskey", "", "")
+	fs.StringVar(&tf.ca, "tlscacert", "", "")
 
 	err := fs.Parse(args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return cfg, errHelp
+			return errHelp
 		}
-		return cfg, err
+		return err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if o.SyncInterval, err = parseSyncInterval(syncInterval); err != nil {
-		return cfg, err
+		return err
 	}
 	if o.StoreDir == "" {
 		o.StoreDir = defaultStoreDir
@@ -129,8 +183,11 @@ func parseFlags(args []string) (config, error) {
 	if debugTrace {
 		o.Debug, o.Trace = true, true
 	}
-	if o.Port < 0 || o.Port > 65535 {
-		return cfg, fmt.Errorf("invalid port %d (want 0-65535)", o.Port)
-	}
-	return cfg, nil
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "tls", "tlsverify", "tlscert", "tlskey", "tlscacert":
+			tf.set = true
+		}
+	})
+	return nil
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -22,8 +25,8 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-V"}, func(c config) bool { return c.opts.Trace && !c.opts.Debug }},
 		{[]string{"-DV"}, func(c config) bool { return c.opts.Trace && c.opts.Debug }},
 		{[]string{"--debug", "--trace"}, func(c config) bool { return c.opts.Trace && c.opts.Debug }},
-		{[]string{"-l", "x.log", "-P", "x.pid"}, func(c config) bool { return c.logFile == "x.log" && c.pidFile == "x.pid" }},
-		{[]string{"--log", "y.log", "--pid", "y.pid"}, func(c config) bool { return c.logFile == "y.log" && c.pidFile == "y.pid" }},
+		{[]string{"-l", "x.log", "-P", "x.pid"}, func(c config) bool { return c.opts.LogFile == "x.log" && c.opts.PidFile == "x.pid" }},
+		{[]string{"--log", "y.log", "--pid", "y.pid"}, func(c config) bool { return c.opts.LogFile == "y.log" && c.opts.PidFile == "y.pid" }},
 		{[]string{"-v"}, func(c config) bool { return c.showVersion }},
 		{[]string{"--version"}, func(c config) bool { return c.showVersion }},
 	}
@@ -51,5 +54,66 @@ func TestParseFlagsErrors(t *testing.T) {
 		if _, err := parseFlags(args); !errors.Is(err, errHelp) {
 			t.Errorf("%v: err = %v, want errHelp", args, err)
 		}
+	}
+}
+
+func TestSecurityFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"--user", "u", "--pass", "p", "--tlsverify", "--tlscert", "c.pem",
+		"--tlskey", "k.pem", "--tlscacert", "ca.pem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, tl := cfg.opts.Auth, cfg.opts.TLS
+	if a.Username != "u" || a.Password != "p" || tl.CertFile != "c.pem" || tl.KeyFile != "k.pem" ||
+		tl.CAFile != "ca.pem" || !tl.Verify {
+		t.Fatalf("options %+v %+v", a, tl)
+	}
+	if cfg, err := parseFlags([]string{"--auth", "tok"}); err != nil || cfg.opts.Auth.Token != "tok" {
+		t.Fatalf("--auth: %v %+v", err, cfg.opts.Auth)
+	}
+	for _, args := range [][]string{{"--tls"}, {"--tls", "--tlscert", "c.pem"}, {"--tlsverify", "--tlskey", "k.pem"}} {
+		if _, err := parseFlags(args); err == nil {
+			t.Errorf("%v accepted without certificate and key", args)
+		}
+	}
+}
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "midge.conf")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Flags override the configuration file; what the flags leave alone comes
+// from the file, the rest from the defaults.
+func TestFlagsOverrideConfigFile(t *testing.T) {
+	path := writeConfig(t, `
+port: 5000
+server_name: from-file
+max_payload: 2048
+authorization { user: fileuser, password: filepass }
+tls { cert_file: f.pem, key_file: f.key, timeout: 3 }
+`)
+	cfg, err := parseFlags([]string{"-c", path, "-p", "6000", "--pass", "flagpass"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.opts
+	if o.Port != 6000 || o.ServerName != "from-file" || o.Host != "0.0.0.0" || o.MaxPayload != 2048 ||
+		o.Auth.Username != "fileuser" || o.Auth.Password != "flagpass" || o.TLS.CertFile != "f.pem" {
+		t.Fatalf("options %+v", o)
+	}
+	cfg, err = parseFlags([]string{"--config", path, "--tls", "--tlscert", "x.pem", "--tlskey", "x.key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl := cfg.opts.TLS; tl.CertFile != "x.pem" || tl.KeyFile != "x.key" || tl.Timeout != 3*time.Second {
+		t.Fatalf("TLS flags did not replace the file's block: %+v", tl)
+	}
+	if cfg, err := parseFlags([]string{"-c", path, "--tls=false"}); err != nil || cfg.opts.TLS.CertFile != "" {
+		t.Fatalf("--tls=false: %v %+v", err, cfg.opts.TLS)
 	}
 }

@@ -29,6 +29,9 @@ func run(args []string) int {
 	case errors.Is(err, errHelp):
 		fmt.Print(usageText)
 		return 0
+	case errors.As(err, new(*server.ConfigError)):
+		fmt.Fprintf(os.Stderr, "midge: %v\n", err)
+		return 1
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "midge: %v\n\n%s", err, usageText)
 		return 2
@@ -37,6 +40,9 @@ func run(args []string) int {
 		fmt.Printf("midge version %s (NATS protocol as nats-server %s, %s)\n",
 			server.Version, server.ProtocolVersion, runtime.Version())
 		return 0
+	}
+	if cfg.checkConfig {
+		return checkConfig(cfg)
 	}
 
 	log, closeLog, err := newLogger(cfg)
@@ -54,12 +60,12 @@ func run(args []string) int {
 	}
 	// The pid file exists before the startup line, so whoever waits for
 	// that line can rely on it.
-	if cfg.pidFile != "" {
-		if err := os.WriteFile(cfg.pidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-			log.Error("cannot write pid file", zap.String("file", cfg.pidFile), zap.Error(err))
+	if cfg.opts.PidFile != "" {
+		if err := os.WriteFile(cfg.opts.PidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			log.Error("cannot write pid file", zap.String("file", cfg.opts.PidFile), zap.Error(err))
 			return 1
 		}
-		defer os.Remove(cfg.pidFile)
+		defer os.Remove(cfg.opts.PidFile)
 	}
 	if err := srv.Start(); err != nil {
 		log.Error(err.Error())
@@ -86,8 +92,8 @@ func newLogger(cfg config) (*zap.Logger, func(), error) {
 	}
 	out := zapcore.Lock(os.Stderr)
 	closeFn := func() {}
-	if cfg.logFile != "" {
-		f, err := os.OpenFile(cfg.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if cfg.opts.LogFile != "" {
+		f, err := os.OpenFile(cfg.opts.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, nil, fmt.Errorf("cannot open log file: %w", err)
 		}

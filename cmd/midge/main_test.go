@@ -427,3 +427,49 @@ func retryUntilExit(t *testing.T, cmd *exec.Cmd, attempt func()) error {
 		}
 	}
 }
+
+func TestConfigFileRunsServer(t *testing.T) {
+	path := writeConfig(t, `
+authorization { users: [ {user: a, password: pa, permissions: {publish: "ok.>"}} ] }
+max_subscriptions: 1
+`)
+	c := startMidge(t, "-c", path)
+	if _, err := nats.Connect(c.url(), nats.MaxReconnects(0)); !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("connect without credentials: %v", err)
+	}
+	nc, err := nats.Connect(c.url(), nats.UserInfo("a", "pa"), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.Publish("ok.x", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadConfigFileExitsOne(t *testing.T) {
+	path := writeConfig(t, "port: 4222\nmax_payloda: 5\n")
+	_, stderr, code := runMidge(t, "-c", path)
+	if code != 1 || !strings.Contains(stderr, path+`:2: unknown configuration key "max_payloda"`) {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+	if strings.Contains(stderr, "Usage") {
+		t.Fatalf("a configuration error printed the usage: %q", stderr)
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	good := writeConfig(t, "authorization { token: t }\n")
+	out, _, code := runMidge(t, "-t", "-c", good)
+	if code != 0 || !strings.Contains(out, "is valid") {
+		t.Fatalf("-t on a good file: code %d, %q", code, out)
+	}
+	// Parses, but the server refuses it: a token and users together.
+	bad := writeConfig(t, "authorization { token: t, users: [ {user: a, password: b} ] }\n")
+	if _, stderr, code := runMidge(t, "-t", "-c", bad); code != 1 || !strings.Contains(stderr, "token") {
+		t.Fatalf("-t on a bad file: code %d, %q", code, stderr)
+	}
+}

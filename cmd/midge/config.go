@@ -1,0 +1,72 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/midgemq/midge/server"
+)
+
+// The configuration file (-c) and the flags that interact with it.
+
+// reparseOverConfigFile loads the file and parses args again on top of
+// it: the flags' defaults are then the file's values, so only flags
+// actually given override the file.
+func reparseOverConfigFile(path string, args []string) (config, tlsFlags, error) {
+	fileOpts, err := server.LoadConfigFile(path)
+	if err != nil {
+		return config{}, tlsFlags{}, err
+	}
+	if fileOpts.Host == "" {
+		fileOpts.Host = server.DefaultHost
+	}
+	if fileOpts.Port == 0 {
+		fileOpts.Port = server.DefaultPort
+	}
+	cfg := config{opts: fileOpts}
+	var tf tlsFlags
+	err = bindAndParse(&cfg, &tf, args)
+	return cfg, tf, err
+}
+
+// tlsFlags are kept apart from the options: like nats-server, any TLS flag
+// replaces the configuration file's whole tls block.
+type tlsFlags struct {
+	enable, verify bool
+	cert, key, ca  string
+	set            bool // some TLS flag was given
+}
+
+// applyTLSFlags replaces the TLS options with the flags' (nats-server's
+// rule: the command line's TLS settings are complete in themselves).
+// --tls=false alone turns TLS off.
+func applyTLSFlags(o *server.Options, tf tlsFlags) error {
+	if !tf.enable && !tf.verify && tf.cert == "" && tf.key == "" && tf.ca == "" {
+		o.TLS = server.TLSOptions{}
+		return nil
+	}
+	if tf.cert == "" {
+		return errors.New("TLS needs a server certificate (--tlscert)")
+	}
+	if tf.key == "" {
+		return errors.New("TLS needs the certificate's private key (--tlskey)")
+	}
+	timeout := o.TLS.Timeout
+	o.TLS = server.TLSOptions{
+		CertFile: tf.cert, KeyFile: tf.key, CAFile: tf.ca,
+		Verify: tf.verify, Timeout: timeout,
+	}
+	return nil
+}
+
+// checkConfig is -t: build the server from the configuration (which loads
+// certificates and resolves users and accounts) without listening.
+func checkConfig(cfg config) int {
+	if _, err := server.New(cfg.opts); err != nil {
+		fmt.Fprintf(os.Stderr, "midge: %v\n", err)
+		return 1
+	}
+	fmt.Printf("midge: configuration %s is valid\n", cfg.configFile)
+	return 0
+}

@@ -1,0 +1,356 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/midgemq/midge/sublist"
+)
+
+// Permissions restrict what one user may publish and subscribe to, in the
+// reference server's model: an allow list (absent means everything) minus a
+// deny list, with wildcards. Subscribe entries may name a queue group after
+// the subject ("orders.* workers").
+type Permissions struct {
+	Publish   *SubjectPermission
+	Subscribe *SubjectPermission
+	// Response lets the user publish to the reply subject of a request it
+	// received, even where Publish would not allow it (services whose
+	// callers pick random inboxes).
+	Response *ResponsePermission
+}
+
+// SubjectPermission is an allow and a deny list. A nil Allow allows every
+// subject; an empty, non-nil one allows none.
+type SubjectPermission struct {
+	Allow []string
+	Deny  []string
+}
+
+// ResponsePermission bounds the replies allowed per received request.
+type ResponsePermission struct {
+	MaxMsgs int           // replies per request; negative means unlimited
+	Expires time.Duration // how long a reply stays allowed; negative means forever
+}
+
+// Reference-server defaults for allow_responses: one reply, within two
+// minutes.
+const (
+	DefaultResponseMaxMsgs = 1
+	DefaultResponseExpires = 2 * time.Minute
+)
+
+// permEntry is one compiled allow or deny entry.
+type permEntry struct {
+	subject string
+	queue   string // subscribe entries only; "" matches any or no queue
+}
+
+// permSet is a user's compiled permissions. It is immutable and shared by
+// every connection of the user, so publishers may read it without locks.
+type permSet struct {
+	pubAllow []permEntry // nil: no allow list
+	pubDeny  []permEntry
+	hasPub   bool // any publish restriction at all
+	subAllow []permEntry
+	subDeny  []permEntry
+	hasSub   bool
+	resp     *ResponsePermission
+}
+
+// compilePermissions validates p and turns it into a permSet; nil p means
+// no restrictions and yields nil.
+func compilePermissions(p *Permissions) (*permSet, error) {
+	if p == nil {
+		return nil, nil
+	}
+	ps := &permSet{}
+	var err error
+	if p.Publish != nil {
+		if ps.pubAllow, err = compileEntries(p.Publish.Allow, false); err != nil {
+			return nil, fmt.Errorf("publish allow: %w", err)
+		}
+		if p.Publish.Allow != nil && ps.pubAllow == nil {
+			ps.pubAllow = []permEntry{} // an empty list allows nothing
+		}
+		if ps.pubDeny, err = compileEntries(p.Publish.Deny, false); err != nil {
+			return nil, fmt.Errorf("publish deny: %w", err)
+		}
+	}
+	if p.Subscribe != nil {
+		if ps.subAllow, err = compileEntries(p.Subscribe.Allow, true); err != nil {
+			return nil, fmt.Errorf("subscribe allow: %w", err)
+		}
+		if p.Subscribe.Allow != nil && ps.subAllow == nil {
+			ps.subAllow = []permEntry{}
+		}
+		if ps.subDeny, err = compileEntries(p.Subscribe.Deny, true); err != nil {
+			return nil, fmt.Errorf("subscribe deny: %w", err)
+		}
+	}
+	if p.Response != nil {
+		r := *p.Response
+		if r.MaxMsgs == 0 {
+			r.MaxMsgs = DefaultResponseMaxMsgs
+		}
+		if r.Expires == 0 {
+			r.Expires = DefaultResponseExpires
+		}
+		ps.resp = &r
+		if ps.pubAllow == nil {
+			// As in the reference server: responses alone turn the blanket
+			// publish allowance off.
+			ps.pubAllow = []permEntry{}
+		}
+	}
+	ps.hasPub = ps.pubAllow != nil || ps.pubDeny != nil
+	ps.hasSub = ps.subAllow != nil || ps.subDeny != nil
+	return ps, nil
+}
+
+func compileEntries(list []string, allowQueue bool) ([]permEntry, error) {
+	var out []permEntry
+	for _, s := range list {
+		e, err := parsePermEntry(s, allowQueue)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// parsePermEntry accepts "subject" or, for subscribe lists, "subject queue".
+func parsePermEntry(s string, allowQueue bool) (permEntry, error) {
+	if sublist.ValidSubject(s) {
+		return permEntry{subject: s}, nil
+	}
+	f := strings.Fields(s)
+	if allowQueue && len(f) == 2 && sublist.ValidSubject(f[0]) && sublist.ValidSubject(f[1]) {
+		return permEntry{subject: f[0], queue: f[1]}, nil
+	}
+	return permEntry{}, fmt.Errorf("subject %q is not a valid subject", s)
+}
+
+// pubAllowed decides a literal publish subject against the lists.
+func (ps *permSet) pubAllowed(subject string) bool {
+	if ps.pubAllow != nil && !matchesAny(subject, ps.pubAllow) {
+		return false
+	}
+	return !matchesAny(subject, ps.pubDeny)
+}
+
+func matchesAny(subject string, entries []permEntry) bool {
+	for _, e := range entries {
+		if sublist.MatchLiteral(subject, e.subject) {
+			return true
+		}
+	}
+	return false
+}
+
+// subAllowed decides a SUB. A subscription is allowed when every subject it
+// can match is allowed, so `foo.>` is refused under `allow: foo.*` (the
+// reference server lets it through). Queue-qualified allow entries that
+// cover the subject restrict which queues may be used; queue-qualified deny
+// entries refuse just those queues.
+func (ps *permSet) subAllowed(subject, queue string) bool {
+	if ps.subAllow != nil {
+		plain, queueRules, queueOK := false, false, false
+		for _, e := range ps.subAllow {
+			switch {
+			case !sublist.IsSubsetMatch(subject, e.subject):
+			case e.queue == "":
+				plain = true
+			default:
+				queueRules = true
+				queueOK = queueOK || (queue != "" && queueMatches(queue, e.queue))
+			}
+		}
+		allowed := plain
+		if queue != "" && queueRules {
+			allowed = queueOK
+		}
+		if !allowed {
+			return false
+		}
+	}
+	for _, e := range ps.subDeny {
+		if !sublist.IsSubsetMatch(subject, e.subject) {
+			continue
+		}
+		if e.queue == "" || (queue != "" && queueMatches(queue, e.queue)) {
+			return false
+		}
+	}
+	return true
+}
+
+// queueMatches compares a queue name to a permission's, which may be a
+// wildcard pattern (queue names are tokens like subjects).
+func queueMatches(queue, pattern string) bool {
+	return queue == pattern || sublist.IsSubsetMatch(queue, pattern)
+}
+
+// denyFilter lists the deny entries that an allowed subscription overlaps
+// without being covered by them: `SUB foo.>` under `deny: foo.secret` is
+// allowed, but foo.secret must never be delivered to it. Nil means no
+// delivery-time check is needed, which is the common case.
+func (ps *permSet) denyFilter(subject, queue string) []permEntry {
+	var out []permEntry
+	for _, e := range ps.subDeny {
+		if e.queue != "" && (queue == "" || !queueMatches(queue, e.queue)) {
+			continue
+		}
+		if sublist.SubjectsCollide(subject, e.subject) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// deliveryDenied checks a delivered subject against a subscription's deny
+// filter.
+func deliveryDenied(subject []byte, filter []permEntry) bool {
+	for _, e := range filter {
+		if sublist.MatchLiteral(string(subject), e.subject) {
+			return true
+		}
+	}
+	return false
+}
+
+// pubPermCacheSize bounds a connection's cache of publish decisions; when
+// full it starts over, as the match cache does.
+const pubPermCacheSize = 256
+
+// pubPermCache remembers publish decisions for one connection. Only the
+// connection's read loop touches it.
+type pubPermCache map[string]bool
+
+// checkPublish is the publish permission check of the hot path: a map hit
+// for subjects seen before (no allocation), the lists otherwise.
+func (c *client) checkPublish(subject []byte) bool {
+	ps := c.sec.perms
+	if allowed, ok := c.sec.pubCache[string(subject)]; ok {
+		return allowed
+	}
+	allowed := ps.pubAllowed(string(subject))
+	if !allowed && ps.resp != nil {
+		// A reply permission is per request and changes with every
+		// delivery, so it is decided afresh and never cached.
+		return c.sec.replies.use(string(subject), ps.resp)
+	}
+	if c.sec.pubCache == nil || len(c.sec.pubCache) >= pubPermCacheSize {
+		c.sec.pubCache = make(pubPermCache, pubPermCacheSize)
+	}
+	c.sec.pubCache[string(subject)] = allowed
+	return allowed
+}
+
+// checkSubscribe is the SUB permission check.
+func (c *client) checkSubscribe(subject, queue string) bool {
+	return c.sec.perms.subAllowed(subject, queue)
+}
+
+// Violation texts as the reference server words them; clients match on
+// the "Permissions Violation" prefix (PROTOCOL.md §5).
+func pubViolationText(subject []byte) string {
+	return "Permissions Violation for Publish to " + strconv.Quote(string(subject))
+}
+
+func subViolationText(subject, queue string) string {
+	text := "Permissions Violation for Subscription to " + strconv.Quote(subject)
+	if queue != "" {
+		text += " using queue " + strconv.Quote(queue)
+	}
+	return text
+}
+
+// replyPerms tracks the reply subjects a connection with allow_responses
+// may publish to. Publishers delivering requests add entries while the
+// connection's read loop uses them, hence the lock.
+type replyPerms struct {
+	mu         sync.Mutex
+	m          map[string]*replyGrant
+	sincePrune int
+}
+
+type replyGrant struct {
+	granted time.Time
+	used    int
+}
+
+// Bounds on the reply grants one connection holds: expired and used grants
+// are swept every replyPruneEvery additions, and past replyGrantsMax no new
+// grant is recorded, so a flood of requests cannot grow memory without
+// bound (the responder then simply may not answer the excess).
+const (
+	replyPruneEvery = 4096
+	replyGrantsMax  = 64 << 10
+)
+
+// grant records that the connection received a request with this reply
+// subject.
+func (r *replyPerms) grant(reply string, rp *ResponsePermission) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = make(map[string]*replyGrant)
+	}
+	if r.sincePrune++; r.sincePrune >= replyPruneEvery {
+		r.prune(rp, time.Now())
+	}
+	if len(r.m) >= replyGrantsMax {
+		return
+	}
+	r.m[reply] = &replyGrant{granted: time.Now()}
+}
+
+// use consumes one reply to subject if a grant allows it.
+func (r *replyPerms) use(subject string, rp *ResponsePermission) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := r.m[subject]
+	if g == nil {
+		return false
+	}
+	if rp.Expires > 0 && time.Since(g.granted) > rp.Expires {
+		delete(r.m, subject)
+		return false
+	}
+	g.used++
+	if rp.MaxMsgs > 0 && g.used >= rp.MaxMsgs {
+		delete(r.m, subject)
+	}
+	return true
+}
+
+// prune drops expired and used-up grants. Called with r.mu held.
+func (r *replyPerms) prune(rp *ResponsePermission, now time.Time) {
+	for k, g := range r.m {
+		if (rp.MaxMsgs > 0 && g.used >= rp.MaxMsgs) || (rp.Expires > 0 && now.Sub(g.granted) > rp.Expires) {
+			delete(r.m, k)
+		}
+	}
+	r.sincePrune = 0
+}
+
+func (r *replyPerms) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.m)
+}
+
+// grantReply lets a subscriber with allow_responses answer a request it
+// is being delivered, unless its publish permissions allow that anyway.
+func (c *client) grantReply(reply []byte) {
+	ps := c.sec.perms
+	if ps.pubAllowed(string(reply)) {
+		return
+	}
+	c.sec.replies.grant(string(reply), ps.resp)
+}
