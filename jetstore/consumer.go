@@ -52,6 +52,9 @@ type Consumer struct {
 	redelivers int // pending messages delivered more than once
 
 	waiting    []*pullRequest
+	fcBytes    int      // push flow control: bytes sent since the last request
+	fcOut      []string // flow control requests not answered yet, oldest first
+	fcNext     uint64
 	lastSend   time.Time // push heartbeats
 	lastActive time.Time // inactivity of ephemerals
 	replayBase time.Time // replay original: when the first message was sent

@@ -39,8 +39,9 @@ func (c *Consumer) run(streamWake <-chan struct{}) {
 // and must go.
 func (c *Consumer) process() (inactive bool) {
 	now := time.Now()
-	acks, pulls := c.inbox.take()
+	acks, pulls, fc := c.inbox.take()
 	c.mu.Lock()
+	c.flowControlAnsweredLocked(fc)
 	c.catchUpLocked()
 	acked := c.applyAcksLocked(acks, now)
 	c.admitPullsLocked(pulls, now)
@@ -103,7 +104,7 @@ func (c *Consumer) inactiveLocked(now time.Time) bool {
 // request it counts against), or nil when nobody is asking.
 func (c *Consumer) targetLocked() ([]byte, *pullRequest) {
 	if !c.cfg.isPull() {
-		if subj := []byte(c.cfg.DeliverSubject); c.send.HasInterest(subj) {
+		if subj := []byte(c.cfg.DeliverSubject); !c.stalledLocked() && c.send.HasInterest(subj) {
 			return subj, nil
 		}
 		return nil, nil
@@ -174,6 +175,9 @@ func (c *Consumer) deliverLocked(now time.Time) (next time.Time) {
 			continue
 		}
 		c.sendMsgLocked(to, m, redelivery, now)
+		if c.cfg.FlowControl {
+			c.flowControlLocked(to, size)
+		}
 		if req != nil {
 			req.batch--
 			if req.maxBytes > 0 {
@@ -372,7 +376,13 @@ func (c *Consumer) pushHeartbeatLocked(now time.Time) time.Time {
 	}
 	subj := []byte(c.cfg.DeliverSubject)
 	if c.send.HasInterest(subj) {
-		c.send.Send(subj, subj, nil, c.heartbeatHeader(), nil)
+		hdr := c.heartbeatHeader()
+		if c.stalledLocked() {
+			// Tell the client which flow control request it still owes.
+			hdr = append(hdr[:len(hdr)-2], "Nats-Consumer-Stalled: "+c.fcOut[0]+"\r\n\r\n"...)
+			c.hdrBuf = hdr
+		}
+		c.send.Send(subj, subj, nil, hdr, nil)
 	}
 	c.lastSend = now
 	return now.Add(hb)

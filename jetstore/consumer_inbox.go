@@ -20,6 +20,7 @@ type inbox struct {
 	mu    sync.Mutex
 	acks  []ackReq
 	pulls []pullReq
+	fc    []string // answered flow control subjects
 }
 
 type ackKind uint8
@@ -75,6 +76,17 @@ func (c *Consumer) Pull(body, reply []byte) {
 	c.kick()
 }
 
+// FlowControlReply hands the consumer a client's answer to a flow control
+// request (an empty message on the request's reply subject).
+func (c *Consumer) FlowControlReply(subject []byte) {
+	c.inbox.mu.Lock()
+	if len(c.inbox.fc) < maxInbox {
+		c.inbox.fc = append(c.inbox.fc, string(subject))
+	}
+	c.inbox.mu.Unlock()
+	c.kick()
+}
+
 func (c *Consumer) kick() {
 	select {
 	case c.wake <- struct{}{}:
@@ -82,12 +94,12 @@ func (c *Consumer) kick() {
 	}
 }
 
-func (in *inbox) take() ([]ackReq, []pullReq) {
+func (in *inbox) take() ([]ackReq, []pullReq, []string) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	acks, pulls := in.acks, in.pulls
-	in.acks, in.pulls = nil, nil
-	return acks, pulls
+	acks, pulls, fc := in.acks, in.pulls, in.fc
+	in.acks, in.pulls, in.fc = nil, nil, nil
+	return acks, pulls, fc
 }
 
 // parseAck reads an ack payload (JETSTREAM.md §9.3).

@@ -120,6 +120,12 @@ func (ja *jsAccount) subscribeStream(js *jsStream) error {
 		return err
 	}
 	js.subs = append(js.subs, ack)
+	fc, err := ja.acc.Subscribe(jetstore.FlowControlPrefix+cfg.Name+".>", "", ja.flowControlHandler(js))
+	if err != nil {
+		ja.unsubscribeStream(js)
+		return err
+	}
+	js.subs = append(js.subs, fc)
 	if cfg.AllowDirect {
 		for _, subject := range []string{jsDirectGetPrefix + cfg.Name, jsDirectGetPrefix + cfg.Name + ".>"} {
 			sub, err := ja.acc.Subscribe(subject, "", ja.api.enqueue)

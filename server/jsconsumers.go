@@ -87,6 +87,25 @@ func (ja *jsAccount) ackHandler(js *jsStream) MsgHandler {
 	}
 }
 
+// flowControlHandler routes answers to flow control requests,
+// $JS.FC.<stream>.<consumer>.<id>, to the consumer.
+func (ja *jsAccount) flowControlHandler(js *jsStream) MsgHandler {
+	return func(subject, _, _, _ []byte) {
+		rest := subject[len(jetstore.FlowControlPrefix):]
+		i := bytes.IndexByte(rest, '.')
+		if i < 0 {
+			return
+		}
+		rest = rest[i+1:]
+		if i = bytes.IndexByte(rest, '.'); i < 0 {
+			return
+		}
+		if c, err := js.stream.Consumer(string(rest[:i])); err == nil {
+			c.FlowControlReply(subject)
+		}
+	}
+}
+
 // parseAckSubject reads $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<cseq>.<tm>.<pending>
 // and the v2 form with domain and account hash before the stream.
 func parseAckSubject(subject []byte) (consumer []byte, sseq, cseq uint64, ok bool) {
