@@ -59,9 +59,7 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PubAck {
 		return ack
 	}
 	off := tail.size
-	rec := appendMsgRecord(st.recScratch[:0], seq, ts, m.Subject, m.Header, m.Data)
-	st.recScratch = rec[:0]
-	tail.appendRecords(rec)
+	tail.commitBuf(appendMsgRecord(tail.room(rlen, st.store.opts.BlockSize), seq, ts, m.Subject, m.Header, m.Data))
 	st.addEntryLocked(tail, off, seq, []byte(m.Subject), m.Header, m.Data)
 	if msgID != nil {
 		st.lastID = string(msgID)

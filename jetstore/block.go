@@ -86,12 +86,38 @@ func (b *block) bytes(fsys FS) ([]byte, error) {
 
 // appendRecords adds encoded records to the block's cache. Called by the
 // committer with the stream lock held.
-func (b *block) appendRecords(recs []byte) {
+func (b *block) appendRecords(recs []byte, blockSize int64) {
+	buf := b.room(len(recs), blockSize)
+	buf = append(buf, recs...)
+	b.commitBuf(buf)
+}
+
+// smallBlockBuf is how far a tail buffer grows by doubling; past it, it
+// jumps to the full block size at once, so a busy stream copies its tail
+// once per block instead of at every doubling, while a quiet stream (a
+// small KV bucket) never holds a full block of memory.
+const smallBlockBuf = 64 << 10
+
+// room returns the cached bytes with capacity for n more.
+func (b *block) room(n int, blockSize int64) []byte {
 	var buf []byte
 	if p := b.cache.Load(); p != nil {
 		buf = *p
 	}
-	buf = append(buf, recs...)
+	if len(buf)+n <= cap(buf) {
+		return buf
+	}
+	want := max(2*cap(buf), len(buf)+n)
+	if want > smallBlockBuf {
+		want = max(int(blockSize)+n, len(buf)+n)
+	}
+	grown := make([]byte, len(buf), want)
+	copy(grown, buf)
+	return grown
+}
+
+// commitBuf publishes buf (from room, with records appended) as the cache.
+func (b *block) commitBuf(buf []byte) {
 	b.cache.Store(&buf)
 	b.size = int64(len(buf))
 }

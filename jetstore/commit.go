@@ -302,7 +302,7 @@ func (st *Stream) flushDeletesLocked() {
 	st.pendingDel = st.pendingDel[:0]
 	rec := appendDeleteRecord(nil, ranges)
 	if tail, err := st.tailLocked(len(rec)); err == nil {
-		tail.appendRecords(rec)
+		tail.appendRecords(rec, st.store.opts.BlockSize)
 	} else {
 		st.failLocked(err)
 	}

@@ -391,7 +391,7 @@ func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
 		st.state.last = cfg.FirstSeq - 1
 		st.state.first = cfg.FirstSeq
 		st.committed = st.state.last
-		st.blocks[0].appendRecords(appendFloorRecord(nil, cfg.FirstSeq))
+		st.blocks[0].appendRecords(appendFloorRecord(nil, cfg.FirstSeq), s.opts.BlockSize)
 	}
 	st.mu.Unlock()
 	if err == nil {

@@ -38,8 +38,7 @@ type Stream struct {
 	failed   error      // set by a failed write or sync; see commit.go
 	failedAt time.Time
 
-	writeMu    sync.Mutex // one writer of the files at a time
-	recScratch []byte
+	writeMu sync.Mutex // one writer of the files at a time
 
 	cacheMu sync.Mutex
 	cached  []*block // non-tail blocks whose bytes are loaded, oldest first
