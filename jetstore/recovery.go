@@ -49,7 +49,6 @@ func (st *Stream) loadLocked() error {
 		st.state.first = st.state.last + 1
 	}
 	st.committed = st.state.last
-	st.rebuildDedupLocked()
 	return nil
 }
 
@@ -59,6 +58,7 @@ func (st *Stream) resetIndexesLocked() {
 	st.state = counters{}
 	st.dedup = dedupIndex{}
 	st.lastID = ""
+	st.dedupSince = st.store.now().Add(-st.cfg.Duplicates).UnixNano()
 	st.pendingDel = nil
 	st.doomed = nil
 	st.nextID = 1
@@ -161,6 +161,7 @@ func (st *Stream) applyRecoveredLocked(b *block, off int, r record) {
 	switch r.kind {
 	case kindMsg:
 		st.addEntryLocked(b, int64(off), r.seq, r.subject, r.header, r.data)
+		st.noteRecoveredLocked(r.seq, r.ts, r.header)
 	case kindDelete:
 		for _, rg := range r.ranges {
 			st.state.last = max(st.state.last, rg.last)
@@ -209,29 +210,20 @@ func nextValidRecord(data []byte, off int) int {
 	return -1
 }
 
-// rebuildDedupLocked restores the duplicate window and the last message id
-// from the newest messages' headers.
-func (st *Stream) rebuildDedupLocked() {
-	since := st.store.now().Add(-st.cfg.Duplicates).UnixNano()
-	var found []*StoredMsg
-	for seq := st.state.last; seq >= st.state.first && seq > 0; seq-- {
-		m, err := st.getLocked(seq)
-		if err != nil {
-			continue
-		}
-		if st.lastID == "" && len(found) == 0 {
-			st.lastID = string(parser.HeaderValue(m.Header, hdrMsgID))
-		}
-		if m.Time.UnixNano() < since {
-			break
-		}
-		found = append(found, m)
+// noteRecoveredLocked restores, from one recovered message, the duplicate
+// window and the id of the newest message that had one. Recovery calls it
+// in sequence (and so time) order while it reads the records anyway.
+func (st *Stream) noteRecoveredLocked(seq uint64, ts int64, header []byte) {
+	if len(header) == 0 {
+		return
 	}
-	for i := len(found) - 1; i >= 0; i-- { // oldest first
-		m := found[i]
-		if id := parser.HeaderValue(m.Header, hdrMsgID); len(id) > 0 {
-			st.dedup.add(string(id), m.Seq, m.Time.UnixNano())
-		}
+	id := parser.HeaderValue(header, hdrMsgID)
+	if len(id) == 0 {
+		return
+	}
+	st.lastID = string(id)
+	if ts >= st.dedupSince {
+		st.dedup.add(st.lastID, seq, ts)
 	}
 }
 

@@ -117,7 +117,9 @@ func (st *Stream) loadIndexLocked(ids []uint32) error {
 	if err := st.loadSubjectsLocked(r); err != nil {
 		return err
 	}
-	st.lastID = string(r.take(int(r.u16())))
+	if lastID := string(r.take(int(r.u16()))); lastID != "" {
+		st.lastID = lastID // newer than any id seen in the entries' records
+	}
 	if r.err != nil || len(r.b) != 0 {
 		return errIndexMismatch
 	}
@@ -168,12 +170,14 @@ func (st *Stream) loadIndexedBlockLocked(r *indexReader, wantID uint32, size *ui
 		}
 		// The index is not trusted with message bytes: every record it
 		// points at must still pass its checksum, so counts stay exact.
-		if rec, _, err := decodeRecord(data[min(int(e.off), len(data)):]); err != nil || rec.seq != first+uint64(i) {
+		rec, _, err := decodeRecord(data[min(int(e.off), len(data)):])
+		if err != nil || rec.seq != first+uint64(i) {
 			st.store.log.Warn("indexed message failed its checksum; dropped", "stream", st.cfg.Name,
 				"block", path, "seq", first+uint64(i))
 			e.off = deletedOff
 			continue
 		}
+		st.noteRecoveredLocked(rec.seq, rec.ts, rec.header)
 		b.live++
 		st.state.msgs++
 		st.state.bytes += uint64(e.size)

@@ -25,6 +25,8 @@ type Stream struct {
 	dedup   dedupIndex
 	lastID  string // Nats-Msg-Id of the newest message that had one
 
+	dedupSince int64 // recovery: ids of messages older than this are not restored
+
 	// committed is the highest sequence that is durable under the sync
 	// policy; readers never see anything above it.
 	committed uint64
