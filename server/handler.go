@@ -30,9 +30,10 @@ func (c *client) ProcessConnect(arg []byte) error {
 	c.opts = opts
 	c.prod.echo = opts.echo
 	c.headers.Store(opts.headers)
+	c.mon.connected(c, opts)
 	if !c.gotHello {
 		c.gotHello = true
-		c.schedulePing(c.srv.opts.FirstPingDelay)
+		c.schedulePing(c.srv.getOpts().FirstPingDelay)
 	}
 	if c.opts.verbose {
 		c.sendProto(parser.OKLine)
@@ -73,6 +74,7 @@ func (c *client) ProcessSub(subject, queue, sid []byte) error {
 		c.sendErr("Invalid Subject")
 		return nil
 	}
+	c.mon.interest = true
 	c.mu.Lock()
 	if c.subs == nil { // closing
 		c.mu.Unlock()
@@ -107,6 +109,7 @@ func (c *client) ProcessUnsub(sid []byte, max int64) error {
 	if c.trace {
 		c.traceIn("UNSUB", sid)
 	}
+	c.mon.interest = true
 	c.mu.Lock()
 	sub := c.subs[string(sid)]
 	c.mu.Unlock()
@@ -151,6 +154,7 @@ func (c *client) ProcessPong() error {
 		c.traceIn("PONG")
 	}
 	c.pingsOut.Store(0)
+	c.mon.pong()
 	return nil
 }
 
