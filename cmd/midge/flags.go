@@ -15,6 +15,7 @@ type config struct {
 	opts        server.Options
 	logFile     string
 	pidFile     string
+	signal      string // --signal: send it to a running midge instead of serving
 	showVersion bool
 }
 
@@ -27,6 +28,16 @@ Server Options:
     -p, --port <port>                Use port for clients (default: 4222)
     -n, --name, --server_name <name> Server name (default: auto)
     -P, --pid <file>                 File to store PID
+    -m, --http_port <port>           Use port for http monitoring (-1: any free port)
+        --http_base_path <path>      Prefix for the monitoring endpoints
+    -sl,--signal <signal>[=<pid>]    Send signal to a midge process (ldm, stop, quit,
+                                     term, reopen, reload); <pid> is a PID or a pid
+                                     file, or give the pid file with -P
+        --lame_duck_duration <dur>   Spread closing clients in lame duck mode over
+                                     this long (default: 2m)
+        --lame_duck_grace_period <dur>
+                                     Wait this long in lame duck mode before closing
+                                     clients (default: 10s)
 
 JetStream Options:
     -js, --jetstream                 Enable JetStream (streams)
@@ -87,6 +98,15 @@ func parseFlags(args []string) (config, error) {
 	for _, name := range []string{"P", "pid"} {
 		fs.StringVar(&cfg.pidFile, name, "", "")
 	}
+	for _, name := range []string{"m", "http_port"} {
+		fs.IntVar(&o.HTTPPort, name, 0, "")
+	}
+	fs.StringVar(&o.HTTPBasePath, "http_base_path", "", "")
+	for _, name := range []string{"sl", "signal"} {
+		fs.StringVar(&cfg.signal, name, "", "")
+	}
+	fs.DurationVar(&o.LameDuckDuration, "lame_duck_duration", server.DefaultLameDuckDuration, "")
+	fs.DurationVar(&o.LameDuckGracePeriod, "lame_duck_grace_period", server.DefaultLameDuckGracePeriod, "")
 	for _, name := range []string{"l", "log"} {
 		fs.StringVar(&cfg.logFile, name, "", "")
 	}
@@ -131,6 +151,12 @@ func parseFlags(args []string) (config, error) {
 	}
 	if o.Port < 0 || o.Port > 65535 {
 		return cfg, fmt.Errorf("invalid port %d (want 0-65535)", o.Port)
+	}
+	if o.HTTPPort < server.MonitorRandomPort || o.HTTPPort > 65535 {
+		return cfg, fmt.Errorf("invalid http_port %d (want -1-65535)", o.HTTPPort)
+	}
+	if o.LameDuckDuration <= 0 || o.LameDuckGracePeriod < 0 || o.LameDuckGracePeriod >= o.LameDuckDuration {
+		return cfg, errors.New("lame duck grace period must be at least 0 and shorter than the (positive) duration")
 	}
 	return cfg, nil
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/midgemq/midge/server"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -26,6 +29,19 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--log", "y.log", "--pid", "y.pid"}, func(c config) bool { return c.logFile == "y.log" && c.pidFile == "y.pid" }},
 		{[]string{"-v"}, func(c config) bool { return c.showVersion }},
 		{[]string{"--version"}, func(c config) bool { return c.showVersion }},
+		{nil, func(c config) bool {
+			return c.opts.HTTPPort == 0 && c.opts.LameDuckDuration == server.DefaultLameDuckDuration &&
+				c.opts.LameDuckGracePeriod == server.DefaultLameDuckGracePeriod
+		}},
+		{[]string{"-m", "8222", "--http_base_path", "/mon"}, func(c config) bool {
+			return c.opts.HTTPPort == 8222 && c.opts.HTTPBasePath == "/mon"
+		}},
+		{[]string{"--http_port", "-1"}, func(c config) bool { return c.opts.HTTPPort == server.MonitorRandomPort }},
+		{[]string{"-sl", "ldm=12"}, func(c config) bool { return c.signal == "ldm=12" }},
+		{[]string{"--signal", "reload", "-P", "x.pid"}, func(c config) bool { return c.signal == "reload" && c.pidFile == "x.pid" }},
+		{[]string{"--lame_duck_duration", "30s", "--lame_duck_grace_period", "5s"}, func(c config) bool {
+			return c.opts.LameDuckDuration == 30*time.Second && c.opts.LameDuckGracePeriod == 5*time.Second
+		}},
 	}
 	for _, tc := range cases {
 		cfg, err := parseFlags(tc.args)
@@ -42,6 +58,8 @@ func TestParseFlags(t *testing.T) {
 func TestParseFlagsErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--bogus"}, {"-p", "x"}, {"-p", "70000"}, {"-p", "-5"}, {"stray"}, {"-a"},
+		{"-m", "-2"}, {"-m", "70000"}, {"--lame_duck_duration", "10s", "--lame_duck_grace_period", "10s"},
+		{"--lame_duck_duration", "0s"},
 	} {
 		if _, err := parseFlags(args); err == nil || errors.Is(err, errHelp) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)
