@@ -215,3 +215,24 @@ func TestMetricsJetStream(t *testing.T) {
 		t.Errorf("API errors %v", got)
 	}
 }
+
+// BenchmarkScrapeManyConnections measures a /metrics and a /varz request
+// with a thousand open connections: both read atomics per connection and
+// emit no series per connection.
+func BenchmarkScrapeManyConnections(b *testing.B) {
+	s := startServer(b, withMonitor)
+	for i := 0; i < 1000; i++ {
+		rc := dialRaw(b, s)
+		rc.send("CONNECT {\"verbose\":false}\r\nSUB x 1\r\n")
+	}
+	waitFor(b, "connections", func() bool { return s.NumClients() == 1000 })
+	for _, path := range []string{MetricsPath, VarzPath} {
+		b.Run(strings.TrimPrefix(path, "/"), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if code, _ := httpGet(b, s, path); code != 200 {
+					b.Fatal(code)
+				}
+			}
+		})
+	}
+}

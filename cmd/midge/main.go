@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
 
@@ -70,6 +71,10 @@ func runFrom(source configSource) int {
 		log.Error("invalid configuration", zap.Error(err))
 		return 1
 	}
+	// Signals are caught before the pid file and the startup line exist,
+	// so that whoever reads either may signal at once.
+	sigs := catchSignals()
+	defer signal.Stop(sigs)
 	// The pid file exists before the startup line, so whoever waits for
 	// that line can rely on it.
 	if cfg.pidFile != "" {
@@ -83,7 +88,7 @@ func runFrom(source configSource) int {
 		log.Error(err.Error())
 		return 1
 	}
-	return serveSignals(srv, log, out, source)
+	return serveSignals(srv, sigs, log, out, source)
 }
 
 // newLogger builds the zap logger the flags ask for: info level by default,

@@ -88,12 +88,16 @@ func resolvePid(target string) (int, error) {
 	return pid, nil
 }
 
-// serveSignals runs until the server stops, handling signals, and returns
-// the process status.
-func serveSignals(srv *server.Server, log *zap.Logger, out *logOutput, source configSource) int {
+// catchSignals starts delivering the signals midge handles to a channel.
+func catchSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	return sigs
+}
+
+// serveSignals runs until the server stops, handling signals, and returns
+// the process status.
+func serveSignals(srv *server.Server, sigs <-chan os.Signal, log *zap.Logger, out *logOutput, source configSource) int {
 	for {
 		select {
 		case <-srv.Stopped(): // lame duck mode ended
