@@ -145,7 +145,9 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	gauge(descInfo, 1, s.id, s.name, Version, ProtocolVersion)
-	gauge(descStart, float64(s.started.UnixNano())/1e9)
+	if started, _ := s.startInfo(); !started.IsZero() {
+		gauge(descStart, float64(started.UnixNano())/1e9)
+	}
 	gauge(descConns, float64(st.Connections))
 	counter(descConnsTotal, float64(st.TotalConnections))
 	gauge(descSubs, float64(st.Subscriptions))

@@ -51,6 +51,12 @@ type monitor struct {
 
 	configLoaded atomic.Int64 // unix ns of the last (re)load of the options
 
+	// started is set once Start has finished. The monitoring server runs
+	// from before (so /healthz can answer during recovery); until then it
+	// must not read the listener, the start time or JetStream accounts,
+	// which Start is still writing.
+	started atomic.Bool
+
 	totalConns   atomic.Uint64
 	staleConns   atomic.Int64
 	stalls       atomic.Int64 // producers held back by a slow destination
@@ -61,6 +67,15 @@ func (m *monitor) init(opts Options) {
 	m.reqs = make(map[string]uint64)
 	m.closed.limit = opts.MaxClosedClients
 	m.configLoaded.Store(time.Now().UnixNano())
+}
+
+// startInfo is when the server started and its client port, once Start
+// has finished; before, the zero time and the configured port.
+func (s *Server) startInfo() (time.Time, int) {
+	if !s.mon.started.Load() {
+		return time.Time{}, s.opts.Port
+	}
+	return s.started, s.Addr().Port
 }
 
 // noteAuthFailure counts a client that failed to authenticate; it is

@@ -226,8 +226,12 @@ func setSubs(ci *ConnInfo, details []SubDetail, mode subsMode) {
 }
 
 // closedConnInfo describes a connection whose counters are final; the
-// writer calls it (through clientGone) as its last act.
+// writer calls it (through clientGone) as its last act. Without the
+// monitoring server nobody asks, so nothing is built.
 func (s *Server) closedConnInfo(c *client) *ConnInfo {
+	if s.opts.HTTPPort == 0 {
+		return nil
+	}
 	ci := baseConnInfo(c)
 	c.mu.Lock()
 	ci.Name, ci.Lang, ci.Version = c.mon.name, c.mon.lang, c.mon.version
@@ -261,6 +265,9 @@ type closedRing struct {
 }
 
 func (r *closedRing) add(ci *ConnInfo) {
+	if ci == nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.limit <= 0 {

@@ -94,8 +94,12 @@ func (s *Server) handleJsz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.jsz(o))
 }
 
-// jsAccounts lists the accounts that have JetStream.
+// jsAccounts lists the accounts that have JetStream (none before Start
+// has finished).
 func (s *Server) jsAccounts() []*jsAccount {
+	if !s.mon.started.Load() {
+		return nil
+	}
 	var out []*jsAccount
 	for _, acc := range s.accountList() {
 		if acc.js != nil {

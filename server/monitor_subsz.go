@@ -167,11 +167,12 @@ func (s *Server) handleAccountz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) accountInfo(acc *Account) *AccountInfo {
 	stats := sublistStats(acc.subs.Stats())
+	started, _ := s.startInfo()
 	info := &AccountInfo{
 		AccountName: acc.Name(),
-		LastUpdate:  s.started.UTC(),
+		LastUpdate:  started.UTC(),
 		Complete:    true,
-		JetStream:   acc.js != nil,
+		JetStream:   s.mon.started.Load() && acc.js != nil,
 		SubCnt:      stats.NumSubs,
 		Sublist:     stats,
 	}

@@ -371,3 +371,26 @@ func TestMonitorOffByDefault(t *testing.T) {
 		t.Fatalf("monitoring listens on %v without HTTPPort", s.MonitorAddr())
 	}
 }
+
+// Before Start has finished (streams still being recovered, no listener
+// yet) the monitoring server already answers, and /healthz says no.
+func TestMonitoringBeforeStartFinishes(t *testing.T) {
+	s, err := New(Options{Host: "127.0.0.1", Port: 4999, HTTPPort: MonitorRandomPort, JetStream: true, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.startMonitoring(); err != nil { // what Start does first
+		t.Fatal(err)
+	}
+	defer s.stopMonitoring()
+	code, body := httpGet(t, s, HealthzPath)
+	if code != http.StatusInternalServerError || !strings.Contains(body, "not accepting") {
+		t.Fatalf("healthz before start: %d %s", code, body)
+	}
+	if v := getJSON[Varz](t, s, VarzPath); v.Port != 4999 || v.Uptime != "0s" || v.JetStream.Stats != nil {
+		t.Fatalf("varz before start: port %d uptime %s js %+v", v.Port, v.Uptime, v.JetStream)
+	}
+	if code, _ := httpGet(t, s, MetricsPath); code != http.StatusOK {
+		t.Fatalf("metrics before start: %d", code)
+	}
+}

@@ -97,6 +97,11 @@ func (s *Server) varz() *Varz {
 	st := s.Stats()
 	now := time.Now().UTC()
 	cpu, mem := s.mon.cpu.sample()
+	started, port := s.startInfo()
+	uptime := time.Duration(0)
+	if !started.IsZero() {
+		uptime = now.Sub(started)
+	}
 	v := &Varz{
 		ID:               s.id,
 		Name:             s.name,
@@ -105,7 +110,7 @@ func (s *Server) varz() *Varz {
 		Proto:            1,
 		GoVersion:        runtime.Version(),
 		Host:             s.opts.Host,
-		Port:             s.Addr().Port,
+		Port:             port,
 		MaxConn:          o.MaxConnections,
 		PingInterval:     o.PingInterval,
 		MaxPingsOut:      o.MaxPingsOut,
@@ -115,9 +120,9 @@ func (s *Server) varz() *Varz {
 		MaxPayload:       o.MaxPayload,
 		MaxPending:       o.MaxPending,
 		WriteDeadline:    o.WriteDeadline,
-		Start:            s.started.UTC(),
+		Start:            started.UTC(),
 		Now:              now,
-		Uptime:           uptimeString(now.Sub(s.started)),
+		Uptime:           uptimeString(uptime),
 		Mem:              mem,
 		Cores:            runtime.NumCPU(),
 		MaxProcs:         runtime.GOMAXPROCS(0),
@@ -149,7 +154,7 @@ func (s *Server) varz() *Varz {
 			v.HTTPHost = s.opts.Host
 		}
 	}
-	if ja := s.gacc.js; ja != nil {
+	if len(s.jsAccounts()) > 0 {
 		cfg, stats := s.jetStreamConfig(), s.jetStreamStats()
 		v.JetStream = JetStreamVarz{Config: &cfg, Stats: &stats, Limits: &struct{}{}}
 	}

@@ -138,6 +138,7 @@ func (s *Server) Start() error {
 		fields = append(fields, zap.String("monitor", a.String()))
 	}
 	s.log.Info("midge started", fields...)
+	s.mon.started.Store(true)
 	s.serving.Store(true)
 	s.live.Add(1)
 	go s.acceptLoop()
