@@ -26,7 +26,7 @@ func connectLDM(t *testing.T, s *Server) *ldmClient {
 	return c
 }
 
-func waitTime(t *testing.T, ch <-chan time.Time, what string) time.Time {
+func waitLDMEvent(t *testing.T, ch <-chan time.Time, what string) time.Time {
 	t.Helper()
 	select {
 	case at := <-ch:
@@ -51,7 +51,7 @@ func TestLameDuckModeTellsWaitsAndClosesGradually(t *testing.T) {
 	start := time.Now()
 	go s.LameDuckShutdown()
 	for i, c := range clients {
-		waitTime(t, c.notified, "lame duck notice")
+		waitLDMEvent(t, c.notified, "lame duck notice")
 		if time.Since(start) < grace && !c.nc.IsConnected() {
 			t.Fatalf("client %d closed within the grace period", i)
 		}
@@ -71,7 +71,7 @@ func TestLameDuckModeTellsWaitsAndClosesGradually(t *testing.T) {
 
 	var closedAt []time.Time
 	for _, c := range clients {
-		closedAt = append(closedAt, waitTime(t, c.closed, "close"))
+		closedAt = append(closedAt, waitLDMEvent(t, c.closed, "close"))
 	}
 	raw.expectClosed() // with nothing sent to it before
 	select {

@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// scrape reads /metrics and parses it with Prometheus' own text parser.
-func scrape(t *testing.T, s *Server) map[string]*dto.MetricFamily {
+// scrapeMetrics reads /metrics and parses it with Prometheus' own text parser.
+func scrapeMetrics(t *testing.T, s *Server) map[string]*dto.MetricFamily {
 	t.Helper()
 	code, body := httpGet(t, s, MetricsPath)
 	if code != 200 {
@@ -26,8 +26,8 @@ func scrape(t *testing.T, s *Server) map[string]*dto.MetricFamily {
 	return fams
 }
 
-// sample finds the metric of a family whose labels include want.
-func sample(t *testing.T, fams map[string]*dto.MetricFamily, name string, typ dto.MetricType, want ...string) *dto.Metric {
+// metricSample finds the metric of a family whose labels include want.
+func metricSample(t *testing.T, fams map[string]*dto.MetricFamily, name string, typ dto.MetricType, want ...string) *dto.Metric {
 	t.Helper()
 	fam := fams[name]
 	if fam == nil {
@@ -53,13 +53,13 @@ next:
 	return nil
 }
 
-func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+func metricValue(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
 	t.Helper()
 	fam := fams[name]
 	if fam == nil {
 		t.Fatalf("no metric %s", name)
 	}
-	m := sample(t, fams, name, fam.GetType(), labels...)
+	m := metricSample(t, fams, name, fam.GetType(), labels...)
 	switch fam.GetType() {
 	case dto.MetricType_COUNTER:
 		return m.GetCounter().GetValue()
@@ -79,12 +79,12 @@ func TestMetricsCoreFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	monFlush(t, rcv)
-	before := scrape(t, s)
+	before := scrapeMetrics(t, s)
 	bytes := monPublish(t, pub, "m.x", 10)
 	monReceive(t, sub, 10)
 	s.noteAuthFailure()
 	s.noteAuthFailure()
-	after := scrape(t, s)
+	after := scrapeMetrics(t, s)
 
 	for _, c := range []struct {
 		name string
@@ -98,22 +98,22 @@ func TestMetricsCoreFigures(t *testing.T) {
 		{"midge_slow_consumers_total", 0},
 		{"midge_connections_total", 0},
 	} {
-		if got := value(t, after, c.name) - value(t, before, c.name); got != c.want {
+		if got := metricValue(t, after, c.name) - metricValue(t, before, c.name); got != c.want {
 			t.Errorf("%s moved by %v, want %v", c.name, got, c.want)
 		}
-		sample(t, after, c.name, dto.MetricType_COUNTER)
+		metricSample(t, after, c.name, dto.MetricType_COUNTER)
 	}
-	if got := value(t, after, "midge_connections"); got != 2 {
+	if got := metricValue(t, after, "midge_connections"); got != 2 {
 		t.Errorf("midge_connections %v", got)
 	}
-	if got := value(t, after, "midge_subscriptions"); got != 1 {
+	if got := metricValue(t, after, "midge_subscriptions"); got != 1 {
 		t.Errorf("midge_subscriptions %v", got)
 	}
-	if got := value(t, after, "midge_info", "server_id", s.ID(), "version", Version); got != 1 {
+	if got := metricValue(t, after, "midge_info", "server_id", s.ID(), "version", Version); got != 1 {
 		t.Errorf("midge_info %v", got)
 	}
 	v := getJSON[Varz](t, s, VarzPath)
-	if got := value(t, after, "midge_in_messages_total"); got != float64(v.InMsgs) {
+	if got := metricValue(t, after, "midge_in_messages_total"); got != float64(v.InMsgs) {
 		t.Errorf("metrics in %v, varz in %d", got, v.InMsgs)
 	}
 	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes"} {
@@ -173,7 +173,7 @@ func TestMetricsJetStream(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fams := scrape(t, s)
+	fams := scrapeMetrics(t, s)
 	stream := []string{"account", "$G", "stream", "ORDERS"}
 	consumer := append(stream, "consumer", "D")
 	for _, c := range []struct {
@@ -192,16 +192,16 @@ func TestMetricsJetStream(t *testing.T) {
 		{"midge_jetstream_consumer_delivered_stream_seq", consumer, 4},
 		{"midge_jetstream_consumer_ack_floor_stream_seq", consumer, 1},
 	} {
-		if got := value(t, fams, c.name, c.labels...); got != c.want {
+		if got := metricValue(t, fams, c.name, c.labels...); got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, got, c.want)
 		}
 	}
 
 	// Every published message went through exactly one group commit, each
 	// of which was written and, under sync policy always, fsynced once.
-	batches := sample(t, fams, "midge_jetstream_commit_batch_messages", dto.MetricType_HISTOGRAM).GetHistogram()
-	fsyncs := sample(t, fams, "midge_jetstream_store_fsync_seconds", dto.MetricType_HISTOGRAM).GetHistogram()
-	writes := sample(t, fams, "midge_jetstream_store_write_seconds", dto.MetricType_HISTOGRAM).GetHistogram()
+	batches := metricSample(t, fams, "midge_jetstream_commit_batch_messages", dto.MetricType_HISTOGRAM).GetHistogram()
+	fsyncs := metricSample(t, fams, "midge_jetstream_store_fsync_seconds", dto.MetricType_HISTOGRAM).GetHistogram()
+	writes := metricSample(t, fams, "midge_jetstream_store_write_seconds", dto.MetricType_HISTOGRAM).GetHistogram()
 	if batches.GetSampleSum() != published || batches.GetSampleCount() < 1 || batches.GetSampleCount() > published {
 		t.Errorf("batch histogram: %d batches summing to %v, want %d messages", batches.GetSampleCount(), batches.GetSampleSum(), published)
 	}
@@ -211,7 +211,7 @@ func TestMetricsJetStream(t *testing.T) {
 	if fsyncs.GetSampleSum() <= 0 {
 		t.Errorf("fsync time %v", fsyncs.GetSampleSum())
 	}
-	if got := value(t, fams, "midge_jetstream_api_errors_total", "account", "$G"); got != 0 {
+	if got := metricValue(t, fams, "midge_jetstream_api_errors_total", "account", "$G"); got != 0 {
 		t.Errorf("API errors %v", got)
 	}
 }
