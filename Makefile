@@ -16,7 +16,7 @@ build:
 	$(GO) build -o $(BIN)/midge ./cmd/midge
 
 run: build
-	./$(BIN)/midge -a 127.0.0.1 -p 4222 -js -sd ./data
+	./$(BIN)/midge -a 127.0.0.1 -p 4222 -m 8222 -js -sd ./data
 
 # The test command CI runs: formatting, vet, the race-enabled suite and a
 # short fuzz of the parser.

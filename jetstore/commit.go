@@ -164,7 +164,11 @@ func (st *Stream) commit(batch []*InMsg) {
 	st.mu.Unlock()
 
 	if usable {
-		if err := st.persist(); err != nil {
+		timing, err := st.persistTimed()
+		if obs := st.store.opts.Observer; obs != nil && err == nil {
+			obs.Commit(len(batch), timing.write, timing.sync)
+		}
+		if err != nil {
 			for i := range acks {
 				if acks[i].Error == nil && !acks[i].Duplicate {
 					acks[i] = PubAck{Stream: st.cfg.Name, Error: errStorage(err)}
@@ -181,13 +185,22 @@ func (st *Stream) commit(batch []*InMsg) {
 // persist makes everything applied so far durable under the sync policy and
 // then raises the committed watermark. It is the only path to the files.
 func (st *Stream) persist() error {
+	_, err := st.persistTimed()
+	return err
+}
+
+// persistTiming is how long a persist spent writing and fsyncing (zero when
+// it did not sync), for the store's Observer.
+type persistTiming struct{ write, sync time.Duration }
+
+func (st *Stream) persistTimed() (timing persistTiming, err error) {
 	st.writeMu.Lock()
 	defer st.writeMu.Unlock()
 
 	st.mu.Lock()
 	if st.failed != nil {
 		st.mu.Unlock()
-		return st.failed
+		return timing, st.failed
 	}
 	st.flushDeletesLocked()
 	st.dropEmptyFrontBlocksLocked()
@@ -206,7 +219,7 @@ func (st *Stream) persist() error {
 	st.doomed = nil
 	st.mu.Unlock()
 
-	var err error
+	start := time.Now()
 	for _, r := range regions {
 		if _, err = r.b.file.Write(r.data); err != nil {
 			break
@@ -215,7 +228,9 @@ func (st *Stream) persist() error {
 		r.b.written += int64(len(r.data))
 		st.mu.Unlock()
 	}
-	if err == nil && st.syncAlways() {
+	timing.write = time.Since(start)
+	if err == nil && st.syncAlways() && len(regions) > 0 {
+		start = time.Now()
 		for _, r := range regions {
 			if err = r.b.file.Sync(); err != nil {
 				break
@@ -224,6 +239,7 @@ func (st *Stream) persist() error {
 			r.b.synced = r.b.written
 			st.mu.Unlock()
 		}
+		timing.sync = time.Since(start)
 	}
 
 	st.mu.Lock()
@@ -231,7 +247,7 @@ func (st *Stream) persist() error {
 		st.failLocked(err)
 		st.doomed = append(st.doomed, doomed...) // retried after recovery
 		st.mu.Unlock()
-		return err
+		return timing, err
 	}
 	st.committed = max(st.committed, target)
 	st.cacheMu.Lock()
@@ -239,7 +255,7 @@ func (st *Stream) persist() error {
 	st.cacheMu.Unlock()
 	st.mu.Unlock()
 	st.retire(doomed)
-	return nil
+	return timing, nil
 }
 
 func (st *Stream) syncAlways() bool { return st.store.opts.SyncInterval <= 0 }

@@ -55,6 +55,19 @@ type Options struct {
 	// stream deleted), e.g. to manage pull request subscriptions.
 	ConsumerAdded   func(*Stream, *Consumer)
 	ConsumerRemoved func(*Stream, *Consumer)
+
+	// Observer, when set, is told about every committed publish batch
+	// (monitoring: fsync latency and group-commit batch sizes).
+	Observer CommitObserver
+}
+
+// CommitObserver receives one call per group commit, on the stream's
+// committer goroutine before the batch's acks go out, so it must be quick.
+// batch is the number of messages committed together; write is the time
+// spent writing them; sync the time spent in fsync, zero when the batch
+// was not fsynced (sync policy interval, or a memory stream).
+type CommitObserver interface {
+	Commit(batch int, write, sync time.Duration)
 }
 
 // Store holds the streams of one account under one directory.

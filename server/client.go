@@ -48,6 +48,8 @@ type client struct {
 	// headers is read by every publisher delivering to this client.
 	headers atomic.Bool
 
+	mon clientMon // what monitoring shows beyond the counters
+
 	mu        sync.Mutex
 	subs      map[string]*subscription // by sid
 	pingTimer *time.Timer
@@ -61,12 +63,14 @@ type client struct {
 }
 
 // clientStats are cumulative counters; they outlive the connection in the
-// server's totals.
+// server's totals. Bytes are message sizes (headers plus payload) as in
+// the reference server, not protocol bytes on the wire.
 type clientStats struct {
 	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
 }
 
 func newClient(s *Server, conn net.Conn, cid uint64) *client {
+	o := s.getOpts()
 	c := &client{
 		srv:   s,
 		cid:   cid,
@@ -76,19 +80,20 @@ func newClient(s *Server, conn net.Conn, cid uint64) *client {
 		opts:  defaultClientOptions(),
 		subs:  make(map[string]*subscription),
 		acc:   s.gacc,
-		trace: s.opts.Trace,
+		trace: o.Trace,
 		done:  make(chan struct{}),
-		out:   newOutbound(s.opts.MaxPending),
-		w:     writer{conn: conn, deadline: s.opts.WriteDeadline},
+		out:   newOutbound(o.MaxPending),
+		w:     writer{conn: conn, deadline: o.WriteDeadline},
 	}
+	c.mon.last.Store(c.start.UnixNano())
 	c.prod = producer{acc: c.acc, self: c, echo: true}
 	c.sec.awaitingAuth = s.auth.required
 	if addr, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
 		c.host = addr.IP.String()
 	}
 	c.parser = parser.New(c, parser.Limits{
-		MaxControlLine: s.opts.MaxControlLine,
-		MaxPayload:     s.opts.MaxPayload,
+		MaxControlLine: o.MaxControlLine,
+		MaxPayload:     o.MaxPayload,
 	})
 	return c
 }
@@ -119,8 +124,11 @@ func (c *client) readLoop() {
 		n, err := c.rw.Read(buf)
 		if n > 0 {
 			c.prod.stallLeft = stallBudget
+			c.trace = c.srv.getOpts().Trace // Reload may turn tracing on or off
+			inBefore := c.stats.inMsgs.Load()
 			perr := c.parser.Parse(buf[:n])
 			c.prod.flushes.kickAll()
+			c.mon.afterRead(c, inBefore)
 			if perr != nil {
 				c.protocolError(perr)
 				return
@@ -159,8 +167,8 @@ func (c *client) writeLoop() {
 			if c.closed.Load() {
 				continue // the done case follows and decides about flushing
 			}
-			n, err := c.w.flush(&c.out)
-			c.stats.outBytes.Add(n)
+			_, err := c.w.flush(&c.out)
+			c.mon.afterWrite(c)
 			if err != nil {
 				c.writeFailed(err)
 			}
@@ -217,6 +225,7 @@ func (c *client) closeConnection(reason closeReason, flush bool) {
 	if c.pingTimer != nil {
 		c.pingTimer.Stop()
 	}
+	c.mon.closing(reason, subs)
 	c.mu.Unlock()
 	for _, sub := range subs {
 		_ = acc.subs.Remove(sub.subject, sub.queue, sub)
@@ -226,7 +235,7 @@ func (c *client) closeConnection(reason closeReason, flush bool) {
 		_ = c.conn.Close() // unblock both loops now
 	}
 	close(c.done)
-	if c.srv.opts.Debug {
+	if c.srv.getOpts().Debug {
 		c.srv.log.Debug("client closed", zap.Uint64("cid", c.cid),
 			zap.String("remote", c.host), zap.Stringer("reason", reason))
 	}
@@ -240,7 +249,7 @@ func (c *client) protocolError(err error) {
 	if errors.As(err, &we) {
 		c.sendErrNow(we.Text)
 	}
-	if c.srv.opts.Debug {
+	if c.srv.getOpts().Debug {
 		c.srv.log.Debug("protocol error", zap.Uint64("cid", c.cid), zap.Error(err))
 	}
 	c.closeConnection(closeProtocolError, true)
@@ -292,15 +301,17 @@ func (c *client) pingDue() {
 	if c.closed.Load() {
 		return
 	}
-	if int(c.pingsOut.Load()) >= c.srv.opts.MaxPingsOut {
+	opts := c.srv.getOpts()
+	if int(c.pingsOut.Load()) >= opts.MaxPingsOut {
 		c.srv.viol.staleConnections.Add(1)
 		c.sendErrNow("Stale Connection")
 		c.closeConnection(closeStale, true)
 		return
 	}
 	c.pingsOut.Add(1)
+	c.mon.pingSent.CompareAndSwap(0, time.Now().UnixNano())
 	c.sendProtoNow(parser.PingLine)
-	c.schedulePing(c.srv.opts.PingInterval)
+	c.schedulePing(opts.PingInterval)
 }
 
 // flushSet collects the clients a read loop queued data for, so each is woken

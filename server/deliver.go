@@ -131,11 +131,13 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	if p.shown != nil {
 		subject = p.shown
 	}
+	size := pa.Size
 	if pa.Header != nil && dst.headers.Load() {
 		p.line = parser.AppendHMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Header), pa.Size)
 		queued, stall = dst.out.enqueueMsg(p.line, pa.Header, pa.Data)
 	} else {
 		// A client without headers support gets the body alone.
+		size = len(pa.Data)
 		p.line = parser.AppendMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Data))
 		queued, stall = dst.out.enqueueMsg(p.line, nil, pa.Data)
 	}
@@ -147,6 +149,7 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 		return false
 	}
 	dst.stats.outMsgs.Add(1)
+	dst.stats.outBytes.Add(int64(size))
 	p.flushes.add(dst)
 	if stall != nil && dst != p.self {
 		p.stallFor(dst, stall)
@@ -168,6 +171,7 @@ func (p *producer) stallFor(dst *client, gate <-chan struct{}) {
 		return
 	}
 	dst.out.kick() // it may not have been woken yet in this read
+	dst.srv.mon.stalls.Add(1)
 	wait := min(stallMax, p.stallLeft)
 	timer := time.NewTimer(wait)
 	start := time.Now()

@@ -33,9 +33,10 @@ func (c *client) ProcessConnect(arg []byte) error {
 	c.opts = opts
 	c.prod.echo = opts.echo
 	c.headers.Store(opts.headers)
+	c.mon.connected(c, opts)
 	if !c.gotHello {
 		c.gotHello = true
-		c.schedulePing(c.srv.opts.FirstPingDelay)
+		c.schedulePing(c.srv.getOpts().FirstPingDelay)
 	}
 	if c.opts.verbose {
 		c.sendProto(parser.OKLine)
@@ -98,6 +99,7 @@ func (c *client) ProcessSub(subject, queue, sid []byte) error {
 		}
 		denyFilter = ps.denyFilter(string(subject), string(queue))
 	}
+	c.mon.interest = true
 	c.mu.Lock()
 	if c.subs == nil { // closing
 		c.mu.Unlock()
@@ -142,6 +144,7 @@ func (c *client) ProcessUnsub(sid []byte, max int64) error {
 	if c.sec.awaitingAuth {
 		return c.requireAuth()
 	}
+	c.mon.interest = true
 	c.mu.Lock()
 	sub := c.subs[string(sid)]
 	c.mu.Unlock()
@@ -192,6 +195,7 @@ func (c *client) ProcessPong() error {
 		return c.requireAuth()
 	}
 	c.pingsOut.Store(0)
+	c.mon.pong()
 	return nil
 }
 

@@ -48,7 +48,7 @@ func (s *Server) baseInfo() serverInfo {
 		Host:       s.opts.Host,
 		Port:       s.Addr().Port,
 		Headers:    true,
-		MaxPayload: s.opts.MaxPayload,
+		MaxPayload: s.getOpts().MaxPayload,
 		JetStream:  s.opts.JetStream,
 
 		AuthRequired: s.auth.required,

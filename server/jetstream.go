@@ -57,6 +57,7 @@ func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
 		NewSender:       ja.newSender,
 		ConsumerAdded:   ja.consumerAdded,
 		ConsumerRemoved: ja.consumerRemoved,
+		Observer:        s.storeObserver(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening JetStream store in %s: %w", dir, err)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,6 +20,13 @@ const (
 	DefaultMaxPingsOut    = 2
 	DefaultWriteDeadline  = 10 * time.Second
 	DefaultFirstPingDelay = 2 * time.Second
+
+	DefaultLameDuckDuration    = 2 * time.Minute
+	DefaultLameDuckGracePeriod = 10 * time.Second
+	DefaultMaxClosedClients    = 10000
+
+	// MonitorRandomPort as HTTPPort picks a free monitoring port.
+	MonitorRandomPort = -1
 )
 
 // Options configure a Server. The zero value of a field means its default;
@@ -54,6 +62,19 @@ type Options struct {
 	Auth     AuthOptions      // client authentication and permissions (auth.go)
 	Accounts []AccountOptions // isolated subject spaces (account_config.go)
 	TLS      TLSOptions       // TLS for client connections (tls.go)
+	// Monitoring over HTTP (monitor.go): HTTPPort 0 disables it,
+	// MonitorRandomPort picks a free port (see MonitorAddr). HTTPHost
+	// defaults to Host; HTTPBasePath prefixes every endpoint.
+	HTTPHost     string
+	HTTPPort     int
+	HTTPBasePath string
+	// MaxClosedClients is how many closed connections /connz remembers.
+	MaxClosedClients int
+
+	// Lame duck mode (lameduck.go): clients are told at once, closed after
+	// the grace period, spread over the rest of the duration.
+	LameDuckDuration    time.Duration
+	LameDuckGracePeriod time.Duration
 
 	Debug bool // log connection lifecycle events
 	Trace bool // log every protocol operation (expensive; off by default)
@@ -73,6 +94,18 @@ func DefaultOptions() Options {
 	o.setDefaults()
 	o.Host, o.Port = DefaultHost, DefaultPort
 	return o
+}
+
+// validate checks what setDefaults cannot fix.
+func (o *Options) validate() error {
+	if o.LameDuckGracePeriod >= o.LameDuckDuration {
+		return fmt.Errorf("lame duck grace period (%v) must be shorter than the lame duck duration (%v)",
+			o.LameDuckGracePeriod, o.LameDuckDuration)
+	}
+	if o.HTTPPort < MonitorRandomPort || o.HTTPPort > 65535 {
+		return fmt.Errorf("invalid monitoring port %d", o.HTTPPort)
+	}
+	return nil
 }
 
 // setDefaults fills every zero field with its default. Host and Port are left
@@ -104,6 +137,15 @@ func (o *Options) setDefaults() {
 	}
 	if o.FirstPingDelay <= 0 {
 		o.FirstPingDelay = DefaultFirstPingDelay
+	}
+	if o.MaxClosedClients <= 0 {
+		o.MaxClosedClients = DefaultMaxClosedClients
+	}
+	if o.LameDuckDuration <= 0 {
+		o.LameDuckDuration = DefaultLameDuckDuration
+	}
+	if o.LameDuckGracePeriod <= 0 {
+		o.LameDuckGracePeriod = DefaultLameDuckGracePeriod
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()

@@ -24,7 +24,10 @@ import (
 
 // Server is a running broker. Create it with New, then Start it.
 type Server struct {
+	// opts is the configuration the server started with. Fields that
+	// Reload may change are read through getOpts.
 	opts Options
+	cur  atomic.Pointer[Options]
 	log  *zap.Logger
 	id   string
 	name string
@@ -51,13 +54,22 @@ type Server struct {
 	live     sync.WaitGroup // accept loop and every client's goroutines
 	stopOnce sync.Once
 	stopped  chan struct{}
+
+	// serving is set once clients can connect and cleared when the server
+	// stops accepting (lame duck mode, shutdown); /healthz reports it.
+	serving atomic.Bool
+	mon     monitor
+	ldm     lameDuck
 }
 
 // Stats are cumulative server-wide counters.
 type Stats struct {
-	InMsgs, InBytes, OutMsgs, OutBytes int64
+	InMsgs, InBytes, OutMsgs, OutBytes int64 // messages and their header+payload bytes
 	SlowConsumers                      int64
+	StaleConnections                   int64
+	AuthFailures                       int64
 	Connections                        int
+	TotalConnections                   uint64 // accepted since start
 	Subscriptions                      int
 	Violations                         Violations
 }
@@ -70,6 +82,9 @@ func New(opts Options) (*Server, error) {
 	opts.setDefaults()
 	if opts.Port < 0 || opts.Port > 65535 {
 		return nil, fmt.Errorf("server: invalid port %d", opts.Port)
+	}
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	id := nuid.Next()
 	name := opts.ServerName
@@ -88,6 +103,8 @@ func New(opts Options) (*Server, error) {
 	if err := s.configureSecurity(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	s.cur.Store(&opts)
+	s.mon.init(opts)
 	return s, nil
 }
 
@@ -99,6 +116,11 @@ func (s *Server) Start() error {
 	s.mu.Unlock()
 	if stopping {
 		return ErrServerStopped
+	}
+	// Monitoring comes first so that /healthz answers (unavailable) while
+	// streams are recovered.
+	if err := s.startMonitoring(); err != nil {
+		return err
 	}
 	if s.opts.JetStream {
 		// Every account has its own JetStream namespace: its own store
@@ -114,6 +136,7 @@ func (s *Server) Start() error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		s.closeJetStream()
+		s.stopMonitoring()
 		return fmt.Errorf("cannot listen for clients on %s: %w", addr, err)
 	}
 	s.listener = ln
@@ -127,7 +150,12 @@ func (s *Server) Start() error {
 	if s.opts.JetStream {
 		fields = append(fields, zap.String("store_dir", s.opts.StoreDir), zap.String("sync", s.syncPolicyName()))
 	}
+	if a := s.MonitorAddr(); a != nil {
+		fields = append(fields, zap.String("monitor", a.String()))
+	}
 	s.log.Info("midge started", fields...)
+	s.mon.started.Store(true)
+	s.serving.Store(true)
 	s.live.Add(1)
 	go s.acceptLoop()
 	return nil
@@ -175,7 +203,7 @@ func (s *Server) acceptLoop() {
 	for {
 		conn, err := s.listener.Accept()
 		if err != nil {
-			if s.isStopping() {
+			if s.isStopping() || s.ldm.active.Load() {
 				return
 			}
 			var ne net.Error
@@ -207,20 +235,22 @@ func (s *Server) accept(conn net.Conn) {
 		_ = conn.Close()
 		return
 	}
-	if len(s.clients) >= s.opts.MaxConnections {
+	opts := s.getOpts()
+	if len(s.clients) >= opts.MaxConnections {
 		s.mu.Unlock()
 		s.viol.maxConnections.Add(1)
 		s.log.Warn("maximum connections reached, refusing client",
-			zap.Int("max_connections", s.opts.MaxConnections), zap.String("remote", conn.RemoteAddr().String()))
+			zap.Int("max_connections", opts.MaxConnections), zap.String("remote", conn.RemoteAddr().String()))
 		_ = conn.SetWriteDeadline(time.Now().Add(closeFlushDeadline))
 		_, _ = conn.Write(parser.AppendErr(nil, "maximum connections exceeded"))
 		_ = conn.Close()
 		return
 	}
 	s.clients[cid] = c
+	s.mon.totalConns.Add(1)
 	s.live.Add(2) // read loop and writer
 	s.mu.Unlock()
-	if s.opts.Debug {
+	if opts.Debug {
 		s.log.Debug("client connected", zap.Uint64("cid", cid), zap.String("remote", conn.RemoteAddr().String()))
 	}
 	go func() {
@@ -234,8 +264,10 @@ func (s *Server) accept(conn net.Conn) {
 // section that forgets the client, so Stats never sees them twice or not at
 // all.
 func (s *Server) clientGone(c *client) {
+	closed := s.closedConnInfo(c)
 	s.mu.Lock()
 	delete(s.clients, c.cid)
+	s.mon.closed.add(closed)
 	s.closedStats.inMsgs.Add(c.stats.inMsgs.Load())
 	s.closedStats.inBytes.Add(c.stats.inBytes.Load())
 	s.closedStats.outMsgs.Add(c.stats.outMsgs.Load())
@@ -264,6 +296,7 @@ func (s *Server) isStopping() bool {
 // safe to call more than once.
 func (s *Server) Shutdown() {
 	s.stopOnce.Do(func() {
+		s.serving.Store(false)
 		s.mu.Lock()
 		s.stopping = true
 		clients := make([]*client, 0, len(s.clients))
@@ -287,6 +320,7 @@ func (s *Server) Shutdown() {
 		case <-time.After(2 * closeFlushDeadline):
 			s.log.Warn("shutdown: some connections did not finish in time")
 		}
+		s.stopMonitoring()
 		s.log.Info("midge stopped")
 		close(s.stopped)
 	})
@@ -317,16 +351,19 @@ func (s *Server) GlobalAccount() *Account { return s.gacc }
 // Stats returns the cumulative counters of all connections, open and gone.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		InMsgs:        s.closedStats.inMsgs.Load(),
-		InBytes:       s.closedStats.inBytes.Load(),
-		OutMsgs:       s.closedStats.outMsgs.Load(),
-		OutBytes:      s.closedStats.outBytes.Load(),
-		SlowConsumers: s.slowConsumers.Load(),
-		Subscriptions: s.NumSubscriptions(),
-		Violations:    s.viol.snapshot(),
+		InMsgs:           s.closedStats.inMsgs.Load(),
+		InBytes:          s.closedStats.inBytes.Load(),
+		OutMsgs:          s.closedStats.outMsgs.Load(),
+		OutBytes:         s.closedStats.outBytes.Load(),
+		SlowConsumers:    s.slowConsumers.Load(),
+		StaleConnections: s.viol.staleConnections.Load(),
+		AuthFailures:     s.viol.authFailures.Load(),
+		Violations:       s.viol.snapshot(),
+		Subscriptions:    s.NumSubscriptions(),
 	}
 	s.mu.Lock()
 	st.Connections = len(s.clients)
+	st.TotalConnections = s.mon.totalConns.Load()
 	for _, c := range s.clients {
 		st.InMsgs += c.stats.inMsgs.Load()
 		st.InBytes += c.stats.inBytes.Load()

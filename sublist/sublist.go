@@ -38,6 +38,8 @@ type Sublist[T comparable] struct {
 	root       level[T]
 	cache      *matchCache[T]
 	count      atomic.Int64
+	inserts    atomic.Uint64 // for Stats; moved only under the write lock
+	removes    atomic.Uint64
 	generation atomic.Uint64
 	empty      *Result[T] // shared no-interest answer
 }
@@ -91,6 +93,11 @@ func (s *Sublist[T]) Remove(subject, queue string, v T) error {
 func (s *Sublist[T]) changed(pattern string, delta int64) {
 	s.cache.invalidate(pattern)
 	s.count.Add(delta)
+	if delta > 0 {
+		s.inserts.Add(1)
+	} else {
+		s.removes.Add(1)
+	}
 	s.generation.Add(1)
 }
 

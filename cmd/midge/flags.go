@@ -15,6 +15,7 @@ type config struct {
 	opts        server.Options
 	configFile  string
 	checkConfig bool
+	signal      string // --signal: send it to a running midge instead of serving
 	showVersion bool
 }
 
@@ -29,6 +30,16 @@ Server Options:
     -P, --pid <file>                 File to store PID
     -c, --config <file>              Configuration file (nats-server format)
     -t                               Test configuration and exit
+    -m, --http_port <port>           Use port for http monitoring (-1: any free port)
+        --http_base_path <path>      Prefix for the monitoring endpoints
+    -sl,--signal <signal>[=<pid>]    Send signal to a midge process (ldm, stop, quit,
+                                     term, reopen, reload); <pid> is a PID or a pid
+                                     file, or give the pid file with -P
+        --lame_duck_duration <dur>   Spread closing clients in lame duck mode over
+                                     this long (default: 2m)
+        --lame_duck_grace_period <dur>
+                                     Wait this long in lame duck mode before closing
+                                     clients (default: 10s)
 
 JetStream Options:
     -js, --jetstream                 Enable JetStream (streams)
@@ -104,6 +115,14 @@ func parseFlags(args []string) (config, error) {
 	if o.Port < 0 || o.Port > 65535 {
 		return cfg, fmt.Errorf("invalid port %d (want 0-65535)", o.Port)
 	}
+	if o.HTTPPort < server.MonitorRandomPort || o.HTTPPort > 65535 {
+		return cfg, fmt.Errorf("invalid http_port %d (want -1-65535)", o.HTTPPort)
+	}
+	// Zero means the default (a config file leaves them unset).
+	if o.LameDuckDuration < 0 || o.LameDuckGracePeriod < 0 ||
+		o.LameDuckDuration > 0 && o.LameDuckGracePeriod >= o.LameDuckDuration {
+		return cfg, errors.New("lame duck grace period must be at least 0 and shorter than the duration")
+	}
 	return cfg, nil
 }
 
@@ -130,6 +149,15 @@ func bindAndParse(cfg *config, tf *tlsFlags, args []string) error {
 		fs.StringVar(&cfg.configFile, name, cfg.configFile, "")
 	}
 	fs.BoolVar(&cfg.checkConfig, "t", false, "")
+	for _, name := range []string{"m", "http_port"} {
+		fs.IntVar(&o.HTTPPort, name, o.HTTPPort, "")
+	}
+	fs.StringVar(&o.HTTPBasePath, "http_base_path", o.HTTPBasePath, "")
+	for _, name := range []string{"sl", "signal"} {
+		fs.StringVar(&cfg.signal, name, cfg.signal, "")
+	}
+	fs.DurationVar(&o.LameDuckDuration, "lame_duck_duration", o.LameDuckDuration, "")
+	fs.DurationVar(&o.LameDuckGracePeriod, "lame_duck_grace_period", o.LameDuckGracePeriod, "")
 	for _, name := range []string{"l", "log"} {
 		fs.StringVar(&o.LogFile, name, o.LogFile, "")
 	}

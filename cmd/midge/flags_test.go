@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/midgemq/midge/server"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -29,6 +31,19 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--log", "y.log", "--pid", "y.pid"}, func(c config) bool { return c.opts.LogFile == "y.log" && c.opts.PidFile == "y.pid" }},
 		{[]string{"-v"}, func(c config) bool { return c.showVersion }},
 		{[]string{"--version"}, func(c config) bool { return c.showVersion }},
+		{nil, func(c config) bool {
+			return c.opts.HTTPPort == 0 && c.opts.LameDuckDuration == server.DefaultLameDuckDuration &&
+				c.opts.LameDuckGracePeriod == server.DefaultLameDuckGracePeriod
+		}},
+		{[]string{"-m", "8222", "--http_base_path", "/mon"}, func(c config) bool {
+			return c.opts.HTTPPort == 8222 && c.opts.HTTPBasePath == "/mon"
+		}},
+		{[]string{"--http_port", "-1"}, func(c config) bool { return c.opts.HTTPPort == server.MonitorRandomPort }},
+		{[]string{"-sl", "ldm=12"}, func(c config) bool { return c.signal == "ldm=12" }},
+		{[]string{"--signal", "reload", "-P", "x.pid"}, func(c config) bool { return c.signal == "reload" && c.opts.PidFile == "x.pid" }},
+		{[]string{"--lame_duck_duration", "30s", "--lame_duck_grace_period", "5s"}, func(c config) bool {
+			return c.opts.LameDuckDuration == 30*time.Second && c.opts.LameDuckGracePeriod == 5*time.Second
+		}},
 	}
 	for _, tc := range cases {
 		cfg, err := parseFlags(tc.args)
@@ -45,6 +60,8 @@ func TestParseFlags(t *testing.T) {
 func TestParseFlagsErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--bogus"}, {"-p", "x"}, {"-p", "70000"}, {"-p", "-5"}, {"stray"}, {"-a"},
+		{"-m", "-2"}, {"-m", "70000"}, {"--lame_duck_duration", "10s", "--lame_duck_grace_period", "10s"},
+		{"--lame_duck_duration", "-1s"},
 	} {
 		if _, err := parseFlags(args); err == nil || errors.Is(err, errHelp) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)

@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
-	"syscall"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -24,7 +23,20 @@ func main() {
 // run is main without the exit, returning the process status: 0 after a
 // clean shutdown, 1 when the server cannot start, 2 for bad usage.
 func run(args []string) int {
-	cfg, err := parseFlags(args)
+	return runFrom(commandLine(args))
+}
+
+// configSource produces the configuration: at start, and again for each
+// reload (SIGHUP). Today that is the command line, read again unchanged;
+// a configuration file loader plugs in here.
+type configSource func() (config, error)
+
+func commandLine(args []string) configSource {
+	return func() (config, error) { return parseFlags(args) }
+}
+
+func runFrom(source configSource) int {
+	cfg, err := source()
 	switch {
 	case errors.Is(err, errHelp):
 		fmt.Print(usageText)
@@ -44,8 +56,15 @@ func run(args []string) int {
 	if cfg.checkConfig {
 		return checkConfig(cfg)
 	}
+	if cfg.signal != "" {
+		if err := sendSignal(cfg.signal, cfg.opts.PidFile); err != nil {
+			fmt.Fprintf(os.Stderr, "midge: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 
-	log, closeLog, err := newLogger(cfg)
+	log, out, closeLog, err := newLogger(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "midge: %v\n", err)
 		return 1
@@ -58,6 +77,10 @@ func run(args []string) int {
 		log.Error("invalid configuration", zap.Error(err))
 		return 1
 	}
+	// Signals are caught before the pid file and the startup line exist,
+	// so that whoever reads either may signal at once.
+	sigs := catchSignals()
+	defer signal.Stop(sigs)
 	// The pid file exists before the startup line, so whoever waits for
 	// that line can rely on it.
 	if cfg.opts.PidFile != "" {
@@ -71,36 +94,27 @@ func run(args []string) int {
 		log.Error(err.Error())
 		return 1
 	}
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	sig := <-sigs
-	log.Info("shutting down", zap.String("signal", sig.String()))
-	srv.Shutdown()
-	return 0
+	return serveSignals(srv, sigs, log, out, source)
 }
 
 // newLogger builds the zap logger the flags ask for: info level by default,
 // debug with -D or -V, to stderr or the -l file.
-func newLogger(cfg config) (*zap.Logger, func(), error) {
+func newLogger(cfg config) (*zap.Logger, *logOutput, func(), error) {
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	enc.EncodeLevel = zapcore.CapitalLevelEncoder
-	level := zapcore.InfoLevel
-	if cfg.opts.Debug || cfg.opts.Trace {
-		level = zapcore.DebugLevel
-	}
-	out := zapcore.Lock(os.Stderr)
+	out := &logOutput{level: zap.NewAtomicLevelAt(levelFor(cfg.opts.Debug, cfg.opts.Trace))}
+	sink := zapcore.Lock(os.Stderr)
 	closeFn := func() {}
 	if cfg.opts.LogFile != "" {
-		f, err := os.OpenFile(cfg.opts.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := openLogFile(cfg.opts.LogFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("cannot open log file: %w", err)
+			return nil, nil, nil, err
 		}
-		out = zapcore.Lock(f)
+		out.file, sink = f, f
 		closeFn = func() { _ = f.Close() }
 	}
-	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), out, level)
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), sink, out.level)
 	log := zap.New(core).With(zap.Int("pid", os.Getpid()))
-	return log, func() { _ = log.Sync(); closeFn() }, nil
+	return log, out, func() { _ = log.Sync(); closeFn() }, nil
 }

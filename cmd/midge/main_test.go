@@ -24,6 +24,9 @@ import (
 var midgeBin string
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(argsFileEnv); path != "" {
+		os.Exit(runFrom(argsFileSource(path))) // acting as midge for a reload test
+	}
 	dir, err := os.MkdirTemp("", "midge-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,99 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	s := startServer(t, withMonitor, func(o *Options) { o.Logger = zap.New(core) })
+	old := connect(t, s)
+	sub, err := old.SubscribeSync("reload.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	monFlush(t, old)
+	loadedBefore := getJSON[Varz](t, s, VarzPath).ConfigLoadTime
+
+	next := *s.getOpts()
+	next.MaxPayload, next.PingInterval, next.Trace = 512, time.Minute, true
+	if err := s.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+
+	// New connections get the new limit in their INFO; the old one keeps
+	// what it negotiated and stays connected.
+	fresh := connect(t, s)
+	if fresh.MaxPayload() != 512 || old.MaxPayload() != DefaultMaxPayload {
+		t.Fatalf("max payload: fresh %d, old %d", fresh.MaxPayload(), old.MaxPayload())
+	}
+	if err := fresh.Publish("reload.big", make([]byte, 600)); !errors.Is(err, nats.ErrMaxPayload) {
+		t.Fatalf("600 bytes on the fresh connection: %v", err)
+	}
+	if err := old.Publish("reload.after", []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextMsg(t, sub); string(m.Data) != "still here" || !old.IsConnected() {
+		t.Fatalf("old connection after reload: %q connected=%v", m.Data, old.IsConnected())
+	}
+	// Tracing was switched on for the connection that already existed.
+	oldID, _ := old.GetClientID()
+	traced := logs.FilterMessage("<<- PUB").FilterField(zap.Uint64("cid", oldID)).Len()
+	if traced == 0 {
+		t.Fatal("PUB on the existing connection not traced after reload")
+	}
+	reloaded := logs.FilterMessage("configuration reloaded").All()
+	if len(reloaded) != 1 || !strings.Contains(fmt.Sprint(reloaded[0].ContextMap()["changed"]), "MaxPayload=512") {
+		t.Fatalf("reload log: %+v", reloaded)
+	}
+
+	v := getJSON[Varz](t, s, VarzPath)
+	if v.MaxPayload != 512 || v.PingInterval != time.Minute || !v.ConfigLoadTime.After(loadedBefore) {
+		t.Fatalf("varz after reload: max_payload %d ping %v loaded %v (before %v)",
+			v.MaxPayload, v.PingInterval, v.ConfigLoadTime, loadedBefore)
+	}
+	if s.NumClients() != 2 {
+		t.Fatalf("%d clients after reload", s.NumClients())
+	}
+}
+
+func TestReloadRefusesWhatCannotChangeAndKeepsConfig(t *testing.T) {
+	s := startServer(t, withMonitor)
+	nc := connect(t, s)
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Options)
+		want   string
+	}{
+		{"port", func(o *Options) { o.Port = 4333; o.MaxPayload = 100 }, "not supported for Port"},
+		{"store", func(o *Options) { o.JetStream, o.StoreDir = true, "/elsewhere" }, "JetStream, StoreDir"},
+		{"monitoring", func(o *Options) { o.HTTPBasePath = "/x" }, "HTTPBasePath"},
+		{"lame duck", func(o *Options) { o.LameDuckGracePeriod = 3 * time.Minute }, "grace period"},
+	} {
+		next := *s.getOpts()
+		tc.mutate(&next)
+		err := s.Reload(next)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want one mentioning %q", tc.name, err, tc.want)
+		}
+	}
+	if o := s.getOpts(); o.MaxPayload != DefaultMaxPayload || o.LameDuckGracePeriod != DefaultLameDuckGracePeriod {
+		t.Fatalf("configuration changed by a refused reload: %+v", o)
+	}
+	if !nc.IsConnected() {
+		t.Fatal("client dropped")
+	}
+	// Zero values mean defaults, as for New: reloading them changes nothing.
+	if err := s.Reload(Options{Host: s.opts.Host, HTTPPort: MonitorRandomPort}); err != nil {
+		t.Fatalf("reload with defaults: %v", err)
+	}
+}
