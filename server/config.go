@@ -56,6 +56,7 @@ func parseConfig(text, path string) (opts Options, err error) {
 	cp := &configParser{file: name}
 	applySection(cp, &opts, m, topLevelKeys, "")
 	cp.finishAuth(&opts)
+	cp.finishWarnings(&opts)
 	if len(cp.errs) > 0 {
 		return Options{}, cp.err()
 	}
@@ -80,6 +81,7 @@ type configParser struct {
 	// the order of the authorization and accounts blocks does not matter.
 	accountUsers []User
 	accountNkeys []NkeyUser
+	tolerated    []string // harness keys accepted with a warning
 }
 
 type configError struct {
@@ -168,6 +170,10 @@ func (cp *configParser) unknownKey(k string, v cval, section string) {
 	if section != "" {
 		where = " in " + section
 	}
+	if section == "" && toleratedHarnessKeys[strings.ToLower(k)] {
+		cp.tolerate(k)
+		return
+	}
 	if section == "" && unsupportedNatsKeys[strings.ToLower(k)] {
 		cp.errorf(v, "%q is a nats-server option midge does not support", k)
 		return
@@ -178,12 +184,10 @@ func (cp *configParser) unknownKey(k string, v cval, section string) {
 // unsupportedNatsKeys are top-level nats-server options midge does not have
 // (yet); naming them helps whoever brings a nats-server config along.
 var unsupportedNatsKeys = map[string]bool{
-	"cluster": true, "gateway": true, "leafnodes": true, "leaf": true,
-	"http": true, "http_port": true, "https": true,
-	"https_port": true, "monitor_port": true, "websocket": true, "mqtt": true,
+	"gateway": true, "https": true, "https_port": true, "websocket": true, "mqtt": true,
 	"operator": true, "operators": true, "resolver": true, "system_account": true,
-	"client_advertise": true, "lame_duck_duration": true, "lame_duck_grace_period": true,
-	"syslog": true, "remote_syslog": true, "logtime": true, "max_traced_msg_len": true,
+	"client_advertise": true,
+	"syslog":           true, "remote_syslog": true, "logtime": true, "max_traced_msg_len": true,
 	"ocsp": true, "allow_non_tls": true, "mappings": true, "no_sys_acc": true,
 }
 
@@ -201,7 +205,7 @@ var topLevelKeys = map[string]keyHandler[Options]{
 	},
 	"host":        strKey(func(o *Options) *string { return &o.Host }),
 	"net":         strKey(func(o *Options) *string { return &o.Host }),
-	"port":        intKey(0, 65535, func(o *Options, n int64) { o.Port = int(n) }),
+	"port":        clientPortKey,
 	"server_name": serverNameKey,
 	"debug":       boolKey(func(o *Options) *bool { return &o.Debug }),
 	"trace":       boolKey(func(o *Options) *bool { return &o.Trace }),
@@ -226,9 +230,16 @@ var topLevelKeys = map[string]keyHandler[Options]{
 			applySection(cp, &o.Auth, m, authorizationKeys, "authorization")
 		}
 	},
-	"accounts":     accountsKey,
-	"jetstream":    jetstreamKey,
-	"no_auth_user": strKey(func(o *Options) *string { return &o.Auth.NoAuthUser }),
+	"accounts":               accountsKey,
+	"http":                   httpKey,
+	"monitor_port":           intKey(-1, 65535, func(o *Options, n int64) { o.HTTPPort = int(n) }),
+	"http_port":              intKey(-1, 65535, func(o *Options, n int64) { o.HTTPPort = int(n) }),
+	"http_base_path":         strKey(func(o *Options) *string { return &o.HTTPBasePath }),
+	"ports_file_dir":         strKey(func(o *Options) *string { return &o.PortsFileDir }),
+	"lame_duck_duration":     durationKey(func(o *Options) *time.Duration { return &o.LameDuckDuration }),
+	"lame_duck_grace_period": durationKey(func(o *Options) *time.Duration { return &o.LameDuckGracePeriod }),
+	"jetstream":              jetstreamKey,
+	"no_auth_user":           strKey(func(o *Options) *string { return &o.Auth.NoAuthUser }),
 	"tls": func(cp *configParser, o *Options, v cval) {
 		if m, ok := cp.mapValue(v, "tls"); ok {
 			applySection(cp, &o.TLS, m, tlsKeys, "tls")
@@ -342,15 +353,16 @@ func (cp *configParser) duration(v cval) (time.Duration, bool) {
 func (cp *configParser) hostPort(v cval) (string, int, bool) {
 	switch x := v.v.(type) {
 	case int64:
-		if x < 0 || x > 65535 {
+		if x < -1 || x > 65535 {
 			cp.errorf(v, "invalid port %d", x)
 			return "", 0, false
 		}
 		return "", int(x), true
 	case string:
+		// -1 is any free port, as in nats-server.
 		host, portText, err := net.SplitHostPort(x)
 		port, perr := strconv.Atoi(portText)
-		if err != nil || perr != nil || port < 0 || port > 65535 {
+		if err != nil || perr != nil || port < -1 || port > 65535 {
 			cp.errorf(v, "listen: cannot parse %q as host:port", x)
 			return "", 0, false
 		}

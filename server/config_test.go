@@ -83,7 +83,7 @@ authorization {
   tokn: x
   users: [ {user: a, pasword: b} ]
 }
-http_port: 8222
+https_port: 8222
 ping_interval: "soon"
 max_payload: "big"
 tls { verify: yes, cert: c }
@@ -96,7 +96,7 @@ tls { verify: yes, cert: c }
 		`config:2: unknown configuration key "max_payloda"`,
 		`config:4: unknown configuration key "tokn" in authorization`,
 		`config:5: unknown configuration key "pasword" in user entry`,
-		`config:7: "http_port" is a nats-server option midge does not support`,
+		`config:7: "https_port" is a nats-server option midge does not support`,
 		`config:8: invalid duration "soon"`,
 		`config:9: expected an integer, got a string`,
 		`config:10: unknown configuration key "cert" in tls`,
@@ -124,7 +124,7 @@ func TestConfigListenForms(t *testing.T) {
 
 func TestConfigRejectsBadValues(t *testing.T) {
 	for _, text := range []string{
-		"port: 70000", "port: -1", "max_connections: 0", "max_payload: -5", "ping_interval: -3",
+		"port: 70000", "port: -2", "max_connections: 0", "max_payload: -5", "ping_interval: -3",
 		"listen: \"nohost\"", "server_name: \"a b\"", "authorization: 5", "authorization { users: {} }",
 		"authorization { users: [ {password: x} ] }", "authorization { users: [ {nkey: UABC, user: a} ] }",
 		"authorization { users: [ {user: a, permissions: {publish: \"a..b\"}} ] }",

@@ -27,6 +27,8 @@ const (
 
 	// MonitorRandomPort as HTTPPort picks a free monitoring port.
 	MonitorRandomPort = -1
+	// RandomPort as Port picks a free client port (nats-server's -1).
+	RandomPort = -1
 )
 
 // Options configure a Server. The zero value of a field means its default;
@@ -70,6 +72,13 @@ type Options struct {
 	HTTPBasePath string
 	// MaxClosedClients is how many closed connections /connz remembers.
 	MaxClosedClients int
+
+	// PortsFileDir, when set, gets a <executable>_<pid>.ports file listing
+	// every listener's URLs once they are all up (portsfile.go).
+	PortsFileDir string
+	// ConfigWarnings are what the configuration loader accepted but wants
+	// said (logged at start).
+	ConfigWarnings []string
 
 	// Lame duck mode (lameduck.go): clients are told at once, closed after
 	// the grace period, spread over the rest of the duration.

@@ -37,7 +37,7 @@ var reloadable = map[string]string{
 }
 
 // ignoredOnReload are fields that are not configuration in the file sense.
-var ignoredOnReload = map[string]bool{"Logger": true}
+var ignoredOnReload = map[string]bool{"Logger": true, "ConfigWarnings": true}
 
 var reloadMu sync.Mutex // one Reload at a time
 

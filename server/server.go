@@ -80,7 +80,7 @@ var ErrServerStopped = errors.New("server: already shut down")
 // New validates opts and returns a server that is not yet listening.
 func New(opts Options) (*Server, error) {
 	opts.setDefaults()
-	if opts.Port < 0 || opts.Port > 65535 {
+	if opts.Port < RandomPort || opts.Port > 65535 {
 		return nil, fmt.Errorf("server: invalid port %d", opts.Port)
 	}
 	if err := opts.validate(); err != nil {
@@ -132,7 +132,7 @@ func (s *Server) Start() error {
 			}
 		}
 	}
-	addr := net.JoinHostPort(s.opts.Host, strconv.Itoa(s.opts.Port))
+	addr := net.JoinHostPort(s.opts.Host, strconv.Itoa(max(s.opts.Port, 0)))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		s.closeJetStream()
@@ -154,10 +154,16 @@ func (s *Server) Start() error {
 		fields = append(fields, zap.String("monitor", a.String()))
 	}
 	s.log.Info("midge started", fields...)
+	for _, w := range s.opts.ConfigWarnings {
+		s.log.Warn(w)
+	}
 	s.mon.started.Store(true)
 	s.serving.Store(true)
 	s.live.Add(1)
 	go s.acceptLoop()
+	if err := s.writePortsFile(); err != nil {
+		s.log.Error("cannot write the ports file", zap.Error(err))
+	}
 	return nil
 }
 
@@ -297,6 +303,7 @@ func (s *Server) isStopping() bool {
 func (s *Server) Shutdown() {
 	s.stopOnce.Do(func() {
 		s.serving.Store(false)
+		s.removePortsFile()
 		s.mu.Lock()
 		s.stopping = true
 		clients := make([]*client, 0, len(s.clients))

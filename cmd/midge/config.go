@@ -67,6 +67,9 @@ func checkConfig(cfg config) int {
 		fmt.Fprintf(os.Stderr, "midge: %v\n", err)
 		return 1
 	}
+	for _, w := range cfg.opts.ConfigWarnings {
+		fmt.Fprintf(os.Stderr, "midge: warning: %s\n", w)
+	}
 	fmt.Printf("midge: configuration %s is valid\n", cfg.configFile)
 	return 0
 }

@@ -25,9 +25,11 @@ const usageText = `Usage: midge [options]
 
 Server Options:
     -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
-    -p, --port <port>                Use port for clients (default: 4222)
+    -p, --port <port>                Use port for clients (default: 4222, -1: any free port)
     -n, --name, --server_name <name> Server name (default: auto)
     -P, --pid <file>                 File to store PID
+        --ports_file_dir <dir>       Write <executable>_<pid>.ports there, listing
+                                     every listener's URLs (ports -1: any free port)
     -c, --config <file>              Configuration file (nats-server format)
     -t                               Test configuration and exit
     -m, --http_port <port>           Use port for http monitoring (-1: any free port)
@@ -112,8 +114,8 @@ func parseFlags(args []string) (config, error) {
 		}
 	}
 	o := &cfg.opts
-	if o.Port < 0 || o.Port > 65535 {
-		return cfg, fmt.Errorf("invalid port %d (want 0-65535)", o.Port)
+	if o.Port < server.RandomPort || o.Port > 65535 {
+		return cfg, fmt.Errorf("invalid port %d (want 0-65535, or -1 for any free port)", o.Port)
 	}
 	if o.HTTPPort < server.MonitorRandomPort || o.HTTPPort > 65535 {
 		return cfg, fmt.Errorf("invalid http_port %d (want -1-65535)", o.HTTPPort)
@@ -153,6 +155,7 @@ func bindAndParse(cfg *config, tf *tlsFlags, args []string) error {
 		fs.IntVar(&o.HTTPPort, name, o.HTTPPort, "")
 	}
 	fs.StringVar(&o.HTTPBasePath, "http_base_path", o.HTTPBasePath, "")
+	fs.StringVar(&o.PortsFileDir, "ports_file_dir", o.PortsFileDir, "")
 	for _, name := range []string{"sl", "signal"} {
 		fs.StringVar(&cfg.signal, name, cfg.signal, "")
 	}

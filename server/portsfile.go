@@ -1,0 +1,84 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"go.uber.org/zap"
+)
+
+// The ports file tells harnesses and orchestrators where a server started
+// with -1 ports listens: DIR/<executable>_<pid>.ports with the URLs of every
+// listener, in nats-server's keys. It appears (atomically) once every
+// listener is up and is removed on shutdown.
+
+// portsFile is the file's JSON.
+type portsFile struct {
+	Nats       []string `json:"nats,omitempty"`
+	Monitoring []string `json:"monitoring,omitempty"`
+	WebSocket  []string `json:"websocket,omitempty"`
+	Cluster    []string `json:"cluster,omitempty"`
+}
+
+// portsFilePath is where this process writes its ports file.
+func (s *Server) portsFilePath() string {
+	exe := filepath.Base(os.Args[0])
+	return filepath.Join(s.opts.PortsFileDir, fmt.Sprintf("%s_%d.ports", exe, os.Getpid()))
+}
+
+// writePortsFile lists the listeners' URLs; called once they are all up.
+func (s *Server) writePortsFile() error {
+	if s.opts.PortsFileDir == "" {
+		return nil
+	}
+	pf := portsFile{Nats: listenerURLs("nats", s.Addr())}
+	if s.mon.ln != nil {
+		pf.Monitoring = listenerURLs("http", s.mon.ln.Addr().(*net.TCPAddr))
+	}
+	data, err := json.Marshal(pf)
+	if err != nil {
+		return err
+	}
+	path := s.portsFilePath()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("writing ports file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing ports file: %w", err)
+	}
+	s.log.Info("ports file written", zap.String("file", path))
+	return nil
+}
+
+func (s *Server) removePortsFile() {
+	if s.opts.PortsFileDir != "" {
+		os.Remove(s.portsFilePath())
+	}
+}
+
+// listenerURLs lists scheme://host:port for a listener; an unspecified
+// address stands for every address of every interface, as nats-server
+// lists them.
+func listenerURLs(scheme string, a *net.TCPAddr) []string {
+	port := strconv.Itoa(a.Port)
+	if a.IP != nil && !a.IP.IsUnspecified() {
+		return []string{scheme + "://" + net.JoinHostPort(a.IP.String(), port)}
+	}
+	var urls []string
+	addrs, err := net.InterfaceAddrs()
+	if err != nil || len(addrs) == 0 {
+		return []string{scheme + "://" + net.JoinHostPort("127.0.0.1", port)}
+	}
+	for _, addr := range addrs {
+		if ipn, ok := addr.(*net.IPNet); ok {
+			urls = append(urls, scheme+"://"+net.JoinHostPort(ipn.IP.String(), port))
+		}
+	}
+	return urls
+}
