@@ -12,9 +12,12 @@ import (
 //
 //  1. applies each message under the stream lock: header checks, dedup,
 //     sequence assignment, record encoding into the tail block, limits;
-//  2. writes all new bytes of the batch with one write per block and, with
-//     sync policy "always", one fsync for the whole batch (group commit);
-//  3. only then raises the committed watermark (readers and consumers
+//  2. writes all new bytes of the batch with one write per block;
+//  3. with sync policy "always", hands the batch to the syncer goroutine,
+//     which fsyncs once for every batch written since its last fsync
+//     (group commit) while the committer already applies and writes the
+//     next batch; with an interval, the written batch is final;
+//  4. only then raises the committed watermark (readers and consumers
 //     never see a message above it) and calls the AckFunc for every
 //     message, in sequence order.
 //
@@ -29,7 +32,9 @@ import (
 //     drops anything that was not durable. Nothing acknowledged is lost;
 //     nothing unacknowledged is reported as stored.
 //   - Only one goroutine writes a stream's files at a time (writeMu), so
-//     purges and deletes share the same ordering and durability rules.
+//     purges and deletes share the same ordering and durability rules. An
+//     fsync covers everything written before it began, so a batch is
+//     acknowledged only by a sync that started after its write returned.
 
 // InMsg is a message published into a stream, copied out of the
 // publisher's buffers.
@@ -128,26 +133,45 @@ func (st *Stream) Publish(m *InMsg) error {
 // run is the committer goroutine.
 func (st *Stream) run() {
 	defer close(st.done)
-	var batch []*InMsg
+	if st.syncAlways() && st.dir != "" {
+		// With fsync before every ack, a second goroutine syncs and acks
+		// while this one applies and writes the next batch: the disk is
+		// never idle waiting for the CPU, or the CPU for the disk.
+		st.syncQ = make(chan *syncJob, syncQueueLen)
+		synced := make(chan struct{})
+		go st.syncLoop(synced)
+		defer func() { close(st.syncQ); <-synced }()
+	}
 	for {
 		select {
 		case <-st.ingest.wake:
 		case <-st.quit:
-			if batch = st.ingest.take(batch); len(batch) > 0 {
+			if batch := st.ingest.take(nil); len(batch) > 0 {
 				st.commit(batch)
 			}
 			return
 		}
-		batch = st.ingest.take(batch)
-		if len(batch) > 0 {
+		// Each batch goes its own way (to the syncer), so no buffer reuse.
+		if batch := st.ingest.take(nil); len(batch) > 0 {
 			st.commit(batch)
-			clear(batch)
 		}
 	}
 }
 
-// retryAfterFailure paces attempts to reopen a poisoned stream.
-const retryAfterFailure = time.Second
+// syncQueueLen bounds the batches written but not yet synced; a full queue
+// holds the committer back, and with it, through the ingest queue, the
+// publishers.
+const syncQueueLen = 16
+
+// syncJob is a written batch waiting for its fsync and acks.
+type syncJob struct {
+	batch  []*InMsg
+	acks   []PubAck
+	target uint64   // highest sequence the batch assigned
+	doomed []*block // blocks the batch emptied, removed once it is durable
+	write  time.Duration
+	err    error // the write failed
+}
 
 func (st *Stream) commit(batch []*InMsg) {
 	acks := make([]PubAck, len(batch))
@@ -163,44 +187,123 @@ func (st *Stream) commit(batch []*InMsg) {
 	}
 	st.mu.Unlock()
 
+	job := &syncJob{batch: batch, acks: acks}
 	if usable {
-		timing, err := st.persistTimed()
-		if obs := st.store.opts.Observer; obs != nil && err == nil {
-			obs.Commit(len(batch), timing.write, timing.sync)
+		job.target, job.doomed, job.write, job.err = st.writeOut()
+	} else {
+		// Nothing to sync; and no later sync may make the failed batch's
+		// bytes durable before the stream is reloaded from disk.
+		job.err = ErrStreamUnavailable
+	}
+	if st.syncQ != nil {
+		st.syncQ <- job // even refused batches: acks leave in order
+		return
+	}
+	if usable && job.err == nil {
+		// Sync policy interval, or a memory stream: written is final.
+		st.commitWritten(job.target, job.doomed)
+		if obs := st.store.opts.Observer; obs != nil {
+			obs.Commit(len(batch), job.write, 0)
 		}
+	}
+	st.finish([]*syncJob{job}, job.err)
+}
+
+// syncLoop makes written batches durable, many at a time, and acks them
+// in order.
+func (st *Stream) syncLoop(done chan<- struct{}) {
+	defer close(done)
+	for job := range st.syncQ {
+		jobs := []*syncJob{job}
+	more:
+		for len(jobs) < syncQueueLen {
+			select {
+			case j, ok := <-st.syncQ:
+				if !ok {
+					break more
+				}
+				jobs = append(jobs, j)
+			default:
+				break more
+			}
+		}
+		var err error
+		var target uint64
+		var doomed []*block
+		for _, j := range jobs {
+			if err == nil {
+				err = j.err
+			}
+			target = max(target, j.target)
+			doomed = append(doomed, j.doomed...)
+		}
+		var syncDur time.Duration
+		if err == nil {
+			syncDur, err = st.syncOut(target, doomed)
+		} else {
+			st.mu.Lock()
+			st.doomed = append(st.doomed, doomed...) // retried after recovery
+			st.mu.Unlock()
+		}
+		if obs := st.store.opts.Observer; obs != nil && err == nil {
+			n := 0
+			for _, j := range jobs {
+				n += len(j.batch)
+			}
+			obs.Commit(n, jobs[0].write, syncDur)
+		}
+		st.finish(jobs, err)
+	}
+}
+
+// finish sends the acks of durable (or failed) batches, in order, and wakes
+// the consumers.
+func (st *Stream) finish(jobs []*syncJob, err error) {
+	for _, j := range jobs {
 		if err != nil {
-			for i := range acks {
-				if acks[i].Error == nil && !acks[i].Duplicate {
-					acks[i] = PubAck{Stream: st.cfg.Name, Error: errStorage(err)}
+			for i := range j.acks {
+				if j.acks[i].Error == nil && !j.acks[i].Duplicate {
+					j.acks[i] = PubAck{Stream: st.cfg.Name, Error: errStorage(err)}
 				}
 			}
 		}
-	}
-	if fn := st.store.opts.Ack; fn != nil {
-		fn(st, batch, acks)
+		if fn := st.store.opts.Ack; fn != nil {
+			fn(st, j.batch, j.acks)
+		}
 	}
 	st.listeners.notify()
 }
 
+// retryAfterFailure paces attempts to reopen a poisoned stream.
+const retryAfterFailure = time.Second
+
 // persist makes everything applied so far durable under the sync policy and
-// then raises the committed watermark. It is the only path to the files.
+// then raises the committed watermark: purges, deletes and other changes
+// outside the publish pipeline go this way.
 func (st *Stream) persist() error {
-	_, err := st.persistTimed()
-	return err
+	target, doomed, _, err := st.writeOut()
+	if err != nil {
+		return err
+	}
+	if st.syncAlways() {
+		_, err = st.syncOut(target, doomed)
+		return err
+	}
+	st.commitWritten(target, doomed)
+	return nil
 }
 
-// persistTiming is how long a persist spent writing and fsyncing (zero when
-// it did not sync), for the store's Observer.
-type persistTiming struct{ write, sync time.Duration }
-
-func (st *Stream) persistTimed() (timing persistTiming, err error) {
+// writeOut hands everything applied but unwritten to the files, one write
+// per block; it returns the highest sequence written and the blocks that
+// may go once that is durable. Only one goroutine writes at a time.
+func (st *Stream) writeOut() (target uint64, doomed []*block, took time.Duration, err error) {
 	st.writeMu.Lock()
 	defer st.writeMu.Unlock()
 
 	st.mu.Lock()
 	if st.failed != nil {
 		st.mu.Unlock()
-		return timing, st.failed
+		return 0, nil, 0, st.failed
 	}
 	st.flushDeletesLocked()
 	st.dropEmptyFrontBlocksLocked()
@@ -214,8 +317,8 @@ func (st *Stream) persistTimed() (timing persistTiming, err error) {
 			regions = append(regions, region{b, data})
 		}
 	}
-	target := st.state.last
-	doomed := st.doomed
+	target = st.state.last
+	doomed = st.doomed
 	st.doomed = nil
 	st.mu.Unlock()
 
@@ -228,34 +331,75 @@ func (st *Stream) persistTimed() (timing persistTiming, err error) {
 		r.b.written += int64(len(r.data))
 		st.mu.Unlock()
 	}
-	timing.write = time.Since(start)
-	if err == nil && st.syncAlways() && len(regions) > 0 {
-		start = time.Now()
-		for _, r := range regions {
-			if err = r.b.file.Sync(); err != nil {
-				break
-			}
-			st.mu.Lock()
-			r.b.synced = r.b.written
-			st.mu.Unlock()
-		}
-		timing.sync = time.Since(start)
-	}
-
-	st.mu.Lock()
+	took = time.Since(start)
 	if err != nil {
+		st.mu.Lock()
 		st.failLocked(err)
 		st.doomed = append(st.doomed, doomed...) // retried after recovery
 		st.mu.Unlock()
-		return timing, err
+		return 0, nil, took, err
 	}
+	return target, doomed, took, nil
+}
+
+// syncOut fsyncs every block with written but unsynced bytes, then commits
+// up to target.
+func (st *Stream) syncOut(target uint64, doomed []*block) (time.Duration, error) {
+	type pending struct {
+		b       *block
+		written int64
+	}
+	var todo []pending
+	// The snapshot of what is written is taken between writes, and only it
+	// counts as synced: bytes a later, failing write adds while the fsync
+	// runs are cut off when the stream reloads, never reported as stored.
+	st.writeMu.Lock()
+	st.mu.RLock()
+	if err := st.failed; err != nil {
+		st.mu.RUnlock()
+		st.writeMu.Unlock()
+		return 0, err
+	}
+	for _, b := range st.blocks {
+		if b.file != nil && b.synced < b.written {
+			todo = append(todo, pending{b, b.written})
+		}
+	}
+	for _, b := range doomed { // emptied by this batch: its records must be durable too
+		if b.file != nil && b.synced < b.written {
+			todo = append(todo, pending{b, b.written})
+		}
+	}
+	st.mu.RUnlock()
+	st.writeMu.Unlock()
+	start := time.Now()
+	for _, p := range todo {
+		if err := p.b.file.Sync(); err != nil {
+			st.mu.Lock()
+			st.failLocked(err)
+			st.doomed = append(st.doomed, doomed...)
+			st.mu.Unlock()
+			return time.Since(start), err
+		}
+		st.mu.Lock()
+		p.b.synced = max(p.b.synced, p.written)
+		st.mu.Unlock()
+	}
+	took := time.Since(start)
+	st.commitWritten(target, doomed)
+	return took, nil
+}
+
+// commitWritten raises the committed watermark to target and retires the
+// blocks emptied on the way.
+func (st *Stream) commitWritten(target uint64, doomed []*block) {
+	st.mu.Lock()
 	st.committed = max(st.committed, target)
 	st.cacheMu.Lock()
 	st.releaseWrittenCachesLocked()
 	st.cacheMu.Unlock()
 	st.mu.Unlock()
 	st.retire(doomed)
-	return timing, nil
 }
 
 func (st *Stream) syncAlways() bool { return st.store.opts.SyncInterval <= 0 }

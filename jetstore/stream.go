@@ -50,6 +50,7 @@ type Stream struct {
 	interest  atomic.Pointer[[][]string] // consumer filters, for interest retention
 
 	ingest    ingestQueue
+	syncQ     chan *syncJob // committer -> syncer, with sync policy always
 	listeners listeners
 	quit      chan struct{}
 	done      chan struct{}
