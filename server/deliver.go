@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"time"
 
@@ -48,9 +49,12 @@ type matchCache struct {
 }
 
 func (p *producer) match(subject []byte) *subResult {
+	subs := p.acc.subs
+	if oneTimeSubject(subject) {
+		return subs.MatchOnce(subject)
+	}
 	// Read the generation before matching: a result is then never older than
 	// the generation it is filed under.
-	subs := p.acc.subs
 	gen := subs.Generation()
 	if p.cache.m == nil {
 		p.cache.m = make(map[string]*subResult)
@@ -68,6 +72,18 @@ func (p *producer) match(subject []byte) *subResult {
 	p.cache.m[string(subject)] = r
 	return r
 }
+
+// oneTimeSubject recognises subjects that are unique per message by
+// convention (JetStream ack subjects, request reply inboxes): caching their
+// matches only churns the caches.
+func oneTimeSubject(subject []byte) bool {
+	return bytes.HasPrefix(subject, jsAckPrefixBytes) || bytes.HasPrefix(subject, inboxPrefix)
+}
+
+var (
+	jsAckPrefixBytes = []byte(jsAckPrefix)
+	inboxPrefix      = []byte("_INBOX.")
+)
 
 // publish delivers one message to every matching plain subscription and one
 // member of each matching queue group, and reports whether anyone got it.

@@ -123,6 +123,27 @@ func (s *Sublist[T]) MatchBytes(subject []byte) *Result[T] {
 	return s.matchSlow(string(subject), true)
 }
 
+// MatchOnce is Match for a subject that is not expected to come again
+// (a reply inbox, a JetStream ack subject): it uses the cache when the
+// subject happens to be there but does not add it, so unique subjects
+// neither pay for the insert nor push useful entries out.
+func (s *Sublist[T]) MatchOnce(subject []byte) *Result[T] {
+	if r := s.cache.getBytes(subject); r != nil {
+		return r
+	}
+	if hasEmptyToken(string(subject)) {
+		return s.empty
+	}
+	var scratch [16]*node[T]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	matched := s.root.collect(string(subject), 0, scratch[:0])
+	if len(matched) == 0 {
+		return s.empty
+	}
+	return buildResult(matched)
+}
+
 // matchSlow walks the trie and caches the answer. The cache is filled
 // while still holding the read lock; see matchCache for why. keyOwned
 // says subject is already a private copy that the cache may keep.

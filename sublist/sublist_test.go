@@ -278,3 +278,23 @@ func TestMatchDoesNotRetainSubject(t *testing.T) {
 		t.Fatal("cache key changed with the caller's buffer")
 	}
 }
+
+func TestMatchOnceDoesNotCache(t *testing.T) {
+	s := New[int]()
+	s.Insert("_INBOX.abc.*", "", 1)
+	s.Insert("_INBOX.>", "q", 2)
+	before := s.CacheCount()
+	r := s.MatchOnce([]byte("_INBOX.abc.xyz"))
+	if len(r.Plain) != 1 || r.Plain[0] != 1 || len(r.Queues) != 1 || r.Queues[0].Members[0] != 2 {
+		t.Fatalf("MatchOnce result %+v", r)
+	}
+	if s.CacheCount() != before {
+		t.Fatalf("MatchOnce cached: %d -> %d entries", before, s.CacheCount())
+	}
+	if r := s.MatchOnce([]byte("other.subject")); r.Len() != 0 {
+		t.Fatalf("no match expected, got %+v", r)
+	}
+	if r := s.MatchOnce([]byte("_INBOX..x")); r.Len() != 0 {
+		t.Fatalf("empty token matched")
+	}
+}
