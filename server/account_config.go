@@ -13,9 +13,10 @@ type AccountOptions struct {
 	Name string
 }
 
-// buildAccounts creates the configured accounts next to the global one.
+// buildAccounts creates the configured accounts next to the global one,
+// reusing those of existing (the accounts in force, on a reload) by name.
 // Declaring the global account's name just refers to it.
-func buildAccounts(list []AccountOptions, gacc *Account) (map[string]*Account, error) {
+func buildAccounts(list []AccountOptions, gacc *Account, existing map[string]*Account) (map[string]*Account, error) {
 	accs := map[string]*Account{GlobalAccountName: gacc}
 	for _, a := range list {
 		if a.Name == "" || strings.ContainsAny(a.Name, " \t\r\n") {
@@ -27,36 +28,47 @@ func buildAccounts(list []AccountOptions, gacc *Account) (map[string]*Account, e
 		if _, dup := accs[a.Name]; dup {
 			return nil, fmt.Errorf("account %q is defined twice", a.Name)
 		}
-		accs[a.Name] = newAccount(a.Name)
+		if acc := existing[a.Name]; acc != nil {
+			accs[a.Name] = acc
+		} else {
+			accs[a.Name] = newAccount(a.Name)
+		}
 	}
 	return accs, nil
 }
 
+// accountMap is the accounts in force; callers must not modify it.
+func (s *Server) accountMap() map[string]*Account { return *s.accounts.Load() }
+
+// authn is the authenticator in force.
+func (s *Server) authn() *authenticator { return s.auth.Load() }
+
 // LookupAccount returns the account of that name; the global account is
 // "$G".
 func (s *Server) LookupAccount(name string) (*Account, bool) {
-	a, ok := s.accounts[name]
+	a, ok := s.accountMap()[name]
 	return a, ok
 }
 
 // Accounts returns every account, the global one included, sorted by name.
 func (s *Server) Accounts() []*Account {
-	out := make([]*Account, 0, len(s.accounts))
-	for _, a := range s.accounts {
+	accs := s.accountMap()
+	out := make([]*Account, 0, len(accs))
+	for _, a := range accs {
 		out = append(out, a)
 	}
 	slices.SortFunc(out, func(a, b *Account) int { return strings.Compare(a.name, b.name) })
 	return out
 }
 
-// configureSecurity builds, from the options, what New fixes for the
-// server's lifetime: accounts, the authenticator and the TLS configuration.
+// configureSecurity builds, from the options, the accounts, the
+// authenticator and the TLS configuration.
 func (s *Server) configureSecurity() error {
-	accs, err := buildAccounts(s.opts.Accounts, s.gacc)
+	accs, err := buildAccounts(s.opts.Accounts, s.gacc, nil)
 	if err != nil {
 		return err
 	}
-	s.accounts = accs
+	s.accounts.Store(&accs)
 	if s.opts.TLS.enabled() {
 		if s.tlsConfig, err = buildTLSConfig(&s.opts.TLS); err != nil {
 			return err
@@ -64,6 +76,10 @@ func (s *Server) configureSecurity() error {
 	} else if s.opts.TLS.Verify || s.opts.TLS.Map || s.opts.TLS.CAFile != "" {
 		return errors.New("TLS verification needs a TLS certificate and key")
 	}
-	s.auth, err = newAuthenticator(&s.opts, s)
-	return err
+	a, err := newAuthenticator(&s.opts, accs)
+	if err != nil {
+		return err
+	}
+	s.auth.Store(a)
+	return nil
 }

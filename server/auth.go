@@ -67,7 +67,8 @@ type authUser struct {
 	perms    *permSet
 }
 
-// authenticator decides CONNECTs. It is built once in New and read-only.
+// authenticator decides CONNECTs. It is read-only once built; a Reload
+// that changes users or accounts builds another and swaps it in whole.
 type authenticator struct {
 	required   bool
 	nonce      bool // nkey users exist, so INFO carries a nonce to sign
@@ -81,15 +82,18 @@ type authenticator struct {
 	global     *authUser // identity of token clients and of no auth at all
 }
 
-func newAuthenticator(o *Options, s *Server) (*authenticator, error) {
+// newAuthenticator resolves o's users against accs, the accounts ($G
+// included) they may name.
+func newAuthenticator(o *Options, accs map[string]*Account) (*authenticator, error) {
 	ao := &o.Auth
+	gacc := accs[GlobalAccountName]
 	a := &authenticator{
 		token:   ao.Token,
 		users:   make(map[string]*authUser),
 		nkeys:   make(map[string]*authUser),
 		tlsMap:  o.TLS.Map,
 		timeout: ao.Timeout,
-		global:  &authUser{acc: s.gacc},
+		global:  &authUser{acc: gacc},
 	}
 	hasList := len(ao.Users) > 0 || len(ao.Nkeys) > 0
 	switch {
@@ -101,10 +105,10 @@ func newAuthenticator(o *Options, s *Server) (*authenticator, error) {
 		return nil, errors.New("a password needs a user")
 	}
 	if ao.Username != "" {
-		a.single = &authUser{name: ao.Username, password: ao.Password, acc: s.gacc}
+		a.single = &authUser{name: ao.Username, password: ao.Password, acc: gacc}
 	}
 	for _, u := range ao.Users {
-		au, err := a.newUser(s, u.Username, u.Account, u.Permissions, ao.DefaultPermissions)
+		au, err := newAuthUser(accs, u.Username, u.Account, u.Permissions, ao.DefaultPermissions)
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +122,7 @@ func newAuthenticator(o *Options, s *Server) (*authenticator, error) {
 		if !nkeys.IsValidPublicUserKey(u.Nkey) {
 			return nil, fmt.Errorf("%q is not a valid public user nkey", u.Nkey)
 		}
-		au, err := a.newUser(s, u.Nkey, u.Account, u.Permissions, ao.DefaultPermissions)
+		au, err := newAuthUser(accs, u.Nkey, u.Account, u.Permissions, ao.DefaultPermissions)
 		if err != nil {
 			return nil, err
 		}
@@ -150,13 +154,13 @@ func newAuthenticator(o *Options, s *Server) (*authenticator, error) {
 	return a, nil
 }
 
-func (a *authenticator) newUser(s *Server, name, account string, p, defaults *Permissions) (*authUser, error) {
+func newAuthUser(accs map[string]*Account, name, account string, p, defaults *Permissions) (*authUser, error) {
 	if name == "" {
 		return nil, errors.New("a user entry needs a user name or nkey")
 	}
-	acc := s.gacc
+	acc := accs[GlobalAccountName]
 	if account != "" {
-		acc = s.accounts[account]
+		acc = accs[account]
 		if acc == nil {
 			return nil, fmt.Errorf("user %q: unknown account %q", name, account)
 		}
@@ -171,38 +175,80 @@ func (a *authenticator) newUser(s *Server, name, account string, p, defaults *Pe
 	return &authUser{name: name, acc: acc, perms: ps}, nil
 }
 
-// authenticate returns the identity a CONNECT proves, or nil. It runs on
-// the client's read loop.
-func (a *authenticator) authenticate(c *client, f *connectFields) *authUser {
+// identity is what a client presented to authenticate: the credentials of
+// its CONNECT, the nonce it was given to sign and its TLS state. A
+// connection keeps the one that last succeeded, so that a reload can decide
+// again who it proves to be.
+type identity struct {
+	user, pass, token, nkey, sig string
+	nonce                        string
+	tls                          *tls.ConnectionState
+
+	// The configured password and token (plain or bcrypt) the presented
+	// ones were found to match: deciding again against an unchanged
+	// secret then costs no bcrypt run.
+	passOK, tokenOK string
+}
+
+func (id *identity) noCredentials() bool {
+	return id.user == "" && id.pass == "" && id.token == "" && id.nkey == ""
+}
+
+// passwordMatches and tokenMatches compare a configured secret with the
+// presented one, remembering a match.
+func (id *identity) passwordMatches(configured string) bool {
+	if id.passOK != "" && id.passOK == configured {
+		return true
+	}
+	ok := passwordMatches(configured, id.pass)
+	if ok {
+		id.passOK = configured
+	}
+	return ok
+}
+
+func (id *identity) tokenMatches(configured string) bool {
+	if id.tokenOK != "" && id.tokenOK == configured {
+		return true
+	}
+	ok := passwordMatches(configured, id.token)
+	if ok {
+		id.tokenOK = configured
+	}
+	return ok
+}
+
+// authenticate returns the user id proves, or nil. It may run bcrypt, so
+// callers hold no lock.
+func (a *authenticator) authenticate(id *identity) *authUser {
 	if !a.required {
 		return a.global
 	}
-	noCreds := f.User == "" && f.Pass == "" && f.AuthToken == "" && f.Nkey == ""
 	if len(a.users) > 0 || len(a.nkeys) > 0 {
-		if noCreds && a.noAuthUser != nil && !a.tlsMap {
+		if id.noCredentials() && a.noAuthUser != nil && !a.tlsMap {
 			return a.noAuthUser
 		}
-		if f.Nkey != "" {
-			return a.checkNkey(c, f)
+		if id.nkey != "" {
+			return a.checkNkey(id)
 		}
 		if a.tlsMap {
-			return a.mapCertificate(c.sec.tlsState)
+			return a.mapCertificate(id.tls)
 		}
 		// With certificate mapping off, a user configured without a
 		// password logs in with none, as in the reference server.
-		u := a.users[f.User]
-		if u == nil || !passwordMatches(u.password, f.Pass) {
+		u := a.users[id.user]
+		if u == nil || !id.passwordMatches(u.password) {
 			return nil
 		}
 		return u
 	}
 	if a.token != "" {
-		if passwordMatches(a.token, f.AuthToken) {
+		if id.tokenMatches(a.token) {
 			return a.global
 		}
 		return nil
 	}
-	if a.single != nil && f.User == a.single.name && passwordMatches(a.single.password, f.Pass) {
+	if a.single != nil && id.user == a.single.name && id.passwordMatches(a.single.password) {
 		return a.single
 	}
 	return nil
@@ -211,19 +257,19 @@ func (a *authenticator) authenticate(c *client, f *connectFields) *authUser {
 // checkNkey verifies the signature of the connection's nonce. Clients send
 // it base64url without padding; standard base64 is tolerated as by the
 // reference server.
-func (a *authenticator) checkNkey(c *client, f *connectFields) *authUser {
-	u := a.nkeys[f.Nkey]
-	if u == nil || f.Sig == "" || c.sec.nonce == "" {
+func (a *authenticator) checkNkey(id *identity) *authUser {
+	u := a.nkeys[id.nkey]
+	if u == nil || id.sig == "" || id.nonce == "" {
 		return nil
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(f.Sig)
+	sig, err := base64.RawURLEncoding.DecodeString(id.sig)
 	if err != nil {
-		if sig, err = base64.StdEncoding.DecodeString(f.Sig); err != nil {
+		if sig, err = base64.StdEncoding.DecodeString(id.sig); err != nil {
 			return nil
 		}
 	}
-	pub, err := nkeys.FromPublicKey(f.Nkey)
-	if err != nil || pub.Verify([]byte(c.sec.nonce), sig) != nil {
+	pub, err := nkeys.FromPublicKey(id.nkey)
+	if err != nil || pub.Verify([]byte(id.nonce), sig) != nil {
 		return nil
 	}
 	return u
@@ -281,14 +327,27 @@ type clientSecurity struct {
 	authed    atomic.Bool
 	authTimer *time.Timer // read loop only
 
+	// auth is the authenticator in force when the connection was accepted:
+	// it decides the INFO (auth_required, nonce) and the auth timeout.
+	// Set before the client's goroutines start; read loop only after.
+	auth     *authenticator
 	nonce    string
 	tlsState *tls.ConnectionState
-	user     *authUser
-	// perms is fixed at the first successful CONNECT, before the client
-	// can subscribe, so publishers delivering to it read it without a lock.
-	perms    *permSet
-	pubCache pubPermCache // read loop only
-	replies  replyPerms
+
+	// perms is the user's permission set (nil: unrestricted), immutable
+	// and shared. A reload swaps it while publishers delivering to this
+	// client read it, hence atomic.
+	perms atomic.Pointer[permSet]
+	// pubCache holds publish decisions under pubCacheOf; the read loop
+	// starts it over when perms is another set (read loop only).
+	pubCache   pubPermCache
+	pubCacheOf *permSet
+	replies    replyPerms
+
+	// Guarded by client.mu: written at CONNECT and by a reload.
+	ident     *identity      // credentials of the last successful CONNECT; nil before
+	user      *authUser      // who ident proved to be
+	decidedBy *authenticator // the authenticator user and perms come from
 }
 
 var errAuthViolation = &parser.WireError{Text: "Authorization Violation"}
@@ -310,7 +369,7 @@ func (c *client) startAuthTimer() {
 	if !c.sec.awaitingAuth {
 		return
 	}
-	c.sec.authTimer = time.AfterFunc(c.srv.auth.timeout, func() {
+	c.sec.authTimer = time.AfterFunc(c.sec.auth.timeout, func() {
 		if c.sec.authed.Load() || c.closed.Load() {
 			return
 		}
@@ -320,28 +379,48 @@ func (c *client) startAuthTimer() {
 	})
 }
 
-// authenticateConnect applies the credentials of a CONNECT. A first
-// CONNECT decides the user, account and permissions; a later one must
-// prove the same user, since subscriptions already live in that user's
-// account under its permissions.
+// pinAuth records the authenticator a connection is accepted under, before
+// its goroutines start.
+func (c *client) pinAuth(a *authenticator) {
+	c.sec.auth = a
+	c.sec.awaitingAuth = a.required
+	c.sec.decidedBy = a
+}
+
+// authenticateConnect applies the credentials of a CONNECT, against the
+// authenticator in force. A first CONNECT decides the user, account and
+// permissions; a later one must prove the same user, since subscriptions
+// already live in that user's account. Without auth every client is the
+// global user, but its credentials are kept for a reload that turns auth
+// on.
 func (c *client) authenticateConnect(f *connectFields) error {
-	if !c.srv.auth.required {
-		// Nothing to decide, and nothing may be written: without auth a
-		// client can subscribe before CONNECT, so publishers may already
-		// be reading this client's permissions.
-		return nil
-	}
-	u := c.srv.auth.authenticate(c, f)
-	if u == nil || (c.sec.user != nil && u != c.sec.user) {
+	a := c.srv.authn()
+	id := &identity{user: f.User, pass: f.Pass, token: f.AuthToken, nkey: f.Nkey, sig: f.Sig,
+		nonce: c.sec.nonce, tls: c.sec.tlsState}
+	u := a.authenticate(id)
+	c.mu.Lock()
+	// A client without auth may have subscribed before CONNECT, in the
+	// global account, so it cannot move to another.
+	if u == nil || (c.sec.ident != nil && !sameUser(u, c.sec.user)) ||
+		(u.acc != c.acc && len(c.subs) > 0) {
+		c.mu.Unlock()
 		c.srv.viol.authFailures.Add(1)
 		c.srv.log.Info("authentication failed", zap.Uint64("cid", c.cid),
 			zap.String("remote", c.host), zap.String("user", connectIdentity(f)))
 		return errAuthViolation
 	}
-	if c.sec.user == nil {
-		c.sec.user = u
-		c.sec.perms = u.perms
-		c.setAccount(u.acc)
+	c.sec.ident, c.sec.user, c.sec.decidedBy = id, u, a
+	c.sec.perms.Store(u.perms)
+	moved := u.acc != c.acc
+	if moved {
+		// Written under c.mu because other goroutines read c.acc.
+		c.acc = u.acc
+	}
+	c.mu.Unlock()
+	if moved {
+		// Generations of different sublists are unrelated.
+		c.prod.acc = u.acc
+		c.prod.cache = matchCache{}
 	}
 	if c.sec.awaitingAuth {
 		c.sec.awaitingAuth = false
@@ -350,22 +429,18 @@ func (c *client) authenticateConnect(f *connectFields) error {
 			c.sec.authTimer.Stop()
 		}
 	}
+	if cur := c.srv.authn(); cur != a {
+		// A reload swapped the authenticator meanwhile and may have
+		// looked at this client before it had credentials.
+		c.reauthorize(cur)
+	}
 	return nil
 }
 
-// setAccount moves a client that has no subscriptions yet into acc. The
-// write is under c.mu because closeConnection reads c.acc from any
-// goroutine; the producer's match cache is dropped since generations of
-// different sublists are unrelated.
-func (c *client) setAccount(acc *Account) {
-	if acc == c.acc {
-		return
-	}
-	c.mu.Lock()
-	c.acc = acc
-	c.mu.Unlock()
-	c.prod.acc = acc
-	c.prod.cache = matchCache{}
+// sameUser tells whether two users, possibly of different authenticators,
+// are the same configured identity.
+func sameUser(a, b *authUser) bool {
+	return a == b || (a != nil && b != nil && a.name == b.name && a.acc == b.acc)
 }
 
 // connectIdentity names who a CONNECT claimed to be, for logs; it never

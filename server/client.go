@@ -69,6 +69,14 @@ type clientStats struct {
 	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
 }
 
+// account is the client's account, for goroutines other than the read
+// loop.
+func (c *client) account() *Account {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.acc
+}
+
 func newClient(s *Server, conn net.Conn, cid uint64) *client {
 	o := s.getOpts()
 	c := &client{
@@ -87,7 +95,7 @@ func newClient(s *Server, conn net.Conn, cid uint64) *client {
 	}
 	c.mon.last.Store(c.start.UnixNano())
 	c.prod = producer{acc: c.acc, self: c, echo: true}
-	c.sec.awaitingAuth = s.auth.required
+	c.pinAuth(s.authn())
 	if addr, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
 		c.host = addr.IP.String()
 	}
@@ -101,10 +109,10 @@ func newClient(s *Server, conn net.Conn, cid uint64) *client {
 // run serves the connection until it closes. It sends INFO first, as the
 // protocol requires, completes TLS when configured, then reads.
 func (c *client) run() {
-	if c.srv.auth.nonce {
+	if c.sec.auth.nonce {
 		c.sec.nonce = newNonce()
 	}
-	c.sendProtoNow(c.srv.infoLine(c.cid, c.host, c.sec.nonce))
+	c.sendProtoNow(c.srv.infoLine(c.sec.auth, c.cid, c.host, c.sec.nonce))
 	if c.srv.tlsConfig != nil {
 		if err := c.startTLS(); err != nil {
 			c.tlsFailed(err)

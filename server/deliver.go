@@ -130,16 +130,16 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	if (dst == p.self && !p.echo) || dst.closed.Load() {
 		return false
 	}
-	if sub.deny != nil && deliveryDenied(pa.Subject, sub.deny) {
+	if deny := sub.deny.Load(); deny != nil && deliveryDenied(pa.Subject, *deny) {
 		return false
 	}
 	ok, last := sub.claim()
 	if !ok {
 		return false
 	}
-	if ps := dst.sec.perms; ps != nil && ps.resp != nil && len(pa.Reply) > 0 {
+	if ps := dst.sec.perms.Load(); ps != nil && ps.resp != nil && len(pa.Reply) > 0 {
 		// Granted before the message can reach the responder.
-		dst.grantReply(pa.Reply)
+		dst.grantReply(ps, pa.Reply)
 	}
 	var queued bool
 	var stall <-chan struct{}

@@ -83,9 +83,8 @@ func FuzzConnect(f *testing.F) {
 		if opts.protocol < 0 || opts.protocol > 1 || (opts.noResponders && !opts.headers) {
 			t.Fatalf("accepted options %+v", opts)
 		}
-		c := newClient(s, discardConn{}, 1)
-		c.sec.nonce = fuzzNonce
-		u := s.auth.authenticate(c, &fields)
+		u := s.authn().authenticate(&identity{user: fields.User, pass: fields.Pass, token: fields.AuthToken,
+			nkey: fields.Nkey, sig: fields.Sig, nonce: fuzzNonce})
 		switch {
 		case u == nil:
 		case u.name == "alice" && (fields.User != "alice" || fields.Pass != "pw-alice"):
@@ -231,7 +230,7 @@ func loadConfigText(text string) error {
 		return nil
 	}
 	opts.TLS = TLSOptions{} // never read files named by the input
-	if s, err := New(opts); err == nil && s.auth == nil {
+	if s, err := New(opts); err == nil && s.authn() == nil {
 		return errors.New("server without authenticator")
 	}
 	return nil

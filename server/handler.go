@@ -56,7 +56,7 @@ func (c *client) ProcessPub(pa *parser.PubArg) error {
 	if pa.Header != nil && !c.opts.headers {
 		return errHeadersNotSupported
 	}
-	if c.sec.perms != nil && c.sec.perms.hasPub && !c.checkPublish(pa.Subject) {
+	if ps := c.sec.perms.Load(); ps != nil && ps.hasPub && !c.checkPublish(ps, pa.Subject) {
 		// No +OK: the reference server answers a refused publish with
 		// the -ERR alone, and the connection stays open.
 		c.srv.viol.publishDenied.Add(1)
@@ -90,19 +90,20 @@ func (c *client) ProcessSub(subject, queue, sid []byte) error {
 		c.sendErr("Invalid Subject")
 		return nil
 	}
-	var denyFilter []permEntry
-	if ps := c.sec.perms; ps != nil && ps.hasSub {
-		if !c.checkSubscribe(string(subject), string(queue)) {
-			c.srv.viol.subscribeDenied.Add(1)
-			c.sendErr(subViolationText(string(subject), string(queue)))
-			return nil
-		}
-		denyFilter = ps.denyFilter(string(subject), string(queue))
-	}
 	c.mon.interest = true
 	c.mu.Lock()
 	if c.subs == nil { // closing
 		c.mu.Unlock()
+		return nil
+	}
+	// Checked, filed and inserted in one critical section: a reload swaps
+	// the permissions and re-checks the subscriptions in another, so this
+	// one is either decided under the new set or re-checked by the reload.
+	ps := c.sec.perms.Load()
+	if ps != nil && ps.hasSub && !ps.subAllowed(string(subject), string(queue)) {
+		c.mu.Unlock()
+		c.srv.viol.subscribeDenied.Add(1)
+		c.sendErr(subViolationText(string(subject), string(queue)))
 		return nil
 	}
 	if max := c.srv.opts.MaxSubscriptions; max > 0 && len(c.subs) >= max {
@@ -122,17 +123,15 @@ func (c *client) ProcessSub(subject, queue, sid []byte) error {
 		subject: string(subject),
 		queue:   string(queue),
 		sid:     append([]byte(nil), sid...),
-		deny:    denyFilter,
 	}
-	c.subs[string(sid)] = sub
-	c.mu.Unlock()
+	sub.deny.Store(ps.subDenyFilter(sub.subject, sub.queue))
 	if err := c.acc.subs.Insert(sub.subject, sub.queue, sub); err != nil {
-		c.mu.Lock()
-		delete(c.subs, string(sid))
 		c.mu.Unlock()
 		c.sendErr("Invalid Subject")
 		return nil
 	}
+	c.subs[string(sid)] = sub
+	c.mu.Unlock()
 	c.ackVerbose()
 	return nil
 }
@@ -172,8 +171,9 @@ func (c *client) removeSub(sub *subscription) {
 		return
 	}
 	delete(c.subs, string(sub.sid))
+	acc := c.acc
 	c.mu.Unlock()
-	_ = c.acc.subs.Remove(sub.subject, sub.queue, sub)
+	_ = acc.subs.Remove(sub.subject, sub.queue, sub)
 }
 
 func (c *client) ProcessPing() error {

@@ -51,17 +51,18 @@ func (s *Server) baseInfo() serverInfo {
 		MaxPayload: s.getOpts().MaxPayload,
 		JetStream:  s.opts.JetStream,
 
-		AuthRequired: s.auth.required,
+		AuthRequired: s.authn().required,
 		TLSRequired:  s.tlsConfig != nil,
 		TLSVerify:    s.tlsConfig != nil && s.tlsConfig.ClientAuth == tls.RequireAndVerifyClientCert,
 	}
 }
 
-// infoLine renders the INFO line for one client; nonce is empty unless
-// nkey users may sign it.
-func (s *Server) infoLine(cid uint64, clientIP, nonce string) []byte {
+// infoLine renders the INFO line for one client accepted under a; nonce is
+// empty unless nkey users may sign it.
+func (s *Server) infoLine(a *authenticator, cid uint64, clientIP, nonce string) []byte {
 	info := s.baseInfo()
 	info.ClientID, info.ClientIP, info.Nonce = cid, clientIP, nonce
+	info.AuthRequired = a.required
 	js, err := json.Marshal(info)
 	if err != nil {
 		panic("server: INFO does not marshal: " + err.Error()) // fixed struct of plain fields

@@ -41,3 +41,28 @@ func TestJetStreamPerAccount(t *testing.T) {
 		t.Fatalf("A has %d, B has %d", ia.State.Msgs, ib.State.Msgs)
 	}
 }
+
+// An account a reload adds gets its own JetStream at once.
+func TestReloadAddedAccountHasJetStream(t *testing.T) {
+	s := startJS(t, func(o *Options) {
+		o.Accounts = []AccountOptions{{Name: "A"}}
+		o.Auth.Users = []User{{Username: "a", Password: "p", Account: "A"}}
+	})
+	next := *s.getOpts()
+	next.Accounts = []AccountOptions{{Name: "A"}, {Name: "B"}}
+	next.Auth.Users = append(next.Auth.Users[:1:1], User{Username: "b", Password: "p", Account: "B"})
+	if err := s.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(connect(t, s, nats.UserInfo("b", "p")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	createStream(t, js, jetstream.StreamConfig{Name: "NEW", Subjects: []string{"new.>"}})
+	if _, err := js.Publish(ctx(t), "new.1", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.jsAccounts()); n != 3 { // $G, A, B
+		t.Fatalf("%d JetStream accounts", n)
+	}
+}

@@ -138,7 +138,7 @@ func (s *Server) connz(o connzOptions) *Connz {
 	var conns []*ConnInfo
 	if o.state != connClosed {
 		for _, c := range s.clientList() {
-			if o.cid != 0 && c.cid != o.cid || o.account != "" && c.acc.Name() != o.account {
+			if o.cid != 0 && c.cid != o.cid || o.account != "" && c.account().Name() != o.account {
 				continue
 			}
 			conns = append(conns, openConnInfo(c, now, o.subs))

@@ -99,7 +99,7 @@ func (s *Server) handleSubsz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) clientSubs(account, test string) []SubDetail {
 	var out []SubDetail
 	for _, c := range s.clientList() {
-		name := c.acc.Name()
+		name := c.account().Name()
 		if account != "" && name != account {
 			continue
 		}
@@ -175,7 +175,7 @@ func (s *Server) accountInfo(acc *Account) *AccountInfo {
 		Sublist:     stats,
 	}
 	for _, c := range s.clientList() {
-		if c.acc == acc {
+		if c.account() == acc {
 			info.ClientCnt++
 		}
 	}

@@ -50,7 +50,8 @@ type permEntry struct {
 }
 
 // permSet is a user's compiled permissions. It is immutable and shared by
-// every connection of the user, so publishers may read it without locks.
+// every connection of the user, so publishers may read it without locks;
+// a reload replaces a connection's set instead of changing it.
 type permSet struct {
 	pubAllow []permEntry // nil: no allow list
 	pubDeny  []permEntry
@@ -212,9 +213,26 @@ func (ps *permSet) denyFilter(subject, queue string) []permEntry {
 	return out
 }
 
+// denyFilter is what a subscription holds of denyFilter's result; a reload
+// replaces it when the subscriber's permissions change.
+type denyFilter []permEntry
+
+// subDenyFilter is ps's deny filter for a subscription, nil when none is
+// needed (or ps has no subscribe restriction).
+func (ps *permSet) subDenyFilter(subject, queue string) *denyFilter {
+	if ps == nil || !ps.hasSub {
+		return nil
+	}
+	f := denyFilter(ps.denyFilter(subject, queue))
+	if f == nil {
+		return nil
+	}
+	return &f
+}
+
 // deliveryDenied checks a delivered subject against a subscription's deny
 // filter.
-func deliveryDenied(subject []byte, filter []permEntry) bool {
+func deliveryDenied(subject []byte, filter denyFilter) bool {
 	for _, e := range filter {
 		if sublist.MatchLiteral(string(subject), e.subject) {
 			return true
@@ -231,10 +249,15 @@ const pubPermCacheSize = 256
 // connection's read loop touches it.
 type pubPermCache map[string]bool
 
-// checkPublish is the publish permission check of the hot path: a map hit
-// for subjects seen before (no allocation), the lists otherwise.
-func (c *client) checkPublish(subject []byte) bool {
-	ps := c.sec.perms
+// checkPublish is the publish permission check of the hot path under ps,
+// the connection's current set: a map hit for subjects seen before (no
+// allocation), the lists otherwise. Read loop only.
+func (c *client) checkPublish(ps *permSet, subject []byte) bool {
+	if ps != c.sec.pubCacheOf {
+		// A reload gave the connection other permissions.
+		clear(c.sec.pubCache)
+		c.sec.pubCacheOf = ps
+	}
 	if allowed, ok := c.sec.pubCache[string(subject)]; ok {
 		return allowed
 	}
@@ -249,11 +272,6 @@ func (c *client) checkPublish(subject []byte) bool {
 	}
 	c.sec.pubCache[string(subject)] = allowed
 	return allowed
-}
-
-// checkSubscribe is the SUB permission check.
-func (c *client) checkSubscribe(subject, queue string) bool {
-	return c.sec.perms.subAllowed(subject, queue)
 }
 
 // Violation texts as the reference server words them; clients match on
@@ -345,10 +363,10 @@ func (r *replyPerms) len() int {
 	return len(r.m)
 }
 
-// grantReply lets a subscriber with allow_responses answer a request it
-// is being delivered, unless its publish permissions allow that anyway.
-func (c *client) grantReply(reply []byte) {
-	ps := c.sec.perms
+// grantReply lets a subscriber with allow_responses (in ps, its current
+// permissions) answer a request it is being delivered, unless its publish
+// permissions allow that anyway.
+func (c *client) grantReply(ps *permSet, reply []byte) {
 	if ps.pubAllowed(string(reply)) {
 		return
 	}

@@ -15,11 +15,11 @@ func BenchmarkDeliverWithPermissions(b *testing.B) {
 	}
 	pub := newClient(s, discardConn{}, 1)
 	pub.ProcessConnect([]byte(`{"verbose":false,"pedantic":false,"headers":true}`))
-	pub.sec.perms = mustCompile(b, &Permissions{Publish: &SubjectPermission{
-		Allow: []string{"bench.>", "metrics.*", "orders.>"}, Deny: []string{"bench.secret", "orders.admin.>"}}})
+	pub.sec.perms.Store(mustCompile(b, &Permissions{Publish: &SubjectPermission{
+		Allow: []string{"bench.>", "metrics.*", "orders.>"}, Deny: []string{"bench.secret", "orders.admin.>"}}}))
 	sub := newClient(s, discardConn{}, 2)
 	sub.ProcessConnect([]byte(`{"verbose":false,"headers":true}`))
-	sub.sec.perms = mustCompile(b, &Permissions{Subscribe: &SubjectPermission{Deny: []string{"bench.secret"}}})
+	sub.sec.perms.Store(mustCompile(b, &Permissions{Subscribe: &SubjectPermission{Deny: []string{"bench.secret"}}}))
 	sub.ProcessSub([]byte("bench.>"), nil, []byte("1"))
 
 	msg := []byte("PUB bench.x 16\r\n0123456789abcdef\r\n")

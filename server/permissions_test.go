@@ -269,9 +269,9 @@ func TestPublishPermissionCacheBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newClient(s, discardConn{}, 1)
-	c.sec.perms = mustCompile(t, &Permissions{Publish: &SubjectPermission{Allow: []string{"p.>"}}})
+	ps := mustCompile(t, &Permissions{Publish: &SubjectPermission{Allow: []string{"p.>"}}})
 	for i := 0; i < 3*pubPermCacheSize; i++ {
-		if !c.checkPublish([]byte(fmt.Sprintf("p.%d", i))) || c.checkPublish([]byte(fmt.Sprintf("q.%d", i))) {
+		if !c.checkPublish(ps, []byte(fmt.Sprintf("p.%d", i))) || c.checkPublish(ps, []byte(fmt.Sprintf("q.%d", i))) {
 			t.Fatal("wrong decision")
 		}
 		if n := len(c.sec.pubCache); n > pubPermCacheSize {
@@ -280,8 +280,8 @@ func TestPublishPermissionCacheBounded(t *testing.T) {
 	}
 	// Hits answer from the cache without allocating.
 	subject := []byte("p.hot")
-	c.checkPublish(subject)
-	if allocs := testing.AllocsPerRun(100, func() { c.checkPublish(subject) }); allocs != 0 {
+	c.checkPublish(ps, subject)
+	if allocs := testing.AllocsPerRun(100, func() { c.checkPublish(ps, subject) }); allocs != 0 {
 		t.Fatalf("cached check allocates %v times", allocs)
 	}
 }

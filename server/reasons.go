@@ -15,6 +15,7 @@ const (
 	closeServerShutdown
 	closeAuthTimeout
 	closeTLSHandshake
+	closeAuthRevoked
 )
 
 var closeReasonText = [...]string{
@@ -28,6 +29,7 @@ var closeReasonText = [...]string{
 	closeServerShutdown: "Server Shutdown",
 	closeAuthTimeout:    "Authentication Timeout",
 	closeTLSHandshake:   "TLS Handshake Error",
+	closeAuthRevoked:    "Authentication Failure",
 }
 
 func (r closeReason) String() string { return closeReasonText[r] }

@@ -34,7 +34,12 @@ var reloadable = map[string]string{
 	"FirstPingDelay":      "for new connections",
 	"LameDuckDuration":    "for a lame duck mode entered later",
 	"LameDuckGracePeriod": "for a lame duck mode entered later",
+	"Auth":                "at once: new connections authenticate against it, connected clients are checked again (reload_auth.go)",
+	"Accounts":            "accounts may be added, not removed (reload_auth.go)",
 }
+
+// secretOnReload are fields whose values the reload log must not show.
+var secretOnReload = map[string]bool{"Auth": true}
 
 // ignoredOnReload are fields that are not configuration in the file sense.
 var ignoredOnReload = map[string]bool{"Logger": true, "ConfigWarnings": true}
@@ -42,11 +47,13 @@ var ignoredOnReload = map[string]bool{"Logger": true, "ConfigWarnings": true}
 var reloadMu sync.Mutex // one Reload at a time
 
 // Reload applies newOpts to the running server without dropping any
-// connection. It fails, changing nothing, when newOpts differs from the
-// configuration in force in a field that cannot change live (the listen
-// address, the store directory, ...). The zero value of a field means its
-// default, as for New. The logger is kept: its level is the caller's to
-// adjust for Debug and Trace.
+// connection that the new configuration still accepts: users, permissions
+// and accounts change as described in reload_auth.go. It fails, changing
+// nothing, when newOpts differs from the configuration in force in a field
+// that cannot change live (the listen address, the store directory, ...)
+// or is invalid (users naming unknown accounts, a removed account, ...).
+// The zero value of a field means its default, as for New. The logger is
+// kept: its level is the caller's to adjust for Debug and Trace.
 func (s *Server) Reload(newOpts Options) error {
 	reloadMu.Lock()
 	defer reloadMu.Unlock()
@@ -57,11 +64,21 @@ func (s *Server) Reload(newOpts Options) error {
 	if err == nil {
 		err = newOpts.validate()
 	}
+	var sec *securityChange
+	if err == nil {
+		sec, err = s.prepareSecurity(old, &newOpts)
+	}
+	if err == nil && sec != nil {
+		err = s.enableAddedJetStream(sec)
+	}
 	if err != nil {
 		s.log.Error("configuration not reloaded; keeping the one in force", zap.Error(err))
 		return err
 	}
 	s.cur.Store(&newOpts)
+	if sec != nil {
+		s.installSecurity(sec)
+	}
 	s.mon.configLoaded.Store(time.Now().UnixNano())
 	if len(changed) == 0 {
 		s.log.Info("configuration reloaded, nothing changed")
@@ -83,6 +100,10 @@ func diffOptions(old, next *Options) ([]string, error) {
 		}
 		if _, ok := reloadable[name]; !ok {
 			refused = append(refused, name)
+			continue
+		}
+		if secretOnReload[name] {
+			changed = append(changed, name)
 			continue
 		}
 		changed = append(changed, fmt.Sprintf("%s=%v", name, nv.Field(i).Interface()))

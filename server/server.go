@@ -33,10 +33,11 @@ type Server struct {
 	name string
 	gacc *Account // the global account, $G
 
-	// Fixed in New: accounts by name ($G included), how clients
-	// authenticate, and the TLS configuration (nil without TLS).
-	accounts  map[string]*Account
-	auth      *authenticator
+	// Accounts by name ($G included) and how clients authenticate: built
+	// in New, replaced whole by a Reload that changes users or accounts
+	// (reload_auth.go). The TLS configuration (nil without TLS) is fixed.
+	accounts  atomic.Pointer[map[string]*Account]
+	auth      atomic.Pointer[authenticator]
 	tlsConfig *tls.Config
 
 	listener net.Listener
@@ -252,6 +253,9 @@ func (s *Server) accept(conn net.Conn) {
 		_ = conn.Close()
 		return
 	}
+	// Pinned under s.mu: a Reload swaps the authenticator under it too, so
+	// a client either joins under the new one or is among those it checks.
+	c.pinAuth(s.authn())
 	s.clients[cid] = c
 	s.mon.totalConns.Add(1)
 	s.live.Add(2) // read loop and writer
@@ -346,7 +350,7 @@ func (s *Server) NumClients() int {
 // NumSubscriptions is the number of subscriptions in all accounts.
 func (s *Server) NumSubscriptions() int {
 	n := 0
-	for _, a := range s.accounts {
+	for _, a := range s.accountMap() {
 		n += a.NumSubscriptions()
 	}
 	return n

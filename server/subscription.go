@@ -18,7 +18,8 @@ type subscription struct {
 
 	// deny lists the subscriber's deny-subscribe entries this (wildcard or
 	// queue) subscription overlaps: matching messages are not delivered.
-	deny []permEntry
+	// Nil when there are none; a reload replaces it while publishers read.
+	deny atomic.Pointer[denyFilter]
 
 	// delivered counts messages handed to this subscription; max, when
 	// positive, is the UNSUB limit on that count. Both are touched by every

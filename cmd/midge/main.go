@@ -27,8 +27,8 @@ func run(args []string) int {
 }
 
 // configSource produces the configuration: at start, and again for each
-// reload (SIGHUP). Today that is the command line, read again unchanged;
-// a configuration file loader plugs in here.
+// reload (SIGHUP). That is the command line and the -c file it names, which
+// is read again each time.
 type configSource func() (config, error)
 
 func commandLine(args []string) configSource {

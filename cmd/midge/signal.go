@@ -141,9 +141,13 @@ func reload(srv *server.Server, log *zap.Logger, out *logOutput, source configSo
 		log.Error("configuration not reloaded; keeping the one in force", zap.Error(err))
 		return err
 	}
+	// The level changes first, so that whatever follows the server's
+	// "configuration reloaded" line is logged at the new level.
+	was := out.level.Level()
+	out.level.SetLevel(levelFor(cfg.opts.Debug, cfg.opts.Trace))
 	if err := srv.Reload(cfg.opts); err != nil {
+		out.level.SetLevel(was)
 		return err // the server logged why
 	}
-	out.level.SetLevel(levelFor(cfg.opts.Debug, cfg.opts.Trace))
 	return nil
 }

@@ -1,0 +1,479 @@
+package server
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// watched is a nats.go connection whose asynchronous errors, disconnects
+// and close the test can wait for.
+type watched struct {
+	*nats.Conn
+	errs         asyncErrors
+	closed       chan struct{}
+	mu           sync.Mutex
+	disconnected int
+}
+
+func connectWatched(t *testing.T, s *Server, opts ...nats.Option) *watched {
+	t.Helper()
+	w := &watched{closed: make(chan struct{})}
+	opts = append(opts, w.errs.handler(),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) {
+			w.mu.Lock()
+			w.disconnected++
+			w.mu.Unlock()
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { close(w.closed) }))
+	w.Conn = connect(t, s, opts...)
+	return w
+}
+
+// expectRevoked waits for the server to close the connection with
+// 'Authorization Violation'.
+func (w *watched) expectRevoked(t *testing.T) {
+	t.Helper()
+	if e := w.errs.next(t); !strings.Contains(strings.ToLower(e), "authorization violation") {
+		t.Fatalf("async error %q, want an authorization violation", e)
+	}
+	select {
+	case <-w.closed:
+	case <-time.After(msgWait):
+		t.Fatal("connection not closed")
+	}
+}
+
+// expectUntouched checks the connection is still the one it was: no
+// disconnect, no reconnect, and a round trip works.
+func (w *watched) expectUntouched(t *testing.T) {
+	t.Helper()
+	if err := w.FlushTimeout(msgWait); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.disconnected != 0 || w.Reconnects != 0 || !w.IsConnected() {
+		t.Fatalf("connection disturbed: %d disconnects, %d reconnects", w.disconnected, w.Reconnects)
+	}
+}
+
+// expectError waits for an asynchronous error containing want.
+func (w *watched) expectError(t *testing.T, want string) {
+	t.Helper()
+	if e := w.errs.next(t); !strings.Contains(e, want) {
+		t.Fatalf("async error %q, want one containing %q", e, want)
+	}
+}
+
+// reloadAuth reloads s with its options as changed by mutate.
+func reloadAuth(t *testing.T, s *Server, mutate func(*Options)) {
+	t.Helper()
+	next := *s.getOpts()
+	next.Auth.Users = append([]User(nil), next.Auth.Users...)
+	mutate(&next)
+	if err := s.Reload(next); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+}
+
+// serverSubs counts the subscriptions the server holds for a connection.
+func serverSubs(t *testing.T, s *Server, nc *nats.Conn) int {
+	t.Helper()
+	cid, err := nc.GetClientID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	c := s.clients[cid]
+	s.mu.Unlock()
+	if c == nil {
+		t.Fatalf("no client %d", cid)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.subs)
+}
+
+func usersServer(t *testing.T, users ...User) *Server {
+	t.Helper()
+	return startServer(t, func(o *Options) { o.Auth.Users = users })
+}
+
+func TestReloadRemovedUserIsClosedOthersUntouched(t *testing.T) {
+	s := usersServer(t, User{Username: "alice", Password: "a"}, User{Username: "bob", Password: "b"})
+	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
+	bob := connectWatched(t, s, nats.UserInfo("bob", "b"))
+	sub, _ := alice.SubscribeSync("still.here")
+	alice.Flush()
+
+	reloadAuth(t, s, func(o *Options) { o.Auth.Users = o.Auth.Users[:1] })
+
+	bob.expectRevoked(t)
+	alice.expectUntouched(t)
+	alice.Publish("still.here", []byte("yes"))
+	if m := nextMsg(t, sub); string(m.Data) != "yes" {
+		t.Fatalf("got %q", m.Data)
+	}
+	if err := connectErr(t, s, nats.UserInfo("bob", "b")); !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("bob reconnecting: %v", err)
+	}
+	waitFor(t, "bob's connection to go", func() bool { return s.NumClients() == 1 })
+}
+
+func TestReloadChangedPasswordClosesClient(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("old"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, func(o *Options) {
+		o.Auth.Users = []User{{Username: "alice", Password: string(hash)}, {Username: "bob", Password: string(hash)}}
+	})
+	alice := connectWatched(t, s, nats.UserInfo("alice", "old"))
+	bob := connectWatched(t, s, nats.UserInfo("bob", "old"))
+
+	reloadAuth(t, s, func(o *Options) { o.Auth.Users[1].Password = "new" })
+	bob.expectRevoked(t)
+	alice.expectUntouched(t) // same bcrypt hash: still proven
+	pubSubWorks(t, connect(t, s, nats.UserInfo("bob", "new")))
+
+	// A token server whose token changes.
+	ts := startServer(t, func(o *Options) { o.Auth.Token = "t1" })
+	tc := connectWatched(t, ts, nats.Token("t1"))
+	reloadAuth(t, ts, func(o *Options) { o.Auth.Token = "t1" }) // unchanged: nothing to do
+	tc.expectUntouched(t)
+	reloadAuth(t, ts, func(o *Options) { o.Auth.Token = "t2" })
+	tc.expectRevoked(t)
+}
+
+func TestReloadTightenedPermissions(t *testing.T) {
+	s := usersServer(t, User{Username: "alice", Password: "a"}, User{Username: "free", Password: "f"})
+	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
+	free := connect(t, s, nats.UserInfo("free", "f"))
+	okSub, _ := alice.SubscribeSync("ok.x")
+	secretSub, _ := alice.SubscribeSync("secret.x")
+	feed, _ := alice.SubscribeSync("feed.>")
+	watch, _ := free.SubscribeSync("secret.y")
+	free.Flush()
+	alice.Publish("secret.y", []byte("before")) // cached as allowed
+	if m := nextMsg(t, watch); string(m.Data) != "before" {
+		t.Fatalf("got %q", m.Data)
+	}
+
+	reloadAuth(t, s, func(o *Options) {
+		o.Auth.Users[0].Permissions = &Permissions{
+			Publish:   &SubjectPermission{Allow: []string{"ok.>"}},
+			Subscribe: &SubjectPermission{Allow: []string{"ok.>", "feed.>"}, Deny: []string{"feed.secret"}},
+		}
+	})
+	alice.expectError(t, `Permissions Violation for Subscription to "secret.x" (sid "2")`)
+	if n := serverSubs(t, s, alice.Conn); n != 2 {
+		t.Fatalf("%d subscriptions left, want ok.x and feed.>", n)
+	}
+	// The publish decided before is decided again under the new set.
+	alice.Publish("secret.y", []byte("after"))
+	alice.expectError(t, `Permissions Violation for Publish to "secret.y"`)
+	if _, err := alice.SubscribeSync("secret.z"); err != nil {
+		t.Fatal(err)
+	}
+	alice.expectError(t, `Permissions Violation for Subscription to "secret.z"`)
+
+	// The removed subscription and the newly denied part of feed.> get
+	// nothing; what stays allowed flows.
+	for _, subj := range []string{"secret.x", "feed.secret", "feed.news", "ok.x"} {
+		free.Publish(subj, []byte(subj))
+	}
+	free.Flush()
+	if m := nextMsg(t, feed); m.Subject != "feed.news" {
+		t.Fatalf("feed.> got %q", m.Subject)
+	}
+	nextMsg(t, okSub)
+	expectNoMsg(t, alice.Conn, secretSub)
+	expectNoMsg(t, alice.Conn, feed)
+	expectNoMsg(t, free, watch)
+	alice.expectUntouched(t)
+	v := s.Stats().Violations
+	if v.PublishDenied != 1 || v.SubscribeDenied != 1 || v.AuthFailures != 0 {
+		t.Fatalf("violations %+v", v)
+	}
+}
+
+func TestReloadLoosenedPermissions(t *testing.T) {
+	s := usersServer(t, User{Username: "alice", Password: "a", Permissions: &Permissions{
+		Publish:   &SubjectPermission{Allow: []string{"ok.>"}},
+		Subscribe: &SubjectPermission{Allow: []string{"ok.>"}},
+	}}, User{Username: "free", Password: "f"})
+	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
+	free := connect(t, s, nats.UserInfo("free", "f"))
+	watch, _ := free.SubscribeSync("more.x")
+	free.Flush()
+	alice.Publish("more.x", nil)
+	alice.expectError(t, `Permissions Violation for Publish to "more.x"`) // cached as denied
+
+	reloadAuth(t, s, func(o *Options) { o.Auth.Users[0].Permissions = nil })
+	alice.Publish("more.x", []byte("now"))
+	if m := nextMsg(t, watch); string(m.Data) != "now" {
+		t.Fatalf("got %q", m.Data)
+	}
+	sub, err := alice.SubscribeSync("more.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.Flush()
+	free.Publish("more.y", []byte("in"))
+	if m := nextMsg(t, sub); string(m.Data) != "in" {
+		t.Fatalf("got %q", m.Data)
+	}
+	alice.expectUntouched(t)
+}
+
+// A responder given allow_responses by a reload may answer the requests it
+// is delivered from then on; publishers read the new set as they deliver.
+func TestReloadGrantsAllowResponses(t *testing.T) {
+	s := usersServer(t, User{Username: "svc", Password: "s", Permissions: &Permissions{
+		Publish:   &SubjectPermission{Allow: []string{}},
+		Subscribe: &SubjectPermission{Allow: []string{"svc"}},
+	}}, User{Username: "free", Password: "f"})
+	svc := connectWatched(t, s, nats.UserInfo("svc", "s"))
+	requests := make(chan *nats.Msg, 2)
+	svc.ChanSubscribe("svc", requests)
+	svc.Flush()
+	caller := connect(t, s, nats.UserInfo("free", "f"))
+	request := func() (*nats.Msg, error) {
+		done := make(chan struct{})
+		var reply *nats.Msg
+		var err error
+		go func() {
+			defer close(done)
+			reply, err = caller.Request("svc", []byte("q"), 500*time.Millisecond)
+		}()
+		req := <-requests
+		req.Respond([]byte("answer"))
+		<-done
+		return reply, err
+	}
+	if _, err := request(); !errors.Is(err, nats.ErrTimeout) {
+		t.Fatalf("reply without allow_responses: %v", err)
+	}
+	svc.expectError(t, "Permissions Violation for Publish")
+
+	reloadAuth(t, s, func(o *Options) {
+		p := *o.Auth.Users[0].Permissions // the configuration in force shares it
+		p.Response = &ResponsePermission{}
+		o.Auth.Users[0].Permissions = &p
+	})
+	if reply, err := request(); err != nil || string(reply.Data) != "answer" {
+		t.Fatalf("reply with allow_responses: %v %v", reply, err)
+	}
+	svc.expectUntouched(t)
+}
+
+func TestReloadUserMovedToAnotherAccountIsClosed(t *testing.T) {
+	s := startServer(t, func(o *Options) {
+		o.Accounts = []AccountOptions{{Name: "A"}}
+		o.Auth.Users = []User{{Username: "alice", Password: "a"}, {Username: "bob", Password: "b", Account: "A"}}
+	})
+	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
+	bob := connectWatched(t, s, nats.UserInfo("bob", "b"))
+	reloadAuth(t, s, func(o *Options) { o.Auth.Users[0].Account = "A" })
+	alice.expectRevoked(t)
+	bob.expectUntouched(t)
+	// Reconnecting, alice shares account A with bob.
+	again := connect(t, s, nats.UserInfo("alice", "a"))
+	sub, _ := again.SubscribeSync("in.a")
+	again.Flush()
+	bob.Publish("in.a", []byte("same account"))
+	nextMsg(t, sub)
+}
+
+func TestReloadAccounts(t *testing.T) {
+	s := startServer(t, func(o *Options) {
+		o.Accounts = []AccountOptions{{Name: "A"}}
+		o.Auth.Users = []User{{Username: "a", Password: "a", Account: "A"}}
+	})
+	a := connectWatched(t, s, nats.UserInfo("a", "a"))
+	reloadAuth(t, s, func(o *Options) {
+		o.Accounts = []AccountOptions{{Name: "A"}, {Name: "B"}}
+		o.Auth.Users = append(o.Auth.Users, User{Username: "b", Password: "b", Account: "B"})
+	})
+	if _, ok := s.LookupAccount("B"); !ok {
+		t.Fatal("account B not added")
+	}
+	b := connect(t, s, nats.UserInfo("b", "b"))
+	bSub, _ := b.SubscribeSync("x")
+	b.Flush()
+	a.Publish("x", []byte("from A"))
+	expectNoMsg(t, b, bSub)
+	a.expectUntouched(t)
+
+	// Removing an account is refused; the configuration in force stays.
+	next := *s.getOpts()
+	next.Accounts = []AccountOptions{{Name: "B"}}
+	next.Auth.Users = next.Auth.Users[1:]
+	if err := s.Reload(next); err == nil || !strings.Contains(err.Error(), `cannot remove accounts "A"`) {
+		t.Fatalf("removing account A: %v", err)
+	}
+	// So is a user of an unknown account.
+	next = *s.getOpts()
+	next.Auth.Users = []User{{Username: "c", Password: "c", Account: "C"}}
+	if err := s.Reload(next); err == nil || !strings.Contains(err.Error(), `unknown account "C"`) {
+		t.Fatalf("unknown account: %v", err)
+	}
+	a.expectUntouched(t)
+	pubSubWorks(t, connect(t, s, nats.UserInfo("a", "a")))
+}
+
+// Turning auth on closes the clients that presented nothing; turning it
+// off keeps everyone and lifts their permissions.
+func TestReloadTurnsAuthOnAndOff(t *testing.T) {
+	s := startServer(t)
+	anon := connectWatched(t, s)
+	withCreds := connectWatched(t, s, nats.UserInfo("alice", "a"))
+	reloadAuth(t, s, func(o *Options) {
+		o.Auth.Users = []User{{Username: "alice", Password: "a", Permissions: &Permissions{
+			Publish: &SubjectPermission{Deny: []string{"no"}}}}}
+	})
+	anon.expectRevoked(t)
+	withCreds.expectUntouched(t)
+	withCreds.Publish("no", nil)
+	withCreds.expectError(t, `Permissions Violation for Publish to "no"`)
+
+	reloadAuth(t, s, func(o *Options) { o.Auth = AuthOptions{} })
+	sub, _ := withCreds.SubscribeSync("no")
+	withCreds.Publish("no", []byte("allowed"))
+	nextMsg(t, sub)
+	withCreds.expectUntouched(t)
+	pubSubWorks(t, connect(t, s))
+}
+
+func TestReloadNkeyUsers(t *testing.T) {
+	kept, _ := nkeys.CreateUser()
+	keptPub, _ := kept.PublicKey()
+	dropped, _ := nkeys.CreateUser()
+	droppedPub, _ := dropped.PublicKey()
+	s := startServer(t, func(o *Options) { o.Auth.Nkeys = []NkeyUser{{Nkey: keptPub}, {Nkey: droppedPub}} })
+	k := connectWatched(t, s, nats.Nkey(keptPub, kept.Sign))
+	d := connectWatched(t, s, nats.Nkey(droppedPub, dropped.Sign))
+	// The kept key's signature of its connection's nonce is checked again.
+	reloadAuth(t, s, func(o *Options) {
+		o.Auth.Nkeys = []NkeyUser{{Nkey: keptPub, Permissions: &Permissions{
+			Publish: &SubjectPermission{Deny: []string{"no"}}}}}
+	})
+	d.expectRevoked(t)
+	k.expectUntouched(t)
+	k.Publish("no", nil)
+	k.expectError(t, `Permissions Violation for Publish to "no"`)
+}
+
+func TestReloadRefusesBrokenAuthAndKeepsIt(t *testing.T) {
+	s := usersServer(t, User{Username: "alice", Password: "a"})
+	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
+	for _, mutate := range []func(*Options){
+		func(o *Options) { o.Auth.Token = "t" }, // token and users
+		func(o *Options) { o.Auth.Users = append(o.Auth.Users, o.Auth.Users[0]) },
+		func(o *Options) {
+			o.Auth.Users[0].Permissions = &Permissions{Publish: &SubjectPermission{Allow: []string{"bad..subject"}}}
+		},
+	} {
+		next := *s.getOpts()
+		next.Auth.Users = append([]User(nil), next.Auth.Users...)
+		mutate(&next)
+		if err := s.Reload(next); err == nil {
+			t.Fatalf("reload of %+v accepted", next.Auth)
+		}
+	}
+	alice.expectUntouched(t)
+	pubSubWorks(t, alice.Conn)
+	pubSubWorks(t, connect(t, s, nats.UserInfo("alice", "a")))
+}
+
+// Reloads racing connections, CONNECTs, subscriptions and publishes: under
+// -race, and with every client ending under the last configuration.
+func TestReloadRacesClients(t *testing.T) {
+	restricted := &Permissions{Subscribe: &SubjectPermission{Deny: []string{"race.denied"}}}
+	s := usersServer(t, User{Username: "u", Password: "p"})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 50; j++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				nc, err := nats.Connect(s.ClientURL(), nats.UserInfo("u", "p"), nats.MaxReconnects(0),
+					nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+				if err != nil {
+					continue
+				}
+				nc.SubscribeSync("race.denied")
+				nc.Publish("race.denied", nil)
+				nc.Flush()
+				nc.Close()
+			}
+		}()
+	}
+	stayer := connectWatched(t, s, nats.UserInfo("u", "p"))
+	for i := 0; i < 40; i++ {
+		perms := restricted
+		if i%2 == 1 {
+			perms = nil
+		}
+		reloadAuth(t, s, func(o *Options) { o.Auth.Users[0].Permissions = perms })
+		stayer.Publish("race.x", nil)
+	}
+	close(stop)
+	wg.Wait()
+	stayer.expectUntouched(t)
+	// The last reload restricted nothing (i = 39): subscribing works.
+	sub, _ := stayer.SubscribeSync("race.denied")
+	stayer.Publish("race.denied", []byte("ok"))
+	nextMsg(t, sub)
+}
+
+// The exact wire texts, as nats-server sends them on a reload, and the
+// close reason monitoring records.
+func TestReloadWireTexts(t *testing.T) {
+	s := startServer(t, withMonitor, func(o *Options) {
+		o.Auth.Users = []User{{Username: "keep", Password: "k"}, {Username: "drop", Password: "d"}}
+	})
+	keep, drop := dialRaw(t, s), dialRaw(t, s)
+	keep.send("CONNECT {\"user\":\"keep\",\"pass\":\"k\",\"verbose\":false}\r\nSUB secret 1\r\nSUB ok q 2\r\n")
+	keep.roundTrip()
+	drop.send("CONNECT {\"user\":\"drop\",\"pass\":\"d\",\"verbose\":false}\r\n")
+	drop.roundTrip()
+
+	reloadAuth(t, s, func(o *Options) {
+		o.Auth.Users = []User{{Username: "keep", Password: "k", Permissions: &Permissions{
+			Subscribe: &SubjectPermission{Allow: []string{"ok"}, Deny: []string{"ok q"}}}}}
+	})
+	got := []string{keep.readLine(), keep.readLine()}
+	slices.Sort(got) // map order
+	want := []string{
+		"-ERR 'Permissions Violation for Subscription to \"ok\" using queue \"q\" (sid \"2\")'\r\n",
+		"-ERR 'Permissions Violation for Subscription to \"secret\" (sid \"1\")'\r\n",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	keep.roundTrip()
+	drop.expect("-ERR 'Authorization Violation'\r\n")
+	drop.expectClosed()
+	waitFor(t, "the closed connection's record", func() bool { return len(s.mon.closed.list()) == 1 })
+	if r := s.mon.closed.list()[0].Reason; r != "Authentication Failure" {
+		t.Fatalf("close reason %q", r)
+	}
+	if n := s.NumSubscriptions(); n != 0 {
+		t.Fatalf("%d subscriptions left", n)
+	}
+}
