@@ -119,9 +119,11 @@ func appendIDOnly(dst []byte, b0 byte, id uint16) []byte {
 	return append(dst, b0, 2, byte(id>>8), byte(id))
 }
 
-func (a *PubAck) appendTo(dst []byte) []byte  { return AppendPubAck(dst, a.PacketID) }
-func (a *PubRec) appendTo(dst []byte) []byte  { return appendIDOnly(dst, byte(PUBREC)<<4, a.PacketID) }
-func (a *PubRel) appendTo(dst []byte) []byte  { return appendIDOnly(dst, byte(PUBREL)<<4|0x2, a.PacketID) }
+func (a *PubAck) appendTo(dst []byte) []byte { return AppendPubAck(dst, a.PacketID) }
+func (a *PubRec) appendTo(dst []byte) []byte { return appendIDOnly(dst, byte(PUBREC)<<4, a.PacketID) }
+func (a *PubRel) appendTo(dst []byte) []byte {
+	return appendIDOnly(dst, byte(PUBREL)<<4|0x2, a.PacketID)
+}
 func (a *PubComp) appendTo(dst []byte) []byte { return appendIDOnly(dst, byte(PUBCOMP)<<4, a.PacketID) }
 
 func (s *Subscribe) appendTo(dst []byte) []byte {
