@@ -172,8 +172,8 @@ func (a *authenticator) newUser(s *Server, name, account string, p, defaults *Pe
 }
 
 // authenticate returns the identity a CONNECT proves, or nil. It runs on
-// the client's read loop.
-func (a *authenticator) authenticate(c *client, f *connectFields) *authUser {
+// the client's read loop; sec gives the connection's nonce and TLS state.
+func (a *authenticator) authenticate(sec *clientSecurity, f *connectFields) *authUser {
 	if !a.required {
 		return a.global
 	}
@@ -183,10 +183,10 @@ func (a *authenticator) authenticate(c *client, f *connectFields) *authUser {
 			return a.noAuthUser
 		}
 		if f.Nkey != "" {
-			return a.checkNkey(c, f)
+			return a.checkNkey(sec.nonce, f)
 		}
 		if a.tlsMap {
-			return a.mapCertificate(c.sec.tlsState)
+			return a.mapCertificate(sec.tlsState)
 		}
 		// With certificate mapping off, a user configured without a
 		// password logs in with none, as in the reference server.
@@ -211,9 +211,9 @@ func (a *authenticator) authenticate(c *client, f *connectFields) *authUser {
 // checkNkey verifies the signature of the connection's nonce. Clients send
 // it base64url without padding; standard base64 is tolerated as by the
 // reference server.
-func (a *authenticator) checkNkey(c *client, f *connectFields) *authUser {
+func (a *authenticator) checkNkey(nonce string, f *connectFields) *authUser {
 	u := a.nkeys[f.Nkey]
-	if u == nil || f.Sig == "" || c.sec.nonce == "" {
+	if u == nil || f.Sig == "" || nonce == "" {
 		return nil
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(f.Sig)
@@ -223,7 +223,7 @@ func (a *authenticator) checkNkey(c *client, f *connectFields) *authUser {
 		}
 	}
 	pub, err := nkeys.FromPublicKey(f.Nkey)
-	if err != nil || pub.Verify([]byte(c.sec.nonce), sig) != nil {
+	if err != nil || pub.Verify([]byte(nonce), sig) != nil {
 		return nil
 	}
 	return u
@@ -331,7 +331,7 @@ func (c *client) authenticateConnect(f *connectFields) error {
 		// be reading this client's permissions.
 		return nil
 	}
-	u := c.srv.auth.authenticate(c, f)
+	u := c.srv.auth.authenticate(&c.sec, f)
 	if u == nil || (c.sec.user != nil && u != c.sec.user) {
 		c.srv.viol.authFailures.Add(1)
 		c.srv.log.Info("authentication failed", zap.Uint64("cid", c.cid),

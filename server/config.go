@@ -180,7 +180,7 @@ func (cp *configParser) unknownKey(k string, v cval, section string) {
 var unsupportedNatsKeys = map[string]bool{
 	"cluster": true, "gateway": true, "leafnodes": true, "leaf": true,
 	"http": true, "http_port": true, "https": true,
-	"https_port": true, "monitor_port": true, "websocket": true, "mqtt": true,
+	"https_port": true, "monitor_port": true,
 	"operator": true, "operators": true, "resolver": true, "system_account": true,
 	"client_advertise": true, "lame_duck_duration": true, "lame_duck_grace_period": true,
 	"syslog": true, "remote_syslog": true, "logtime": true, "max_traced_msg_len": true,
@@ -234,6 +234,9 @@ var topLevelKeys = map[string]keyHandler[Options]{
 			applySection(cp, &o.TLS, m, tlsKeys, "tls")
 		}
 	},
+	"websocket": websocketKey,
+	"ws":        websocketKey,
+	"mqtt":      mqttKey,
 }
 
 func serverNameKey(cp *configParser, o *Options, v cval) {

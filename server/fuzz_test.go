@@ -85,7 +85,7 @@ func FuzzConnect(f *testing.F) {
 		}
 		c := newClient(s, discardConn{}, 1)
 		c.sec.nonce = fuzzNonce
-		u := s.auth.authenticate(c, &fields)
+		u := s.auth.authenticate(&c.sec, &fields)
 		switch {
 		case u == nil:
 		case u.name == "alice" && (fields.User != "alice" || fields.Pass != "pw-alice"):

@@ -55,6 +55,9 @@ type Options struct {
 	Accounts []AccountOptions // isolated subject spaces (account_config.go)
 	TLS      TLSOptions       // TLS for client connections (tls.go)
 
+	WebSocket WebSocketOptions // NATS protocol over WebSocket (websocket.go)
+	MQTT      MQTTOptions      // MQTT 3.1.1 listener (mqtt_server.go)
+
 	Debug bool // log connection lifecycle events
 	Trace bool // log every protocol operation (expensive; off by default)
 

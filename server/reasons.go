@@ -15,6 +15,7 @@ const (
 	closeServerShutdown
 	closeAuthTimeout
 	closeTLSHandshake
+	closeSessionTakenOver
 )
 
 var closeReasonText = [...]string{
@@ -28,6 +29,8 @@ var closeReasonText = [...]string{
 	closeServerShutdown: "Server Shutdown",
 	closeAuthTimeout:    "Authentication Timeout",
 	closeTLSHandshake:   "TLS Handshake Error",
+
+	closeSessionTakenOver: "Session Taken Over", // MQTT: same client identifier connected again
 }
 
 func (r closeReason) String() string { return closeReasonText[r] }
