@@ -66,8 +66,15 @@ func (c *mqttConn) handleConnect(p *mqtt.Connect) error {
 	}
 	c.pub = c.acc.NewPublisher()
 	c.connected = true
-	c.send(mqtt.AppendConnAck(nil, present, mqtt.Accepted))
-	if err := sess.attach(c); err != nil {
+	// The CONNACK is queued first, so it precedes anything the session
+	// delivers, but the writer is woken only once the subscriptions are
+	// in place: a client may rely on them as soon as it reads the CONNACK.
+	if !c.out.enqueue(mqtt.AppendConnAck(nil, present, mqtt.Accepted)) {
+		return errMQTTClose
+	}
+	err = sess.attach(c)
+	c.out.kick()
+	if err != nil {
 		c.srv.log.Error("MQTT session could not resume", zap.String("client_id", p.ClientID), zap.Error(err))
 		return errMQTTClose
 	}

@@ -245,8 +245,9 @@ func (s *mqttSession) deleteConsumer(sub *mqttSub) {
 }
 
 // attach binds a connection (after its CONNACK was queued) and starts the
-// session's subscriptions; unacknowledged QoS 1 messages are sent again at
-// once [MQTT-4.4.0-1].
+// session's subscriptions. Unacknowledged QoS 1 messages are made due
+// before the consumers can see the connection, so they are sent again
+// first and at once [MQTT-4.4.0-1].
 func (s *mqttSession) attach(c *mqttConn) error {
 	s.mu.Lock()
 	s.conn = c
@@ -255,27 +256,46 @@ func (s *mqttSession) attach(c *mqttConn) error {
 		subs = append(subs, sub)
 	}
 	s.mu.Unlock()
-	if s.ma.persistent() {
-		ds, err := s.ma.acc.Subscribe(mqttDeliverPrefix+s.hash+".*", "", s.deliverStored)
+	if !s.ma.persistent() {
+		return nil // a clean session without JetStream has no subscriptions yet
+	}
+	for _, sub := range subs {
+		if sub.consumer == "" {
+			continue
+		}
+		cons, err := s.ensureConsumer(sub)
 		if err != nil {
 			return err
 		}
-		s.mu.Lock()
-		s.deliverSub = ds
-		s.mu.Unlock()
+		cons.RedeliverPending()
 	}
+	ds, err := s.ma.acc.Subscribe(mqttDeliverPrefix+s.hash+".*", "", s.deliverStored)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.deliverSub = ds
+	s.mu.Unlock()
 	for _, sub := range subs {
-		if err := s.activate(c, sub); err != nil {
+		if err := s.subscribeCore(c, sub); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// activate subscribes a subscription for the attached connection: core
-// subscriptions for every message on its subjects, and the durable
-// consumer for QoS 1 messages.
+// activate starts a new subscription: its durable consumer for QoS 1
+// messages, and core subscriptions for every message on its subjects.
 func (s *mqttSession) activate(c *mqttConn, sub *mqttSub) error {
+	if sub.consumer != "" {
+		if _, err := s.ensureConsumer(sub); err != nil {
+			return err
+		}
+	}
+	return s.subscribeCore(c, sub)
+}
+
+func (s *mqttSession) subscribeCore(c *mqttConn, sub *mqttSub) error {
 	var core []*Subscription
 	for _, subject := range sub.subjects {
 		cs, err := s.ma.acc.Subscribe(subject, "", c.coreHandler(sub))
@@ -290,14 +310,6 @@ func (s *mqttSession) activate(c *mqttConn, sub *mqttSub) error {
 	s.mu.Lock()
 	sub.core = core
 	s.mu.Unlock()
-	if sub.consumer == "" {
-		return nil
-	}
-	cons, err := s.ensureConsumer(sub)
-	if err != nil {
-		return err
-	}
-	cons.RedeliverPending()
 	return nil
 }
 
@@ -382,7 +394,7 @@ func (s *mqttSession) deliverStored(subject, reply, hdr, data []byte) {
 	natsSubject := subject[len(mqttMsgsPrefix):]
 	s.mu.Lock()
 	c, sub := s.conn, s.byConsumer[consumer]
-	if c == nil || sub == nil {
+	if c == nil || sub == nil || c.closed.Load() {
 		s.mu.Unlock()
 		return // not acknowledged: the consumer keeps it for the next connection
 	}

@@ -154,7 +154,12 @@ func TestMQTTWill(t *testing.T) {
 	if m := nextMQTT(t, watcher); m.Topic() != "status/dev1" || m.Qos() != 1 {
 		t.Fatalf("MQTT got will %q qos %d", m.Topic(), m.Qos())
 	}
-	// Retained: a later subscriber still learns the device is offline.
+	// Retained: a later subscriber still learns the device is offline. (A
+	// will has no PUBACK to wait for: wait for the store.)
+	waitFor(t, "retained will stored", func() bool {
+		_, err := s.mq.accounts[s.gacc].retained.LastBySubject(mqttRetainPrefix + "status.dev1")
+		return err == nil
+	})
 	late := pahoSubscribe(t, pahoConnect(t, s, "late", true), "status/+", 0)
 	if m := nextMQTT(t, late); !m.Retained() || string(m.Payload()) != "offline" {
 		t.Fatalf("retained will %v %q", m.Retained(), m.Payload())
