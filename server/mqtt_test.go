@@ -7,7 +7,6 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/nats-io/nats.go"
 
 	"github.com/midgemq/midge/mqtt"
 )
@@ -288,5 +287,3 @@ func TestMQTTQoS1Throughput(t *testing.T) {
 		seen[string(nextMQTT(t, ch).Payload())] = true
 	}
 }
-
-var _ = nats.ErrTimeout
