@@ -174,6 +174,12 @@ func (s *mqttSession) restoreSubs(rec *sessionRecord, c *mqttConn) *mqttSession 
 		if err != nil {
 			continue
 		}
+		if c != nil {
+			// Permissions are those of the user connecting now.
+			if subjects = c.permittedSubjects(subjects); subjects == nil {
+				continue
+			}
+		}
 		s.addSubLocked(s.newSub(c, r.Filter, r.QoS, subjects))
 	}
 	return s

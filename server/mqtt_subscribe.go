@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"sort"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -55,22 +56,36 @@ func (c *mqttConn) newSubscription(req mqtt.Subscription) (*mqttSub, bool) {
 		c.logInfo("MQTT filter refused", zap.Error(err))
 		return nil, false
 	}
-	if c.perms != nil && c.perms.hasSub {
-		if !c.perms.subAllowed(subjects[0], "") {
-			c.srv.viol.subscribeDenied.Add(1)
-			c.logInfo("MQTT subscription not allowed for this user", zap.String("filter", req.Filter))
-			return nil, false
-		}
-		// "a/#" also covers "a"; that part is left out if "a" is denied.
-		if len(subjects) > 1 && !c.perms.subAllowed(subjects[1], "") {
-			subjects = subjects[:1]
-		}
+	if strings.HasPrefix(subjects[0], mqttReservedPrefix) {
+		c.logInfo("MQTT filter on the broker's own topics refused", zap.String("filter", req.Filter))
+		return nil, false
+	}
+	if subjects = c.permittedSubjects(subjects); subjects == nil {
+		c.srv.viol.subscribeDenied.Add(1)
+		c.logInfo("MQTT subscription not allowed for this user", zap.String("filter", req.Filter))
+		return nil, false
 	}
 	qos := min(req.QoS, 1)
 	if !c.ma.persistent() {
 		qos = 0
 	}
 	return c.sess.newSub(c, req.Filter, qos, subjects), true
+}
+
+// permittedSubjects applies the user's subscribe permissions to a filter's
+// subjects: nil when the filter is denied. "a/#" also covers "a"; that part
+// is left out when only "a" is denied.
+func (c *mqttConn) permittedSubjects(subjects []string) []string {
+	if c.perms == nil || !c.perms.hasSub {
+		return subjects
+	}
+	if !c.perms.subAllowed(subjects[0], "") {
+		return nil
+	}
+	if len(subjects) > 1 && !c.perms.subAllowed(subjects[1], "") {
+		return subjects[:1]
+	}
+	return subjects
 }
 
 // replaceSub installs a subscription, replacing one with the same filter

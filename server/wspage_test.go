@@ -70,4 +70,3 @@ func TestWebSocketPageFromMonitoringServer(t *testing.T) {
 	t.Skip("no monitoring server yet: serve Server.WebSocketPageHandler() from it (e.g. at /websocket) " +
 		"and run chromiumDOM against that URL here")
 }
-
