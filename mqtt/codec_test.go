@@ -148,6 +148,16 @@ func TestMalformed(t *testing.T) {
 	}
 }
 
+// An MQTT 5 CONNECT (properties after the keep-alive) decodes far enough
+// for the server to refuse its protocol level with a CONNACK.
+func TestConnectOtherVersion(t *testing.T) {
+	raw := []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 60, 0, 0, 0}
+	p, _, err := Decode(raw, 0)
+	if c, ok := p.(*Connect); err != nil || !ok || c.ProtocolLevel != 5 {
+		t.Fatalf("got %#v, %v", p, err)
+	}
+}
+
 func TestTooLargeFromHeaderAlone(t *testing.T) {
 	// Only the fixed header has arrived: the size is refused already.
 	_, _, err := Decode([]byte{0x30, 0xff, 0xff, 0x03}, 1024)

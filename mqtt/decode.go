@@ -156,6 +156,12 @@ const (
 
 func decodeConnect(r *reader) *Connect {
 	c := &Connect{ProtocolName: r.str("protocol name"), ProtocolLevel: r.u8()}
+	if r.err == nil && c.ProtocolLevel != ProtocolLevel311 {
+		// Another version's CONNECT (MQTT 5 adds properties): its layout is
+		// not ours to check. The caller answers CONNACK 1 [MQTT-3.1.2-2].
+		r.rest()
+		return c
+	}
 	flags := r.u8()
 	c.KeepAlive = r.u16()
 	if r.err != nil {

@@ -180,6 +180,14 @@ func TestMQTTMalformedPackets(t *testing.T) {
 		})
 	}
 
+	t.Run("MQTT 5 connect", func(t *testing.T) {
+		r := dialMQTT(t, s)
+		r.sendRaw([]byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 60, 0, 0, 0}) // with properties
+		if ack, ok := r.next().(*mqtt.ConnAck); !ok || ack.Code != mqtt.UnacceptableProtocol {
+			t.Fatalf("got %#v, want CONNACK 1", ack)
+		}
+		r.expectClosed()
+	})
 	t.Run("packet before connect", func(t *testing.T) {
 		r := dialMQTT(t, s)
 		r.send(&mqtt.PingReq{})
