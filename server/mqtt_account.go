@@ -81,8 +81,8 @@ type mqttAccount struct {
 // account returns the account's MQTT state, creating it (and its streams)
 // on first use.
 func (ms *mqttServer) account(acc *Account) (*mqttAccount, error) {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
+	ms.accMu.Lock()
+	defer ms.accMu.Unlock()
 	if ma := ms.accounts[acc]; ma != nil {
 		return ma, nil
 	}

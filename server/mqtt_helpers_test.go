@@ -204,3 +204,13 @@ func (r *rawMQTT) subscribe(id uint16, subs ...mqtt.Subscription) []byte {
 	}
 	return ack.ReturnCodes
 }
+
+// globalMQTT is the global account's MQTT state (streams and sessions).
+func globalMQTT(t testing.TB, s *Server) *mqttAccount {
+	t.Helper()
+	ma, err := s.mq.account(s.gacc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ma
+}

@@ -48,8 +48,12 @@ type mqttServer struct {
 	tlsConfig *tls.Config
 	ln        net.Listener
 
-	mu       sync.Mutex
-	conns    map[uint64]*mqttConn
+	mu    sync.Mutex
+	conns map[uint64]*mqttConn
+
+	// accMu guards accounts apart from mu: creating an account's streams
+	// does disk I/O, which must not hold up accepting connections.
+	accMu    sync.Mutex
 	accounts map[*Account]*mqttAccount
 
 	accepted, inMsgs, inBytes, outMsgs, outBytes atomic.Int64

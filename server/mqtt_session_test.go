@@ -63,7 +63,7 @@ func TestMQTTPersistentSessionRedelivers(t *testing.T) {
 		t.Fatalf("after full acknowledgement got %v", p.Type())
 	}
 	waitFor(t, "acknowledged messages removed", func() bool {
-		return s.mq.accounts[s.gacc].msgs.State("", false).Msgs == 0
+		return globalMQTT(t, s).msgs.State("", false).Msgs == 0
 	})
 }
 
@@ -92,7 +92,7 @@ func TestMQTTCleanSessionDiscards(t *testing.T) {
 	}
 	clean.send(&mqtt.Disconnect{})
 	clean.expectClosed()
-	if n := s.mq.accounts[s.gacc].msgs.NumConsumers(); n != 0 {
+	if n := globalMQTT(t, s).msgs.NumConsumers(); n != 0 {
 		t.Fatalf("%d consumers left after a clean session", n)
 	}
 	if _, ack := persistentConnect(t, s, "dev"); ack.SessionPresent {
