@@ -31,6 +31,7 @@ type client struct {
 	rw    net.Conn // what the read loop reads: conn, or its TLS session
 	host  string
 	start time.Time
+	kind  connKind // the transport: TCP or WebSocket
 
 	parser *parser.Parser
 	out    outbound
@@ -112,8 +113,8 @@ func (c *client) run() {
 	if c.sec.auth.nonce {
 		c.sec.nonce = newNonce()
 	}
-	c.sendProtoNow(c.srv.infoLine(c.sec.auth, c.cid, c.host, c.sec.nonce))
-	if c.srv.tlsConfig != nil {
+	c.sendProtoNow(c.infoLine())
+	if c.srv.tlsConfig != nil && c.kind == kindNATS {
 		if err := c.startTLS(); err != nil {
 			c.tlsFailed(err)
 			c.writeLoop() // returns at once: it only retires the client

@@ -184,7 +184,7 @@ func (cp *configParser) unknownKey(k string, v cval, section string) {
 // unsupportedNatsKeys are top-level nats-server options midge does not have
 // (yet); naming them helps whoever brings a nats-server config along.
 var unsupportedNatsKeys = map[string]bool{
-	"gateway": true, "https": true, "https_port": true, "websocket": true, "mqtt": true,
+	"gateway": true, "https": true, "https_port": true,
 	"operator": true, "operators": true, "resolver": true, "system_account": true,
 	"client_advertise": true,
 	"syslog":           true, "remote_syslog": true, "logtime": true, "max_traced_msg_len": true,
@@ -245,6 +245,9 @@ var topLevelKeys = map[string]keyHandler[Options]{
 			applySection(cp, &o.TLS, m, tlsKeys, "tls")
 		}
 	},
+	"websocket": websocketKey,
+	"ws":        websocketKey,
+	"mqtt":      mqttKey,
 }
 
 func serverNameKey(cp *configParser, o *Options, v cval) {

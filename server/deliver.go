@@ -123,7 +123,11 @@ func (p *producer) deliverToGroup(members []*subscription, pa *parser.PubArg) bo
 // was handed over.
 func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	if sub.handler != nil {
-		sub.handler(pa.Subject, pa.Reply, pa.Header, pa.Data)
+		subject := pa.Subject
+		if p.shown != nil { // an internal receiver of consumer deliveries (MQTT) sees what clients see
+			subject = p.shown
+		}
+		sub.handler(subject, pa.Reply, pa.Header, pa.Data)
 		return true
 	}
 	dst := sub.client

@@ -85,6 +85,9 @@ type Options struct {
 	LameDuckDuration    time.Duration
 	LameDuckGracePeriod time.Duration
 
+	WebSocket WebSocketOptions // NATS protocol over WebSocket (websocket.go)
+	MQTT      MQTTOptions      // MQTT 3.1.1 listener (mqtt_server.go)
+
 	Debug bool // log connection lifecycle events
 	Trace bool // log every protocol operation (expensive; off by default)
 

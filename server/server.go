@@ -43,6 +43,10 @@ type Server struct {
 	listener net.Listener
 	started  time.Time
 
+	ws    *wsServer   // nil without a websocket listener (websocket.go)
+	mq    *mqttServer // nil without an MQTT listener (mqtt_server.go)
+	proto protoCounters
+
 	mu       sync.Mutex
 	clients  map[uint64]*client
 	stopping bool
@@ -106,6 +110,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s.cur.Store(&opts)
 	s.mon.init(opts)
+	if err := s.configureProtocols(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	return s, nil
 }
 
@@ -142,6 +149,12 @@ func (s *Server) Start() error {
 	}
 	s.listener = ln
 	s.started = time.Now()
+	if err := s.startProtocols(); err != nil {
+		_ = ln.Close()
+		s.stopProtocols()
+		s.closeJetStream()
+		return err
+	}
 	fields := []zap.Field{
 		zap.String("version", Version),
 		zap.String("listen", ln.Addr().String()),
@@ -233,9 +246,14 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
-func (s *Server) accept(conn net.Conn) {
+func (s *Server) accept(conn net.Conn) { s.acceptAs(conn, kindNATS, nil) }
+
+// acceptAs starts serving a NATS-protocol client of any transport; tlsState
+// is the transport's own TLS (WebSocket over HTTPS), nil otherwise.
+func (s *Server) acceptAs(conn net.Conn, kind connKind, tlsState *tls.ConnectionState) {
 	cid := s.nextCID.Add(1)
 	c := newClient(s, conn, cid)
+	c.kind, c.sec.tlsState = kind, tlsState
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
@@ -258,6 +276,7 @@ func (s *Server) accept(conn net.Conn) {
 	c.pinAuth(s.authn())
 	s.clients[cid] = c
 	s.mon.totalConns.Add(1)
+	s.proto.accepted[kind].Add(1)
 	s.live.Add(2) // read loop and writer
 	s.mu.Unlock()
 	if opts.Debug {
@@ -282,6 +301,7 @@ func (s *Server) clientGone(c *client) {
 	s.closedStats.inBytes.Add(c.stats.inBytes.Load())
 	s.closedStats.outMsgs.Add(c.stats.outMsgs.Load())
 	s.closedStats.outBytes.Add(c.stats.outBytes.Load())
+	s.proto.closed[c.kind].add(&c.stats)
 	s.mu.Unlock()
 	s.live.Done()
 }
@@ -318,12 +338,14 @@ func (s *Server) Shutdown() {
 		if s.listener != nil {
 			_ = s.listener.Close()
 		}
+		s.stopProtocols()
 		// Streams commit and acknowledge what they hold before the clients
 		// waiting for those acks are closed (with a flush).
 		s.closeJetStream()
 		for _, c := range clients {
 			c.closeConnection(closeServerShutdown, true)
 		}
+		s.closeMQTTConns()
 		done := make(chan struct{})
 		go func() { s.live.Wait(); close(done) }()
 		select {

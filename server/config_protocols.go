@@ -1,0 +1,99 @@
+package server
+
+import (
+	"math"
+	"time"
+)
+
+// The websocket and mqtt blocks of the configuration file, with
+// nats-server's key names:
+//
+//	websocket { port: 8080, no_tls: true, compression: true,
+//	            same_origin: false, allowed_origins: ["https://app.example.com"] }
+//	mqtt { port: 1883, ack_wait: "30s", max_ack_pending: 1024 }
+//
+// Both take `listen: "host:port"` or host and port, and a tls block like
+// the top-level one.
+
+func websocketKey(cp *configParser, o *Options, v cval) {
+	if m, ok := cp.mapValue(v, "websocket"); ok {
+		applySection(cp, &o.WebSocket, m, websocketKeys, "websocket")
+	}
+}
+
+func mqttKey(cp *configParser, o *Options, v cval) {
+	if m, ok := cp.mapValue(v, "mqtt"); ok {
+		applySection(cp, &o.MQTT, m, mqttKeys, "mqtt")
+	}
+}
+
+// listenKey sets host and port from `listen`; a port of -1 picks a free one.
+func listenKey[T any](host func(*T) *string, port func(*T) *int) keyHandler[T] {
+	return func(cp *configParser, t *T, v cval) {
+		if n, ok := v.v.(int64); ok && n == -1 {
+			*port(t) = -1
+			return
+		}
+		h, p, ok := cp.hostPort(v)
+		if !ok {
+			return
+		}
+		if h != "" {
+			*host(t) = h
+		}
+		*port(t) = p
+	}
+}
+
+var websocketKeys = map[string]keyHandler[WebSocketOptions]{
+	"listen": listenKey(func(w *WebSocketOptions) *string { return &w.Host },
+		func(w *WebSocketOptions) *int { return &w.Port }),
+	"host":        strKey(func(w *WebSocketOptions) *string { return &w.Host }),
+	"net":         strKey(func(w *WebSocketOptions) *string { return &w.Host }),
+	"port":        intKey(-1, 65535, func(w *WebSocketOptions, n int64) { w.Port = int(n) }),
+	"no_tls":      boolKey(func(w *WebSocketOptions) *bool { return &w.NoTLS }),
+	"compression": boolKey(func(w *WebSocketOptions) *bool { return &w.Compression }),
+	"same_origin": boolKey(func(w *WebSocketOptions) *bool { return &w.SameOrigin }),
+	"allowed_origins": func(cp *configParser, w *WebSocketOptions, v cval) {
+		w.AllowedOrigins = append(w.AllowedOrigins, cp.stringList(v, "allowed_origins")...)
+	},
+	"handshake_timeout": durationKey(func(w *WebSocketOptions) *time.Duration { return &w.HandshakeTimeout }),
+	"tls": func(cp *configParser, w *WebSocketOptions, v cval) {
+		if m, ok := cp.mapValue(v, "tls"); ok {
+			applySection(cp, &w.TLS, m, tlsKeys, "websocket tls")
+		}
+	},
+}
+
+var mqttKeys = map[string]keyHandler[MQTTOptions]{
+	"listen": listenKey(func(m *MQTTOptions) *string { return &m.Host },
+		func(m *MQTTOptions) *int { return &m.Port }),
+	"host":            strKey(func(m *MQTTOptions) *string { return &m.Host }),
+	"net":             strKey(func(m *MQTTOptions) *string { return &m.Host }),
+	"port":            intKey(-1, 65535, func(m *MQTTOptions, n int64) { m.Port = int(n) }),
+	"ack_wait":        durationKey(func(m *MQTTOptions) *time.Duration { return &m.AckWait }),
+	"max_ack_pending": intKey(1, math.MaxUint16, func(m *MQTTOptions, n int64) { m.MaxAckPending = int(n) }),
+	"tls": func(cp *configParser, m *MQTTOptions, v cval) {
+		if mm, ok := cp.mapValue(v, "tls"); ok {
+			applySection(cp, &m.TLS, mm, tlsKeys, "mqtt tls")
+		}
+	},
+}
+
+// stringList reads a string or an array of strings.
+func (cp *configParser) stringList(v cval, what string) []string {
+	if s, ok := v.v.(string); ok {
+		return []string{s}
+	}
+	list, ok := cp.array(v, what)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, item := range list {
+		if s, ok := cp.str(unwrap(item)); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}

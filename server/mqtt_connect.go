@@ -1,0 +1,137 @@
+package server
+
+import (
+	"crypto/tls"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nuid"
+	"go.uber.org/zap"
+
+	"github.com/midgemq/midge/mqtt"
+)
+
+// CONNECT: authentication through the server's authenticator, the session
+// (clean, resumed from memory, or restored from the stream store), the
+// will, and the CONNACK, which always goes out before anything the session
+// delivers.
+
+// takeoverWait bounds the wait for a previous connection with the same
+// client identifier to let go of its session.
+const takeoverWait = 5 * time.Second
+
+func (c *mqttConn) handleConnect(p *mqtt.Connect) error {
+	if p.ProtocolName != mqtt.ProtocolName || p.ProtocolLevel != mqtt.ProtocolLevel311 {
+		c.logInfo("unsupported MQTT protocol", zap.String("name", p.ProtocolName),
+			zap.Uint8("level", p.ProtocolLevel))
+		return c.refuse(mqtt.UnacceptableProtocol) // [MQTT-3.1.2-2]
+	}
+	user := c.authenticate(p)
+	if user == nil {
+		return c.refuse(mqtt.NotAuthorized)
+	}
+	c.acc, c.perms = user.acc, user.perms
+	if p.ClientID == "" {
+		if !p.CleanSession {
+			c.logInfo("MQTT client without identifier asked for a persistent session")
+			return c.refuse(mqtt.IdentifierRejected) // [MQTT-3.1.3-8]
+		}
+		p.ClientID = "midge-" + nuid.Next() // [MQTT-3.1.3-6]
+	}
+	c.clientID = p.ClientID
+	ma, err := c.ms.account(c.acc)
+	if err != nil {
+		c.srv.log.Error("MQTT streams unavailable", zap.String("account", c.acc.Name()), zap.Error(err))
+		return c.refuse(mqtt.ServerUnavailable)
+	}
+	c.ma = ma
+	if code := c.checkWill(p.Will); code != mqtt.Accepted {
+		return c.refuse(code)
+	}
+	if !p.CleanSession && !ma.persistent() {
+		c.logInfo("MQTT persistent sessions need JetStream; refusing (clean session works)")
+		return c.refuse(mqtt.ServerUnavailable)
+	}
+	sess, present, err := ma.openSession(c, p.ClientID, p.CleanSession)
+	if err != nil {
+		c.srv.log.Error("MQTT session", zap.String("client_id", p.ClientID), zap.Error(err))
+		return c.refuse(mqtt.ServerUnavailable)
+	}
+	c.sess = sess
+	c.keepAlive = time.Duration(p.KeepAlive) * time.Second
+	if p.Will != nil {
+		w := *p.Will
+		w.Payload = append([]byte(nil), w.Payload...) // the read buffer is reused
+		c.will = &w
+	}
+	c.pub = c.acc.NewPublisher()
+	c.connected = true
+	// The CONNACK is queued first, so it precedes anything the session
+	// delivers, but the writer is woken only once the subscriptions are
+	// in place: a client may rely on them as soon as it reads the CONNACK.
+	if !c.out.enqueue(mqtt.AppendConnAck(nil, present, mqtt.Accepted)) {
+		return errMQTTClose
+	}
+	err = sess.attach(c)
+	c.out.kick()
+	if err != nil {
+		c.srv.log.Error("MQTT session could not resume", zap.String("client_id", p.ClientID), zap.Error(err))
+		return errMQTTClose
+	}
+	if c.srv.opts.Debug {
+		c.srv.log.Debug("MQTT client connected", zap.Uint64("cid", c.cid), zap.String("client_id", p.ClientID),
+			zap.Bool("clean", p.CleanSession), zap.Bool("session_present", present))
+	}
+	return nil
+}
+
+// refuse answers CONNECT with a failure code and closes [MQTT-3.2.2-5].
+func (c *mqttConn) refuse(code mqtt.ConnackCode) error {
+	c.send(mqtt.AppendConnAck(nil, false, code))
+	c.closeConnection(closeProtocolError, true)
+	return errMQTTClose
+}
+
+// authenticate maps the user name and password onto the server's schemes:
+// users (the password is the user's), a single user, or a token (the
+// password is the token, as in nats-server).
+func (c *mqttConn) authenticate(p *mqtt.Connect) *authUser {
+	id := &identity{user: p.Username, pass: string(p.Password), token: string(p.Password)}
+	if tc, ok := c.conn.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		id.tls = &st
+	}
+	if u := c.srv.authn().authenticate(id); u != nil {
+		return u
+	}
+	c.srv.viol.authFailures.Add(1)
+	c.logInfo("MQTT authentication failed", zap.String("user", p.Username))
+	return nil
+}
+
+// checkWill validates the will at CONNECT, so a will that could never be
+// published is refused now rather than lost later.
+func (c *mqttConn) checkWill(w *mqtt.Will) mqtt.ConnackCode {
+	if w == nil {
+		return mqtt.Accepted
+	}
+	subject, err := mqtt.TopicToSubject(w.Topic)
+	if err != nil || strings.HasPrefix(subject, mqttReservedPrefix) {
+		c.logInfo("MQTT will topic refused", zap.String("topic", w.Topic), zap.Error(err))
+		return mqtt.NotAuthorized
+	}
+	if c.perms != nil && c.perms.hasPub && !c.perms.pubAllowed(subject) {
+		c.srv.viol.publishDenied.Add(1)
+		c.logInfo("MQTT will topic not allowed for this user", zap.String("topic", w.Topic))
+		return mqtt.NotAuthorized
+	}
+	if w.QoS > 1 {
+		c.logInfo("MQTT QoS 2 is not supported (will)")
+		return mqtt.ServerUnavailable
+	}
+	if (w.QoS > 0 || w.Retain) && !c.ma.persistent() {
+		c.logInfo("MQTT will with QoS 1 or retain needs JetStream")
+		return mqtt.ServerUnavailable
+	}
+	return mqtt.Accepted
+}

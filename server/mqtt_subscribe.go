@@ -1,0 +1,190 @@
+package server
+
+import (
+	"errors"
+	"sort"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/midgemq/midge/jetstore"
+	"github.com/midgemq/midge/mqtt"
+)
+
+// SUBSCRIBE and UNSUBSCRIBE. Each filter maps to one or two subjects
+// (mqtt.FilterToSubjects); a filter that cannot be mapped or is not
+// permitted is refused in the SUBACK, the others are granted QoS 0 or 1
+// (QoS 2 is granted as 1; without JetStream everything is QoS 0). A
+// persistent session's new subscriptions are stored before the SUBACK.
+// Retained messages follow the SUBACK [MQTT-3.3.1-6].
+
+func (c *mqttConn) handleSubscribe(p *mqtt.Subscribe) error {
+	codes := make([]byte, len(p.Subscriptions))
+	var added []*mqttSub
+	for i, req := range p.Subscriptions {
+		sub, ok := c.newSubscription(req)
+		if !ok {
+			codes[i] = mqtt.SubackFailure
+			continue
+		}
+		if err := c.sess.replaceSub(c, sub); err != nil {
+			c.srv.log.Error("MQTT subscribe failed", zap.String("client_id", c.clientID),
+				zap.String("filter", req.Filter), zap.Error(err))
+			codes[i] = mqtt.SubackFailure
+			continue
+		}
+		codes[i] = sub.qos
+		added = append(added, sub)
+	}
+	if len(added) > 0 {
+		if err := c.sess.save(); err != nil {
+			c.srv.log.Error("MQTT session not stored; closing", zap.String("client_id", c.clientID), zap.Error(err))
+			return errMQTTClose
+		}
+	}
+	c.send(mqtt.AppendSubAck(nil, p.PacketID, codes))
+	for _, sub := range added {
+		c.sendRetained(sub)
+	}
+	return nil
+}
+
+// newSubscription checks one requested filter.
+func (c *mqttConn) newSubscription(req mqtt.Subscription) (*mqttSub, bool) {
+	subjects, err := mqtt.FilterToSubjects(req.Filter)
+	if err != nil {
+		c.logInfo("MQTT filter refused", zap.Error(err))
+		return nil, false
+	}
+	if strings.HasPrefix(subjects[0], mqttReservedPrefix) {
+		c.logInfo("MQTT filter on the broker's own topics refused", zap.String("filter", req.Filter))
+		return nil, false
+	}
+	if subjects = c.permittedSubjects(subjects); subjects == nil {
+		c.srv.viol.subscribeDenied.Add(1)
+		c.logInfo("MQTT subscription not allowed for this user", zap.String("filter", req.Filter))
+		return nil, false
+	}
+	qos := min(req.QoS, 1)
+	if !c.ma.persistent() {
+		qos = 0
+	}
+	return c.sess.newSub(c, req.Filter, qos, subjects), true
+}
+
+// permittedSubjects applies the user's subscribe permissions to a filter's
+// subjects: nil when the filter is denied. "a/#" also covers "a"; that part
+// is left out when only "a" is denied.
+func (c *mqttConn) permittedSubjects(subjects []string) []string {
+	if c.perms == nil || !c.perms.hasSub {
+		return subjects
+	}
+	if !c.perms.subAllowed(subjects[0], "") {
+		return nil
+	}
+	if len(subjects) > 1 && !c.perms.subAllowed(subjects[1], "") {
+		return subjects[:1]
+	}
+	return subjects
+}
+
+// replaceSub installs a subscription, replacing one with the same filter
+// [MQTT-3.8.4-3]; a consumer left over from a QoS 1 predecessor goes.
+func (s *mqttSession) replaceSub(c *mqttConn, sub *mqttSub) error {
+	s.mu.Lock()
+	old := s.subs[sub.filter]
+	if old != nil {
+		delete(s.subs, old.filter)
+		delete(s.byConsumer, old.consumer)
+	}
+	s.mu.Unlock()
+	if old != nil {
+		s.deactivate(old)
+		if old.consumer != "" && sub.consumer == "" {
+			s.deleteConsumer(old)
+		}
+	}
+	s.mu.Lock()
+	s.addSubLocked(sub)
+	s.mu.Unlock()
+	if err := s.activate(c, sub); err != nil {
+		s.removeSub(sub)
+		return err
+	}
+	return nil
+}
+
+func (s *mqttSession) removeSub(sub *mqttSub) {
+	s.mu.Lock()
+	if s.subs[sub.filter] == sub {
+		delete(s.subs, sub.filter)
+		delete(s.byConsumer, sub.consumer)
+	}
+	s.mu.Unlock()
+	s.deactivate(sub)
+	s.deleteConsumer(sub)
+}
+
+func (c *mqttConn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
+	removed := false
+	for _, f := range p.Filters {
+		c.sess.mu.Lock()
+		sub := c.sess.subs[f]
+		c.sess.mu.Unlock()
+		if sub != nil {
+			c.sess.removeSub(sub)
+			removed = true
+		}
+	}
+	if removed {
+		if err := c.sess.save(); err != nil {
+			c.srv.log.Error("MQTT session not stored; closing", zap.String("client_id", c.clientID), zap.Error(err))
+			return errMQTTClose
+		}
+	}
+	c.send(mqtt.AppendUnsubAck(nil, p.PacketID))
+	return nil
+}
+
+// sendRetained sends the retained messages a new subscription matches,
+// with the RETAIN flag [MQTT-3.3.1-8], in subject order.
+func (c *mqttConn) sendRetained(sub *mqttSub) {
+	if !c.ma.persistent() {
+		return
+	}
+	var subjects []string
+	for _, s := range sub.subjects {
+		for subject := range c.ma.retained.SubjectsCount(mqttRetainPrefix + s) {
+			subjects = append(subjects, subject)
+		}
+	}
+	sort.Strings(subjects)
+	for _, subject := range subjects {
+		m, err := c.ma.retained.LastBySubject(subject)
+		if errors.Is(err, jetstore.ErrNoMessageFound) || err == nil && len(m.Data) == 0 {
+			continue // deleted since
+		}
+		if err != nil {
+			c.srv.log.Error("reading a retained message", zap.String("subject", subject), zap.Error(err))
+			continue
+		}
+		natsSubject := subject[len(mqttRetainPrefix):]
+		if sub.skips([]byte(natsSubject)) {
+			continue
+		}
+		qos := sub.qos
+		if q, ok := mqttMsgQoS(m.Header); ok {
+			qos = min(qos, q)
+		}
+		var pi uint16
+		if qos > 0 {
+			c.sess.mu.Lock()
+			pi, _ = c.sess.trackLocked(mqttInflight{})
+			c.sess.mu.Unlock()
+			if pi == 0 {
+				continue
+			}
+		}
+		c.sendPublish(mqtt.SubjectToTopic(natsSubject), pi, qos, true, false, m.Data)
+	}
+}
