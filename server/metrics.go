@@ -86,27 +86,34 @@ var (
 
 	descInfo = newDesc("midge_info", "Always 1; the labels describe the server.",
 		"server_id", "server_name", "version", "protocol_version")
-	descStart       = newDesc("midge_start_time_seconds", "When the server started, in seconds since the epoch.")
-	descConns       = newDesc("midge_connections", "Open client connections.")
-	descConnsTotal  = newDesc("midge_connections_total", "Client connections accepted since start.")
-	descSubs        = newDesc("midge_subscriptions", "Subscriptions, the server's own included.")
-	descInMsgs      = newDesc("midge_in_messages_total", "Messages received from clients.")
-	descInBytes     = newDesc("midge_in_bytes_total", "Header and payload bytes of messages received from clients.")
-	descOutMsgs     = newDesc("midge_out_messages_total", "Messages delivered to clients.")
-	descOutBytes    = newDesc("midge_out_bytes_total", "Header and payload bytes of messages delivered to clients.")
-	descSlow        = newDesc("midge_slow_consumers_total", "Clients closed for not keeping up with their messages.")
-	descStale       = newDesc("midge_stale_connections_total", "Clients closed for not answering PINGs.")
-	descStalls      = newDesc("midge_producer_stalls_total", "Times a publisher was briefly held back by a slow receiver.")
-	descAuthFail    = newDesc("midge_auth_failures_total", "Clients that failed to authenticate.")
-	descLameDuck    = newDesc("midge_lame_duck_mode", "1 while the server is in lame duck mode.")
-	descAPITotal    = newDesc("midge_jetstream_api_requests_total", "JetStream API requests.", "account")
-	descAPIErrors   = newDesc("midge_jetstream_api_errors_total", "JetStream API requests answered with an error.", "account")
-	descStreamMsgs  = newDesc("midge_jetstream_stream_messages", "Messages stored in the stream.", streamLabels...)
-	descStreamBytes = newDesc("midge_jetstream_stream_bytes", "Bytes stored in the stream.", streamLabels...)
-	descStreamFirst = newDesc("midge_jetstream_stream_first_seq", "Sequence of the stream's oldest message.", streamLabels...)
-	descStreamLast  = newDesc("midge_jetstream_stream_last_seq", "Sequence of the stream's newest message.", streamLabels...)
-	descStreamCons  = newDesc("midge_jetstream_stream_consumers", "Consumers of the stream.", streamLabels...)
-	descConsPending = newDesc("midge_jetstream_consumer_num_pending",
+	descStart      = newDesc("midge_start_time_seconds", "When the server started, in seconds since the epoch.")
+	descConns      = newDesc("midge_connections", "Open client connections.")
+	descConnsTotal = newDesc("midge_connections_total", "Client connections accepted since start.")
+	descSubs       = newDesc("midge_subscriptions", "Subscriptions, the server's own included.")
+	descInMsgs     = newDesc("midge_in_messages_total", "Messages received from clients.")
+	descInBytes    = newDesc("midge_in_bytes_total", "Header and payload bytes of messages received from clients.")
+	descOutMsgs    = newDesc("midge_out_messages_total", "Messages delivered to clients.")
+	descOutBytes   = newDesc("midge_out_bytes_total", "Header and payload bytes of messages delivered to clients.")
+	descSlow       = newDesc("midge_slow_consumers_total", "Clients closed for not keeping up with their messages.")
+	descStale      = newDesc("midge_stale_connections_total", "Clients closed for not answering PINGs.")
+	descStalls     = newDesc("midge_producer_stalls_total", "Times a publisher was briefly held back by a slow receiver.")
+	descAuthFail   = newDesc("midge_auth_failures_total", "Clients that failed to authenticate.")
+
+	descProtoConns      = newDesc("midge_protocol_connections", "Open client connections by protocol.", "protocol")
+	descProtoConnsTotal = newDesc("midge_protocol_connections_total", "Client connections accepted by protocol.", "protocol")
+	descProtoInMsgs     = newDesc("midge_protocol_in_msgs_total", "Messages published by clients, by protocol.", "protocol")
+	descProtoInBytes    = newDesc("midge_protocol_in_bytes_total", "Payload bytes published by clients, by protocol.", "protocol")
+	descProtoOutMsgs    = newDesc("midge_protocol_out_msgs_total", "Messages delivered to clients, by protocol.", "protocol")
+	descProtoOutBytes   = newDesc("midge_protocol_out_bytes_total", "Bytes delivered to clients, by protocol.", "protocol")
+	descLameDuck        = newDesc("midge_lame_duck_mode", "1 while the server is in lame duck mode.")
+	descAPITotal        = newDesc("midge_jetstream_api_requests_total", "JetStream API requests.", "account")
+	descAPIErrors       = newDesc("midge_jetstream_api_errors_total", "JetStream API requests answered with an error.", "account")
+	descStreamMsgs      = newDesc("midge_jetstream_stream_messages", "Messages stored in the stream.", streamLabels...)
+	descStreamBytes     = newDesc("midge_jetstream_stream_bytes", "Bytes stored in the stream.", streamLabels...)
+	descStreamFirst     = newDesc("midge_jetstream_stream_first_seq", "Sequence of the stream's oldest message.", streamLabels...)
+	descStreamLast      = newDesc("midge_jetstream_stream_last_seq", "Sequence of the stream's newest message.", streamLabels...)
+	descStreamCons      = newDesc("midge_jetstream_stream_consumers", "Consumers of the stream.", streamLabels...)
+	descConsPending     = newDesc("midge_jetstream_consumer_num_pending",
 		"Messages matching the consumer's filter not yet delivered.", consumerLabels...)
 	descConsAckPending = newDesc("midge_jetstream_consumer_num_ack_pending",
 		"Messages delivered and awaiting acknowledgement.", consumerLabels...)
@@ -127,6 +134,7 @@ func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descInfo, descStart, descConns, descConnsTotal, descSubs, descInMsgs, descInBytes,
 		descOutMsgs, descOutBytes, descSlow, descStale, descStalls, descAuthFail, descLameDuck,
+		descProtoConns, descProtoConnsTotal, descProtoInMsgs, descProtoInBytes, descProtoOutMsgs, descProtoOutBytes,
 		descAPITotal, descAPIErrors, descStreamMsgs, descStreamBytes, descStreamFirst,
 		descStreamLast, descStreamCons, descConsPending, descConsAckPending,
 		descConsRedelivered, descConsWaiting, descConsDelivered, descConsAckFloor,
@@ -164,6 +172,21 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 		lameDuck = 1
 	}
 	gauge(descLameDuck, lameDuck)
+	var ps ProtocolStats
+	if s.mon.started.Load() { // the listeners are set up by then
+		ps = s.ProtocolStats()
+	}
+	for _, p := range []struct {
+		name string
+		c    ProtocolCounters
+	}{{"nats", ps.NATS}, {"websocket", ps.WebSocket}, {"mqtt", ps.MQTT}} {
+		gauge(descProtoConns, float64(p.c.Connections), p.name)
+		counter(descProtoConnsTotal, float64(p.c.TotalConnections), p.name)
+		counter(descProtoInMsgs, float64(p.c.InMsgs), p.name)
+		counter(descProtoInBytes, float64(p.c.InBytes), p.name)
+		counter(descProtoOutMsgs, float64(p.c.OutMsgs), p.name)
+		counter(descProtoOutBytes, float64(p.c.OutBytes), p.name)
+	}
 	for _, ja := range s.jsAccounts() {
 		c.collectJetStream(ja, gauge, counter)
 	}

@@ -132,6 +132,9 @@ func (s *Server) stopMonitoring() {
 	<-s.mon.done
 }
 
+// WebSocketPagePath serves the WebSocket check page.
+const WebSocketPagePath = "/websocket"
+
 // MonitorAddr is the monitoring server's address, nil when it is off.
 func (s *Server) MonitorAddr() *net.TCPAddr {
 	if s.mon.ln == nil {
@@ -157,6 +160,9 @@ func (s *Server) monitorMux() *http.ServeMux {
 	handle(HealthzPath, s.handleHealthz)
 	handle(AccountzPath, s.handleAccountz)
 	handle(MetricsPath, s.mon.prom.handler().ServeHTTP)
+	// A page that connects back over WebSocket, to check that listener
+	// from a browser.
+	handle(WebSocketPagePath, s.WebSocketPageHandler().ServeHTTP)
 	mux.HandleFunc(base+RootPath, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != base+RootPath && r.URL.Path != base {
 			http.NotFound(w, r)

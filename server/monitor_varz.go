@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -36,8 +37,8 @@ type Varz struct {
 	Cluster          struct{}          `json:"cluster"`
 	Gateway          struct{}          `json:"gateway"`
 	LeafNode         struct{}          `json:"leaf"`
-	MQTT             struct{}          `json:"mqtt"`
-	Websocket        struct{}          `json:"websocket"`
+	MQTT             ListenerVarz      `json:"mqtt"`
+	Websocket        ListenerVarz      `json:"websocket"`
 	JetStream        JetStreamVarz     `json:"jetstream"`
 	WriteDeadline    time.Duration     `json:"write_deadline"`
 	Start            time.Time         `json:"start"`
@@ -71,6 +72,22 @@ type Varz struct {
 
 	SlowConsumersStats   *ConnKindStats `json:"slow_consumer_stats"`
 	StaleConnectionStats *ConnKindStats `json:"stale_connection_stats,omitempty"`
+}
+
+// ListenerVarz is the websocket and mqtt blocks of /varz: where the
+// listener is (nats-server's fields) and, midge's addition, its clients'
+// figures.
+type ListenerVarz struct {
+	Host  string            `json:"host,omitempty"`
+	Port  int               `json:"port,omitempty"`
+	Stats *ProtocolCounters `json:"midge_stats,omitempty"`
+}
+
+func listenerVarz(a *net.TCPAddr, pc ProtocolCounters) ListenerVarz {
+	if a == nil {
+		return ListenerVarz{}
+	}
+	return ListenerVarz{Host: a.IP.String(), Port: a.Port, Stats: &pc}
 }
 
 // ConnKindStats splits a count by connection kind; midge has clients only.
@@ -157,6 +174,11 @@ func (s *Server) varz() *Varz {
 	if len(s.jsAccounts()) > 0 {
 		cfg, stats := s.jetStreamConfig(), s.jetStreamStats()
 		v.JetStream = JetStreamVarz{Config: &cfg, Stats: &stats, Limits: &struct{}{}}
+	}
+	if s.mon.started.Load() { // the listeners are set up by then
+		ps := s.ProtocolStats()
+		v.Websocket = listenerVarz(s.WebSocketAddr(), ps.WebSocket)
+		v.MQTT = listenerVarz(s.MQTTAddr(), ps.MQTT)
 	}
 	return v
 }

@@ -22,6 +22,7 @@ type portsFile struct {
 	Monitoring []string `json:"monitoring,omitempty"`
 	WebSocket  []string `json:"websocket,omitempty"`
 	Cluster    []string `json:"cluster,omitempty"`
+	MQTT       []string `json:"mqtt,omitempty"` // midge's own addition
 }
 
 // portsFilePath is where this process writes its ports file.
@@ -38,6 +39,16 @@ func (s *Server) writePortsFile() error {
 	pf := portsFile{Nats: listenerURLs("nats", s.Addr())}
 	if s.mon.ln != nil {
 		pf.Monitoring = listenerURLs("http", s.mon.ln.Addr().(*net.TCPAddr))
+	}
+	if a := s.WebSocketAddr(); a != nil {
+		scheme := "ws"
+		if s.ws.tlsConfig != nil {
+			scheme = "wss"
+		}
+		pf.WebSocket = listenerURLs(scheme, a)
+	}
+	if a := s.MQTTAddr(); a != nil {
+		pf.MQTT = listenerURLs("mqtt", a)
 	}
 	data, err := json.Marshal(pf)
 	if err != nil {

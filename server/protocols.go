@@ -36,11 +36,12 @@ func (cs *clientStats) add(o *clientStats) {
 
 // ProtocolCounters describe one client protocol since the server started.
 type ProtocolCounters struct {
-	Connections      int   // open now
-	TotalConnections int64 // accepted in total
-	InMsgs, InBytes  int64 // messages (and payload bytes) clients published
-	OutMsgs          int64 // messages delivered to clients
-	OutBytes         int64 // bytes written to clients (protocol included)
+	Connections      int   `json:"connections"`       // open now
+	TotalConnections int64 `json:"total_connections"` // accepted in total
+	InMsgs           int64 `json:"in_msgs"`           // messages clients published
+	InBytes          int64 `json:"in_bytes"`          // ... and their payload bytes
+	OutMsgs          int64 `json:"out_msgs"`          // messages delivered to clients
+	OutBytes         int64 `json:"out_bytes"`         // bytes written to clients (protocol included)
 }
 
 // ProtocolStats are the counters of each client protocol, for monitoring.

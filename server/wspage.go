@@ -23,6 +23,12 @@ var wsPageTemplate = template.Must(template.New("wspage").Parse(wsPageHTML))
 // works behind the name the person typed); 404 without a listener.
 func (s *Server) WebSocketPageHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The monitoring server answers while Start still sets up the
+		// listeners; they are readable once it has finished.
+		if !s.mon.started.Load() {
+			http.Error(w, "server starting", http.StatusServiceUnavailable)
+			return
+		}
 		addr := s.WebSocketAddr()
 		if addr == nil {
 			http.Error(w, "no websocket listener is configured", http.StatusNotFound)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
@@ -67,6 +68,10 @@ func TestWebSocketPageCrossOriginRefused(t *testing.T) {
 // TestWebSocketPageFromMonitoringServer is the same check through the
 // monitoring server, which lives on another branch.
 func TestWebSocketPageFromMonitoringServer(t *testing.T) {
-	t.Skip("no monitoring server yet: serve Server.WebSocketPageHandler() from it (e.g. at /websocket) " +
-		"and run chromiumDOM against that URL here")
+	s := startWSServer(t, func(o *Options) { o.HTTPHost, o.HTTPPort = "127.0.0.1", MonitorRandomPort })
+	dom := chromiumDOM(t, fmt.Sprintf("http://%s%s", s.MonitorAddr(), WebSocketPagePath))
+	if !strings.Contains(dom, `<strong id="status" class="ok">ok</strong>`) ||
+		!strings.Contains(dom, "hello from the browser") {
+		t.Fatalf("the page did not complete its round trip:\n%s", dom)
+	}
 }

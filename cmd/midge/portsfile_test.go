@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,13 +37,24 @@ func portsOf(t *testing.T, dir string, pid int) map[string][]string {
 	}
 }
 
-// checkListeners connects to every URL the ports file lists.
-func checkListeners(t *testing.T, ports map[string][]string) {
+// checkListeners connects to every URL the ports file lists; with
+// protocols it also requires the WebSocket and MQTT listeners.
+func checkListeners(t *testing.T, ports map[string][]string, protocols bool) {
 	t.Helper()
+	if protocols && (len(ports["websocket"]) == 0 || len(ports["mqtt"]) == 0) {
+		t.Fatalf("ports file lacks websocket/mqtt: %v", ports)
+	}
+	for _, u := range ports["mqtt"] {
+		c, err := net.Dial("tcp", strings.TrimPrefix(u, "mqtt://"))
+		if err != nil {
+			t.Fatalf("dial %s: %v", u, err)
+		}
+		c.Close()
+	}
 	if len(ports["nats"]) == 0 || len(ports["monitoring"]) == 0 {
 		t.Fatalf("ports file lacks listeners: %v", ports)
 	}
-	for _, u := range ports["nats"] {
+	for _, u := range append(ports["nats"], ports["websocket"]...) {
 		nc, err := nats.Connect(u, nats.MaxReconnects(0))
 		if err != nil {
 			t.Fatalf("connect %s: %v", u, err)
@@ -67,7 +79,7 @@ func checkListeners(t *testing.T, ports map[string][]string) {
 }
 
 // runWithPorts starts the binary, waits for its ports file and stops it.
-func runWithPorts(t *testing.T, dir string, args ...string) {
+func runWithPorts(t *testing.T, dir string, protocols bool, args ...string) {
 	t.Helper()
 	cmd := exec.Command(midgeBin, args...)
 	logs := &syncBuffer{}
@@ -76,7 +88,7 @@ func runWithPorts(t *testing.T, dir string, args ...string) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	checkListeners(t, portsOf(t, dir, cmd.Process.Pid))
+	checkListeners(t, portsOf(t, dir, cmd.Process.Pid), protocols)
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := waitCmd(cmd); err != nil {
 		t.Fatalf("exit: %v\n%s", err, logs)
@@ -91,7 +103,7 @@ func runWithPorts(t *testing.T, dir string, args ...string) {
 
 func TestRandomPortsAndPortsFileFlags(t *testing.T) {
 	dir := t.TempDir()
-	runWithPorts(t, dir, "-a", "127.0.0.1", "-p", "-1", "-m", "-1", "--ports_file_dir", dir)
+	runWithPorts(t, dir, false, "-a", "127.0.0.1", "-p", "-1", "-m", "-1", "--ports_file_dir", dir)
 }
 
 func TestRandomPortsAndPortsFileConfig(t *testing.T) {
@@ -103,8 +115,10 @@ ports_file_dir: %q
 server_tags: ["region:test"]
 leafnodes { listen: "127.0.0.1:-1" }
 cluster { name: c1, listen: "127.0.0.1:-1" }
+websocket { listen: "127.0.0.1:-1", no_tls: true }
+mqtt { listen: "127.0.0.1:-1" }
 `, dir)), 0o644)
-	runWithPorts(t, dir, "-c", conf)
+	runWithPorts(t, dir, true, "-c", conf)
 
 	// Tolerated keys stay a warning; a misspelt key is still an error.
 	out, err := exec.Command(midgeBin, "-t", "-c", conf).CombinedOutput()
