@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,11 @@ func testJetStreamScenarios(t *testing.T, url string) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
 			cfg.URL, cfg.Size = url, 48
+			// A stream of its own per case: nats-server sometimes fails to
+			// recreate a file stream right after deleting one of the same
+			// name (here: the memory stream of the case before).
+			name := strings.NewReplacer(" ", "_", "-", "_").Replace(tc.name)
+			cfg.Stream, cfg.Subject = "bench_"+name, "bench."+name
 			if cfg.Msgs == 0 {
 				cfg.Msgs = n
 			}
