@@ -109,21 +109,31 @@ func (r *run) checkStored(st jetstream.Stream, acked int64) {
 	}
 }
 
+// adminStream connects the admin client and gives the scenario an empty
+// stream to work on.
+func (r *run) adminStream() (jetstream.JetStream, jetstream.Stream, error) {
+	admin, err := r.connect("admin")
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := r.jetStream(admin)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := r.freshStream(js)
+	if err != nil {
+		return nil, nil, err
+	}
+	return js, st, nil
+}
+
 func runJSPub(r *run) error {
 	kind := "publish to ack (async)"
 	if r.cfg.SyncPub {
 		kind = "publish to ack (sync)"
 	}
 	pubs := r.meters("publishers", kind, r.cfg.Pubs)
-	admin, err := r.connect("admin")
-	if err != nil {
-		return err
-	}
-	js, err := r.jetStream(admin)
-	if err != nil {
-		return err
-	}
-	st, err := r.freshStream(js)
+	_, st, err := r.adminStream()
 	if err != nil {
 		return err
 	}

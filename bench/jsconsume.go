@@ -30,15 +30,7 @@ func runJSConsumer(r *run, mode jsMode) error {
 		kind = "fetch batch"
 	}
 	subs := r.meters("consumers", kind, r.cfg.Subs)
-	admin, err := r.connect("admin")
-	if err != nil {
-		return err
-	}
-	js, err := r.jetStream(admin)
-	if err != nil {
-		return err
-	}
-	st, err := r.freshStream(js)
+	js, st, err := r.adminStream()
 	if err != nil {
 		return err
 	}

@@ -238,6 +238,16 @@ func TestNatsCLI(t *testing.T) {
 		return cmd
 	}
 
+	// run runs natscli and fails the (sub)test t on an error.
+	run := func(t *testing.T, args ...string) string {
+		t.Helper()
+		out, err := nats(args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nats %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+
 	t.Run("pub and sub", func(t *testing.T) {
 		sub := nats("sub", "greet.>", "--count", "1", "--raw")
 		out := &bytes.Buffer{}
@@ -283,74 +293,58 @@ func TestNatsCLI(t *testing.T) {
 	})
 
 	t.Run("streams", func(t *testing.T) {
-		run := func(args ...string) string {
-			t.Helper()
-			out, err := nats(args...).CombinedOutput()
-			if err != nil {
-				t.Fatalf("nats %v: %v\n%s", args, err, out)
-			}
-			return string(out)
-		}
-		run("stream", "add", "ORDERS", "--subjects", "orders.>", "--defaults")
-		run("pub", "orders.new", "first order")
-		run("request", "orders.new", "second order") // the PubAck is the reply
-		info := run("stream", "info", "ORDERS")
+		run(t, "stream", "add", "ORDERS", "--subjects", "orders.>", "--defaults")
+		run(t, "pub", "orders.new", "first order")
+		run(t, "request", "orders.new", "second order") // the PubAck is the reply
+		info := run(t, "stream", "info", "ORDERS")
 		for _, want := range []string{"Messages: 2", "orders.>", "Last Sequence: 2"} {
 			if !strings.Contains(info, want) {
 				t.Errorf("stream info lacks %q:\n%s", want, info)
 			}
 		}
-		if ls := run("stream", "ls"); !strings.Contains(ls, "ORDERS") {
+		if ls := run(t, "stream", "ls"); !strings.Contains(ls, "ORDERS") {
 			t.Errorf("stream ls:\n%s", ls)
 		}
-		if got := run("stream", "get", "ORDERS", "2"); !strings.Contains(got, "second order") {
+		if got := run(t, "stream", "get", "ORDERS", "2"); !strings.Contains(got, "second order") {
 			t.Errorf("stream get:\n%s", got)
 		}
-		run("stream", "purge", "ORDERS", "-f")
-		if info := run("stream", "info", "ORDERS", "--json"); !strings.Contains(info, `"messages": 0`) {
+		run(t, "stream", "purge", "ORDERS", "-f")
+		if info := run(t, "stream", "info", "ORDERS", "--json"); !strings.Contains(info, `"messages": 0`) {
 			t.Errorf("after purge:\n%s", info)
 		}
-		run("stream", "rm", "ORDERS", "-f")
-		if ls := run("stream", "ls", "--names"); strings.Contains(ls, "ORDERS") {
+		run(t, "stream", "rm", "ORDERS", "-f")
+		if ls := run(t, "stream", "ls", "--names"); strings.Contains(ls, "ORDERS") {
 			t.Errorf("stream still listed after rm:\n%s", ls)
 		}
 	})
 
 	t.Run("consumers, kv and object store", func(t *testing.T) {
-		run := func(args ...string) string {
-			t.Helper()
-			out, err := nats(args...).CombinedOutput()
-			if err != nil {
-				t.Fatalf("nats %v: %v\n%s", args, err, out)
-			}
-			return string(out)
-		}
-		run("stream", "add", "JOBS", "--subjects", "jobs.>", "--defaults")
-		run("pub", "jobs.1", "first job")
-		run("consumer", "add", "JOBS", "WORKER", "--pull", "--defaults")
-		if info := run("consumer", "info", "JOBS", "WORKER"); !strings.Contains(info, "Unprocessed Messages: 1") {
+		run(t, "stream", "add", "JOBS", "--subjects", "jobs.>", "--defaults")
+		run(t, "pub", "jobs.1", "first job")
+		run(t, "consumer", "add", "JOBS", "WORKER", "--pull", "--defaults")
+		if info := run(t, "consumer", "info", "JOBS", "WORKER"); !strings.Contains(info, "Unprocessed Messages: 1") {
 			t.Errorf("consumer info:\n%s", info)
 		}
-		if next := run("consumer", "next", "JOBS", "WORKER", "--raw"); strings.TrimSpace(next) != "first job" {
+		if next := run(t, "consumer", "next", "JOBS", "WORKER", "--raw"); strings.TrimSpace(next) != "first job" {
 			t.Errorf("consumer next: %q", next)
 		}
-		if ls := run("consumer", "ls", "JOBS"); !strings.Contains(ls, "WORKER") {
+		if ls := run(t, "consumer", "ls", "JOBS"); !strings.Contains(ls, "WORKER") {
 			t.Errorf("consumer ls:\n%s", ls)
 		}
 
-		run("kv", "add", "CFG", "--history", "5")
-		run("kv", "put", "CFG", "color", "blue")
-		run("kv", "put", "CFG", "color", "green")
-		if got := run("kv", "get", "CFG", "color", "--raw"); strings.TrimSpace(got) != "green" {
+		run(t, "kv", "add", "CFG", "--history", "5")
+		run(t, "kv", "put", "CFG", "color", "blue")
+		run(t, "kv", "put", "CFG", "color", "green")
+		if got := run(t, "kv", "get", "CFG", "color", "--raw"); strings.TrimSpace(got) != "green" {
 			t.Errorf("kv get: %q", got)
 		}
-		if hist := run("kv", "history", "CFG", "color"); !strings.Contains(hist, "blue") || !strings.Contains(hist, "green") {
+		if hist := run(t, "kv", "history", "CFG", "color"); !strings.Contains(hist, "blue") || !strings.Contains(hist, "green") {
 			t.Errorf("kv history:\n%s", hist)
 		}
-		if ls := run("kv", "ls"); !strings.Contains(ls, "CFG") {
+		if ls := run(t, "kv", "ls"); !strings.Contains(ls, "CFG") {
 			t.Errorf("kv ls:\n%s", ls)
 		}
-		run("kv", "del", "CFG", "color", "-f")
+		run(t, "kv", "del", "CFG", "color", "-f")
 		if out, err := nats("kv", "get", "CFG", "color").CombinedOutput(); err == nil {
 			t.Errorf("deleted key still readable: %s", out)
 		}
@@ -361,7 +355,7 @@ func TestNatsCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 		err := retryUntilExit(t, watch, func() {
-			run("kv", "put", "CFG", "shape", "round")
+			run(t, "kv", "put", "CFG", "shape", "round")
 			if strings.Contains(watchOut.String(), "round") {
 				watch.Process.Kill()
 			}
@@ -373,13 +367,13 @@ func TestNatsCLI(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "payload.bin")
 		payload := bytes.Repeat([]byte("midge object store "), 50000) // ~1 MB
 		os.WriteFile(file, payload, 0o644)
-		run("object", "add", "FILES")
-		run("object", "put", "FILES", file, "--name", "payload.bin")
-		if ls := run("object", "ls", "FILES"); !strings.Contains(ls, "payload.bin") {
+		run(t, "object", "add", "FILES")
+		run(t, "object", "put", "FILES", file, "--name", "payload.bin")
+		if ls := run(t, "object", "ls", "FILES"); !strings.Contains(ls, "payload.bin") {
 			t.Errorf("object ls:\n%s", ls)
 		}
 		outFile := filepath.Join(t.TempDir(), "out.bin")
-		run("object", "get", "FILES", "payload.bin", "--output", outFile)
+		run(t, "object", "get", "FILES", "payload.bin", "--output", outFile)
 		if got, err := os.ReadFile(outFile); err != nil || !bytes.Equal(got, payload) {
 			t.Errorf("object get returned %d bytes (%v)", len(got), err)
 		}
