@@ -176,6 +176,10 @@ func (c *client) writeLoop() {
 			if c.closed.Load() {
 				continue // the done case follows and decides about flushing
 			}
+			c.w.trace = nil
+			if c.srv.getOpts().Trace { // Reload may turn tracing on or off
+				c.w.trace = c.traceOut
+			}
 			_, err := c.w.flush(&c.out)
 			c.mon.afterWrite(c)
 			if err != nil {

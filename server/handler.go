@@ -223,6 +223,21 @@ func (c *client) ackVerbose() {
 	}
 }
 
+// traceOut logs what the writer is about to send (bounded, like traceIn).
+func (c *client) traceOut(iov [][]byte) {
+	var out []byte
+	for _, b := range iov {
+		out = append(out, b[:min(len(b), traceOutLimit-len(out))]...)
+		if len(out) >= traceOutLimit {
+			break
+		}
+	}
+	c.srv.log.Debug("->>", zap.Uint64("cid", c.cid), zap.ByteString("proto", out))
+}
+
+// traceOutLimit bounds one traced write.
+const traceOutLimit = 1024
+
 // traceArgLimit keeps a traced payload from flooding the log.
 const traceArgLimit = 256
 

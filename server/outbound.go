@@ -194,6 +194,9 @@ type writer struct {
 	deadline time.Duration
 	spare    []*chunk
 	iov      [][]byte
+	// trace, when set, sees every batch of outbound bytes before it is
+	// written (protocol tracing, -V); nil costs one comparison per flush.
+	trace func(iov [][]byte)
 }
 
 // flush writes everything queued in o. It returns the bytes written and the
@@ -207,6 +210,9 @@ func (w *writer) flush(o *outbound) (int64, error) {
 	w.iov = w.iov[:0]
 	for _, c := range chunks {
 		w.iov = append(w.iov, c.b)
+	}
+	if w.trace != nil {
+		w.trace(w.iov)
 	}
 	bufs := net.Buffers(w.iov) // WriteTo consumes this header, not w.iov's
 	_ = w.conn.SetWriteDeadline(time.Now().Add(w.deadline))
