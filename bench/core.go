@@ -145,10 +145,7 @@ func (r *run) receiver(m *meter, stamped bool) nats.MsgHandler {
 // publishAll runs one publisher per connection, all released at once, and
 // returns how many messages they sent.
 func (r *run) publishAll(ncs []*nats.Conn, ms []*meter, stamp bool) int64 {
-	total := int64(r.cfg.Msgs)
-	if r.cfg.Duration > 0 {
-		total = -1
-	}
+	total := r.phaseTotal()
 	r.samp.setPhase("publish", total, ms)
 	shares := perClient(r.cfg.Msgs, len(ncs))
 	gate := make(chan struct{})
@@ -171,9 +168,9 @@ func (r *run) publishAll(ncs []*nats.Conn, ms []*meter, stamp bool) int64 {
 func (r *run) publish(nc *nats.Conn, m *meter, n int, stamp bool) {
 	payload := make([]byte, r.cfg.Size)
 	start := time.Now()
-	var deadline time.Time
-	if r.cfg.Duration > 0 {
-		deadline, n = start.Add(r.cfg.Duration), math.MaxInt
+	deadline := r.deadline()
+	if !deadline.IsZero() {
+		n = math.MaxInt
 	}
 	for i := 0; i < n; i++ {
 		if stamp {

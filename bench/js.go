@@ -141,10 +141,7 @@ func runJSPub(r *run) error {
 	if err != nil {
 		return err
 	}
-	total := int64(r.cfg.Msgs)
-	if r.cfg.Duration > 0 {
-		total = -1
-	}
+	total := r.phaseTotal()
 	r.samp.setPhase("publish", total, pubs)
 	shares := perClient(r.cfg.Msgs, r.cfg.Pubs)
 	failed := make([]int64, r.cfg.Pubs)
@@ -176,9 +173,9 @@ func runJSPub(r *run) error {
 func (r *run) jsPublish(js jetstream.JetStream, m *meter, n int, subject string, sync bool) (failed int64) {
 	payload := make([]byte, r.cfg.Size)
 	start := time.Now()
-	var deadline time.Time
-	if r.cfg.Duration > 0 {
-		deadline, n = start.Add(r.cfg.Duration), math.MaxInt
+	deadline := r.deadline()
+	if !deadline.IsZero() {
+		n = math.MaxInt
 	}
 	if sync {
 		failed = r.jsPublishSync(js, m, n, subject, payload, deadline)

@@ -86,6 +86,15 @@ func (r *run) freshDurable(st jetstream.Stream) error {
 	return nil
 }
 
+// phaseTotal is how many messages a phase expects: -1 (unknown) for a
+// duration-bounded run.
+func (r *run) phaseTotal() int64 {
+	if r.cfg.Duration > 0 {
+		return -1
+	}
+	return int64(r.cfg.Msgs)
+}
+
 func (r *run) deadline() time.Time {
 	if r.cfg.Duration > 0 {
 		return time.Now().Add(r.cfg.Duration)

@@ -85,10 +85,7 @@ func runKVPut(r *run) error {
 	if err != nil {
 		return err
 	}
-	total := int64(r.cfg.Msgs)
-	if r.cfg.Duration > 0 {
-		total = -1
-	}
+	total := r.phaseTotal()
 	r.samp.setPhase("put", total, pubs)
 	lost := r.eachKVClient(kvs, pubs, r.kvPut)
 	acked := sum(pubs)

@@ -44,10 +44,7 @@ func runReqRep(r *run) error {
 	if err != nil {
 		return err
 	}
-	total := int64(r.cfg.Msgs)
-	if r.cfg.Duration > 0 {
-		total = -1
-	}
+	total := r.phaseTotal()
 	r.samp.setPhase("request", total, reqs)
 	shares := perClient(r.cfg.Msgs, len(ncs))
 	failed := make([]int64, len(ncs))
@@ -81,9 +78,9 @@ func runReqRep(r *run) error {
 func (r *run) request(nc *nats.Conn, m *meter, n int) (failed int64) {
 	payload := make([]byte, r.cfg.Size)
 	start := time.Now()
-	var deadline time.Time
-	if r.cfg.Duration > 0 {
-		deadline, n = start.Add(r.cfg.Duration), math.MaxInt
+	deadline := r.deadline()
+	if !deadline.IsZero() {
+		n = math.MaxInt
 	}
 	for i := 0; i < n && !r.stopping(deadline); i++ {
 		t0 := time.Now()

@@ -40,7 +40,7 @@ import (
 // publisher's buffers.
 type InMsg struct {
 	Subject string
-	Reply   string
+	Reply   []byte // nil without a reply subject
 	Header  []byte
 	Data    []byte
 }
@@ -53,7 +53,10 @@ func NewInMsg(subject, reply, header, data []byte) *InMsg {
 	buf = append(buf, header...)
 	buf = append(buf, data...)
 	ls, lr, lh := len(subject), len(reply), len(header)
-	m := &InMsg{Subject: string(buf[:ls]), Reply: string(buf[ls : ls+lr])}
+	m := &InMsg{Subject: string(buf[:ls])}
+	if lr > 0 {
+		m.Reply = buf[ls : ls+lr : ls+lr]
+	}
 	if lh > 0 {
 		m.Header = buf[ls+lr : ls+lr+lh : ls+lr+lh]
 	}

@@ -66,8 +66,10 @@ type Consumer struct {
 	quit  chan struct{}
 	done  chan struct{}
 
-	scratch []byte // ack reply subjects
-	hdrBuf  []byte // headers_only and status headers
+	scratch   []byte // ack reply subjects
+	subjBuf   []byte // the delivered message's subject
+	deliverTo []byte // cfg.DeliverSubject, kept as bytes for the delivery loop
+	hdrBuf    []byte // headers_only and status headers
 }
 
 // pendingMsg is a delivered message awaiting its acknowledgement.
@@ -130,7 +132,7 @@ func (c *Consumer) Info() ConsumerInfo {
 		TS:             time.Now().UTC(),
 	}
 	if !c.cfg.isPull() {
-		info.PushBound = c.send.HasInterest([]byte(c.cfg.DeliverSubject))
+		info.PushBound = c.send.HasInterest(c.deliverTo)
 	}
 	return info
 }

@@ -94,7 +94,7 @@ func (c *Consumer) inactiveLocked(now time.Time) bool {
 		if len(c.waiting) > 0 {
 			c.lastActive = now
 		}
-	} else if c.send.HasInterest([]byte(c.cfg.DeliverSubject)) {
+	} else if c.send.HasInterest(c.deliverTo) {
 		c.lastActive = now
 	}
 	return now.Sub(c.lastActive) > c.cfg.InactiveThreshold
@@ -104,8 +104,8 @@ func (c *Consumer) inactiveLocked(now time.Time) bool {
 // request it counts against), or nil when nobody is asking.
 func (c *Consumer) targetLocked() ([]byte, *pullRequest) {
 	if !c.cfg.isPull() {
-		if subj := []byte(c.cfg.DeliverSubject); !c.stalledLocked() && c.send.HasInterest(subj) {
-			return subj, nil
+		if !c.stalledLocked() && c.send.HasInterest(c.deliverTo) {
+			return c.deliverTo, nil
 		}
 		return nil, nil
 	}
@@ -161,7 +161,7 @@ func (c *Consumer) deliverLocked(now time.Time) (next time.Time) {
 			continue
 		}
 		if !redelivery && c.cfg.ReplayPolicy == ReplayOriginal {
-			if wait := c.replayWaitLocked(m, now); wait > 0 {
+			if wait := c.replayWaitLocked(&m, now); wait > 0 {
 				return now.Add(wait)
 			}
 		}
@@ -174,7 +174,7 @@ func (c *Consumer) deliverLocked(now time.Time) (next time.Time) {
 			}
 			continue
 		}
-		c.sendMsgLocked(to, m, redelivery, now)
+		c.sendMsgLocked(to, &m, redelivery, now)
 		if c.cfg.FlowControl {
 			c.flowControlLocked(to, size)
 		}
@@ -312,7 +312,8 @@ func (c *Consumer) sendMsgLocked(to []byte, m *StoredMsg, redelivery bool, now t
 	if c.cfg.HeadersOnly {
 		hdr, data = c.headersOnly(m), nil
 	}
-	c.send.Send(to, []byte(m.Subject), reply, hdr, data)
+	c.subjBuf = append(c.subjBuf[:0], m.Subject...)
+	c.send.Send(to, c.subjBuf, reply, hdr, data)
 	c.lastSend = now
 	c.logDelivered(m.Seq, c.dseq, dc, now)
 	if c.cfg.AckPolicy == AckNone {
@@ -374,7 +375,7 @@ func (c *Consumer) pushHeartbeatLocked(now time.Time) time.Time {
 	if now.Before(due) {
 		return due
 	}
-	subj := []byte(c.cfg.DeliverSubject)
+	subj := c.deliverTo
 	if c.send.HasInterest(subj) {
 		hdr := c.heartbeatHeader()
 		if c.stalledLocked() {

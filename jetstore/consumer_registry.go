@@ -163,6 +163,7 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 		created:    created,
 		cfg:        cfg,
 		filters:    cfg.filters(),
+		deliverTo:  []byte(cfg.DeliverSubject),
 		match:      make(map[string]bool),
 		pending:    make(map[uint64]*pendingMsg),
 		wake:       make(chan struct{}, 1),
@@ -238,7 +239,7 @@ func (c *Consumer) update(cfg ConsumerConfig) error {
 		}
 	}
 	filtersChanged := !slices.Equal(c.filters, cfg.filters())
-	c.cfg, c.filters = cfg, cfg.filters()
+	c.cfg, c.filters, c.deliverTo = cfg, cfg.filters(), []byte(cfg.DeliverSubject)
 	if filtersChanged {
 		clear(c.match)
 		c.st.mu.RLock()

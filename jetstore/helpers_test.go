@@ -22,7 +22,7 @@ func newAckSink() *ackSink {
 func (s *ackSink) fn(_ *Stream, msgs []*InMsg, acks []PubAck) {
 	s.mu.Lock()
 	for i, m := range msgs {
-		s.acks[m.Reply] = acks[i]
+		s.acks[string(m.Reply)] = acks[i]
 	}
 	s.cond.Broadcast()
 	s.mu.Unlock()

@@ -181,33 +181,43 @@ func (st *Stream) blockFor(seq uint64) *block {
 func (st *Stream) Get(seq uint64) (*StoredMsg, error) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	return st.getLocked(seq)
+	return st.getPtrLocked(seq)
 }
 
-func (st *Stream) getLocked(seq uint64) (*StoredMsg, error) {
+func (st *Stream) getPtrLocked(seq uint64) (*StoredMsg, error) {
+	m, err := st.getLocked(seq)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// getLocked reads one message. It returns a value so that the consumers'
+// delivery loop reads without an allocation per message.
+func (st *Stream) getLocked(seq uint64) (StoredMsg, error) {
 	if seq == 0 || seq > st.committed {
-		return nil, ErrNoMessageFound
+		return StoredMsg{}, ErrNoMessageFound
 	}
 	b := st.blockFor(seq)
 	if b == nil {
-		return nil, ErrNoMessageFound
+		return StoredMsg{}, ErrNoMessageFound
 	}
 	e := b.entries[seq-b.first]
 	if e.off == deletedOff {
-		return nil, ErrNoMessageFound
+		return StoredMsg{}, ErrNoMessageFound
 	}
 	buf, err := st.recordBytes(b, e.off)
 	if err != nil {
-		return nil, errStorage(err)
+		return StoredMsg{}, errStorage(err)
 	}
 	rec, _, err := decodeRecord(buf)
 	if err != nil || rec.kind != kindMsg || rec.seq != seq {
 		// The bytes changed under us (disk corruption after recovery):
 		// never hand out a message that fails its checksum.
 		st.store.log.Error("stored message failed its checksum", "stream", st.cfg.Name, "seq", seq)
-		return nil, ErrNoMessageFound
+		return StoredMsg{}, ErrNoMessageFound
 	}
-	return &StoredMsg{
+	return StoredMsg{
 		Subject: st.subj.name(e.subj),
 		Seq:     seq,
 		Time:    time.Unix(0, rec.ts).UTC(),
@@ -230,7 +240,7 @@ func (st *Stream) LastBySubject(filter string) (*StoredMsg, error) {
 		// that is (rare: a publish in flight on the same subject).
 		seq = st.prevMatchingLocked(filter, seq)
 	}
-	return st.getLocked(seq)
+	return st.getPtrLocked(seq)
 }
 
 func (st *Stream) prevMatchingLocked(filter string, below uint64) uint64 {
@@ -253,7 +263,7 @@ func (st *Stream) NextBySubject(from uint64, filter string) (*StoredMsg, error) 
 	if err != nil {
 		return nil, err
 	}
-	return st.getLocked(seq)
+	return st.getPtrLocked(seq)
 }
 
 func (st *Stream) nextLocked(from uint64, filter string) (uint64, error) {

@@ -203,10 +203,10 @@ func (ja *jsAccount) sendPubAcks(st *jetstore.Stream, msgs []*jetstore.InMsg, ac
 		return
 	}
 	for i, m := range msgs {
-		if m.Reply == "" {
+		if len(m.Reply) == 0 {
 			continue
 		}
-		js.ackPub.Stage([]byte(m.Reply), nil, nil, js.ackJSON(acks[i]))
+		js.ackPub.Stage(m.Reply, nil, nil, js.ackJSON(acks[i]))
 	}
 	js.ackPub.Flush()
 }
