@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nkeys"
-	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/midgemq/midge/parser"
@@ -359,7 +358,7 @@ const authTimeoutText = "Authentication Timeout"
 func (c *client) requireAuth() error {
 	c.srv.viol.authFailures.Add(1)
 	c.srv.log.Info("operation before CONNECT on a server requiring auth",
-		zap.Uint64("cid", c.cid), zap.String("remote", c.host))
+		"cid", c.cid, "remote", c.host)
 	return errAuthViolation
 }
 
@@ -405,8 +404,8 @@ func (c *client) authenticateConnect(f *connectFields) error {
 		(u.acc != c.acc && len(c.subs) > 0) {
 		c.mu.Unlock()
 		c.srv.viol.authFailures.Add(1)
-		c.srv.log.Info("authentication failed", zap.Uint64("cid", c.cid),
-			zap.String("remote", c.host), zap.String("user", connectIdentity(f)))
+		c.srv.log.Info("authentication failed", "cid", c.cid,
+			"remote", c.host, "user", connectIdentity(f))
 		return errAuthViolation
 	}
 	c.sec.ident, c.sec.user, c.sec.decidedBy = id, u, a

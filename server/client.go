@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/midgemq/midge/parser"
 )
 
@@ -221,8 +219,8 @@ func (c *client) slowConsumer(reason closeReason) {
 	}
 	c.srv.slowConsumers.Add(1)
 	c.srv.log.Warn("slow consumer detected, closing connection",
-		zap.Uint64("cid", c.cid), zap.String("remote", c.host),
-		zap.Int64("pending_bytes", c.out.pendingBytes()), zap.Stringer("reason", reason))
+		"cid", c.cid, "remote", c.host,
+		"pending_bytes", c.out.pendingBytes(), "reason", reason)
 	c.closeConnection(reason, false)
 }
 
@@ -249,8 +247,8 @@ func (c *client) closeConnection(reason closeReason, flush bool) {
 	}
 	close(c.done)
 	if c.srv.getOpts().Debug {
-		c.srv.log.Debug("client closed", zap.Uint64("cid", c.cid),
-			zap.String("remote", c.host), zap.Stringer("reason", reason))
+		c.srv.log.Debug("client closed", "cid", c.cid,
+			"remote", c.host, "reason", reason)
 	}
 }
 
@@ -263,7 +261,7 @@ func (c *client) protocolError(err error) {
 		c.sendErrNow(we.Text)
 	}
 	if c.srv.getOpts().Debug {
-		c.srv.log.Debug("protocol error", zap.Uint64("cid", c.cid), zap.Error(err))
+		c.srv.log.Debug("protocol error", "cid", c.cid, "error", err)
 	}
 	c.closeConnection(closeProtocolError, true)
 }

@@ -3,8 +3,6 @@ package server
 import (
 	"errors"
 
-	"go.uber.org/zap"
-
 	"github.com/midgemq/midge/parser"
 	"github.com/midgemq/midge/sublist"
 )
@@ -213,7 +211,7 @@ func (c *client) ProcessInfo(arg []byte) error {
 // ProcessErr closes the connection, as the reference server does for a
 // client that reports an error.
 func (c *client) ProcessErr(arg []byte) error {
-	c.srv.log.Info("client reported an error", zap.Uint64("cid", c.cid), zap.ByteString("error", arg))
+	c.srv.log.Info("client reported an error", "cid", c.cid, "error", string(arg))
 	return errClientErr
 }
 
@@ -232,7 +230,7 @@ func (c *client) traceOut(iov [][]byte) {
 			break
 		}
 	}
-	c.srv.log.Debug("->>", zap.Uint64("cid", c.cid), zap.ByteString("proto", out))
+	c.srv.log.Debug("->>", "cid", c.cid, "proto", string(out))
 }
 
 // traceOutLimit bounds one traced write.
@@ -254,5 +252,5 @@ func (c *client) traceIn(op string, args ...[]byte) {
 		}
 		line = append(line, a[:min(len(a), traceArgLimit)]...)
 	}
-	c.srv.log.Debug("<<- "+op, zap.Uint64("cid", c.cid), zap.ByteString("args", line))
+	c.srv.log.Debug("<<- "+op, "cid", c.cid, "args", string(line))
 }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"go.uber.org/zap"
-
 	"github.com/midgemq/midge/jetstore"
 )
 
@@ -50,7 +48,7 @@ func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
 	ja := &jsAccount{srv: s, acc: acc, streams: make(map[string]*jsStream),
 		pullSubs: make(map[string]*Subscription), errPub: acc.NewPublisher()}
 	store, err := jetstore.Open(dir, jetstore.Options{
-		Log:             storeLogger{s.log.Sugar().With("account", acc.Name())},
+		Log:             s.log.With("account", acc.Name()),
 		SyncInterval:    s.opts.SyncInterval,
 		BlockSize:       s.opts.StoreBlockSize,
 		Ack:             ja.sendPubAcks,
@@ -73,8 +71,8 @@ func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
 			return nil, err
 		}
 		state := st.State("", false)
-		s.log.Info("restored stream", zap.String("account", acc.Name()), zap.String("stream", st.Name()),
-			zap.Uint64("messages", state.Msgs), zap.Uint64("bytes", state.Bytes))
+		s.log.Info("restored stream", "account", acc.Name(), "stream", st.Name(),
+			"messages", state.Msgs, "bytes", state.Bytes)
 	}
 	acc.js = ja
 	return ja, nil
@@ -84,7 +82,7 @@ func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
 func (ja *jsAccount) close() {
 	ja.api.close()
 	if err := ja.store.Close(); err != nil {
-		ja.srv.log.Error("closing JetStream store", zap.String("account", ja.acc.Name()), zap.Error(err))
+		ja.srv.log.Error("closing JetStream store", "account", ja.acc.Name(), "error", err)
 	}
 }
 
@@ -229,10 +227,3 @@ func (js *jsStream) ackJSON(ack jetstore.PubAck) []byte {
 	js.ackLine = body
 	return body
 }
-
-// storeLogger adapts zap to jetstore.Logger.
-type storeLogger struct{ l *zap.SugaredLogger }
-
-func (s storeLogger) Info(msg string, kv ...any)  { s.l.Infow(msg, kv...) }
-func (s storeLogger) Warn(msg string, kv ...any)  { s.l.Warnw(msg, kv...) }
-func (s storeLogger) Error(msg string, kv ...any) { s.l.Errorw(msg, kv...) }

@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/midgemq/midge/jetstore"
 )
 
@@ -98,7 +96,7 @@ func (api *jsAPI) enqueue(subject, reply, hdr, data []byte) {
 	select {
 	case api.queue <- req:
 	default:
-		api.ja.srv.log.Warn("JetStream API queue full, dropping request", zap.String("subject", req.subject))
+		api.ja.srv.log.Warn("JetStream API queue full, dropping request", "subject", req.subject)
 	}
 }
 
@@ -115,7 +113,7 @@ func (api *jsAPI) work(pub *Publisher) {
 			}
 			body, err := json.Marshal(resp)
 			if err != nil {
-				api.ja.srv.log.Error("encoding JetStream API response", zap.Error(err))
+				api.ja.srv.log.Error("encoding JetStream API response", "error", err)
 				continue
 			}
 			if hasAPIError(resp) {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"strconv"
 
-	"go.uber.org/zap"
-
 	"github.com/midgemq/midge/jetstore"
 )
 
@@ -47,7 +45,7 @@ func (ja *jsAccount) consumerAdded(st *jetstore.Stream, c *jetstore.Consumer) {
 		}
 	})
 	if err != nil {
-		ja.srv.log.Error("subscribing pull consumer", zap.String("subject", subject), zap.Error(err))
+		ja.srv.log.Error("subscribing pull consumer", "subject", subject, "error", err)
 		return
 	}
 	ja.mu.Lock()

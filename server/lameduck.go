@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/midgemq/midge/parser"
 )
 
@@ -44,7 +42,7 @@ func (s *Server) LameDuckShutdown() {
 	grace, duration := opts.LameDuckGracePeriod, opts.LameDuckDuration
 	s.serving.Store(false)
 	s.log.Info("entering lame duck mode, no longer accepting clients",
-		zap.Stringer("grace_period", grace), zap.Stringer("duration", duration))
+		"grace_period", grace, "duration", duration)
 	_ = s.listener.Close()
 	// Streams commit and acknowledge what they hold while every client is
 	// still connected to receive the acks, as the reference server does.
@@ -88,7 +86,7 @@ func (s *Server) closeGradually(clients []*client, span time.Duration) {
 		span = time.Second
 	}
 	interval := min(span/time.Duration(len(clients)), maxCloseInterval)
-	s.log.Info("lame duck mode: closing clients", zap.Int("clients", len(clients)), zap.Stringer("interval", interval))
+	s.log.Info("lame duck mode: closing clients", "clients", len(clients), "interval", interval)
 	for i, c := range clients {
 		c.closeConnection(closeServerShutdown, true)
 		if i == len(clients)-1 || interval <= 0 {

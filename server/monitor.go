@@ -12,8 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.uber.org/zap"
-
+	"github.com/midgemq/midge/logging"
 	"github.com/midgemq/midge/server/dashboard"
 )
 
@@ -112,12 +111,12 @@ func (s *Server) startMonitoring() error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       time.Minute,
 		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
+		ErrorLog:          logging.StdLog(s.log.With("listener", "http")),
 	}
 	go func() {
 		defer close(s.mon.done)
 		if err := s.mon.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("monitoring server failed", zap.Error(err))
+			s.log.Error("monitoring server failed", "error", err)
 		}
 	}()
 	return nil

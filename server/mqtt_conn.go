@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/midgemq/midge/mqtt"
 )
 
@@ -165,7 +163,7 @@ func (c *mqttConn) handle(p mqtt.Packet) error {
 	if !c.connected {
 		cp, ok := p.(*mqtt.Connect)
 		if !ok {
-			c.logInfo("MQTT packet before CONNECT", zap.Stringer("packet", p.Type())) // [MQTT-3.1.0-1]
+			c.logInfo("MQTT packet before CONNECT", "packet", p.Type()) // [MQTT-3.1.0-1]
 			return errMQTTClose
 		}
 		return c.handleConnect(cp)
@@ -188,10 +186,10 @@ func (c *mqttConn) handle(p mqtt.Packet) error {
 		c.logInfo("second MQTT CONNECT") // [MQTT-3.1.0-2]
 		return errMQTTClose
 	case *mqtt.PubRec, *mqtt.PubRel, *mqtt.PubComp:
-		c.logInfo("MQTT QoS 2 is not supported", zap.Stringer("packet", p.Type()))
+		c.logInfo("MQTT QoS 2 is not supported", "packet", p.Type())
 		return errMQTTClose
 	default: // packets only a server sends
-		c.logInfo("MQTT client sent a server packet", zap.Stringer("packet", p.Type()))
+		c.logInfo("MQTT client sent a server packet", "packet", p.Type())
 		return errMQTTClose
 	}
 	return nil
@@ -208,7 +206,7 @@ func (c *mqttConn) packetError(err error) {
 		if tl != nil {
 			c.srv.viol.maxPayload.Add(1)
 		}
-		c.logInfo("closing MQTT connection", zap.Error(err))
+		c.logInfo("closing MQTT connection", "error", err)
 	}
 	c.closeConnection(closeProtocolError, true)
 }
@@ -257,8 +255,8 @@ func (c *mqttConn) slowConsumer() {
 		return
 	}
 	c.srv.slowConsumers.Add(1)
-	c.srv.log.Warn("slow MQTT consumer detected, closing connection", zap.Uint64("cid", c.cid),
-		zap.String("remote", c.host), zap.String("client_id", c.clientID))
+	c.srv.log.Warn("slow MQTT consumer detected, closing connection", "cid", c.cid,
+		"remote", c.host, "client_id", c.clientID)
 	c.closeConnection(closeSlowConsumer, false)
 }
 
@@ -309,8 +307,8 @@ func (c *mqttConn) closeConnection(reason closeReason, flush bool) {
 	}
 	close(c.done)
 	if c.srv.opts.Debug {
-		c.srv.log.Debug("MQTT client closed", zap.Uint64("cid", c.cid), zap.String("remote", c.host),
-			zap.String("client_id", c.clientID), zap.Stringer("reason", reason))
+		c.srv.log.Debug("MQTT client closed", "cid", c.cid, "remote", c.host,
+			"client_id", c.clientID, "reason", reason)
 	}
 }
 
@@ -336,10 +334,10 @@ func (c *mqttConn) clearWill() {
 	c.willMu.Unlock()
 }
 
-func (c *mqttConn) logInfo(msg string, fields ...zap.Field) {
-	fields = append(fields, zap.Uint64("cid", c.cid), zap.String("remote", c.host))
+func (c *mqttConn) logInfo(msg string, fields ...any) {
+	fields = append(fields, "cid", c.cid, "remote", c.host)
 	if c.clientID != "" {
-		fields = append(fields, zap.String("client_id", c.clientID))
+		fields = append(fields, "client_id", c.clientID)
 	}
 	c.srv.log.Info(msg, fields...)
 }

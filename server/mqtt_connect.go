@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nuid"
-	"go.uber.org/zap"
 
 	"github.com/midgemq/midge/mqtt"
 )
@@ -22,8 +21,8 @@ const takeoverWait = 5 * time.Second
 
 func (c *mqttConn) handleConnect(p *mqtt.Connect) error {
 	if p.ProtocolName != mqtt.ProtocolName || p.ProtocolLevel != mqtt.ProtocolLevel311 {
-		c.logInfo("unsupported MQTT protocol", zap.String("name", p.ProtocolName),
-			zap.Uint8("level", p.ProtocolLevel))
+		c.logInfo("unsupported MQTT protocol", "name", p.ProtocolName,
+			"level", p.ProtocolLevel)
 		return c.refuse(mqtt.UnacceptableProtocol) // [MQTT-3.1.2-2]
 	}
 	user := c.authenticate(p)
@@ -41,7 +40,7 @@ func (c *mqttConn) handleConnect(p *mqtt.Connect) error {
 	c.clientID = p.ClientID
 	ma, err := c.ms.account(c.acc)
 	if err != nil {
-		c.srv.log.Error("MQTT streams unavailable", zap.String("account", c.acc.Name()), zap.Error(err))
+		c.srv.log.Error("MQTT streams unavailable", "account", c.acc.Name(), "error", err)
 		return c.refuse(mqtt.ServerUnavailable)
 	}
 	c.ma = ma
@@ -54,7 +53,7 @@ func (c *mqttConn) handleConnect(p *mqtt.Connect) error {
 	}
 	sess, present, err := ma.openSession(c, p.ClientID, p.CleanSession)
 	if err != nil {
-		c.srv.log.Error("MQTT session", zap.String("client_id", p.ClientID), zap.Error(err))
+		c.srv.log.Error("MQTT session", "client_id", p.ClientID, "error", err)
 		return c.refuse(mqtt.ServerUnavailable)
 	}
 	c.sess = sess
@@ -75,12 +74,12 @@ func (c *mqttConn) handleConnect(p *mqtt.Connect) error {
 	err = sess.attach(c)
 	c.out.kick()
 	if err != nil {
-		c.srv.log.Error("MQTT session could not resume", zap.String("client_id", p.ClientID), zap.Error(err))
+		c.srv.log.Error("MQTT session could not resume", "client_id", p.ClientID, "error", err)
 		return errMQTTClose
 	}
 	if c.srv.opts.Debug {
-		c.srv.log.Debug("MQTT client connected", zap.Uint64("cid", c.cid), zap.String("client_id", p.ClientID),
-			zap.Bool("clean", p.CleanSession), zap.Bool("session_present", present))
+		c.srv.log.Debug("MQTT client connected", "cid", c.cid, "client_id", p.ClientID,
+			"clean", p.CleanSession, "session_present", present)
 	}
 	return nil
 }
@@ -105,7 +104,7 @@ func (c *mqttConn) authenticate(p *mqtt.Connect) *authUser {
 		return u
 	}
 	c.srv.viol.authFailures.Add(1)
-	c.logInfo("MQTT authentication failed", zap.String("user", p.Username))
+	c.logInfo("MQTT authentication failed", "user", p.Username)
 	return nil
 }
 
@@ -117,12 +116,12 @@ func (c *mqttConn) checkWill(w *mqtt.Will) mqtt.ConnackCode {
 	}
 	subject, err := mqtt.TopicToSubject(w.Topic)
 	if err != nil || strings.HasPrefix(subject, mqttReservedPrefix) {
-		c.logInfo("MQTT will topic refused", zap.String("topic", w.Topic), zap.Error(err))
+		c.logInfo("MQTT will topic refused", "topic", w.Topic, "error", err)
 		return mqtt.NotAuthorized
 	}
 	if c.perms != nil && c.perms.hasPub && !c.perms.pubAllowed(subject) {
 		c.srv.viol.publishDenied.Add(1)
-		c.logInfo("MQTT will topic not allowed for this user", zap.String("topic", w.Topic))
+		c.logInfo("MQTT will topic not allowed for this user", "topic", w.Topic)
 		return mqtt.NotAuthorized
 	}
 	if w.QoS > 1 {

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"sync"
 
-	"go.uber.org/zap"
-
 	"github.com/midgemq/midge/mqtt"
 )
 
@@ -19,19 +17,19 @@ import (
 func (c *mqttConn) handlePublish(p *mqtt.Publish) error {
 	subject, err := mqtt.TopicToSubject(p.Topic)
 	if err != nil {
-		c.logInfo("MQTT publish to a topic without a NATS subject; closing", zap.Error(err))
+		c.logInfo("MQTT publish to a topic without a NATS subject; closing", "error", err)
 		return errMQTTClose
 	}
 	if strings.HasPrefix(subject, mqttReservedPrefix) {
-		c.logInfo("MQTT publish to a reserved topic; closing", zap.String("topic", p.Topic))
+		c.logInfo("MQTT publish to a reserved topic; closing", "topic", p.Topic)
 		return errMQTTClose
 	}
 	switch {
 	case p.QoS > 1:
-		c.logInfo("MQTT QoS 2 is not supported; closing", zap.String("topic", p.Topic))
+		c.logInfo("MQTT QoS 2 is not supported; closing", "topic", p.Topic)
 		return errMQTTClose
 	case (p.QoS > 0 || p.Retain) && !c.ma.persistent():
-		c.logInfo("MQTT QoS 1 and retained messages need JetStream; closing", zap.String("topic", p.Topic))
+		c.logInfo("MQTT QoS 1 and retained messages need JetStream; closing", "topic", p.Topic)
 		return errMQTTClose
 	}
 	c.ms.inMsgs.Add(1)
@@ -40,7 +38,7 @@ func (c *mqttConn) handlePublish(p *mqtt.Publish) error {
 		// MQTT 3.1.1 cannot refuse a PUBLISH: it is dropped (and still
 		// acknowledged, or the client would resend it forever).
 		c.srv.viol.publishDenied.Add(1)
-		c.logInfo("MQTT publish not allowed for this user", zap.String("topic", p.Topic))
+		c.logInfo("MQTT publish not allowed for this user", "topic", p.Topic)
 		if p.QoS > 0 {
 			c.pubacks.expect(c, p.PacketID, 0)
 		}
@@ -54,8 +52,8 @@ func (c *mqttConn) handlePublish(p *mqtt.Publish) error {
 		if pending != nil {
 			c.pubacks.written(c, pending, err)
 		} else if err != nil {
-			c.srv.log.Error("MQTT retained message not stored", zap.String("client_id", c.clientID),
-				zap.String("topic", p.Topic), zap.Error(err))
+			c.srv.log.Error("MQTT retained message not stored", "client_id", c.clientID,
+				"topic", p.Topic, "error", err)
 		}
 	})
 	return nil
@@ -100,7 +98,7 @@ func (ma *mqttAccount) publishWill(c *mqttConn, w *mqtt.Will) {
 	}
 	ma.publish(ma.willPub, subject, w.QoS, w.Retain, w.Payload, func(err error) {
 		if err != nil {
-			c.srv.log.Error("MQTT will not stored", zap.String("client_id", c.clientID), zap.Error(err))
+			c.srv.log.Error("MQTT will not stored", "client_id", c.clientID, "error", err)
 		}
 	})
 	ma.willPub.Flush()
@@ -161,8 +159,8 @@ func (pq *pubackQueue) written(c *mqttConn, p *pendingPuback, err error) {
 		c.send(out)
 	}
 	if failed != nil {
-		c.srv.log.Error("MQTT message not stored; closing without PUBACK", zap.Uint64("cid", c.cid),
-			zap.String("client_id", c.clientID), zap.Error(failed))
+		c.srv.log.Error("MQTT message not stored; closing without PUBACK", "cid", c.cid,
+			"client_id", c.clientID, "error", failed)
 		c.closeConnection(closeWriteError, true)
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // The MQTT 3.1.1 listener. MQTT clients are a connection type of their own
@@ -106,7 +104,7 @@ func (s *Server) startMQTT() error {
 		scheme = "mqtts"
 	}
 	ms.ln = ln
-	s.log.Info("listening for MQTT clients", zap.String("url", scheme+"://"+ln.Addr().String()))
+	s.log.Info("listening for MQTT clients", "url", scheme+"://"+ln.Addr().String())
 	if !s.opts.JetStream {
 		s.log.Warn("MQTT without JetStream: QoS 1 publishes, retained messages, wills with QoS 1 or " +
 			"retain, and persistent sessions are refused; QoS 1 subscriptions are granted QoS 0")
@@ -131,7 +129,7 @@ func (ms *mqttServer) acceptLoop() {
 				backoff = min(2*backoff, acceptBackoffMax)
 				continue
 			}
-			ms.srv.log.Error("MQTT accept failed, no longer accepting MQTT clients", zap.Error(err))
+			ms.srv.log.Error("MQTT accept failed, no longer accepting MQTT clients", "error", err)
 			return
 		}
 		backoff = 5 * time.Millisecond
@@ -148,7 +146,7 @@ func (ms *mqttServer) accept(conn net.Conn) {
 		s.mu.Unlock()
 		if full {
 			s.viol.maxConnections.Add(1)
-			s.log.Warn("maximum connections reached, refusing MQTT client", zap.String("remote", c.host))
+			s.log.Warn("maximum connections reached, refusing MQTT client", "remote", c.host)
 		}
 		_ = conn.Close()
 		return

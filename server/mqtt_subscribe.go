@@ -5,8 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"go.uber.org/zap"
-
 	"github.com/midgemq/midge/jetstore"
 	"github.com/midgemq/midge/mqtt"
 )
@@ -28,8 +26,8 @@ func (c *mqttConn) handleSubscribe(p *mqtt.Subscribe) error {
 			continue
 		}
 		if err := c.sess.replaceSub(c, sub); err != nil {
-			c.srv.log.Error("MQTT subscribe failed", zap.String("client_id", c.clientID),
-				zap.String("filter", req.Filter), zap.Error(err))
+			c.srv.log.Error("MQTT subscribe failed", "client_id", c.clientID,
+				"filter", req.Filter, "error", err)
 			codes[i] = mqtt.SubackFailure
 			continue
 		}
@@ -38,7 +36,7 @@ func (c *mqttConn) handleSubscribe(p *mqtt.Subscribe) error {
 	}
 	if len(added) > 0 {
 		if err := c.sess.save(); err != nil {
-			c.srv.log.Error("MQTT session not stored; closing", zap.String("client_id", c.clientID), zap.Error(err))
+			c.srv.log.Error("MQTT session not stored; closing", "client_id", c.clientID, "error", err)
 			return errMQTTClose
 		}
 	}
@@ -53,16 +51,16 @@ func (c *mqttConn) handleSubscribe(p *mqtt.Subscribe) error {
 func (c *mqttConn) newSubscription(req mqtt.Subscription) (*mqttSub, bool) {
 	subjects, err := mqtt.FilterToSubjects(req.Filter)
 	if err != nil {
-		c.logInfo("MQTT filter refused", zap.Error(err))
+		c.logInfo("MQTT filter refused", "error", err)
 		return nil, false
 	}
 	if strings.HasPrefix(subjects[0], mqttReservedPrefix) {
-		c.logInfo("MQTT filter on the broker's own topics refused", zap.String("filter", req.Filter))
+		c.logInfo("MQTT filter on the broker's own topics refused", "filter", req.Filter)
 		return nil, false
 	}
 	if subjects = c.permittedSubjects(subjects); subjects == nil {
 		c.srv.viol.subscribeDenied.Add(1)
-		c.logInfo("MQTT subscription not allowed for this user", zap.String("filter", req.Filter))
+		c.logInfo("MQTT subscription not allowed for this user", "filter", req.Filter)
 		return nil, false
 	}
 	qos := min(req.QoS, 1)
@@ -138,7 +136,7 @@ func (c *mqttConn) handleUnsubscribe(p *mqtt.Unsubscribe) error {
 	}
 	if removed {
 		if err := c.sess.save(); err != nil {
-			c.srv.log.Error("MQTT session not stored; closing", zap.String("client_id", c.clientID), zap.Error(err))
+			c.srv.log.Error("MQTT session not stored; closing", "client_id", c.clientID, "error", err)
 			return errMQTTClose
 		}
 	}
@@ -165,7 +163,7 @@ func (c *mqttConn) sendRetained(sub *mqttSub) {
 			continue // deleted since
 		}
 		if err != nil {
-			c.srv.log.Error("reading a retained message", zap.String("subject", subject), zap.Error(err))
+			c.srv.log.Error("reading a retained message", "subject", subject, "error", err)
 			continue
 		}
 		natsSubject := subject[len(mqttRetainPrefix):]

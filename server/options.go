@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"go.uber.org/zap"
+	"github.com/midgemq/midge/logging"
 )
 
 // Defaults match the reference server so that clients and scripts written
@@ -97,7 +97,7 @@ type Options struct {
 	PidFile string
 
 	// Logger receives the server's logs; nil means no logging.
-	Logger *zap.Logger
+	Logger logging.Logger
 }
 
 // DefaultOptions returns the reference server's defaults.
@@ -160,6 +160,6 @@ func (o *Options) setDefaults() {
 		o.LameDuckGracePeriod = DefaultLameDuckGracePeriod
 	}
 	if o.Logger == nil {
-		o.Logger = zap.NewNop()
+		o.Logger = logging.Nop()
 	}
 }

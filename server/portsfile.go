@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-
-	"go.uber.org/zap"
 )
 
 // The ports file tells harnesses and orchestrators where a server started
@@ -63,7 +61,7 @@ func (s *Server) writePortsFile() error {
 		os.Remove(tmp)
 		return fmt.Errorf("writing ports file: %w", err)
 	}
-	s.log.Info("ports file written", zap.String("file", path))
+	s.log.Info("ports file written", "file", path)
 	return nil
 }
 

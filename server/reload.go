@@ -6,8 +6,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // Live reconfiguration. The options in force sit behind an atomic pointer:
@@ -72,7 +70,7 @@ func (s *Server) Reload(newOpts Options) error {
 		err = s.enableAddedJetStream(sec)
 	}
 	if err != nil {
-		s.log.Error("configuration not reloaded; keeping the one in force", zap.Error(err))
+		s.log.Error("configuration not reloaded; keeping the one in force", "error", err)
 		return err
 	}
 	s.cur.Store(&newOpts)
@@ -84,7 +82,7 @@ func (s *Server) Reload(newOpts Options) error {
 		s.log.Info("configuration reloaded, nothing changed")
 		return nil
 	}
-	s.log.Info("configuration reloaded", zap.Strings("changed", changed))
+	s.log.Info("configuration reloaded", "changed", changed)
 	return nil
 }
 

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"go.uber.org/zap"
 )
 
 // Reloading users, permissions and accounts.
@@ -115,10 +113,10 @@ func (s *Server) installSecurity(ch *securityChange) {
 		removed += n
 	}
 	for _, acc := range ch.added {
-		s.log.Info("account added", zap.String("account", acc.Name()))
+		s.log.Info("account added", "account", acc.Name())
 	}
-	s.log.Info("users and permissions reloaded", zap.Int("clients", len(clients)),
-		zap.Int("clients_closed", closed), zap.Int("subscriptions_removed", removed))
+	s.log.Info("users and permissions reloaded", "clients", len(clients),
+		"clients_closed", closed, "subscriptions_removed", removed)
 }
 
 // reauthorize decides again, under a, whom the client's credentials prove
@@ -163,9 +161,9 @@ func (c *client) reauthorize(a *authenticator) (revoked bool, removed int) {
 		c.removeSub(sub)
 		text := subViolationText(sub.subject, sub.queue) + " (sid " + strconv.Quote(string(sub.sid)) + ")"
 		c.sendErrNow(text)
-		c.srv.log.Info("subscription removed: no longer permitted", zap.Uint64("cid", c.cid),
-			zap.String("user", u.name), zap.String("subject", sub.subject), zap.String("queue", sub.queue),
-			zap.ByteString("sid", sub.sid))
+		c.srv.log.Info("subscription removed: no longer permitted", "cid", c.cid,
+			"user", u.name, "subject", sub.subject, "queue", sub.queue,
+			"sid", string(sub.sid))
 	}
 	return false, len(denied)
 }
@@ -192,8 +190,8 @@ func (c *client) revokeAuth(id *identity, u *authUser) {
 	if u != nil {
 		why = "user moved to account " + u.acc.Name()
 	}
-	c.srv.log.Info("closing client after reload: "+why, zap.Uint64("cid", c.cid),
-		zap.String("remote", c.host), zap.String("user", id.name()))
+	c.srv.log.Info("closing client after reload: "+why, "cid", c.cid,
+		"remote", c.host, "user", id.name())
 	c.sendErrNow(errAuthViolation.Text)
 	c.closeConnection(closeAuthRevoked, true)
 }

@@ -7,15 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/logging/logtest"
 	"github.com/nats-io/nats.go"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
-	core, logs := observer.New(zapcore.DebugLevel)
-	s := startServer(t, withMonitor, func(o *Options) { o.Logger = zap.New(core) })
+	logs := logtest.New()
+	s := startServer(t, withMonitor, func(o *Options) { o.Logger = logs })
 	old := connect(t, s)
 	sub, err := old.SubscribeSync("reload.>")
 	if err != nil {
@@ -47,12 +45,12 @@ func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
 	}
 	// Tracing was switched on for the connection that already existed.
 	oldID, _ := old.GetClientID()
-	traced := logs.FilterMessage("<<- PUB").FilterField(zap.Uint64("cid", oldID)).Len()
+	traced := len(logs.Filter("<<- PUB", "cid", oldID))
 	if traced == 0 {
 		t.Fatal("PUB on the existing connection not traced after reload")
 	}
-	reloaded := logs.FilterMessage("configuration reloaded").All()
-	if len(reloaded) != 1 || !strings.Contains(fmt.Sprint(reloaded[0].ContextMap()["changed"]), "MaxPayload=512") {
+	reloaded := logs.Filter("configuration reloaded")
+	if len(reloaded) != 1 || !strings.Contains(fmt.Sprint(reloaded[0].Fields["changed"]), "MaxPayload=512") {
 		t.Fatalf("reload log: %+v", reloaded)
 	}
 

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nuid"
-	"go.uber.org/zap"
 
+	"github.com/midgemq/midge/logging"
 	"github.com/midgemq/midge/parser"
 )
 
@@ -28,7 +28,7 @@ type Server struct {
 	// Reload may change are read through getOpts.
 	opts Options
 	cur  atomic.Pointer[Options]
-	log  *zap.Logger
+	log  logging.Logger
 	id   string
 	name string
 	gacc *Account // the global account, $G
@@ -155,17 +155,17 @@ func (s *Server) Start() error {
 		s.closeJetStream()
 		return err
 	}
-	fields := []zap.Field{
-		zap.String("version", Version),
-		zap.String("listen", ln.Addr().String()),
-		zap.String("server_id", s.id),
-		zap.String("server_name", s.name),
+	fields := []any{
+		"version", Version,
+		"listen", ln.Addr().String(),
+		"server_id", s.id,
+		"server_name", s.name,
 	}
 	if s.opts.JetStream {
-		fields = append(fields, zap.String("store_dir", s.opts.StoreDir), zap.String("sync", s.syncPolicyName()))
+		fields = append(fields, "store_dir", s.opts.StoreDir, "sync", s.syncPolicyName())
 	}
 	if a := s.MonitorAddr(); a != nil {
-		fields = append(fields, zap.String("monitor", a.String()))
+		fields = append(fields, "monitor", a.String())
 	}
 	s.log.Info("midge started", fields...)
 	for _, w := range s.opts.ConfigWarnings {
@@ -176,7 +176,7 @@ func (s *Server) Start() error {
 	s.live.Add(1)
 	go s.acceptLoop()
 	if err := s.writePortsFile(); err != nil {
-		s.log.Error("cannot write the ports file", zap.Error(err))
+		s.log.Error("cannot write the ports file", "error", err)
 	}
 	return nil
 }
@@ -228,12 +228,12 @@ func (s *Server) acceptLoop() {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				s.log.Warn("accept failed, backing off", zap.Error(err), zap.Duration("pause", backoff))
+				s.log.Warn("accept failed, backing off", "error", err, "pause", backoff)
 				time.Sleep(backoff)
 				backoff = min(2*backoff, acceptBackoffMax)
 				continue
 			}
-			s.log.Error("accept failed, no longer accepting clients", zap.Error(err))
+			s.log.Error("accept failed, no longer accepting clients", "error", err)
 			return
 		}
 		backoff = 5 * time.Millisecond
@@ -265,7 +265,7 @@ func (s *Server) acceptAs(conn net.Conn, kind connKind, tlsState *tls.Connection
 		s.mu.Unlock()
 		s.viol.maxConnections.Add(1)
 		s.log.Warn("maximum connections reached, refusing client",
-			zap.Int("max_connections", opts.MaxConnections), zap.String("remote", conn.RemoteAddr().String()))
+			"max_connections", opts.MaxConnections, "remote", conn.RemoteAddr().String())
 		_ = conn.SetWriteDeadline(time.Now().Add(closeFlushDeadline))
 		_, _ = conn.Write(parser.AppendErr(nil, "maximum connections exceeded"))
 		_ = conn.Close()
@@ -280,7 +280,7 @@ func (s *Server) acceptAs(conn net.Conn, kind connKind, tlsState *tls.Connection
 	s.live.Add(2) // read loop and writer
 	s.mu.Unlock()
 	if opts.Debug {
-		s.log.Debug("client connected", zap.Uint64("cid", cid), zap.String("remote", conn.RemoteAddr().String()))
+		s.log.Debug("client connected", "cid", cid, "remote", conn.RemoteAddr().String())
 	}
 	go func() {
 		defer s.live.Done()

@@ -11,8 +11,6 @@ import (
 	"os"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/midgemq/midge/parser"
 )
 
@@ -143,8 +141,8 @@ func (c *client) tlsFailed(err error) {
 	}
 	c.srv.viol.tlsHandshakeFailed.Add(1)
 	if c.srv.opts.Debug || errors.Is(err, errPlaintextOnTLS) {
-		c.srv.log.Info("TLS handshake failed", zap.Uint64("cid", c.cid),
-			zap.String("remote", c.host), zap.Error(err))
+		c.srv.log.Info("TLS handshake failed", "cid", c.cid,
+			"remote", c.host, "error", err)
 	}
 	c.closeConnection(closeTLSHandshake, false)
 }

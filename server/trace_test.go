@@ -4,28 +4,27 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
+	"github.com/midgemq/midge/logging/logtest"
 )
 
 // -V traces the protocol both ways: what a client sends and what it gets.
 func TestProtocolTraceBothWays(t *testing.T) {
-	core, logs := observer.New(zap.DebugLevel)
-	s := startServer(t, func(o *Options) { o.Trace, o.Logger = true, zap.New(core) })
+	logs := logtest.New()
+	s := startServer(t, func(o *Options) { o.Trace, o.Logger = true, logs })
 	rc := dialRaw(t, s)
 	rc.send("CONNECT {\"verbose\":false}\r\nSUB t 1\r\nPUB t 5\r\nhello\r\n")
 	rc.expect("MSG t 1 5\r\nhello\r\n")
 	rc.roundTrip()
 	var in, out bool
-	for _, e := range logs.All() {
-		if strings.HasPrefix(e.Message, "<<- PUB") && strings.Contains(e.ContextMap()["args"].(string), "hello") {
+	for _, e := range logs.Entries() {
+		if strings.HasPrefix(e.Message, "<<- PUB") && strings.Contains(e.Fields["args"].(string), "hello") {
 			in = true
 		}
-		if e.Message == "->>" && strings.Contains(e.ContextMap()["proto"].(string), "MSG t 1 5") {
+		if e.Message == "->>" && strings.Contains(e.Fields["proto"].(string), "MSG t 1 5") {
 			out = true
 		}
 	}
 	if !in || !out {
-		t.Fatalf("trace inbound %v outbound %v in %d log entries", in, out, logs.Len())
+		t.Fatalf("trace inbound %v outbound %v in %d log entries", in, out, len(logs.Entries()))
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"go.uber.org/zap"
+	"github.com/midgemq/midge/logging"
 )
 
 // The WebSocket listener carries the NATS client protocol in WebSocket
@@ -114,9 +114,9 @@ func (s *Server) startWebSocket() error {
 	s.ws.http = &http.Server{
 		Handler:           http.HandlerFunc(s.serveWebSocket),
 		ReadHeaderTimeout: o.HandshakeTimeout,
-		ErrorLog:          zap.NewStdLog(s.log.Named("websocket")),
+		ErrorLog:          logging.StdLog(s.log.With("listener", "websocket")),
 	}
-	s.log.Info("listening for websocket clients", zap.String("url", scheme+"://"+ln.Addr().String()))
+	s.log.Info("listening for websocket clients", "url", scheme+"://"+ln.Addr().String())
 	if scheme == "ws" {
 		s.log.Warn("websocket listener without TLS: credentials and messages cross in the clear")
 	}
@@ -124,7 +124,7 @@ func (s *Server) startWebSocket() error {
 	go func() {
 		defer s.live.Done()
 		if err := s.ws.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !s.isStopping() {
-			s.log.Error("websocket listener stopped", zap.Error(err))
+			s.log.Error("websocket listener stopped", "error", err)
 		}
 	}()
 	return nil
@@ -169,8 +169,8 @@ func loopbackIfUnspecified(ip net.IP) string {
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if err := s.ws.origins.check(r); err != nil {
 		s.proto.wsOriginRefused.Add(1)
-		s.log.Info("websocket upgrade refused", zap.String("remote", r.RemoteAddr),
-			zap.String("origin", r.Header.Get("Origin")), zap.Error(err))
+		s.log.Info("websocket upgrade refused", "remote", r.RemoteAddr,
+			"origin", r.Header.Get("Origin"), "error", err)
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
@@ -184,7 +184,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		if s.opts.Debug {
-			s.log.Debug("websocket upgrade failed", zap.String("remote", r.RemoteAddr), zap.Error(err))
+			s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "error", err)
 		}
 		return
 	}

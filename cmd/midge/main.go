@@ -70,7 +70,7 @@ func runFrom(source configSource) int {
 		return 1
 	}
 	defer closeLog()
-	cfg.opts.Logger = log
+	cfg.opts.Logger = zapLogger{log.Sugar()}
 
 	srv, err := server.New(cfg.opts)
 	if err != nil {
