@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/server"
 )
 
@@ -15,7 +16,7 @@ func StartEmbedded() (url string, stop func(), err error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("embedded midge: %w", err)
 	}
-	srv, err := server.New(server.Options{Host: "127.0.0.1", Port: 0, JetStream: true, StoreDir: dir})
+	srv, err := server.New(config.Options{Host: "127.0.0.1", Port: 0, JetStream: true, StoreDir: dir}, nil)
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("embedded midge: %w", err)

@@ -5,18 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-)
 
-// AccountOptions declare an account. Users join it through their Account
-// field; each account is an isolated subject space.
-type AccountOptions struct {
-	Name string
-}
+	"github.com/midgemq/midge/config"
+)
 
 // buildAccounts creates the configured accounts next to the global one,
 // reusing those of existing (the accounts in force, on a reload) by name.
 // Declaring the global account's name just refers to it.
-func buildAccounts(list []AccountOptions, gacc *Account, existing map[string]*Account) (map[string]*Account, error) {
+func buildAccounts(list []config.AccountOptions, gacc *Account, existing map[string]*Account) (map[string]*Account, error) {
 	accs := map[string]*Account{GlobalAccountName: gacc}
 	for _, a := range list {
 		if a.Name == "" || strings.ContainsAny(a.Name, " \t\r\n") {
@@ -69,7 +65,7 @@ func (s *Server) configureSecurity() error {
 		return err
 	}
 	s.accounts.Store(&accs)
-	if s.opts.TLS.enabled() {
+	if s.opts.TLS.Enabled() {
 		if s.tlsConfig, err = buildTLSConfig(&s.opts.TLS); err != nil {
 			return err
 		}

@@ -14,48 +14,9 @@ import (
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/parser"
 )
-
-// AuthOptions configure client authentication. With none of Token,
-// Username or Users/Nkeys set, clients connect without credentials.
-// Otherwise exactly one scheme is in force: a token, one user/password, or
-// a list of users and nkey users (which may belong to accounts).
-type AuthOptions struct {
-	Token    string // --auth; plain text or a bcrypt hash
-	Username string // --user
-	Password string // --pass; plain text or a bcrypt hash
-	Users    []User
-	Nkeys    []NkeyUser
-	// NoAuthUser names a user of Users (or an nkey of Nkeys) that clients
-	// presenting no credentials connect as.
-	NoAuthUser string
-	// DefaultPermissions apply to users that have none of their own.
-	DefaultPermissions *Permissions
-	// Timeout closes connections that have not authenticated in time.
-	// Default 2 s, or the TLS handshake timeout plus 1 s with TLS.
-	Timeout time.Duration
-}
-
-// User is a user/password identity. Password may be a bcrypt hash; it may
-// be empty for users identified by their TLS certificate (TLS Map).
-type User struct {
-	Username    string
-	Password    string
-	Permissions *Permissions
-	Account     string // account name; empty means the global account
-}
-
-// NkeyUser is an identity proven by signing the INFO nonce with the
-// private key of the public user nkey.
-type NkeyUser struct {
-	Nkey        string
-	Permissions *Permissions
-	Account     string
-}
-
-// DefaultAuthTimeout is the time a client has to authenticate.
-const DefaultAuthTimeout = 2 * time.Second
 
 // authUser is a configured identity resolved against the server's accounts
 // and with compiled permissions; shared by all its connections.
@@ -83,7 +44,7 @@ type authenticator struct {
 
 // newAuthenticator resolves o's users against accs, the accounts ($G
 // included) they may name.
-func newAuthenticator(o *Options, accs map[string]*Account) (*authenticator, error) {
+func newAuthenticator(o *config.Options, accs map[string]*Account) (*authenticator, error) {
 	ao := &o.Auth
 	gacc := accs[GlobalAccountName]
 	a := &authenticator{
@@ -145,15 +106,15 @@ func newAuthenticator(o *Options, accs map[string]*Account) (*authenticator, err
 		return nil, errors.New("TLS certificate mapping (verify_and_map) needs a users list")
 	}
 	if a.timeout <= 0 {
-		a.timeout = DefaultAuthTimeout
-		if o.TLS.enabled() {
+		a.timeout = config.DefaultAuthTimeout
+		if o.TLS.Enabled() {
 			a.timeout = o.TLS.Timeout + time.Second
 		}
 	}
 	return a, nil
 }
 
-func newAuthUser(accs map[string]*Account, name, account string, p, defaults *Permissions) (*authUser, error) {
+func newAuthUser(accs map[string]*Account, name, account string, p, defaults *config.Permissions) (*authUser, error) {
 	if name == "" {
 		return nil, errors.New("a user entry needs a user name or nkey")
 	}

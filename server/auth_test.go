@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
@@ -37,7 +38,7 @@ func pubSubWorks(t *testing.T, nc *nats.Conn) {
 }
 
 func TestTokenAuth(t *testing.T) {
-	s := startServer(t, func(o *Options) { o.Auth.Token = "s3cr3t" })
+	s := startServer(t, func(o *config.Options) { o.Auth.Token = "s3cr3t" })
 	pubSubWorks(t, connect(t, s, nats.Token("s3cr3t")))
 	for _, opt := range []nats.Option{nats.Token("wrong"), nats.Token(""), nats.UserInfo("s3cr3t", "")} {
 		if err := connectErr(t, s, opt); !errors.Is(err, nats.ErrAuthorization) {
@@ -54,7 +55,7 @@ func TestUserPasswordAuthWithBcrypt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, func(o *Options) { o.Auth.Username, o.Auth.Password = "alice", string(hash) })
+	s := startServer(t, func(o *config.Options) { o.Auth.Username, o.Auth.Password = "alice", string(hash) })
 	pubSubWorks(t, connect(t, s, nats.UserInfo("alice", "pw")))
 	for _, opt := range []nats.Option{nats.UserInfo("alice", "nope"), nats.UserInfo("bob", "pw"),
 		nats.UserInfo("alice", string(hash))} {
@@ -65,8 +66,8 @@ func TestUserPasswordAuthWithBcrypt(t *testing.T) {
 }
 
 func TestUsersListAndNoAuthUser(t *testing.T) {
-	s := startServer(t, func(o *Options) {
-		o.Auth.Users = []User{{Username: "a", Password: "pa"}, {Username: "b", Password: "pb"}, {Username: "guest"}}
+	s := startServer(t, func(o *config.Options) {
+		o.Auth.Users = []config.User{{Username: "a", Password: "pa"}, {Username: "b", Password: "pb"}, {Username: "guest"}}
 		o.Auth.NoAuthUser = "b"
 	})
 	pubSubWorks(t, connect(t, s, nats.UserInfo("guest", ""))) // configured without a password
@@ -82,7 +83,7 @@ func TestNkeyAuth(t *testing.T) {
 	user, _ := nkeys.CreateUser()
 	pub, _ := user.PublicKey()
 	other, _ := nkeys.CreateUser()
-	s := startServer(t, func(o *Options) { o.Auth.Nkeys = []NkeyUser{{Nkey: pub}} })
+	s := startServer(t, func(o *config.Options) { o.Auth.Nkeys = []config.NkeyUser{{Nkey: pub}} })
 
 	info := rawInfo(t, s)
 	if nonce, _ := info["nonce"].(string); len(nonce) != 15 || info["auth_required"] != true {
@@ -116,7 +117,7 @@ func TestInfoAdvertisesAuthOnlyWhenConfigured(t *testing.T) {
 	if _, ok := info["auth_required"]; ok {
 		t.Fatalf("auth_required without auth: %v", info)
 	}
-	info = rawInfo(t, startServer(t, func(o *Options) { o.Auth.Token = "x" }))
+	info = rawInfo(t, startServer(t, func(o *config.Options) { o.Auth.Token = "x" }))
 	if info["auth_required"] != true {
 		t.Fatalf("no auth_required: %v", info)
 	}
@@ -126,7 +127,7 @@ func TestInfoAdvertisesAuthOnlyWhenConfigured(t *testing.T) {
 }
 
 func TestAuthWireErrors(t *testing.T) {
-	s := startServer(t, func(o *Options) { o.Auth.Username, o.Auth.Password = "u", "p" })
+	s := startServer(t, func(o *config.Options) { o.Auth.Username, o.Auth.Password = "u", "p" })
 	for _, first := range []string{"PING\r\n", "SUB foo 1\r\n", "PUB foo 1\r\nx\r\n", "UNSUB 1\r\n", "PONG\r\n",
 		"INFO {}\r\n", "CONNECT {\"user\":\"u\",\"pass\":\"bad\"}\r\nPING\r\n", "CONNECT {}\r\n"} {
 		rc := dialRaw(t, s)
@@ -140,7 +141,7 @@ func TestAuthWireErrors(t *testing.T) {
 }
 
 func TestAuthTimeout(t *testing.T) {
-	s := startServer(t, func(o *Options) {
+	s := startServer(t, func(o *config.Options) {
 		o.Auth.Token = "t"
 		o.Auth.Timeout = 200 * time.Millisecond
 	})
@@ -159,8 +160,8 @@ func TestAuthTimeout(t *testing.T) {
 // A second CONNECT may repeat the credentials but not switch users: the
 // connection's subscriptions live in the first user's account.
 func TestReconnectAsAnotherUserRefused(t *testing.T) {
-	s := startServer(t, func(o *Options) {
-		o.Auth.Users = []User{{Username: "a", Password: "pa"}, {Username: "b", Password: "pb"}}
+	s := startServer(t, func(o *config.Options) {
+		o.Auth.Users = []config.User{{Username: "a", Password: "pa"}, {Username: "b", Password: "pb"}}
 	})
 	rc := dialRaw(t, s)
 	rc.send("CONNECT {\"user\":\"a\",\"pass\":\"pa\",\"verbose\":false}\r\nCONNECT {\"user\":\"a\",\"pass\":\"pa\",\"verbose\":false}\r\n")
@@ -173,30 +174,30 @@ func TestReconnectAsAnotherUserRefused(t *testing.T) {
 func TestAuthConfigurationErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		auth AuthOptions
-		accs []AccountOptions
+		auth config.AuthOptions
+		accs []config.AccountOptions
 	}{
-		{"token with users", AuthOptions{Token: "t", Users: []User{{Username: "a"}}}, nil},
-		{"user with users", AuthOptions{Username: "u", Users: []User{{Username: "a"}}}, nil},
-		{"password alone", AuthOptions{Password: "p"}, nil},
-		{"duplicate user", AuthOptions{Users: []User{{Username: "a"}, {Username: "a"}}}, nil},
-		{"bad nkey", AuthOptions{Nkeys: []NkeyUser{{Nkey: "UNOTAKEY"}}}, nil},
-		{"unknown account", AuthOptions{Users: []User{{Username: "a", Account: "X"}}}, nil},
-		{"unknown no_auth_user", AuthOptions{Users: []User{{Username: "a"}}, NoAuthUser: "b"}, nil},
-		{"bad permission", AuthOptions{Users: []User{{Username: "a", Permissions: &Permissions{
-			Publish: &SubjectPermission{Allow: []string{"a..b"}}}}}}, nil},
-		{"duplicate account", AuthOptions{}, []AccountOptions{{Name: "A"}, {Name: "A"}}},
+		{"token with users", config.AuthOptions{Token: "t", Users: []config.User{{Username: "a"}}}, nil},
+		{"user with users", config.AuthOptions{Username: "u", Users: []config.User{{Username: "a"}}}, nil},
+		{"password alone", config.AuthOptions{Password: "p"}, nil},
+		{"duplicate user", config.AuthOptions{Users: []config.User{{Username: "a"}, {Username: "a"}}}, nil},
+		{"bad nkey", config.AuthOptions{Nkeys: []config.NkeyUser{{Nkey: "UNOTAKEY"}}}, nil},
+		{"unknown account", config.AuthOptions{Users: []config.User{{Username: "a", Account: "X"}}}, nil},
+		{"unknown no_auth_user", config.AuthOptions{Users: []config.User{{Username: "a"}}, NoAuthUser: "b"}, nil},
+		{"bad permission", config.AuthOptions{Users: []config.User{{Username: "a", Permissions: &config.Permissions{
+			Publish: &config.SubjectPermission{Allow: []string{"a..b"}}}}}}, nil},
+		{"duplicate account", config.AuthOptions{}, []config.AccountOptions{{Name: "A"}, {Name: "A"}}},
 	} {
-		if _, err := New(Options{Auth: tc.auth, Accounts: tc.accs}); err == nil {
+		if _, err := New(config.Options{Auth: tc.auth, Accounts: tc.accs}, nil); err == nil {
 			t.Errorf("%s: New accepted it", tc.name)
 		}
 	}
 }
 
 func TestAccountsIsolateUsers(t *testing.T) {
-	s := startServer(t, func(o *Options) {
-		o.Accounts = []AccountOptions{{Name: "A"}, {Name: "B"}}
-		o.Auth.Users = []User{
+	s := startServer(t, func(o *config.Options) {
+		o.Accounts = []config.AccountOptions{{Name: "A"}, {Name: "B"}}
+		o.Auth.Users = []config.User{
 			{Username: "a", Password: "p", Account: "A"},
 			{Username: "a2", Password: "p", Account: "A"},
 			{Username: "b", Password: "p", Account: "B"},

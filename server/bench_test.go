@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/midgemq/midge/config"
 )
 
 // discardConn is a net.Conn whose writes vanish, so benchmarks measure the
@@ -21,7 +23,7 @@ func (discardConn) SetWriteDeadline(time.Time) error { return nil }
 // unstarted server; nothing runs in the background.
 func benchClients(b *testing.B, n int) (*client, []*client) {
 	b.Helper()
-	s, err := New(Options{Host: "127.0.0.1"})
+	s, err := New(config.Options{Host: "127.0.0.1"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

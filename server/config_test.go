@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 )
 
 func TestConfigAllKeys(t *testing.T) {
-	opts, err := ParseConfig(`
+	opts, err := config.ParseConfig(`
 # a nats-server configuration
 listen: 127.0.0.1:4333
 server_name: "alpha"
@@ -77,7 +78,7 @@ tls { cert_file: "c.pem", key_file: "k.pem", ca_file: "ca.pem", verify: true, ti
 }
 
 func TestConfigErrorsNameKeyAndLine(t *testing.T) {
-	_, err := ParseConfig(`port: 4222
+	_, err := config.ParseConfig(`port: 4222
 max_payloda: 5
 authorization {
   tokn: x
@@ -88,7 +89,7 @@ ping_interval: "soon"
 max_payload: "big"
 tls { verify: yes, cert: c }
 `)
-	var ce *ConfigError
+	var ce *config.ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v", err)
 	}
@@ -115,7 +116,7 @@ func TestConfigListenForms(t *testing.T) {
 		"listen: \"0.0.0.0:1\"\nport: 2":    "0.0.0.0:2",
 		"net: 127.0.0.1\nlisten: \":4333\"": "127.0.0.1:4333",
 	} {
-		o, err := ParseConfig(text)
+		o, err := config.ParseConfig(text)
 		if got := fmt.Sprintf("%s:%d", o.Host, o.Port); err != nil || got != want {
 			t.Errorf("%q: %s, %v; want %s", text, got, err, want)
 		}
@@ -133,14 +134,14 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		"accounts { A: 5 }", "accounts { A { jetstream: enabled } }", "debug: 1", "port: 4222\nport {",
 		"write_deadline: 1e30",
 	} {
-		if _, err := ParseConfig(text); err == nil {
+		if _, err := config.ParseConfig(text); err == nil {
 			t.Errorf("accepted %q", text)
 		}
 	}
 }
 
 func TestConfigUnusedVariableIsReported(t *testing.T) {
-	if _, err := ParseConfig("USED: 5\nUNUSED: 6\nmax_subs: $USED\n"); err == nil ||
+	if _, err := config.ParseConfig("USED: 5\nUNUSED: 6\nmax_subs: $USED\n"); err == nil ||
 		!strings.Contains(err.Error(), `"UNUSED"`) || strings.Contains(err.Error(), `"USED"`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -151,14 +152,14 @@ func TestConfigFileWithInclude(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "users.conf"), "users: [ {user: inc, password: pw} ]\n")
 	main := filepath.Join(dir, "midge.conf")
 	writeFile(t, main, "port: 0\nhost: 127.0.0.1\nauthorization {\n  include ./users.conf\n}\n")
-	opts, err := LoadConfigFile(main)
+	opts, err := config.LoadConfigFile(main)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(opts.Auth.Users) != 1 || opts.Auth.Users[0].Username != "inc" {
 		t.Fatalf("users %+v", opts.Auth.Users)
 	}
-	if _, err := LoadConfigFile(filepath.Join(dir, "missing.conf")); err == nil {
+	if _, err := config.LoadConfigFile(filepath.Join(dir, "missing.conf")); err == nil {
 		t.Fatal("a missing file loaded")
 	}
 }
@@ -172,7 +173,7 @@ func writeFile(t *testing.T, path, text string) {
 
 // A nats-server configuration with accounts and permissions runs as is.
 func TestConfigEndToEnd(t *testing.T) {
-	opts, err := ParseConfig(`
+	opts, err := config.ParseConfig(`
 host: 127.0.0.1
 port: 0
 max_subscriptions: 5
@@ -184,7 +185,7 @@ accounts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, func(o *Options) { *o = opts })
+	s := startServer(t, func(o *config.Options) { *o = opts })
 	shop := connect(t, s, nats.UserInfo("shop", "s"))
 	bill := connect(t, s, nats.UserInfo("bill", "b"))
 	billSub, _ := bill.SubscribeSync(">")
@@ -201,19 +202,19 @@ accounts {
 }
 
 func TestConfigJetStream(t *testing.T) {
-	o, err := ParseConfig("jetstream {\n  store_dir: \"/tmp/x\"\n  sync_interval: \"2m\"\n}\n")
+	o, err := config.ParseConfig("jetstream {\n  store_dir: \"/tmp/x\"\n  sync_interval: \"2m\"\n}\n")
 	if err != nil || !o.JetStream || o.StoreDir != "/tmp/x" || o.SyncInterval != 2*time.Minute {
 		t.Fatalf("block: %+v %v", o, err)
 	}
-	o, err = ParseConfig("jetstream: enabled\n")
+	o, err = config.ParseConfig("jetstream: enabled\n")
 	if err != nil || !o.JetStream || o.SyncInterval != 0 {
 		t.Fatalf("enabled: %+v %v", o, err)
 	}
-	o, err = ParseConfig("jetstream { sync_interval: always }\n")
+	o, err = config.ParseConfig("jetstream { sync_interval: always }\n")
 	if err != nil || o.SyncInterval != 0 {
 		t.Fatalf("always: %+v %v", o, err)
 	}
-	if _, err := ParseConfig("jetstream { max_file_stroe: 1 }\n"); err == nil || !strings.Contains(err.Error(), "max_file_stroe") {
+	if _, err := config.ParseConfig("jetstream { max_file_stroe: 1 }\n"); err == nil || !strings.Contains(err.Error(), "max_file_stroe") {
 		t.Fatalf("misspelt key: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -30,7 +31,7 @@ func chromium(t *testing.T) string {
 // timers run (and its fetches complete) before the DOM is dumped.
 func TestDashboardInHeadlessChromium(t *testing.T) {
 	browser := chromium(t)
-	s := startJS(t, withMonitor, func(o *Options) { o.HTTPBasePath = "/mon" })
+	s := startJS(t, withMonitor, func(o *config.Options) { o.HTTPBasePath = "/mon" })
 	nc := connect(t, s, nats.Name("dashboard-watcher"))
 	js, err := jetstream.New(nc)
 	if err != nil {

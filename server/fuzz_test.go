@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nkeys"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/sublist"
 )
 
@@ -36,17 +37,17 @@ var fuzzNkey = sync.OnceValue(func() nkeys.KeyPair {
 
 func fuzzAuthServer(tb testing.TB) *Server {
 	pub, _ := fuzzNkey().PublicKey()
-	s, err := New(Options{
-		Accounts: []AccountOptions{{Name: "A"}},
-		Auth: AuthOptions{
-			Users: []User{
+	s, err := New(config.Options{
+		Accounts: []config.AccountOptions{{Name: "A"}},
+		Auth: config.AuthOptions{
+			Users: []config.User{
 				{Username: "alice", Password: "pw-alice"},
 				{Username: "bob", Password: "pw-bob", Account: "A",
-					Permissions: &Permissions{Publish: &SubjectPermission{Allow: []string{"pub.>"}}}},
+					Permissions: &config.Permissions{Publish: &config.SubjectPermission{Allow: []string{"pub.>"}}}},
 			},
-			Nkeys: []NkeyUser{{Nkey: pub, Account: "A"}},
+			Nkeys: []config.NkeyUser{{Nkey: pub, Account: "A"}},
 		},
-	})
+	}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -222,15 +223,15 @@ func FuzzConfig(f *testing.F) {
 }
 
 func loadConfigText(text string) error {
-	opts, err := ParseConfig(text)
+	opts, err := config.ParseConfig(text)
 	if err != nil {
-		if _, ok := err.(*ConfigError); !ok {
+		if _, ok := err.(*config.ConfigError); !ok {
 			return fmt.Errorf("error of type %T: %v", err, err)
 		}
 		return nil
 	}
-	opts.TLS = TLSOptions{} // never read files named by the input
-	if s, err := New(opts); err == nil && s.authn() == nil {
+	opts.TLS = config.TLSOptions{} // never read files named by the input
+	if s, err := New(opts, nil); err == nil && s.authn() == nil {
 		return errors.New("server without authenticator")
 	}
 	return nil

@@ -8,17 +8,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/logging"
 	"github.com/nats-io/nats.go"
 )
 
 // startServer runs a server on a free loopback port for the test's lifetime.
-func startServer(t testing.TB, mutate ...func(*Options)) *Server {
+func startServer(t testing.TB, mutate ...func(*config.Options)) *Server {
 	t.Helper()
-	opts := Options{Host: "127.0.0.1", Port: 0}
+	return startServerLogged(t, nil, mutate...)
+}
+
+// startServerLogged is startServer with the server logging to log.
+func startServerLogged(t testing.TB, log logging.Logger, mutate ...func(*config.Options)) *Server {
+	t.Helper()
+	opts := config.Options{Host: "127.0.0.1", Port: 0}
 	for _, m := range mutate {
 		m(&opts)
 	}
-	s, err := New(opts)
+	s, err := New(opts, log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 )
 
@@ -26,7 +27,7 @@ func healthCheck(t *testing.T, nc *nats.Conn) {
 }
 
 func TestHostileInputs(t *testing.T) {
-	s := startServer(t, func(o *Options) { o.MaxPayload = 1 << 16 })
+	s := startServer(t, func(o *config.Options) { o.MaxPayload = 1 << 16 })
 	healthy := connect(t, s)
 	const unknownOp = "-ERR 'Unknown Protocol Operation'\r\n"
 	for _, tc := range []struct {
@@ -84,7 +85,7 @@ func TestOddButLegalInputs(t *testing.T) {
 // A client that declares a payload, sends part of it (or half a line) and
 // goes silent holds only its own connection, until the pings find it dead.
 func TestHalfSentThenSilence(t *testing.T) {
-	s := startServer(t, func(o *Options) {
+	s := startServer(t, func(o *config.Options) {
 		o.PingInterval = 50 * time.Millisecond
 		o.FirstPingDelay = 50 * time.Millisecond
 	})
@@ -102,7 +103,7 @@ func TestHalfSentThenSilence(t *testing.T) {
 // reference server's error; the server keeps serving and recovers fully.
 func TestConnectFlood(t *testing.T) {
 	const limit, flood = 20, 100
-	s := startServer(t, func(o *Options) { o.MaxConnections = limit })
+	s := startServer(t, func(o *config.Options) { o.MaxConnections = limit })
 	healthy := connect(t, s)
 
 	var wg sync.WaitGroup
@@ -149,7 +150,7 @@ func TestConnectFlood(t *testing.T) {
 // A client that floods PINGs but never reads its PONGs is cut off once its
 // pending replies pass max_pending; nobody else notices.
 func TestClientThatNeverReads(t *testing.T) {
-	s := startServer(t, func(o *Options) { o.MaxPending = 64 << 10 })
+	s := startServer(t, func(o *config.Options) { o.MaxPending = 64 << 10 })
 	healthy := connect(t, s)
 	rc := dialRaw(t, s)
 	rc.send("CONNECT {\"verbose\":false}\r\n")
@@ -173,7 +174,7 @@ func TestClientThatNeverReads(t *testing.T) {
 // server about that much memory each, and it is returned when they go.
 func TestMemoryBoundedByLimits(t *testing.T) {
 	const clients, maxPayload = 16, 1 << 20
-	s := startServer(t, func(o *Options) { o.MaxPayload = maxPayload })
+	s := startServer(t, func(o *config.Options) { o.MaxPayload = maxPayload })
 	healthy := connect(t, s)
 	before := heapInUse()
 	half := bytes.Repeat([]byte("z"), maxPayload/2)

@@ -7,16 +7,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // JetStream through nats.go's jetstream package, as applications use it.
 
-func startJS(t testing.TB, mutate ...func(*Options)) *Server {
+func startJS(t testing.TB, mutate ...func(*config.Options)) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	return startServer(t, append([]func(*Options){func(o *Options) {
+	return startServer(t, append([]func(*config.Options){func(o *config.Options) {
 		o.JetStream, o.StoreDir = true, dir
 	}}, mutate...)...)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -11,9 +12,9 @@ import (
 // Each account has its own JetStream: streams of one are invisible to the
 // other, and the same names can exist in both.
 func TestJetStreamPerAccount(t *testing.T) {
-	s := startJS(t, func(o *Options) {
-		o.Accounts = []AccountOptions{{Name: "A"}, {Name: "B"}}
-		o.Auth.Users = []User{
+	s := startJS(t, func(o *config.Options) {
+		o.Accounts = []config.AccountOptions{{Name: "A"}, {Name: "B"}}
+		o.Auth.Users = []config.User{
 			{Username: "a", Password: "p", Account: "A"},
 			{Username: "b", Password: "p", Account: "B"},
 		}
@@ -44,13 +45,13 @@ func TestJetStreamPerAccount(t *testing.T) {
 
 // An account a reload adds gets its own JetStream at once.
 func TestReloadAddedAccountHasJetStream(t *testing.T) {
-	s := startJS(t, func(o *Options) {
-		o.Accounts = []AccountOptions{{Name: "A"}}
-		o.Auth.Users = []User{{Username: "a", Password: "p", Account: "A"}}
+	s := startJS(t, func(o *config.Options) {
+		o.Accounts = []config.AccountOptions{{Name: "A"}}
+		o.Auth.Users = []config.User{{Username: "a", Password: "p", Account: "A"}}
 	})
 	next := *s.getOpts()
-	next.Accounts = []AccountOptions{{Name: "A"}, {Name: "B"}}
-	next.Auth.Users = append(next.Auth.Users[:1:1], User{Username: "b", Password: "p", Account: "B"})
+	next.Accounts = []config.AccountOptions{{Name: "A"}, {Name: "B"}}
+	next.Auth.Users = append(next.Auth.Users[:1:1], config.User{Username: "b", Password: "p", Account: "B"})
 	if err := s.Reload(next); err != nil {
 		t.Fatal(err)
 	}

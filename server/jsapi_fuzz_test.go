@@ -3,6 +3,8 @@ package server
 import (
 	"strings"
 	"testing"
+
+	"github.com/midgemq/midge/config"
 )
 
 // FuzzJetStreamAPI sends arbitrary request subjects and bodies to the
@@ -27,7 +29,7 @@ func FuzzJetStreamAPI(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.subject, []byte(s.body))
 	}
-	s := startServer(f, func(o *Options) { o.JetStream, o.StoreDir = true, f.TempDir() })
+	s := startServer(f, func(o *config.Options) { o.JetStream, o.StoreDir = true, f.TempDir() })
 	api := s.gacc.js.api
 	pub := s.gacc.NewPublisher()
 	f.Fuzz(func(t *testing.T, subject string, body []byte) {

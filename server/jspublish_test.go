@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -283,7 +284,7 @@ func TestGetDeleteAndDirectGet(t *testing.T) {
 
 func TestRestartKeepsState(t *testing.T) {
 	dir := t.TempDir()
-	opts := func(o *Options) { o.JetStream, o.StoreDir = true, dir }
+	opts := func(o *config.Options) { o.JetStream, o.StoreDir = true, dir }
 	s := startServer(t, opts)
 	_, js := jsClient(t, s)
 	c := ctx(t)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -11,7 +12,7 @@ import (
 // redelivered, and what is left to deliver.
 func TestConsumerStateSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	opts := func(o *Options) { o.JetStream, o.StoreDir = true, dir }
+	opts := func(o *config.Options) { o.JetStream, o.StoreDir = true, dir }
 	s := startServer(t, opts)
 	_, js := jsClient(t, s)
 	st := createStream(t, js, jetstream.StreamConfig{Name: "R", Subjects: []string{"r"}})

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 )
 
@@ -39,7 +40,7 @@ func waitLDMEvent(t *testing.T, ch <-chan time.Time, what string) time.Time {
 
 func TestLameDuckModeTellsWaitsAndClosesGradually(t *testing.T) {
 	const grace, duration = 300 * time.Millisecond, 700 * time.Millisecond
-	s := startServer(t, withMonitor, func(o *Options) {
+	s := startServer(t, withMonitor, func(o *config.Options) {
 		o.LameDuckGracePeriod, o.LameDuckDuration = grace, duration
 	})
 	clients := []*ldmClient{connectLDM(t, s), connectLDM(t, s), connectLDM(t, s)}
@@ -91,7 +92,7 @@ func TestLameDuckModeTellsWaitsAndClosesGradually(t *testing.T) {
 }
 
 func TestLameDuckModeWithoutClientsShutsDownAtOnce(t *testing.T) {
-	s := startServer(t, func(o *Options) { o.LameDuckGracePeriod, o.LameDuckDuration = time.Hour, 2*time.Hour })
+	s := startServer(t, func(o *config.Options) { o.LameDuckGracePeriod, o.LameDuckDuration = time.Hour, 2*time.Hour })
 	done := make(chan struct{})
 	go func() { s.LameDuckShutdown(); close(done) }()
 	select {

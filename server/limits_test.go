@@ -6,13 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 )
 
 // A subscriber that stops reading must be cut off without slowing anyone
 // else: the publisher and a healthy subscriber carry on and get everything.
 func TestSlowConsumerIsolation(t *testing.T) {
-	s := startServer(t, func(o *Options) { o.MaxPending = 1 << 20 })
+	s := startServer(t, func(o *config.Options) { o.MaxPending = 1 << 20 })
 
 	stuck := dialRaw(t, s) // subscribes, then never reads again
 	stuck.send("CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n")
@@ -65,7 +66,7 @@ func TestSlowConsumerIsolation(t *testing.T) {
 // A peer that takes no bytes for a whole write deadline is closed even if
 // its pending bytes stay under the limit.
 func TestWriteDeadline(t *testing.T) {
-	s := startServer(t, func(o *Options) { o.WriteDeadline = 100 * time.Millisecond })
+	s := startServer(t, func(o *config.Options) { o.WriteDeadline = 100 * time.Millisecond })
 	stuck := dialRaw(t, s)
 	stuck.send("CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n")
 	stuck.roundTrip()
@@ -83,7 +84,7 @@ func TestWriteDeadline(t *testing.T) {
 }
 
 func TestStaleConnection(t *testing.T) {
-	s := startServer(t, func(o *Options) {
+	s := startServer(t, func(o *config.Options) {
 		o.FirstPingDelay = 20 * time.Millisecond
 		o.PingInterval = 20 * time.Millisecond
 	})
@@ -95,7 +96,7 @@ func TestStaleConnection(t *testing.T) {
 }
 
 func TestPongKeepsConnectionAlive(t *testing.T) {
-	s := startServer(t, func(o *Options) {
+	s := startServer(t, func(o *config.Options) {
 		o.FirstPingDelay = 10 * time.Millisecond
 		o.PingInterval = 10 * time.Millisecond
 	})
@@ -109,7 +110,7 @@ func TestPongKeepsConnectionAlive(t *testing.T) {
 }
 
 func TestClientSurvivesServerPings(t *testing.T) {
-	s := startServer(t, func(o *Options) {
+	s := startServer(t, func(o *config.Options) {
 		o.FirstPingDelay = 10 * time.Millisecond
 		o.PingInterval = 10 * time.Millisecond
 	})
@@ -152,7 +153,7 @@ func TestMalformedClientsDoNotDisturbOthers(t *testing.T) {
 // the subscriber being cut off as a slow consumer, as long as the subscriber
 // keeps reading.
 func TestFastProducerStalledNotConsumerCut(t *testing.T) {
-	s := startServer(t, func(o *Options) { o.MaxPending = 2 << 20 })
+	s := startServer(t, func(o *config.Options) { o.MaxPending = 2 << 20 })
 	sub := connect(t, s)
 	ss, _ := sub.SubscribeSync("big")
 	ss.SetPendingLimits(-1, -1)

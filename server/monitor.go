@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/logging"
 	"github.com/midgemq/midge/server/dashboard"
 )
@@ -60,7 +61,7 @@ type monitor struct {
 	stalls     atomic.Int64 // producers held back by a slow destination
 }
 
-func (m *monitor) init(opts Options) {
+func (m *monitor) init(opts config.Options) {
 	m.reqs = make(map[string]uint64)
 	m.closed.limit = opts.MaxClosedClients
 	m.configLoaded.Store(time.Now().UnixNano())
@@ -90,7 +91,7 @@ func (s *Server) startMonitoring() error {
 		return nil
 	}
 	port := s.opts.HTTPPort
-	if port == MonitorRandomPort {
+	if port == config.MonitorRandomPort {
 		port = 0
 	}
 	host := s.opts.HTTPHost

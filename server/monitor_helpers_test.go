@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 )
 
 // withMonitor turns on the monitoring server on a free port.
-func withMonitor(o *Options) { o.HTTPPort = MonitorRandomPort }
+func withMonitor(o *config.Options) { o.HTTPPort = config.MonitorRandomPort }
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -124,7 +125,7 @@ func TestHealthzChecksStreamsRecovered(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(broken, "meta.json"), []byte("not a stream"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, withMonitor, func(o *Options) { o.JetStream, o.StoreDir = true, dir })
+	s := startServer(t, withMonitor, func(o *config.Options) { o.JetStream, o.StoreDir = true, dir })
 
 	code, body := httpGet(t, s, HealthzPath)
 	var hs HealthStatus

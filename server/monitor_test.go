@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 )
 
@@ -48,8 +49,8 @@ func TestVarzFiguresMoveExactly(t *testing.T) {
 		{"http_req_stats[/varz]", int64(after.HTTPReqStats[VarzPath]), 2},
 		{"port", int64(after.Port), int64(s.Addr().Port)},
 		{"http_port", int64(after.HTTPPort), int64(s.MonitorAddr().Port)},
-		{"max_payload", int64(after.MaxPayload), DefaultMaxPayload},
-		{"ping_interval", int64(after.PingInterval), int64(DefaultPingInterval)},
+		{"max_payload", int64(after.MaxPayload), config.DefaultMaxPayload},
+		{"ping_interval", int64(after.PingInterval), int64(config.DefaultPingInterval)},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -216,7 +217,7 @@ func TestConnzLastActivity(t *testing.T) {
 }
 
 func TestConnzClosedConnections(t *testing.T) {
-	s := startServer(t, withMonitor, func(o *Options) { o.MaxClosedClients = 2 })
+	s := startServer(t, withMonitor, func(o *config.Options) { o.MaxClosedClients = 2 })
 	keep := connect(t, s, nats.Name("keep"))
 	var gone []uint64
 	for _, name := range []string{"first", "second", "third"} {
@@ -344,7 +345,7 @@ func TestHealthzWithoutJetStream(t *testing.T) {
 }
 
 func TestMonitorBasePathAndDashboard(t *testing.T) {
-	s := startServer(t, withMonitor, func(o *Options) { o.HTTPBasePath = "mon/" })
+	s := startServer(t, withMonitor, func(o *config.Options) { o.HTTPBasePath = "mon/" })
 	if v := getJSON[Varz](t, s, VarzPath); v.HTTPBasePath != "/mon" {
 		t.Fatalf("http_base_path %q", v.HTTPBasePath)
 	}
@@ -375,7 +376,7 @@ func TestMonitorOffByDefault(t *testing.T) {
 // Before Start has finished (streams still being recovered, no listener
 // yet) the monitoring server already answers, and /healthz says no.
 func TestMonitoringBeforeStartFinishes(t *testing.T) {
-	s, err := New(Options{Host: "127.0.0.1", Port: 4999, HTTPPort: MonitorRandomPort, JetStream: true, StoreDir: t.TempDir()})
+	s, err := New(config.Options{Host: "127.0.0.1", Port: 4999, HTTPPort: config.MonitorRandomPort, JetStream: true, StoreDir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

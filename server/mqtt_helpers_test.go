@@ -9,17 +9,18 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/mqtt"
 )
 
 // startMQTTServer runs a server with an MQTT listener on a free port and,
 // unless a mutation turns it off, JetStream in a temporary directory.
-func startMQTTServer(t testing.TB, mutate ...func(*Options)) *Server {
+func startMQTTServer(t testing.TB, mutate ...func(*config.Options)) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	return startServer(t, append([]func(*Options){func(o *Options) {
+	return startServer(t, append([]func(*config.Options){func(o *config.Options) {
 		o.JetStream, o.StoreDir = true, dir
-		o.MQTT = MQTTOptions{Host: "127.0.0.1", Port: -1}
+		o.MQTT = config.MQTTOptions{Host: "127.0.0.1", Port: -1}
 	}}, mutate...)...)
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/midgemq/midge/config"
 )
 
 // The MQTT 3.1.1 listener. MQTT clients are a connection type of their own
@@ -17,28 +19,6 @@ import (
 // subscription is an internal subscription that encodes PUBLISH packets.
 // QoS 1 messages, retained messages and persistent sessions live in
 // streams of the account's JetStream store (mqtt_account.go).
-
-// MQTTOptions configure the MQTT listener (nats-server's `mqtt` block).
-// Port 0 leaves it off; -1 picks a free port.
-type MQTTOptions struct {
-	Host string
-	Port int
-	TLS  TLSOptions
-	// AckWait is how long a QoS 1 message delivered to a subscriber waits
-	// for its PUBACK before it is sent again; default 30 s.
-	AckWait time.Duration
-	// MaxAckPending bounds the QoS 1 messages in flight per subscription;
-	// default 1024.
-	MaxAckPending int
-}
-
-// MQTT defaults.
-const (
-	DefaultMQTTAckWait       = 30 * time.Second
-	DefaultMQTTMaxAckPending = 1024
-)
-
-func (o *MQTTOptions) enabled() bool { return o.Port != 0 }
 
 // mqttServer is the running MQTT listener and its connections.
 type mqttServer struct {
@@ -60,23 +40,23 @@ type mqttServer struct {
 
 func (s *Server) configureMQTT() error {
 	o := &s.opts.MQTT
-	if !o.enabled() {
+	if !o.Enabled() {
 		return nil
 	}
 	if o.Port < -1 || o.Port > 65535 {
 		return fmt.Errorf("mqtt: invalid port %d", o.Port)
 	}
 	if o.AckWait <= 0 {
-		o.AckWait = DefaultMQTTAckWait
+		o.AckWait = config.DefaultMQTTAckWait
 	}
 	if o.MaxAckPending <= 0 {
-		o.MaxAckPending = DefaultMQTTMaxAckPending
+		o.MaxAckPending = config.DefaultMQTTMaxAckPending
 	}
 	if o.MaxAckPending > 65535 {
 		return errors.New("mqtt: max_ack_pending cannot exceed 65535 (MQTT packet identifiers)")
 	}
 	ms := &mqttServer{srv: s, conns: make(map[uint64]*mqttConn), accounts: make(map[*Account]*mqttAccount)}
-	if o.TLS.enabled() {
+	if o.TLS.Enabled() {
 		cfg, err := buildTLSConfig(&o.TLS)
 		if err != nil {
 			return fmt.Errorf("mqtt: %w", err)

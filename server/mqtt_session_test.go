@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/mqtt"
 )
 
@@ -218,7 +219,7 @@ func TestMQTTMalformedPackets(t *testing.T) {
 // Without JetStream, MQTT works at QoS 0 with clean sessions and says so
 // for the rest.
 func TestMQTTWithoutJetStream(t *testing.T) {
-	s := startMQTTServer(t, func(o *Options) { o.JetStream = false })
+	s := startMQTTServer(t, func(o *config.Options) { o.JetStream = false })
 	r := dialMQTT(t, s)
 	if ack := r.connect(&mqtt.Connect{ClientID: "p"}); ack.Code != mqtt.ServerUnavailable {
 		t.Fatalf("persistent session CONNACK %d, want server unavailable", ack.Code)

@@ -8,6 +8,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/mqtt"
 )
 
@@ -200,14 +201,14 @@ func TestMQTTKeepAlive(t *testing.T) {
 // Users and passwords come from the server's authorization; a user's
 // account and permissions apply to MQTT as to NATS.
 func TestMQTTAuth(t *testing.T) {
-	s := startMQTTServer(t, func(o *Options) {
-		o.Accounts = []AccountOptions{{Name: "B"}}
-		o.Auth.Users = []User{
+	s := startMQTTServer(t, func(o *config.Options) {
+		o.Accounts = []config.AccountOptions{{Name: "B"}}
+		o.Auth.Users = []config.User{
 			{Username: "alice", Password: "pw"},
 			{Username: "bob", Password: "pw", Account: "B"},
-			{Username: "eve", Password: "pw", Permissions: &Permissions{
-				Publish:   &SubjectPermission{Allow: []string{"eve.>"}},
-				Subscribe: &SubjectPermission{Allow: []string{"eve.>"}},
+			{Username: "eve", Password: "pw", Permissions: &config.Permissions{
+				Publish:   &config.SubjectPermission{Allow: []string{"eve.>"}},
+				Subscribe: &config.SubjectPermission{Allow: []string{"eve.>"}},
 			}},
 		}
 	})

@@ -3,44 +3,11 @@ package server
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/sublist"
-)
-
-// Permissions restrict what one user may publish and subscribe to, in the
-// reference server's model: an allow list (absent means everything) minus a
-// deny list, with wildcards. Subscribe entries may name a queue group after
-// the subject ("orders.* workers").
-type Permissions struct {
-	Publish   *SubjectPermission
-	Subscribe *SubjectPermission
-	// Response lets the user publish to the reply subject of a request it
-	// received, even where Publish would not allow it (services whose
-	// callers pick random inboxes).
-	Response *ResponsePermission
-}
-
-// SubjectPermission is an allow and a deny list. A nil Allow allows every
-// subject; an empty, non-nil one allows none.
-type SubjectPermission struct {
-	Allow []string
-	Deny  []string
-}
-
-// ResponsePermission bounds the replies allowed per received request.
-type ResponsePermission struct {
-	MaxMsgs int           // replies per request; negative means unlimited
-	Expires time.Duration // how long a reply stays allowed; negative means forever
-}
-
-// Reference-server defaults for allow_responses: one reply, within two
-// minutes.
-const (
-	DefaultResponseMaxMsgs = 1
-	DefaultResponseExpires = 2 * time.Minute
 )
 
 // permEntry is one compiled allow or deny entry.
@@ -59,12 +26,12 @@ type permSet struct {
 	subAllow []permEntry
 	subDeny  []permEntry
 	hasSub   bool
-	resp     *ResponsePermission
+	resp     *config.ResponsePermission
 }
 
 // compilePermissions validates p and turns it into a permSet; nil p means
 // no restrictions and yields nil.
-func compilePermissions(p *Permissions) (*permSet, error) {
+func compilePermissions(p *config.Permissions) (*permSet, error) {
 	if p == nil {
 		return nil, nil
 	}
@@ -95,10 +62,10 @@ func compilePermissions(p *Permissions) (*permSet, error) {
 	if p.Response != nil {
 		r := *p.Response
 		if r.MaxMsgs == 0 {
-			r.MaxMsgs = DefaultResponseMaxMsgs
+			r.MaxMsgs = config.DefaultResponseMaxMsgs
 		}
 		if r.Expires == 0 {
-			r.Expires = DefaultResponseExpires
+			r.Expires = config.DefaultResponseExpires
 		}
 		ps.resp = &r
 		if ps.pubAllow == nil {
@@ -126,14 +93,8 @@ func compileEntries(list []string, allowQueue bool) ([]permEntry, error) {
 
 // parsePermEntry accepts "subject" or, for subscribe lists, "subject queue".
 func parsePermEntry(s string, allowQueue bool) (permEntry, error) {
-	if sublist.ValidSubject(s) {
-		return permEntry{subject: s}, nil
-	}
-	f := strings.Fields(s)
-	if allowQueue && len(f) == 2 && sublist.ValidSubject(f[0]) && sublist.ValidSubject(f[1]) {
-		return permEntry{subject: f[0], queue: f[1]}, nil
-	}
-	return permEntry{}, fmt.Errorf("subject %q is not a valid subject", s)
+	subject, queue, err := config.ParsePermEntry(s, allowQueue)
+	return permEntry{subject: subject, queue: queue}, err
 }
 
 // pubAllowed decides a literal publish subject against the lists.
@@ -313,7 +274,7 @@ const (
 
 // grant records that the connection received a request with this reply
 // subject.
-func (r *replyPerms) grant(reply string, rp *ResponsePermission) {
+func (r *replyPerms) grant(reply string, rp *config.ResponsePermission) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
@@ -329,7 +290,7 @@ func (r *replyPerms) grant(reply string, rp *ResponsePermission) {
 }
 
 // use consumes one reply to subject if a grant allows it.
-func (r *replyPerms) use(subject string, rp *ResponsePermission) bool {
+func (r *replyPerms) use(subject string, rp *config.ResponsePermission) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g := r.m[subject]
@@ -348,7 +309,7 @@ func (r *replyPerms) use(subject string, rp *ResponsePermission) bool {
 }
 
 // prune drops expired and used-up grants. Called with r.mu held.
-func (r *replyPerms) prune(rp *ResponsePermission, now time.Time) {
+func (r *replyPerms) prune(rp *config.ResponsePermission, now time.Time) {
 	for k, g := range r.m {
 		if (rp.MaxMsgs > 0 && g.used >= rp.MaxMsgs) || (rp.Expires > 0 && now.Sub(g.granted) > rp.Expires) {
 			delete(r.m, k)

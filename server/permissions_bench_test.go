@@ -2,6 +2,8 @@ package server
 
 import (
 	"testing"
+
+	"github.com/midgemq/midge/config"
 )
 
 // BenchmarkDeliverWithPermissions is BenchmarkDeliver's one-subscriber
@@ -9,17 +11,17 @@ import (
 // subscriber whose wildcard subscription needs the delivery deny filter:
 // allowed publishes must stay as cheap, and allocation-free.
 func BenchmarkDeliverWithPermissions(b *testing.B) {
-	s, err := New(Options{Host: "127.0.0.1"})
+	s, err := New(config.Options{Host: "127.0.0.1"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	pub := newClient(s, discardConn{}, 1)
 	pub.ProcessConnect([]byte(`{"verbose":false,"pedantic":false,"headers":true}`))
-	pub.sec.perms.Store(mustCompile(b, &Permissions{Publish: &SubjectPermission{
+	pub.sec.perms.Store(mustCompile(b, &config.Permissions{Publish: &config.SubjectPermission{
 		Allow: []string{"bench.>", "metrics.*", "orders.>"}, Deny: []string{"bench.secret", "orders.admin.>"}}}))
 	sub := newClient(s, discardConn{}, 2)
 	sub.ProcessConnect([]byte(`{"verbose":false,"headers":true}`))
-	sub.sec.perms.Store(mustCompile(b, &Permissions{Subscribe: &SubjectPermission{Deny: []string{"bench.secret"}}}))
+	sub.sec.perms.Store(mustCompile(b, &config.Permissions{Subscribe: &config.SubjectPermission{Deny: []string{"bench.secret"}}}))
 	sub.ProcessSub([]byte("bench.>"), nil, []byte("1"))
 
 	msg := []byte("PUB bench.x 16\r\n0123456789abcdef\r\n")

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 )
 
-func mustCompile(t testing.TB, p *Permissions) *permSet {
+func mustCompile(t testing.TB, p *config.Permissions) *permSet {
 	t.Helper()
 	ps, err := compilePermissions(p)
 	if err != nil {
@@ -20,7 +21,7 @@ func mustCompile(t testing.TB, p *Permissions) *permSet {
 }
 
 func TestPublishPermissionDecisions(t *testing.T) {
-	ps := mustCompile(t, &Permissions{Publish: &SubjectPermission{
+	ps := mustCompile(t, &config.Permissions{Publish: &config.SubjectPermission{
 		Allow: []string{"orders.>", "metrics.*"}, Deny: []string{"orders.secret", "orders.admin.>"}}})
 	for subject, want := range map[string]bool{
 		"orders.new": true, "orders.a.b": true, "metrics.cpu": true,
@@ -30,22 +31,22 @@ func TestPublishPermissionDecisions(t *testing.T) {
 			t.Errorf("publish %q: %v, want %v", subject, got, want)
 		}
 	}
-	denyOnly := mustCompile(t, &Permissions{Publish: &SubjectPermission{Deny: []string{"$SYS.>"}}})
+	denyOnly := mustCompile(t, &config.Permissions{Publish: &config.SubjectPermission{Deny: []string{"$SYS.>"}}})
 	if !denyOnly.pubAllowed("anything") || denyOnly.pubAllowed("$SYS.x") {
 		t.Error("deny-only list: wrong decision")
 	}
-	none := mustCompile(t, &Permissions{Publish: &SubjectPermission{Allow: []string{}}})
+	none := mustCompile(t, &config.Permissions{Publish: &config.SubjectPermission{Allow: []string{}}})
 	if none.pubAllowed("x") {
 		t.Error("an empty allow list must allow nothing")
 	}
-	respOnly := mustCompile(t, &Permissions{Response: &ResponsePermission{}})
-	if respOnly.pubAllowed("x") || respOnly.resp.MaxMsgs != 1 || respOnly.resp.Expires != DefaultResponseExpires {
+	respOnly := mustCompile(t, &config.Permissions{Response: &config.ResponsePermission{}})
+	if respOnly.pubAllowed("x") || respOnly.resp.MaxMsgs != 1 || respOnly.resp.Expires != config.DefaultResponseExpires {
 		t.Errorf("allow_responses alone: %+v", respOnly.resp)
 	}
 }
 
 func TestSubscribePermissionDecisions(t *testing.T) {
-	ps := mustCompile(t, &Permissions{Subscribe: &SubjectPermission{
+	ps := mustCompile(t, &config.Permissions{Subscribe: &config.SubjectPermission{
 		Allow: []string{"foo.*", "bar.>", "jobs workers", "jobs.*", "jobs.* v1.*"},
 		Deny:  []string{"bar.secret.>", "bar.x", "jobs.a bad"},
 	}})
@@ -79,11 +80,11 @@ func TestSubscribePermissionDecisions(t *testing.T) {
 }
 
 func TestPermissionEntriesValidated(t *testing.T) {
-	for _, p := range []*Permissions{
-		{Publish: &SubjectPermission{Allow: []string{"a b"}}}, // no queues on publish
-		{Publish: &SubjectPermission{Deny: []string{"a.>.b"}}},
-		{Subscribe: &SubjectPermission{Allow: []string{"a b c"}}},
-		{Subscribe: &SubjectPermission{Deny: []string{""}}},
+	for _, p := range []*config.Permissions{
+		{Publish: &config.SubjectPermission{Allow: []string{"a b"}}}, // no queues on publish
+		{Publish: &config.SubjectPermission{Deny: []string{"a.>.b"}}},
+		{Subscribe: &config.SubjectPermission{Allow: []string{"a b c"}}},
+		{Subscribe: &config.SubjectPermission{Deny: []string{""}}},
 	} {
 		if _, err := compilePermissions(p); err == nil {
 			t.Errorf("%+v accepted", p)
@@ -92,10 +93,10 @@ func TestPermissionEntriesValidated(t *testing.T) {
 }
 
 // permServer runs a server with one restricted user and one unrestricted.
-func permServer(t *testing.T, p *Permissions) *Server {
+func permServer(t *testing.T, p *config.Permissions) *Server {
 	t.Helper()
-	return startServer(t, func(o *Options) {
-		o.Auth.Users = []User{{Username: "limited", Password: "p", Permissions: p}, {Username: "free", Password: "p"}}
+	return startServer(t, func(o *config.Options) {
+		o.Auth.Users = []config.User{{Username: "limited", Password: "p", Permissions: p}, {Username: "free", Password: "p"}}
 	})
 }
 
@@ -131,9 +132,9 @@ func (a *asyncErrors) next(t *testing.T) string {
 }
 
 func TestPermissionViolationsKeepConnection(t *testing.T) {
-	s := permServer(t, &Permissions{
-		Publish:   &SubjectPermission{Allow: []string{"ok.>"}},
-		Subscribe: &SubjectPermission{Allow: []string{"ok.>"}},
+	s := permServer(t, &config.Permissions{
+		Publish:   &config.SubjectPermission{Allow: []string{"ok.>"}},
+		Subscribe: &config.SubjectPermission{Allow: []string{"ok.>"}},
 	})
 	var errs asyncErrors
 	nc := connect(t, s, nats.UserInfo("limited", "p"), errs.handler())
@@ -167,9 +168,9 @@ func TestPermissionViolationsKeepConnection(t *testing.T) {
 }
 
 func TestPermissionViolationWireTexts(t *testing.T) {
-	s := permServer(t, &Permissions{
-		Publish:   &SubjectPermission{Allow: []string{"ok"}},
-		Subscribe: &SubjectPermission{Allow: []string{"ok"}},
+	s := permServer(t, &config.Permissions{
+		Publish:   &config.SubjectPermission{Allow: []string{"ok"}},
+		Subscribe: &config.SubjectPermission{Allow: []string{"ok"}},
 	})
 	rc := dialRaw(t, s)
 	rc.send("CONNECT {\"user\":\"limited\",\"pass\":\"p\",\"verbose\":true}\r\n")
@@ -185,7 +186,7 @@ func TestPermissionViolationWireTexts(t *testing.T) {
 // A wildcard subscription that overlaps a denied subject is allowed, but
 // the denied subject is never delivered to it.
 func TestDenySubscribeFiltersWildcardDelivery(t *testing.T) {
-	s := permServer(t, &Permissions{Subscribe: &SubjectPermission{Deny: []string{"feed.secret", "feed.q.* blocked"}}})
+	s := permServer(t, &config.Permissions{Subscribe: &config.SubjectPermission{Deny: []string{"feed.secret", "feed.q.* blocked"}}})
 	nc := connect(t, s, nats.UserInfo("limited", "p"))
 	all, _ := nc.SubscribeSync("feed.>")
 	queued, _ := nc.QueueSubscribeSync("feed.q.*", "blocked")
@@ -204,9 +205,9 @@ func TestDenySubscribeFiltersWildcardDelivery(t *testing.T) {
 }
 
 func TestAllowResponses(t *testing.T) {
-	s := permServer(t, &Permissions{
-		Subscribe: &SubjectPermission{Allow: []string{"svc"}},
-		Response:  &ResponsePermission{MaxMsgs: 1},
+	s := permServer(t, &config.Permissions{
+		Subscribe: &config.SubjectPermission{Allow: []string{"svc"}},
+		Response:  &config.ResponsePermission{MaxMsgs: 1},
 	})
 	var errs asyncErrors
 	svc := connect(t, s, nats.UserInfo("limited", "p"), errs.handler())
@@ -243,7 +244,7 @@ func TestAllowResponses(t *testing.T) {
 }
 
 func TestReplyGrantsBounded(t *testing.T) {
-	rp := &ResponsePermission{MaxMsgs: 1, Expires: time.Hour}
+	rp := &config.ResponsePermission{MaxMsgs: 1, Expires: time.Hour}
 	var r replyPerms
 	for i := 0; i < replyGrantsMax+replyPruneEvery; i++ {
 		r.grant(fmt.Sprintf("_INBOX.%d", i), rp)
@@ -254,7 +255,7 @@ func TestReplyGrantsBounded(t *testing.T) {
 	if !r.use("_INBOX.1", rp) || r.use("_INBOX.1", rp) {
 		t.Fatal("a grant must allow exactly one reply")
 	}
-	expiring := &ResponsePermission{MaxMsgs: -1, Expires: time.Minute}
+	expiring := &config.ResponsePermission{MaxMsgs: -1, Expires: time.Minute}
 	var e replyPerms
 	e.grant("x", expiring)
 	e.m["x"].granted = time.Now().Add(-2 * time.Minute) // as if granted long ago
@@ -264,12 +265,12 @@ func TestReplyGrantsBounded(t *testing.T) {
 }
 
 func TestPublishPermissionCacheBounded(t *testing.T) {
-	s, err := New(Options{})
+	s, err := New(config.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := newClient(s, discardConn{}, 1)
-	ps := mustCompile(t, &Permissions{Publish: &SubjectPermission{Allow: []string{"p.>"}}})
+	ps := mustCompile(t, &config.Permissions{Publish: &config.SubjectPermission{Allow: []string{"p.>"}}})
 	for i := 0; i < 3*pubPermCacheSize; i++ {
 		if !c.checkPublish(ps, []byte(fmt.Sprintf("p.%d", i))) || c.checkPublish(ps, []byte(fmt.Sprintf("q.%d", i))) {
 			t.Fatal("wrong decision")

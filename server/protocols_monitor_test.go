@@ -9,14 +9,15 @@ import (
 	"testing"
 
 	mqttc "github.com/eclipse/paho.mqtt.golang"
+	"github.com/midgemq/midge/config"
 )
 
 // /varz and /metrics count clients and messages per protocol.
 func TestMonitoringCountsPerProtocol(t *testing.T) {
-	s := startServer(t, func(o *Options) {
-		o.HTTPHost, o.HTTPPort = "127.0.0.1", MonitorRandomPort
-		o.WebSocket = WebSocketOptions{Host: "127.0.0.1", Port: -1, NoTLS: true}
-		o.MQTT = MQTTOptions{Host: "127.0.0.1", Port: -1}
+	s := startServer(t, func(o *config.Options) {
+		o.HTTPHost, o.HTTPPort = "127.0.0.1", config.MonitorRandomPort
+		o.WebSocket = config.WebSocketOptions{Host: "127.0.0.1", Port: -1, NoTLS: true}
+		o.MQTT = config.MQTTOptions{Host: "127.0.0.1", Port: -1}
 	})
 	ws := wsConnect(t, s)
 	ws.Publish("p.ws", []byte("from websocket"))

@@ -1,11 +1,10 @@
 package server
 
 import (
-	"fmt"
-	"reflect"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/midgemq/midge/config"
 )
 
 // Live reconfiguration. The options in force sit behind an atomic pointer:
@@ -14,33 +13,7 @@ import (
 // message path.
 
 // getOpts returns the configuration in force.
-func (s *Server) getOpts() *Options { return s.cur.Load() }
-
-// reloadable lists the Options fields Reload may change and when the change
-// takes effect. Any other field that differs makes Reload fail, so a
-// field added later is refused until someone decides how it applies live.
-var reloadable = map[string]string{
-	"Debug":               "at once",
-	"Trace":               "at once, on every connection's next read",
-	"MaxConnections":      "for new connections",
-	"MaxPayload":          "for new connections (announced in their INFO)",
-	"MaxControlLine":      "for new connections",
-	"MaxPending":          "for new connections",
-	"WriteDeadline":       "for new connections",
-	"PingInterval":        "at each connection's next PING",
-	"MaxPingsOut":         "at each connection's next PING",
-	"FirstPingDelay":      "for new connections",
-	"LameDuckDuration":    "for a lame duck mode entered later",
-	"LameDuckGracePeriod": "for a lame duck mode entered later",
-	"Auth":                "at once: new connections authenticate against it, connected clients are checked again (reload_auth.go)",
-	"Accounts":            "accounts may be added, not removed (reload_auth.go)",
-}
-
-// secretOnReload are fields whose values the reload log must not show.
-var secretOnReload = map[string]bool{"Auth": true}
-
-// ignoredOnReload are fields that are not configuration in the file sense.
-var ignoredOnReload = map[string]bool{"Logger": true, "ConfigWarnings": true}
+func (s *Server) getOpts() *config.Options { return s.cur.Load() }
 
 var reloadMu sync.Mutex // one Reload at a time
 
@@ -51,16 +24,15 @@ var reloadMu sync.Mutex // one Reload at a time
 // that cannot change live (the listen address, the store directory, ...)
 // or is invalid (users naming unknown accounts, a removed account, ...).
 // The zero value of a field means its default, as for New. The logger is
-// kept: its level is the caller's to adjust for Debug and Trace.
-func (s *Server) Reload(newOpts Options) error {
+// the caller's: its level is the caller's to adjust for Debug and Trace.
+func (s *Server) Reload(newOpts config.Options) error {
 	reloadMu.Lock()
 	defer reloadMu.Unlock()
-	newOpts.setDefaults()
+	newOpts.SetDefaults()
 	old := s.getOpts()
-	newOpts.Logger = old.Logger
-	changed, err := diffOptions(old, &newOpts)
+	changed, err := config.Diff(old, &newOpts)
 	if err == nil {
-		err = newOpts.validate()
+		err = newOpts.Validate()
 	}
 	var sec *securityChange
 	if err == nil {
@@ -84,30 +56,4 @@ func (s *Server) Reload(newOpts Options) error {
 	}
 	s.log.Info("configuration reloaded", "changed", changed)
 	return nil
-}
-
-// diffOptions names the fields that differ between old and next, or fails
-// on the first one that cannot change live.
-func diffOptions(old, next *Options) ([]string, error) {
-	ov, nv := reflect.ValueOf(old).Elem(), reflect.ValueOf(next).Elem()
-	var changed, refused []string
-	for i := 0; i < ov.NumField(); i++ {
-		name := ov.Type().Field(i).Name
-		if ignoredOnReload[name] || reflect.DeepEqual(ov.Field(i).Interface(), nv.Field(i).Interface()) {
-			continue
-		}
-		if _, ok := reloadable[name]; !ok {
-			refused = append(refused, name)
-			continue
-		}
-		if secretOnReload[name] {
-			changed = append(changed, name)
-			continue
-		}
-		changed = append(changed, fmt.Sprintf("%s=%v", name, nv.Field(i).Interface()))
-	}
-	if len(refused) > 0 {
-		return nil, fmt.Errorf("config reload not supported for %s", strings.Join(refused, ", "))
-	}
-	return changed, nil
 }

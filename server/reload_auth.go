@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/midgemq/midge/config"
 )
 
 // Reloading users, permissions and accounts.
@@ -43,7 +45,7 @@ type securityChange struct {
 
 // prepareSecurity builds what a reload to next needs for users and
 // accounts, without installing anything; nil when they are unchanged.
-func (s *Server) prepareSecurity(old, next *Options) (*securityChange, error) {
+func (s *Server) prepareSecurity(old, next *config.Options) (*securityChange, error) {
 	if reflect.DeepEqual(old.Auth, next.Auth) && reflect.DeepEqual(old.Accounts, next.Accounts) {
 		return nil, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
@@ -74,10 +75,10 @@ func (w *watched) expectError(t *testing.T, want string) {
 }
 
 // reloadAuth reloads s with its options as changed by mutate.
-func reloadAuth(t *testing.T, s *Server, mutate func(*Options)) {
+func reloadAuth(t *testing.T, s *Server, mutate func(*config.Options)) {
 	t.Helper()
 	next := *s.getOpts()
-	next.Auth.Users = append([]User(nil), next.Auth.Users...)
+	next.Auth.Users = append([]config.User(nil), next.Auth.Users...)
 	mutate(&next)
 	if err := s.Reload(next); err != nil {
 		t.Fatalf("reload: %v", err)
@@ -102,19 +103,19 @@ func serverSubs(t *testing.T, s *Server, nc *nats.Conn) int {
 	return len(c.subs)
 }
 
-func usersServer(t *testing.T, users ...User) *Server {
+func usersServer(t *testing.T, users ...config.User) *Server {
 	t.Helper()
-	return startServer(t, func(o *Options) { o.Auth.Users = users })
+	return startServer(t, func(o *config.Options) { o.Auth.Users = users })
 }
 
 func TestReloadRemovedUserIsClosedOthersUntouched(t *testing.T) {
-	s := usersServer(t, User{Username: "alice", Password: "a"}, User{Username: "bob", Password: "b"})
+	s := usersServer(t, config.User{Username: "alice", Password: "a"}, config.User{Username: "bob", Password: "b"})
 	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
 	bob := connectWatched(t, s, nats.UserInfo("bob", "b"))
 	sub, _ := alice.SubscribeSync("still.here")
 	alice.Flush()
 
-	reloadAuth(t, s, func(o *Options) { o.Auth.Users = o.Auth.Users[:1] })
+	reloadAuth(t, s, func(o *config.Options) { o.Auth.Users = o.Auth.Users[:1] })
 
 	bob.expectRevoked(t)
 	alice.expectUntouched(t)
@@ -133,28 +134,28 @@ func TestReloadChangedPasswordClosesClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, func(o *Options) {
-		o.Auth.Users = []User{{Username: "alice", Password: string(hash)}, {Username: "bob", Password: string(hash)}}
+	s := startServer(t, func(o *config.Options) {
+		o.Auth.Users = []config.User{{Username: "alice", Password: string(hash)}, {Username: "bob", Password: string(hash)}}
 	})
 	alice := connectWatched(t, s, nats.UserInfo("alice", "old"))
 	bob := connectWatched(t, s, nats.UserInfo("bob", "old"))
 
-	reloadAuth(t, s, func(o *Options) { o.Auth.Users[1].Password = "new" })
+	reloadAuth(t, s, func(o *config.Options) { o.Auth.Users[1].Password = "new" })
 	bob.expectRevoked(t)
 	alice.expectUntouched(t) // same bcrypt hash: still proven
 	pubSubWorks(t, connect(t, s, nats.UserInfo("bob", "new")))
 
 	// A token server whose token changes.
-	ts := startServer(t, func(o *Options) { o.Auth.Token = "t1" })
+	ts := startServer(t, func(o *config.Options) { o.Auth.Token = "t1" })
 	tc := connectWatched(t, ts, nats.Token("t1"))
-	reloadAuth(t, ts, func(o *Options) { o.Auth.Token = "t1" }) // unchanged: nothing to do
+	reloadAuth(t, ts, func(o *config.Options) { o.Auth.Token = "t1" }) // unchanged: nothing to do
 	tc.expectUntouched(t)
-	reloadAuth(t, ts, func(o *Options) { o.Auth.Token = "t2" })
+	reloadAuth(t, ts, func(o *config.Options) { o.Auth.Token = "t2" })
 	tc.expectRevoked(t)
 }
 
 func TestReloadTightenedPermissions(t *testing.T) {
-	s := usersServer(t, User{Username: "alice", Password: "a"}, User{Username: "free", Password: "f"})
+	s := usersServer(t, config.User{Username: "alice", Password: "a"}, config.User{Username: "free", Password: "f"})
 	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
 	free := connect(t, s, nats.UserInfo("free", "f"))
 	okSub, _ := alice.SubscribeSync("ok.x")
@@ -167,10 +168,10 @@ func TestReloadTightenedPermissions(t *testing.T) {
 		t.Fatalf("got %q", m.Data)
 	}
 
-	reloadAuth(t, s, func(o *Options) {
-		o.Auth.Users[0].Permissions = &Permissions{
-			Publish:   &SubjectPermission{Allow: []string{"ok.>"}},
-			Subscribe: &SubjectPermission{Allow: []string{"ok.>", "feed.>"}, Deny: []string{"feed.secret"}},
+	reloadAuth(t, s, func(o *config.Options) {
+		o.Auth.Users[0].Permissions = &config.Permissions{
+			Publish:   &config.SubjectPermission{Allow: []string{"ok.>"}},
+			Subscribe: &config.SubjectPermission{Allow: []string{"ok.>", "feed.>"}, Deny: []string{"feed.secret"}},
 		}
 	})
 	alice.expectError(t, `Permissions Violation for Subscription to "secret.x" (sid "2")`)
@@ -206,10 +207,10 @@ func TestReloadTightenedPermissions(t *testing.T) {
 }
 
 func TestReloadLoosenedPermissions(t *testing.T) {
-	s := usersServer(t, User{Username: "alice", Password: "a", Permissions: &Permissions{
-		Publish:   &SubjectPermission{Allow: []string{"ok.>"}},
-		Subscribe: &SubjectPermission{Allow: []string{"ok.>"}},
-	}}, User{Username: "free", Password: "f"})
+	s := usersServer(t, config.User{Username: "alice", Password: "a", Permissions: &config.Permissions{
+		Publish:   &config.SubjectPermission{Allow: []string{"ok.>"}},
+		Subscribe: &config.SubjectPermission{Allow: []string{"ok.>"}},
+	}}, config.User{Username: "free", Password: "f"})
 	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
 	free := connect(t, s, nats.UserInfo("free", "f"))
 	watch, _ := free.SubscribeSync("more.x")
@@ -217,7 +218,7 @@ func TestReloadLoosenedPermissions(t *testing.T) {
 	alice.Publish("more.x", nil)
 	alice.expectError(t, `Permissions Violation for Publish to "more.x"`) // cached as denied
 
-	reloadAuth(t, s, func(o *Options) { o.Auth.Users[0].Permissions = nil })
+	reloadAuth(t, s, func(o *config.Options) { o.Auth.Users[0].Permissions = nil })
 	alice.Publish("more.x", []byte("now"))
 	if m := nextMsg(t, watch); string(m.Data) != "now" {
 		t.Fatalf("got %q", m.Data)
@@ -237,10 +238,10 @@ func TestReloadLoosenedPermissions(t *testing.T) {
 // A responder given allow_responses by a reload may answer the requests it
 // is delivered from then on; publishers read the new set as they deliver.
 func TestReloadGrantsAllowResponses(t *testing.T) {
-	s := usersServer(t, User{Username: "svc", Password: "s", Permissions: &Permissions{
-		Publish:   &SubjectPermission{Allow: []string{}},
-		Subscribe: &SubjectPermission{Allow: []string{"svc"}},
-	}}, User{Username: "free", Password: "f"})
+	s := usersServer(t, config.User{Username: "svc", Password: "s", Permissions: &config.Permissions{
+		Publish:   &config.SubjectPermission{Allow: []string{}},
+		Subscribe: &config.SubjectPermission{Allow: []string{"svc"}},
+	}}, config.User{Username: "free", Password: "f"})
 	svc := connectWatched(t, s, nats.UserInfo("svc", "s"))
 	requests := make(chan *nats.Msg, 2)
 	svc.ChanSubscribe("svc", requests)
@@ -264,9 +265,9 @@ func TestReloadGrantsAllowResponses(t *testing.T) {
 	}
 	svc.expectError(t, "Permissions Violation for Publish")
 
-	reloadAuth(t, s, func(o *Options) {
+	reloadAuth(t, s, func(o *config.Options) {
 		p := *o.Auth.Users[0].Permissions // the configuration in force shares it
-		p.Response = &ResponsePermission{}
+		p.Response = &config.ResponsePermission{}
 		o.Auth.Users[0].Permissions = &p
 	})
 	if reply, err := request(); err != nil || string(reply.Data) != "answer" {
@@ -276,13 +277,13 @@ func TestReloadGrantsAllowResponses(t *testing.T) {
 }
 
 func TestReloadUserMovedToAnotherAccountIsClosed(t *testing.T) {
-	s := startServer(t, func(o *Options) {
-		o.Accounts = []AccountOptions{{Name: "A"}}
-		o.Auth.Users = []User{{Username: "alice", Password: "a"}, {Username: "bob", Password: "b", Account: "A"}}
+	s := startServer(t, func(o *config.Options) {
+		o.Accounts = []config.AccountOptions{{Name: "A"}}
+		o.Auth.Users = []config.User{{Username: "alice", Password: "a"}, {Username: "bob", Password: "b", Account: "A"}}
 	})
 	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
 	bob := connectWatched(t, s, nats.UserInfo("bob", "b"))
-	reloadAuth(t, s, func(o *Options) { o.Auth.Users[0].Account = "A" })
+	reloadAuth(t, s, func(o *config.Options) { o.Auth.Users[0].Account = "A" })
 	alice.expectRevoked(t)
 	bob.expectUntouched(t)
 	// Reconnecting, alice shares account A with bob.
@@ -294,14 +295,14 @@ func TestReloadUserMovedToAnotherAccountIsClosed(t *testing.T) {
 }
 
 func TestReloadAccounts(t *testing.T) {
-	s := startServer(t, func(o *Options) {
-		o.Accounts = []AccountOptions{{Name: "A"}}
-		o.Auth.Users = []User{{Username: "a", Password: "a", Account: "A"}}
+	s := startServer(t, func(o *config.Options) {
+		o.Accounts = []config.AccountOptions{{Name: "A"}}
+		o.Auth.Users = []config.User{{Username: "a", Password: "a", Account: "A"}}
 	})
 	a := connectWatched(t, s, nats.UserInfo("a", "a"))
-	reloadAuth(t, s, func(o *Options) {
-		o.Accounts = []AccountOptions{{Name: "A"}, {Name: "B"}}
-		o.Auth.Users = append(o.Auth.Users, User{Username: "b", Password: "b", Account: "B"})
+	reloadAuth(t, s, func(o *config.Options) {
+		o.Accounts = []config.AccountOptions{{Name: "A"}, {Name: "B"}}
+		o.Auth.Users = append(o.Auth.Users, config.User{Username: "b", Password: "b", Account: "B"})
 	})
 	if _, ok := s.LookupAccount("B"); !ok {
 		t.Fatal("account B not added")
@@ -315,14 +316,14 @@ func TestReloadAccounts(t *testing.T) {
 
 	// Removing an account is refused; the configuration in force stays.
 	next := *s.getOpts()
-	next.Accounts = []AccountOptions{{Name: "B"}}
+	next.Accounts = []config.AccountOptions{{Name: "B"}}
 	next.Auth.Users = next.Auth.Users[1:]
 	if err := s.Reload(next); err == nil || !strings.Contains(err.Error(), `cannot remove accounts "A"`) {
 		t.Fatalf("removing account A: %v", err)
 	}
 	// So is a user of an unknown account.
 	next = *s.getOpts()
-	next.Auth.Users = []User{{Username: "c", Password: "c", Account: "C"}}
+	next.Auth.Users = []config.User{{Username: "c", Password: "c", Account: "C"}}
 	if err := s.Reload(next); err == nil || !strings.Contains(err.Error(), `unknown account "C"`) {
 		t.Fatalf("unknown account: %v", err)
 	}
@@ -336,16 +337,16 @@ func TestReloadTurnsAuthOnAndOff(t *testing.T) {
 	s := startServer(t)
 	anon := connectWatched(t, s)
 	withCreds := connectWatched(t, s, nats.UserInfo("alice", "a"))
-	reloadAuth(t, s, func(o *Options) {
-		o.Auth.Users = []User{{Username: "alice", Password: "a", Permissions: &Permissions{
-			Publish: &SubjectPermission{Deny: []string{"no"}}}}}
+	reloadAuth(t, s, func(o *config.Options) {
+		o.Auth.Users = []config.User{{Username: "alice", Password: "a", Permissions: &config.Permissions{
+			Publish: &config.SubjectPermission{Deny: []string{"no"}}}}}
 	})
 	anon.expectRevoked(t)
 	withCreds.expectUntouched(t)
 	withCreds.Publish("no", nil)
 	withCreds.expectError(t, `Permissions Violation for Publish to "no"`)
 
-	reloadAuth(t, s, func(o *Options) { o.Auth = AuthOptions{} })
+	reloadAuth(t, s, func(o *config.Options) { o.Auth = config.AuthOptions{} })
 	sub, _ := withCreds.SubscribeSync("no")
 	withCreds.Publish("no", []byte("allowed"))
 	nextMsg(t, sub)
@@ -358,13 +359,13 @@ func TestReloadNkeyUsers(t *testing.T) {
 	keptPub, _ := kept.PublicKey()
 	dropped, _ := nkeys.CreateUser()
 	droppedPub, _ := dropped.PublicKey()
-	s := startServer(t, func(o *Options) { o.Auth.Nkeys = []NkeyUser{{Nkey: keptPub}, {Nkey: droppedPub}} })
+	s := startServer(t, func(o *config.Options) { o.Auth.Nkeys = []config.NkeyUser{{Nkey: keptPub}, {Nkey: droppedPub}} })
 	k := connectWatched(t, s, nats.Nkey(keptPub, kept.Sign))
 	d := connectWatched(t, s, nats.Nkey(droppedPub, dropped.Sign))
 	// The kept key's signature of its connection's nonce is checked again.
-	reloadAuth(t, s, func(o *Options) {
-		o.Auth.Nkeys = []NkeyUser{{Nkey: keptPub, Permissions: &Permissions{
-			Publish: &SubjectPermission{Deny: []string{"no"}}}}}
+	reloadAuth(t, s, func(o *config.Options) {
+		o.Auth.Nkeys = []config.NkeyUser{{Nkey: keptPub, Permissions: &config.Permissions{
+			Publish: &config.SubjectPermission{Deny: []string{"no"}}}}}
 	})
 	d.expectRevoked(t)
 	k.expectUntouched(t)
@@ -373,17 +374,17 @@ func TestReloadNkeyUsers(t *testing.T) {
 }
 
 func TestReloadRefusesBrokenAuthAndKeepsIt(t *testing.T) {
-	s := usersServer(t, User{Username: "alice", Password: "a"})
+	s := usersServer(t, config.User{Username: "alice", Password: "a"})
 	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
-	for _, mutate := range []func(*Options){
-		func(o *Options) { o.Auth.Token = "t" }, // token and users
-		func(o *Options) { o.Auth.Users = append(o.Auth.Users, o.Auth.Users[0]) },
-		func(o *Options) {
-			o.Auth.Users[0].Permissions = &Permissions{Publish: &SubjectPermission{Allow: []string{"bad..subject"}}}
+	for _, mutate := range []func(*config.Options){
+		func(o *config.Options) { o.Auth.Token = "t" }, // token and users
+		func(o *config.Options) { o.Auth.Users = append(o.Auth.Users, o.Auth.Users[0]) },
+		func(o *config.Options) {
+			o.Auth.Users[0].Permissions = &config.Permissions{Publish: &config.SubjectPermission{Allow: []string{"bad..subject"}}}
 		},
 	} {
 		next := *s.getOpts()
-		next.Auth.Users = append([]User(nil), next.Auth.Users...)
+		next.Auth.Users = append([]config.User(nil), next.Auth.Users...)
 		mutate(&next)
 		if err := s.Reload(next); err == nil {
 			t.Fatalf("reload of %+v accepted", next.Auth)
@@ -397,8 +398,8 @@ func TestReloadRefusesBrokenAuthAndKeepsIt(t *testing.T) {
 // Reloads racing connections, CONNECTs, subscriptions and publishes: under
 // -race, and with every client ending under the last configuration.
 func TestReloadRacesClients(t *testing.T) {
-	restricted := &Permissions{Subscribe: &SubjectPermission{Deny: []string{"race.denied"}}}
-	s := usersServer(t, User{Username: "u", Password: "p"})
+	restricted := &config.Permissions{Subscribe: &config.SubjectPermission{Deny: []string{"race.denied"}}}
+	s := usersServer(t, config.User{Username: "u", Password: "p"})
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for i := 0; i < 4; i++ {
@@ -429,7 +430,7 @@ func TestReloadRacesClients(t *testing.T) {
 		if i%2 == 1 {
 			perms = nil
 		}
-		reloadAuth(t, s, func(o *Options) { o.Auth.Users[0].Permissions = perms })
+		reloadAuth(t, s, func(o *config.Options) { o.Auth.Users[0].Permissions = perms })
 		stayer.Publish("race.x", nil)
 	}
 	close(stop)
@@ -444,8 +445,8 @@ func TestReloadRacesClients(t *testing.T) {
 // The exact wire texts, as nats-server sends them on a reload, and the
 // close reason monitoring records.
 func TestReloadWireTexts(t *testing.T) {
-	s := startServer(t, withMonitor, func(o *Options) {
-		o.Auth.Users = []User{{Username: "keep", Password: "k"}, {Username: "drop", Password: "d"}}
+	s := startServer(t, withMonitor, func(o *config.Options) {
+		o.Auth.Users = []config.User{{Username: "keep", Password: "k"}, {Username: "drop", Password: "d"}}
 	})
 	keep, drop := dialRaw(t, s), dialRaw(t, s)
 	keep.send("CONNECT {\"user\":\"keep\",\"pass\":\"k\",\"verbose\":false}\r\nSUB secret 1\r\nSUB ok q 2\r\n")
@@ -453,9 +454,9 @@ func TestReloadWireTexts(t *testing.T) {
 	drop.send("CONNECT {\"user\":\"drop\",\"pass\":\"d\",\"verbose\":false}\r\n")
 	drop.roundTrip()
 
-	reloadAuth(t, s, func(o *Options) {
-		o.Auth.Users = []User{{Username: "keep", Password: "k", Permissions: &Permissions{
-			Subscribe: &SubjectPermission{Allow: []string{"ok"}, Deny: []string{"ok q"}}}}}
+	reloadAuth(t, s, func(o *config.Options) {
+		o.Auth.Users = []config.User{{Username: "keep", Password: "k", Permissions: &config.Permissions{
+			Subscribe: &config.SubjectPermission{Allow: []string{"ok"}, Deny: []string{"ok q"}}}}}
 	})
 	got := []string{keep.readLine(), keep.readLine()}
 	slices.Sort(got) // map order

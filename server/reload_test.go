@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/logging/logtest"
 	"github.com/nats-io/nats.go"
 )
 
 func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
 	logs := logtest.New()
-	s := startServer(t, withMonitor, func(o *Options) { o.Logger = logs })
+	s := startServerLogged(t, logs, withMonitor)
 	old := connect(t, s)
 	sub, err := old.SubscribeSync("reload.>")
 	if err != nil {
@@ -31,7 +32,7 @@ func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
 	// New connections get the new limit in their INFO; the old one keeps
 	// what it negotiated and stays connected.
 	fresh := connect(t, s)
-	if fresh.MaxPayload() != 512 || old.MaxPayload() != DefaultMaxPayload {
+	if fresh.MaxPayload() != 512 || old.MaxPayload() != config.DefaultMaxPayload {
 		t.Fatalf("max payload: fresh %d, old %d", fresh.MaxPayload(), old.MaxPayload())
 	}
 	if err := fresh.Publish("reload.big", make([]byte, 600)); !errors.Is(err, nats.ErrMaxPayload) {
@@ -69,13 +70,13 @@ func TestReloadRefusesWhatCannotChangeAndKeepsConfig(t *testing.T) {
 	nc := connect(t, s)
 	for _, tc := range []struct {
 		name   string
-		mutate func(*Options)
+		mutate func(*config.Options)
 		want   string
 	}{
-		{"port", func(o *Options) { o.Port = 4333; o.MaxPayload = 100 }, "not supported for Port"},
-		{"store", func(o *Options) { o.JetStream, o.StoreDir = true, "/elsewhere" }, "JetStream, StoreDir"},
-		{"monitoring", func(o *Options) { o.HTTPBasePath = "/x" }, "HTTPBasePath"},
-		{"lame duck", func(o *Options) { o.LameDuckGracePeriod = 3 * time.Minute }, "grace period"},
+		{"port", func(o *config.Options) { o.Port = 4333; o.MaxPayload = 100 }, "not supported for Port"},
+		{"store", func(o *config.Options) { o.JetStream, o.StoreDir = true, "/elsewhere" }, "JetStream, StoreDir"},
+		{"monitoring", func(o *config.Options) { o.HTTPBasePath = "/x" }, "HTTPBasePath"},
+		{"lame duck", func(o *config.Options) { o.LameDuckGracePeriod = 3 * time.Minute }, "grace period"},
 	} {
 		next := *s.getOpts()
 		tc.mutate(&next)
@@ -84,14 +85,14 @@ func TestReloadRefusesWhatCannotChangeAndKeepsConfig(t *testing.T) {
 			t.Errorf("%s: err = %v, want one mentioning %q", tc.name, err, tc.want)
 		}
 	}
-	if o := s.getOpts(); o.MaxPayload != DefaultMaxPayload || o.LameDuckGracePeriod != DefaultLameDuckGracePeriod {
+	if o := s.getOpts(); o.MaxPayload != config.DefaultMaxPayload || o.LameDuckGracePeriod != config.DefaultLameDuckGracePeriod {
 		t.Fatalf("configuration changed by a refused reload: %+v", o)
 	}
 	if !nc.IsConnected() {
 		t.Fatal("client dropped")
 	}
 	// Zero values mean defaults, as for New: reloading them changes nothing.
-	if err := s.Reload(Options{Host: s.opts.Host, HTTPPort: MonitorRandomPort}); err != nil {
+	if err := s.Reload(config.Options{Host: s.opts.Host, HTTPPort: config.MonitorRandomPort}); err != nil {
 		t.Fatalf("reload with defaults: %v", err)
 	}
 }

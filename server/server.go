@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nuid"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/logging"
 	"github.com/midgemq/midge/parser"
 )
@@ -26,8 +27,8 @@ import (
 type Server struct {
 	// opts is the configuration the server started with. Fields that
 	// Reload may change are read through getOpts.
-	opts Options
-	cur  atomic.Pointer[Options]
+	opts config.Options
+	cur  atomic.Pointer[config.Options]
 	log  logging.Logger
 	id   string
 	name string
@@ -82,13 +83,14 @@ type Stats struct {
 // ErrServerStopped is returned by Start on a server that was shut down.
 var ErrServerStopped = errors.New("server: already shut down")
 
-// New validates opts and returns a server that is not yet listening.
-func New(opts Options) (*Server, error) {
-	opts.setDefaults()
-	if opts.Port < RandomPort || opts.Port > 65535 {
+// New validates opts and returns a server that is not yet listening. It
+// logs to log; nil means no logging.
+func New(opts config.Options, log logging.Logger) (*Server, error) {
+	opts.SetDefaults()
+	if opts.Port < config.RandomPort || opts.Port > 65535 {
 		return nil, fmt.Errorf("server: invalid port %d", opts.Port)
 	}
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	id := nuid.Next()
@@ -98,7 +100,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts:    opts,
-		log:     opts.Logger,
+		log:     logging.OrNop(log),
 		id:      id,
 		name:    name,
 		gacc:    newAccount(GlobalAccountName),

@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 )
 
-func tlsServer(t *testing.T, pki *testPKI, mutate ...func(*Options)) *Server {
+func tlsServer(t *testing.T, pki *testPKI, mutate ...func(*config.Options)) *Server {
 	t.Helper()
-	return startServer(t, append([]func(*Options){func(o *Options) {
+	return startServer(t, append([]func(*config.Options){func(o *config.Options) {
 		o.TLS.Config = pki.serverTLS()
 	}}, mutate...)...)
 }
@@ -39,8 +40,8 @@ func TestTLSVerifyFromFiles(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := pki.server.writeFiles(t, dir, "server")
 	caFile, _ := pki.ca.writeFiles(t, dir, "ca")
-	s := startServer(t, func(o *Options) {
-		o.TLS = TLSOptions{CertFile: certFile, KeyFile: keyFile, CAFile: caFile, Verify: true}
+	s := startServer(t, func(o *config.Options) {
+		o.TLS = config.TLSOptions{CertFile: certFile, KeyFile: keyFile, CAFile: caFile, Verify: true}
 	})
 	if info := rawInfo(t, s); info["tls_verify"] != true {
 		t.Fatalf("INFO %v", info)
@@ -70,7 +71,7 @@ func TestPlaintextClientOnTLSPort(t *testing.T) {
 }
 
 func TestTLSHandshakeTimeout(t *testing.T) {
-	s := tlsServer(t, newTestPKI(t), func(o *Options) { o.TLS.Timeout = 100 * time.Millisecond })
+	s := tlsServer(t, newTestPKI(t), func(o *config.Options) { o.TLS.Timeout = 100 * time.Millisecond })
 	rc := dialRaw(t, s)
 	rc.expectClosed() // never started a handshake
 	waitFor(t, "client gone", func() bool { return s.NumClients() == 0 })
@@ -88,12 +89,12 @@ func TestTLSBelow12Refused(t *testing.T) {
 
 func TestTLSCertificateMapsToUser(t *testing.T) {
 	pki := newTestPKI(t)
-	s := tlsServer(t, pki, func(o *Options) {
+	s := tlsServer(t, pki, func(o *config.Options) {
 		o.TLS.Config.ClientCAs = pki.pool
 		o.TLS.Map = true
-		o.Auth.Users = []User{
+		o.Auth.Users = []config.User{
 			{Username: "alice@example.com"},
-			{Username: "CN=bob,O=Acme", Permissions: &Permissions{Publish: &SubjectPermission{Allow: []string{"bob.>"}}}},
+			{Username: "CN=bob,O=Acme", Permissions: &config.Permissions{Publish: &config.SubjectPermission{Allow: []string{"bob.>"}}}},
 		}
 	})
 	alice := pki.clientCert(t, pkix.Name{CommonName: "alice"}, "alice@example.com")
@@ -118,13 +119,13 @@ func TestTLSCertificateMapsToUser(t *testing.T) {
 }
 
 func TestTLSConfigurationErrors(t *testing.T) {
-	for name, o := range map[string]Options{
-		"verify without cert": {TLS: TLSOptions{Verify: true}},
-		"cert without key":    {TLS: TLSOptions{CertFile: "x.pem"}},
-		"missing files":       {TLS: TLSOptions{CertFile: "/nonexistent/c.pem", KeyFile: "/nonexistent/k.pem"}},
-		"map without users":   {TLS: TLSOptions{Config: &tls.Config{}, Map: true}},
+	for name, o := range map[string]config.Options{
+		"verify without cert": {TLS: config.TLSOptions{Verify: true}},
+		"cert without key":    {TLS: config.TLSOptions{CertFile: "x.pem"}},
+		"missing files":       {TLS: config.TLSOptions{CertFile: "/nonexistent/c.pem", KeyFile: "/nonexistent/k.pem"}},
+		"map without users":   {TLS: config.TLSOptions{Config: &tls.Config{}, Map: true}},
 	} {
-		if _, err := New(o); err == nil {
+		if _, err := New(o, nil); err == nil {
 			t.Errorf("%s: New accepted it", name)
 		}
 	}

@@ -4,13 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/logging/logtest"
 )
 
 // -V traces the protocol both ways: what a client sends and what it gets.
 func TestProtocolTraceBothWays(t *testing.T) {
 	logs := logtest.New()
-	s := startServer(t, func(o *Options) { o.Trace, o.Logger = true, logs })
+	s := startServerLogged(t, logs, func(o *config.Options) { o.Trace = true })
 	rc := dialRaw(t, s)
 	rc.send("CONNECT {\"verbose\":false}\r\nSUB t 1\r\nPUB t 5\r\nhello\r\n")
 	rc.expect("MSG t 1 5\r\nhello\r\n")

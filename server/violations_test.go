@@ -5,13 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 )
 
 // Each limit is enforced with the reference server's text and counted.
 
 func TestMaxSubscriptions(t *testing.T) {
-	s := startServer(t, func(o *Options) { o.MaxSubscriptions = 2 })
+	s := startServer(t, func(o *config.Options) { o.MaxSubscriptions = 2 })
 	rc := dialRaw(t, s)
 	rc.send("CONNECT {\"verbose\":true}\r\n")
 	rc.expect("+OK\r\n")
@@ -40,7 +41,7 @@ func TestMaxSubscriptions(t *testing.T) {
 }
 
 func TestLimitViolationsCounted(t *testing.T) {
-	s := startServer(t, func(o *Options) {
+	s := startServer(t, func(o *config.Options) {
 		o.MaxPayload = 64
 		o.MaxControlLine = 32
 		o.MaxConnections = 3
@@ -70,7 +71,7 @@ func TestLimitViolationsCounted(t *testing.T) {
 }
 
 func TestStaleConnectionCounted(t *testing.T) {
-	s := startServer(t, func(o *Options) {
+	s := startServer(t, func(o *config.Options) {
 		o.PingInterval = 50 * time.Millisecond
 		o.FirstPingDelay = 50 * time.Millisecond
 	})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/logging"
 )
 
@@ -25,34 +26,6 @@ import (
 // same accounts and sublists, so every subscription is shared with TCP
 // clients. TLS, when configured, is the HTTPS of the upgrade (wss://); the
 // NATS-level TLS upgrade of TCP clients does not apply.
-
-// WebSocketOptions configure the WebSocket listener (nats-server's
-// `websocket` block). Port 0 leaves it off; -1 picks a free port.
-type WebSocketOptions struct {
-	Host string
-	Port int
-	// NoTLS allows a listener without TLS; without it a certificate is
-	// required, as in nats-server (credentials cross in the clear otherwise).
-	NoTLS bool
-	// Compression offers permessage-deflate to clients that ask for it.
-	Compression bool
-	// SameOrigin accepts browsers only from the page's own origin
-	// (scheme, host and port of the request).
-	SameOrigin bool
-	// AllowedOrigins, when set, lists the origins browsers may come from,
-	// as URLs ("https://app.example.com"). A request without an Origin
-	// header (not from a browser) is always accepted.
-	AllowedOrigins []string
-	// HandshakeTimeout bounds the TLS handshake and the HTTP upgrade;
-	// default 2 s.
-	HandshakeTimeout time.Duration
-	TLS              TLSOptions
-}
-
-func (o *WebSocketOptions) enabled() bool { return o.Port != 0 }
-
-// DefaultWebSocketHandshakeTimeout bounds the upgrade request.
-const DefaultWebSocketHandshakeTimeout = 2 * time.Second
 
 // wsServer is the running WebSocket listener.
 type wsServer struct {
@@ -66,17 +39,17 @@ type wsServer struct {
 // configuration and the origin policy.
 func (s *Server) configureWebSocket() error {
 	o := &s.opts.WebSocket
-	if !o.enabled() {
+	if !o.Enabled() {
 		return nil
 	}
 	if o.Port < -1 || o.Port > 65535 {
 		return fmt.Errorf("websocket: invalid port %d", o.Port)
 	}
 	if o.HandshakeTimeout <= 0 {
-		o.HandshakeTimeout = DefaultWebSocketHandshakeTimeout
+		o.HandshakeTimeout = config.DefaultWebSocketHandshakeTimeout
 	}
 	ws := &wsServer{}
-	if o.TLS.enabled() {
+	if o.TLS.Enabled() {
 		cfg, err := buildTLSConfig(&o.TLS)
 		if err != nil {
 			return fmt.Errorf("websocket: %w", err)

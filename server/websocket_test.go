@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 )
 
 // wsServer starts a server with a plaintext WebSocket listener on a free port.
-func startWSServer(t *testing.T, mutate ...func(*Options)) *Server {
+func startWSServer(t *testing.T, mutate ...func(*config.Options)) *Server {
 	t.Helper()
-	return startServer(t, append([]func(*Options){func(o *Options) {
-		o.WebSocket = WebSocketOptions{Host: "127.0.0.1", Port: -1, NoTLS: true}
+	return startServer(t, append([]func(*config.Options){func(o *config.Options) {
+		o.WebSocket = config.WebSocketOptions{Host: "127.0.0.1", Port: -1, NoTLS: true}
 	}}, mutate...)...)
 }
 
@@ -117,7 +118,7 @@ func wsRead(t *testing.T, ctx context.Context, ws *websocket.Conn) string {
 // Origins follow nats-server: same_origin compares with the request's own
 // host, allowed_origins lists the others, no Origin header is not a browser.
 func TestWebSocketOrigins(t *testing.T) {
-	s := startWSServer(t, func(o *Options) {
+	s := startWSServer(t, func(o *config.Options) {
 		o.WebSocket.AllowedOrigins = []string{"https://app.example.com", "http://localhost:3000"}
 	})
 	dial := func(origin string) int {
@@ -155,7 +156,7 @@ func TestWebSocketOrigins(t *testing.T) {
 		t.Errorf("refused upgrades counted %d, want 3", n)
 	}
 
-	same := startWSServer(t, func(o *Options) { o.WebSocket.SameOrigin = true })
+	same := startWSServer(t, func(o *config.Options) { o.WebSocket.SameOrigin = true })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	host := strings.TrimPrefix(same.WebSocketURL(), "ws://")
@@ -180,12 +181,12 @@ func TestWebSocketTLS(t *testing.T) {
 		cfg.ClientCAs = pki.pool
 		return cfg
 	}
-	s := startServer(t, func(o *Options) {
-		o.Auth.Users = []User{{Username: "CN=alice"}}
+	s := startServer(t, func(o *config.Options) {
+		o.Auth.Users = []config.User{{Username: "CN=alice"}}
 		o.TLS.Map = true
 		o.TLS.Config = verifying()
-		o.WebSocket = WebSocketOptions{Host: "127.0.0.1", Port: -1, Compression: true,
-			TLS: TLSOptions{Config: verifying(), Map: true}}
+		o.WebSocket = config.WebSocketOptions{Host: "127.0.0.1", Port: -1, Compression: true,
+			TLS: config.TLSOptions{Config: verifying(), Map: true}}
 	})
 	if !strings.HasPrefix(s.WebSocketURL(), "wss://") {
 		t.Fatalf("URL %s", s.WebSocketURL())
@@ -199,18 +200,18 @@ func TestWebSocketTLS(t *testing.T) {
 }
 
 func TestWebSocketNeedsTLSOrNoTLS(t *testing.T) {
-	_, err := New(Options{WebSocket: WebSocketOptions{Port: -1}})
+	_, err := New(config.Options{WebSocket: config.WebSocketOptions{Port: -1}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "websocket requires TLS") {
 		t.Fatalf("New: %v", err)
 	}
-	_, err = New(Options{WebSocket: WebSocketOptions{Port: -1, NoTLS: true, AllowedOrigins: []string{"ftp://x"}}})
+	_, err = New(config.Options{WebSocket: config.WebSocketOptions{Port: -1, NoTLS: true, AllowedOrigins: []string{"ftp://x"}}}, nil)
 	if err == nil {
 		t.Fatal("accepted an ftp origin")
 	}
 }
 
 func TestWebSocketConfigKeys(t *testing.T) {
-	opts, err := ParseConfig(`
+	opts, err := config.ParseConfig(`
 websocket {
   listen: "127.0.0.1:8443"
   no_tls: true
@@ -233,7 +234,7 @@ mqtt { port: 1884, host: 127.0.0.2, ack_wait: "10s", max_ack_pending: 100 }
 	if m.Port != 1884 || m.Host != "127.0.0.2" || m.AckWait != 10*time.Second || m.MaxAckPending != 100 {
 		t.Errorf("mqtt options %+v", m)
 	}
-	if _, err := ParseConfig("websocket { port: 1, origins: x }"); err == nil || !strings.Contains(err.Error(), `"origins" in websocket`) {
+	if _, err := config.ParseConfig("websocket { port: 1, origins: x }"); err == nil || !strings.Contains(err.Error(), `"origins" in websocket`) {
 		t.Errorf("unknown websocket key: %v", err)
 	}
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"strings"
 	"testing"
+
+	"github.com/midgemq/midge/config"
 )
 
 // Wire tests: exact bytes over raw TCP, as a telnet user or a client
@@ -233,7 +235,7 @@ func TestSplitEverywhere(t *testing.T) {
 }
 
 func TestMaxConnections(t *testing.T) {
-	s := startServer(t, func(o *Options) { o.MaxConnections = 1 })
+	s := startServer(t, func(o *config.Options) { o.MaxConnections = 1 })
 	first := dialRaw(t, s)
 	first.roundTrip()
 	conn := rawDialNoInfo(t, s)

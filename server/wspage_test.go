@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/midgemq/midge/config"
 )
 
 // chromiumDOM loads url in headless Chromium and returns the DOM after the
@@ -56,7 +58,7 @@ func TestWebSocketPageInChromium(t *testing.T) {
 
 // Same origin in a browser: a page from another origin is refused.
 func TestWebSocketPageCrossOriginRefused(t *testing.T) {
-	s := startWSServer(t, func(o *Options) { o.WebSocket.SameOrigin = true })
+	s := startWSServer(t, func(o *config.Options) { o.WebSocket.SameOrigin = true })
 	page := httptest.NewServer(s.WebSocketPageHandler())
 	defer page.Close()
 	dom := chromiumDOM(t, page.URL)
@@ -68,7 +70,7 @@ func TestWebSocketPageCrossOriginRefused(t *testing.T) {
 // TestWebSocketPageFromMonitoringServer is the same check through the
 // monitoring server, which lives on another branch.
 func TestWebSocketPageFromMonitoringServer(t *testing.T) {
-	s := startWSServer(t, func(o *Options) { o.HTTPHost, o.HTTPPort = "127.0.0.1", MonitorRandomPort })
+	s := startWSServer(t, func(o *config.Options) { o.HTTPHost, o.HTTPPort = "127.0.0.1", config.MonitorRandomPort })
 	dom := chromiumDOM(t, fmt.Sprintf("http://%s%s", s.MonitorAddr(), WebSocketPagePath))
 	if !strings.Contains(dom, `<strong id="status" class="ok">ok</strong>`) ||
 		!strings.Contains(dom, "hello from the browser") {

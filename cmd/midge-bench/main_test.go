@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/midgemq/midge/bench"
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/server"
 )
 
@@ -112,7 +113,7 @@ func TestTextOutputByDefault(t *testing.T) {
 
 // Lost messages make the exit status non-zero and are counted.
 func TestLostMessagesExitNonZero(t *testing.T) {
-	srv, err := server.New(server.Options{Host: "127.0.0.1", Port: 0})
+	srv, err := server.New(config.Options{Host: "127.0.0.1", Port: 0}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/server"
 )
 
@@ -13,18 +14,18 @@ import (
 // reparseOverConfigFile loads the file and parses args again on top of
 // it: the flags' defaults are then the file's values, so only flags
 // actually given override the file.
-func reparseOverConfigFile(path string, args []string) (config, tlsFlags, error) {
-	fileOpts, err := server.LoadConfigFile(path)
+func reparseOverConfigFile(path string, args []string) (invocation, tlsFlags, error) {
+	fileOpts, err := config.LoadConfigFile(path)
 	if err != nil {
-		return config{}, tlsFlags{}, err
+		return invocation{}, tlsFlags{}, err
 	}
 	if fileOpts.Host == "" {
-		fileOpts.Host = server.DefaultHost
+		fileOpts.Host = config.DefaultHost
 	}
 	if fileOpts.Port == 0 {
-		fileOpts.Port = server.DefaultPort
+		fileOpts.Port = config.DefaultPort
 	}
-	cfg := config{opts: fileOpts}
+	cfg := invocation{opts: fileOpts}
 	var tf tlsFlags
 	err = bindAndParse(&cfg, &tf, args)
 	return cfg, tf, err
@@ -41,9 +42,9 @@ type tlsFlags struct {
 // applyTLSFlags replaces the TLS options with the flags' (nats-server's
 // rule: the command line's TLS settings are complete in themselves).
 // --tls=false alone turns TLS off.
-func applyTLSFlags(o *server.Options, tf tlsFlags) error {
+func applyTLSFlags(o *config.Options, tf tlsFlags) error {
 	if !tf.enable && !tf.verify && tf.cert == "" && tf.key == "" && tf.ca == "" {
-		o.TLS = server.TLSOptions{}
+		o.TLS = config.TLSOptions{}
 		return nil
 	}
 	if tf.cert == "" {
@@ -53,7 +54,7 @@ func applyTLSFlags(o *server.Options, tf tlsFlags) error {
 		return errors.New("TLS needs the certificate's private key (--tlskey)")
 	}
 	timeout := o.TLS.Timeout
-	o.TLS = server.TLSOptions{
+	o.TLS = config.TLSOptions{
 		CertFile: tf.cert, KeyFile: tf.key, CAFile: tf.ca,
 		Verify: tf.verify, Timeout: timeout,
 	}
@@ -62,8 +63,8 @@ func applyTLSFlags(o *server.Options, tf tlsFlags) error {
 
 // checkConfig is -t: build the server from the configuration (which loads
 // certificates and resolves users and accounts) without listening.
-func checkConfig(cfg config) int {
-	if _, err := server.New(cfg.opts); err != nil {
+func checkConfig(cfg invocation) int {
+	if _, err := server.New(cfg.opts, nil); err != nil {
 		fmt.Fprintf(os.Stderr, "midge: %v\n", err)
 		return 1
 	}

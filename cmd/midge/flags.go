@@ -7,12 +7,12 @@ import (
 	"io"
 	"time"
 
-	"github.com/midgemq/midge/server"
+	"github.com/midgemq/midge/config"
 )
 
-// config is what the command line (and a configuration file) asks for.
-type config struct {
-	opts        server.Options
+// invocation is what the command line (and a configuration file) asks for.
+type invocation struct {
+	opts        config.Options
 	configFile  string
 	checkConfig bool
 	signal      string // --signal: send it to a running midge instead of serving
@@ -96,8 +96,8 @@ var errHelp = errors.New("help requested")
 // parseFlags reads args (without the program name). With -c the file is
 // read first and the flags then override what it says. Flag errors come
 // back as errors; nothing is printed here except by the caller.
-func parseFlags(args []string) (config, error) {
-	cfg := config{opts: server.DefaultOptions()}
+func parseFlags(args []string) (invocation, error) {
+	cfg := invocation{opts: config.DefaultOptions()}
 	var tf tlsFlags
 	if err := bindAndParse(&cfg, &tf, args); err != nil {
 		return cfg, err
@@ -114,10 +114,10 @@ func parseFlags(args []string) (config, error) {
 		}
 	}
 	o := &cfg.opts
-	if o.Port < server.RandomPort || o.Port > 65535 {
+	if o.Port < config.RandomPort || o.Port > 65535 {
 		return cfg, fmt.Errorf("invalid port %d (want 0-65535, or -1 for any free port)", o.Port)
 	}
-	if o.HTTPPort < server.MonitorRandomPort || o.HTTPPort > 65535 {
+	if o.HTTPPort < config.MonitorRandomPort || o.HTTPPort > 65535 {
 		return cfg, fmt.Errorf("invalid http_port %d (want -1-65535)", o.HTTPPort)
 	}
 	// Zero means the default (a config file leaves them unset).
@@ -129,7 +129,7 @@ func parseFlags(args []string) (config, error) {
 }
 
 // bindAndParse defines every flag on cfg's current values and parses args.
-func bindAndParse(cfg *config, tf *tlsFlags, args []string) error {
+func bindAndParse(cfg *invocation, tf *tlsFlags, args []string) error {
 	fs := flag.NewFlagSet("midge", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}

@@ -7,41 +7,41 @@ import (
 	"testing"
 	"time"
 
-	"github.com/midgemq/midge/server"
+	"github.com/midgemq/midge/config"
 )
 
 func TestParseFlags(t *testing.T) {
 	cases := []struct {
 		args  []string
-		check func(config) bool
+		check func(invocation) bool
 	}{
-		{nil, func(c config) bool { return c.opts.Host == "0.0.0.0" && c.opts.Port == 4222 }},
-		{[]string{"-a", "127.0.0.1", "-p", "5000", "-n", "alpha"}, func(c config) bool {
+		{nil, func(c invocation) bool { return c.opts.Host == "0.0.0.0" && c.opts.Port == 4222 }},
+		{[]string{"-a", "127.0.0.1", "-p", "5000", "-n", "alpha"}, func(c invocation) bool {
 			return c.opts.Host == "127.0.0.1" && c.opts.Port == 5000 && c.opts.ServerName == "alpha"
 		}},
-		{[]string{"--addr", "::1", "--port", "1", "--name", "b"}, func(c config) bool {
+		{[]string{"--addr", "::1", "--port", "1", "--name", "b"}, func(c invocation) bool {
 			return c.opts.Host == "::1" && c.opts.Port == 1 && c.opts.ServerName == "b"
 		}},
-		{[]string{"--net", "h", "--server_name", "c"}, func(c config) bool { return c.opts.Host == "h" && c.opts.ServerName == "c" }},
-		{[]string{"-D"}, func(c config) bool { return c.opts.Debug && !c.opts.Trace }},
-		{[]string{"-V"}, func(c config) bool { return c.opts.Trace && !c.opts.Debug }},
-		{[]string{"-DV"}, func(c config) bool { return c.opts.Trace && c.opts.Debug }},
-		{[]string{"--debug", "--trace"}, func(c config) bool { return c.opts.Trace && c.opts.Debug }},
-		{[]string{"-l", "x.log", "-P", "x.pid"}, func(c config) bool { return c.opts.LogFile == "x.log" && c.opts.PidFile == "x.pid" }},
-		{[]string{"--log", "y.log", "--pid", "y.pid"}, func(c config) bool { return c.opts.LogFile == "y.log" && c.opts.PidFile == "y.pid" }},
-		{[]string{"-v"}, func(c config) bool { return c.showVersion }},
-		{[]string{"--version"}, func(c config) bool { return c.showVersion }},
-		{nil, func(c config) bool {
-			return c.opts.HTTPPort == 0 && c.opts.LameDuckDuration == server.DefaultLameDuckDuration &&
-				c.opts.LameDuckGracePeriod == server.DefaultLameDuckGracePeriod
+		{[]string{"--net", "h", "--server_name", "c"}, func(c invocation) bool { return c.opts.Host == "h" && c.opts.ServerName == "c" }},
+		{[]string{"-D"}, func(c invocation) bool { return c.opts.Debug && !c.opts.Trace }},
+		{[]string{"-V"}, func(c invocation) bool { return c.opts.Trace && !c.opts.Debug }},
+		{[]string{"-DV"}, func(c invocation) bool { return c.opts.Trace && c.opts.Debug }},
+		{[]string{"--debug", "--trace"}, func(c invocation) bool { return c.opts.Trace && c.opts.Debug }},
+		{[]string{"-l", "x.log", "-P", "x.pid"}, func(c invocation) bool { return c.opts.LogFile == "x.log" && c.opts.PidFile == "x.pid" }},
+		{[]string{"--log", "y.log", "--pid", "y.pid"}, func(c invocation) bool { return c.opts.LogFile == "y.log" && c.opts.PidFile == "y.pid" }},
+		{[]string{"-v"}, func(c invocation) bool { return c.showVersion }},
+		{[]string{"--version"}, func(c invocation) bool { return c.showVersion }},
+		{nil, func(c invocation) bool {
+			return c.opts.HTTPPort == 0 && c.opts.LameDuckDuration == config.DefaultLameDuckDuration &&
+				c.opts.LameDuckGracePeriod == config.DefaultLameDuckGracePeriod
 		}},
-		{[]string{"-m", "8222", "--http_base_path", "/mon"}, func(c config) bool {
+		{[]string{"-m", "8222", "--http_base_path", "/mon"}, func(c invocation) bool {
 			return c.opts.HTTPPort == 8222 && c.opts.HTTPBasePath == "/mon"
 		}},
-		{[]string{"--http_port", "-1"}, func(c config) bool { return c.opts.HTTPPort == server.MonitorRandomPort }},
-		{[]string{"-sl", "ldm=12"}, func(c config) bool { return c.signal == "ldm=12" }},
-		{[]string{"--signal", "reload", "-P", "x.pid"}, func(c config) bool { return c.signal == "reload" && c.opts.PidFile == "x.pid" }},
-		{[]string{"--lame_duck_duration", "30s", "--lame_duck_grace_period", "5s"}, func(c config) bool {
+		{[]string{"--http_port", "-1"}, func(c invocation) bool { return c.opts.HTTPPort == config.MonitorRandomPort }},
+		{[]string{"-sl", "ldm=12"}, func(c invocation) bool { return c.signal == "ldm=12" }},
+		{[]string{"--signal", "reload", "-P", "x.pid"}, func(c invocation) bool { return c.signal == "reload" && c.opts.PidFile == "x.pid" }},
+		{[]string{"--lame_duck_duration", "30s", "--lame_duck_grace_period", "5s"}, func(c invocation) bool {
 			return c.opts.LameDuckDuration == 30*time.Second && c.opts.LameDuckGracePeriod == 5*time.Second
 		}},
 	}

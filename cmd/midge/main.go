@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/server"
 )
 
@@ -29,10 +30,10 @@ func run(args []string) int {
 // configSource produces the configuration: at start, and again for each
 // reload (SIGHUP). That is the command line and the -c file it names, which
 // is read again each time.
-type configSource func() (config, error)
+type configSource func() (invocation, error)
 
 func commandLine(args []string) configSource {
-	return func() (config, error) { return parseFlags(args) }
+	return func() (invocation, error) { return parseFlags(args) }
 }
 
 func runFrom(source configSource) int {
@@ -41,7 +42,7 @@ func runFrom(source configSource) int {
 	case errors.Is(err, errHelp):
 		fmt.Print(usageText)
 		return 0
-	case errors.As(err, new(*server.ConfigError)):
+	case errors.As(err, new(*config.ConfigError)):
 		fmt.Fprintf(os.Stderr, "midge: %v\n", err)
 		return 1
 	case err != nil:
@@ -70,9 +71,8 @@ func runFrom(source configSource) int {
 		return 1
 	}
 	defer closeLog()
-	cfg.opts.Logger = zapLogger{log.Sugar()}
 
-	srv, err := server.New(cfg.opts)
+	srv, err := server.New(cfg.opts, zapLogger{log.Sugar()})
 	if err != nil {
 		log.Error("invalid configuration", zap.Error(err))
 		return 1
@@ -99,7 +99,7 @@ func runFrom(source configSource) int {
 
 // newLogger builds the zap logger the flags ask for: info level by default,
 // debug with -D or -V, to stderr or the -l file.
-func newLogger(cfg config) (*zap.Logger, *logOutput, func(), error) {
+func newLogger(cfg invocation) (*zap.Logger, *logOutput, func(), error) {
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
 	enc.EncodeLevel = zapcore.CapitalLevelEncoder

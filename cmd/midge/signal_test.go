@@ -325,10 +325,10 @@ func TestSignalCommandErrors(t *testing.T) {
 const argsFileEnv = "MIDGE_TEST_ARGS_FILE"
 
 func argsFileSource(path string) configSource {
-	return func() (config, error) {
+	return func() (invocation, error) {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return config{}, err
+			return invocation{}, err
 		}
 		return parseFlags(strings.Fields(string(b)))
 	}

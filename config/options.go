@@ -1,14 +1,12 @@
-package server
+package config
 
 import (
 	"fmt"
 	"time"
-
-	"github.com/midgemq/midge/logging"
 )
 
 // Defaults match the reference server so that clients and scripts written
-// for it behave the same against midge (PROTOCOL.md §9).
+// for it behave the same against midge.
 const (
 	DefaultHost           = "0.0.0.0"
 	DefaultPort           = 4222
@@ -31,11 +29,11 @@ const (
 	RandomPort = -1
 )
 
-// Options configure a Server. The zero value of a field means its default;
+// Options configure a server. The zero value of a field means its default;
 // DefaultOptions returns them filled in.
 type Options struct {
 	Host       string
-	Port       int // 0 picks a free port (tests); see Server.Addr
+	Port       int // 0 picks a free port (tests)
 	ServerName string
 
 	MaxPayload     int           // largest PUB/HPUB payload, headers included
@@ -61,10 +59,10 @@ type Options struct {
 	// MaxSubscriptions per connection; 0 means unlimited.
 	MaxSubscriptions int
 
-	Auth     AuthOptions      // client authentication and permissions (auth.go)
-	Accounts []AccountOptions // isolated subject spaces (account_config.go)
-	TLS      TLSOptions       // TLS for client connections (tls.go)
-	// Monitoring over HTTP (monitor.go): HTTPPort 0 disables it,
+	Auth     AuthOptions      // client authentication and permissions
+	Accounts []AccountOptions // isolated subject spaces
+	TLS      TLSOptions       // TLS for client connections
+	// Monitoring over HTTP: HTTPPort 0 disables it,
 	// MonitorRandomPort picks a free port (see MonitorAddr). HTTPHost
 	// defaults to Host; HTTPBasePath prefixes every endpoint.
 	HTTPHost     string
@@ -74,19 +72,19 @@ type Options struct {
 	MaxClosedClients int
 
 	// PortsFileDir, when set, gets a <executable>_<pid>.ports file listing
-	// every listener's URLs once they are all up (portsfile.go).
+	// every listener's URLs once they are all up.
 	PortsFileDir string
 	// ConfigWarnings are what the configuration loader accepted but wants
 	// said (logged at start).
 	ConfigWarnings []string
 
-	// Lame duck mode (lameduck.go): clients are told at once, closed after
+	// Lame duck mode: clients are told at once, closed after
 	// the grace period, spread over the rest of the duration.
 	LameDuckDuration    time.Duration
 	LameDuckGracePeriod time.Duration
 
-	WebSocket WebSocketOptions // NATS protocol over WebSocket (websocket.go)
-	MQTT      MQTTOptions      // MQTT 3.1.1 listener (mqtt_server.go)
+	WebSocket WebSocketOptions // NATS protocol over WebSocket
+	MQTT      MQTTOptions      // MQTT 3.1.1 listener
 
 	Debug bool // log connection lifecycle events
 	Trace bool // log every protocol operation (expensive; off by default)
@@ -95,21 +93,18 @@ type Options struct {
 	// configuration file can set them.
 	LogFile string
 	PidFile string
-
-	// Logger receives the server's logs; nil means no logging.
-	Logger logging.Logger
 }
 
 // DefaultOptions returns the reference server's defaults.
 func DefaultOptions() Options {
 	var o Options
-	o.setDefaults()
+	o.SetDefaults()
 	o.Host, o.Port = DefaultHost, DefaultPort
 	return o
 }
 
-// validate checks what setDefaults cannot fix.
-func (o *Options) validate() error {
+// Validate checks what SetDefaults cannot fix.
+func (o *Options) Validate() error {
 	if o.LameDuckGracePeriod >= o.LameDuckDuration {
 		return fmt.Errorf("lame duck grace period (%v) must be shorter than the lame duck duration (%v)",
 			o.LameDuckGracePeriod, o.LameDuckDuration)
@@ -120,9 +115,9 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// setDefaults fills every zero field with its default. Host and Port are left
+// SetDefaults fills every zero field with its default. Host and Port are left
 // alone: the zero Port deliberately means "any free port".
-func (o *Options) setDefaults() {
+func (o *Options) SetDefaults() {
 	if o.MaxPayload <= 0 {
 		o.MaxPayload = DefaultMaxPayload
 	}
@@ -158,8 +153,5 @@ func (o *Options) setDefaults() {
 	}
 	if o.LameDuckGracePeriod <= 0 {
 		o.LameDuckGracePeriod = DefaultLameDuckGracePeriod
-	}
-	if o.Logger == nil {
-		o.Logger = logging.Nop()
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"strings"
@@ -165,7 +165,7 @@ func (cp *configParser) subjectList(v cval, allowQueue bool) []string {
 		if !ok {
 			continue
 		}
-		if _, err := parsePermEntry(s, allowQueue); err != nil {
+		if _, _, err := ParsePermEntry(s, allowQueue); err != nil {
 			cp.errorf(r, "%v", err)
 			continue
 		}
