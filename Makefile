@@ -6,7 +6,7 @@ BIN      := bin
 FUZZTIME ?= 10s
 # Every fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
 FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch \
-	./server:FuzzConnect ./server:FuzzClientSession ./server:FuzzConfig ./server:FuzzJetStreamAPI ./jetstore:FuzzDecodeRecord \
+	./broker:FuzzConnect ./broker:FuzzClientSession ./broker:FuzzConfig ./server:FuzzJetStreamAPI ./jetstore:FuzzDecodeRecord \
 	./mqtt:FuzzDecode ./mqtt:FuzzTopic ./server:FuzzMQTTConnection
 
 SOAK_ROUNDS ?= 50
@@ -41,7 +41,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./parser ./sublist ./server ./jetstore
+	$(GO) test -run '^$$' -bench . -benchmem ./parser ./sublist ./broker ./jetstore
 
 # Longer crash runs: SIGKILL a real midge SOAK_ROUNDS times mid-publish.
 soak:

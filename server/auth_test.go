@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
@@ -233,7 +234,7 @@ func TestAccountsIsolateUsers(t *testing.T) {
 		expectNoMsg(t, conns[u], subs[u]) // nothing from other accounts
 	}
 	accA, ok := s.LookupAccount("A")
-	if !ok || accA.Name() != "A" || s.Accounts()[0].Name() != GlobalAccountName {
+	if !ok || accA.Name() != "A" || s.Accounts()[0].Name() != broker.GlobalAccountName {
 		t.Fatalf("LookupAccount/Accounts: %v %v", accA, s.Accounts())
 	}
 	// An internal publisher into A reaches A's users only.

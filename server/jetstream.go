@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
 )
 
@@ -20,14 +21,14 @@ import (
 // jsAccount is one account's JetStream.
 type jsAccount struct {
 	srv   *Server
-	acc   *Account
+	acc   *broker.Account
 	store *jetstore.Store
 	api   *jsAPI
 
 	mu       sync.Mutex
-	streams  map[string]*jsStream     // by name
-	pullSubs map[string]*Subscription // pull request subscriptions by subject
-	errPub   *Publisher               // answers publishes a stream refused at once
+	streams  map[string]*jsStream            // by name
+	pullSubs map[string]*broker.Subscription // pull request subscriptions by subject
+	errPub   *broker.Publisher               // answers publishes a stream refused at once
 }
 
 // jsStream is the server's handle on one stream: its capture and direct-get
@@ -36,26 +37,27 @@ type jsStream struct {
 	st       *jetstore.Store
 	stream   *jetstore.Stream
 	nameJSON []byte // the name as a JSON string, for hand-built acks
-	ackPub   *Publisher
+	ackPub   *broker.Publisher
 	ackLine  []byte      // scratch for ack JSON; only the stream's committer uses it
 	noAck    atomic.Bool // the stream's no_ack: publishes get no ack
-	subs     []*Subscription
+	subs     []*broker.Subscription
 }
 
 // enableJetStream opens the store of an account and subscribes its API.
-func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
-	dir := filepath.Join(s.opts.StoreDir, "jetstream", acc.Name())
+func (s *Server) enableJetStream(acc *broker.Account) (*jsAccount, error) {
+	o := s.opts()
+	dir := filepath.Join(o.StoreDir, "jetstream", acc.Name())
 	ja := &jsAccount{srv: s, acc: acc, streams: make(map[string]*jsStream),
-		pullSubs: make(map[string]*Subscription), errPub: acc.NewPublisher()}
+		pullSubs: make(map[string]*broker.Subscription), errPub: acc.NewPublisher()}
 	store, err := jetstore.Open(dir, jetstore.Options{
 		Log:             s.log.With("account", acc.Name()),
-		SyncInterval:    s.opts.SyncInterval,
-		BlockSize:       s.opts.StoreBlockSize,
+		SyncInterval:    o.SyncInterval,
+		BlockSize:       o.StoreBlockSize,
 		Ack:             ja.sendPubAcks,
 		NewSender:       ja.newSender,
 		ConsumerAdded:   ja.consumerAdded,
 		ConsumerRemoved: ja.consumerRemoved,
-		Observer:        s.storeObserver(),
+		Observer:        s.mon.CommitObserver(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening JetStream store in %s: %w", dir, err)
@@ -74,7 +76,6 @@ func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
 		s.log.Info("restored stream", "account", acc.Name(), "stream", st.Name(),
 			"messages", state.Msgs, "bytes", state.Bytes)
 	}
-	acc.js = ja
 	return ja, nil
 }
 

@@ -49,7 +49,7 @@ func TestReloadAddedAccountHasJetStream(t *testing.T) {
 		o.Accounts = []config.AccountOptions{{Name: "A"}}
 		o.Auth.Users = []config.User{{Username: "a", Password: "p", Account: "A"}}
 	})
-	next := *s.getOpts()
+	next := *s.opts()
 	next.Accounts = []config.AccountOptions{{Name: "A"}, {Name: "B"}}
 	next.Auth.Users = append(next.Auth.Users[:1:1], config.User{Username: "b", Password: "p", Account: "B"})
 	if err := s.Reload(next); err != nil {
@@ -63,7 +63,7 @@ func TestReloadAddedAccountHasJetStream(t *testing.T) {
 	if _, err := js.Publish(ctx(t), "new.1", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(s.jsAccounts()); n != 3 { // $G, A, B
+	if n := len(s.js.list()); n != 3 { // $G, A, B
 		t.Fatalf("%d JetStream accounts", n)
 	}
 }

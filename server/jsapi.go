@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
 )
 
@@ -40,7 +41,7 @@ var jsAPISubjects = []string{
 
 type jsAPI struct {
 	ja    *jsAccount
-	subs  []*Subscription
+	subs  []*broker.Subscription
 	queue chan apiRequest
 	done  chan struct{}
 
@@ -100,7 +101,7 @@ func (api *jsAPI) enqueue(subject, reply, hdr, data []byte) {
 	}
 }
 
-func (api *jsAPI) work(pub *Publisher) {
+func (api *jsAPI) work(pub *broker.Publisher) {
 	for {
 		select {
 		case <-api.done:
@@ -167,7 +168,7 @@ func decodeBody(body []byte, v any) *jetstore.APIError {
 }
 
 // dispatch routes a request by its subject tokens after $JS.API.
-func (api *jsAPI) dispatch(req apiRequest, pub *Publisher) any {
+func (api *jsAPI) dispatch(req apiRequest, pub *broker.Publisher) any {
 	tokens := strings.Split(strings.TrimPrefix(req.subject, jsAPIPrefix), ".")
 	switch {
 	case len(tokens) == 1 && tokens[0] == "INFO":

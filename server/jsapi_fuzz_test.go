@@ -30,8 +30,8 @@ func FuzzJetStreamAPI(f *testing.F) {
 		f.Add(s.subject, []byte(s.body))
 	}
 	s := startServer(f, func(o *config.Options) { o.JetStream, o.StoreDir = true, f.TempDir() })
-	api := s.gacc.js.api
-	pub := s.gacc.NewPublisher()
+	api := s.js.of(s.GlobalAccount()).api
+	pub := s.GlobalAccount().NewPublisher()
 	f.Fuzz(func(t *testing.T, subject string, body []byte) {
 		if strings.ContainsAny(subject, " \t\r\n") || len(subject) > 256 {
 			return

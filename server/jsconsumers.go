@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
 )
 
@@ -14,8 +15,8 @@ import (
 
 // consumerSender delivers a consumer's messages through the account.
 type consumerSender struct {
-	acc *Account
-	pub *Publisher
+	acc *broker.Account
+	pub *broker.Publisher
 }
 
 func (s *consumerSender) Send(to, subject, reply, hdr, data []byte) bool {
@@ -24,7 +25,7 @@ func (s *consumerSender) Send(to, subject, reply, hdr, data []byte) bool {
 
 func (s *consumerSender) Flush() { s.pub.Flush() }
 
-func (s *consumerSender) HasInterest(subject []byte) bool { return s.acc.hasInterestBytes(subject) }
+func (s *consumerSender) HasInterest(subject []byte) bool { return s.acc.HasInterestBytes(subject) }
 
 func (ja *jsAccount) newSender(stream, consumer string) jetstore.Sender {
 	return &consumerSender{acc: ja.acc, pub: ja.acc.NewPublisher()}
@@ -71,7 +72,7 @@ const jsAckPrefix = "$JS.ACK."
 
 // ackHandler routes acks of one stream to its consumers. It runs in the
 // acknowledging client's read loop, so it only parses and queues.
-func (ja *jsAccount) ackHandler(js *jsStream) MsgHandler {
+func (ja *jsAccount) ackHandler(js *jsStream) broker.MsgHandler {
 	return func(subject, reply, _, data []byte) {
 		consumer, sseq, cseq, ok := parseAckSubject(subject)
 		if !ok {
@@ -87,7 +88,7 @@ func (ja *jsAccount) ackHandler(js *jsStream) MsgHandler {
 
 // flowControlHandler routes answers to flow control requests,
 // $JS.FC.<stream>.<consumer>.<id>, to the consumer.
-func (ja *jsAccount) flowControlHandler(js *jsStream) MsgHandler {
+func (ja *jsAccount) flowControlHandler(js *jsStream) broker.MsgHandler {
 	return func(subject, _, _, _ []byte) {
 		rest := subject[len(jetstore.FlowControlPrefix):]
 		i := bytes.IndexByte(rest, '.')

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
 )
 
@@ -19,7 +20,7 @@ var (
 	statusBadRequest   = []byte("NATS/1.0 408 Bad Request\r\n\r\n")
 )
 
-func (api *jsAPI) directGet(name, subject string, req apiRequest, pub *Publisher) {
+func (api *jsAPI) directGet(name, subject string, req apiRequest, pub *broker.Publisher) {
 	js := api.ja.lookup(name)
 	if js == nil {
 		return

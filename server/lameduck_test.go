@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/monitor"
 	"github.com/nats-io/nats.go"
 )
 
@@ -61,7 +62,7 @@ func TestLameDuckModeTellsWaitsAndClosesGradually(t *testing.T) {
 		t.Fatal("not in lame duck mode")
 	}
 	if time.Since(start) < grace { // the monitoring server goes with the shutdown
-		if code, body := httpGet(t, s, HealthzPath); code != http.StatusInternalServerError {
+		if code, body := httpGet(t, s, monitor.HealthzPath); code != http.StatusInternalServerError {
 			t.Fatalf("healthz in lame duck mode: %d %s", code, body)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/broker"
+	"github.com/midgemq/midge/monitor"
 	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -14,7 +16,7 @@ import (
 // scrapeMetrics reads /metrics and parses it with Prometheus' own text parser.
 func scrapeMetrics(t *testing.T, s *Server) map[string]*dto.MetricFamily {
 	t.Helper()
-	code, body := httpGet(t, s, MetricsPath)
+	code, body := httpGet(t, s, monitor.MetricsPath)
 	if code != 200 {
 		t.Fatalf("/metrics: %d %s", code, body)
 	}
@@ -82,8 +84,8 @@ func TestMetricsCoreFigures(t *testing.T) {
 	before := scrapeMetrics(t, s)
 	bytes := monPublish(t, pub, "m.x", 10)
 	monReceive(t, sub, 10)
-	s.viol.authFailures.Add(1) // as two failed CONNECTs would
-	s.viol.authFailures.Add(1) // as two failed CONNECTs would
+	s.Broker().CountViolation(broker.ViolationAuthFailure) // as two failed CONNECTs would
+	s.Broker().CountViolation(broker.ViolationAuthFailure)
 	after := scrapeMetrics(t, s)
 
 	for _, c := range []struct {
@@ -109,10 +111,10 @@ func TestMetricsCoreFigures(t *testing.T) {
 	if got := metricValue(t, after, "midge_subscriptions"); got != 1 {
 		t.Errorf("midge_subscriptions %v", got)
 	}
-	if got := metricValue(t, after, "midge_info", "server_id", s.ID(), "version", Version); got != 1 {
+	if got := metricValue(t, after, "midge_info", "server_id", s.ID(), "version", broker.Version); got != 1 {
 		t.Errorf("midge_info %v", got)
 	}
-	v := getJSON[Varz](t, s, VarzPath)
+	v := getJSON[monitor.Varz](t, s, monitor.VarzPath)
 	if got := metricValue(t, after, "midge_in_messages_total"); got != float64(v.InMsgs) {
 		t.Errorf("metrics in %v, varz in %d", got, v.InMsgs)
 	}
@@ -226,7 +228,7 @@ func BenchmarkScrapeManyConnections(b *testing.B) {
 		rc.send("CONNECT {\"verbose\":false}\r\nSUB x 1\r\n")
 	}
 	waitFor(b, "connections", func() bool { return s.NumClients() == 1000 })
-	for _, path := range []string{MetricsPath, VarzPath} {
+	for _, path := range []string{monitor.MetricsPath, monitor.VarzPath} {
 		b.Run(strings.TrimPrefix(path, "/"), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				if code, _ := httpGet(b, s, path); code != 200 {

@@ -19,7 +19,11 @@ var httpClient = &http.Client{Timeout: 10 * time.Second}
 
 // monURL is the address of a monitoring path (base path included).
 func monURL(s *Server, path string) string {
-	return "http://" + s.MonitorAddr().String() + normalizeBasePath(s.opts.HTTPBasePath) + path
+	base := strings.Trim(s.opts().HTTPBasePath, "/")
+	if base != "" {
+		base = "/" + base
+	}
+	return "http://" + s.MonitorAddr().String() + base + path
 }
 
 // httpGet fetches a monitoring path and returns the status and body.

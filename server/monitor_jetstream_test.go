@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/monitor"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -62,7 +64,7 @@ func TestJszFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	jz := getJSON[JSInfo](t, s, JszPath)
+	jz := getJSON[monitor.JSInfo](t, s, monitor.JszPath)
 	if jz.Streams != 2 || jz.Consumers != 1 || jz.Messages != 5 || jz.Bytes != info.State.Bytes ||
 		jz.Total != 1 || jz.Disabled || jz.AccountDetails != nil {
 		t.Fatalf("jsz: %+v", jz)
@@ -70,12 +72,12 @@ func TestJszFigures(t *testing.T) {
 	if jz.Store != info.State.Bytes || jz.Memory != 0 || jz.Accounts != 1 || jz.API.Errors != 1 || jz.API.Total < 5 {
 		t.Fatalf("jsz stats: %+v", jz.JetStreamStats)
 	}
-	if !jz.Config.SyncAlways || jz.Config.StoreDir != filepath.Join(s.opts.StoreDir, "jetstream") {
+	if !jz.Config.SyncAlways || jz.Config.StoreDir != filepath.Join(s.opts().StoreDir, "jetstream") {
 		t.Fatalf("jsz config: %+v", jz.Config)
 	}
 
-	streams := getJSON[JSInfo](t, s, JszPath+"?streams=true").AccountDetails
-	if len(streams) != 1 || streams[0].Name != GlobalAccountName || len(streams[0].Streams) != 2 {
+	streams := getJSON[monitor.JSInfo](t, s, monitor.JszPath+"?streams=true").AccountDetails
+	if len(streams) != 1 || streams[0].Name != broker.GlobalAccountName || len(streams[0].Streams) != 2 {
 		t.Fatalf("streams=true: %+v", streams)
 	}
 	empty, ord := streams[0].Streams[0], streams[0].Streams[1]
@@ -86,7 +88,7 @@ func TestJszFigures(t *testing.T) {
 		t.Fatalf("ORDERS state: %+v", st)
 	}
 
-	withConsumers := getJSON[JSInfo](t, s, JszPath+"?consumers=true&config=true&offset=1&limit=1")
+	withConsumers := getJSON[monitor.JSInfo](t, s, monitor.JszPath+"?consumers=true&config=true&offset=1&limit=1")
 	sd := withConsumers.AccountDetails[0].Streams
 	if len(sd) != 1 || sd[0].Name != "ORDERS" || sd[0].Config == nil || sd[0].Config.Subjects[0] != "orders.>" {
 		t.Fatalf("paged with config: %+v", sd)
@@ -100,25 +102,25 @@ func TestJszFigures(t *testing.T) {
 		t.Fatalf("consumer D: %+v", c)
 	}
 
-	v := getJSON[Varz](t, s, VarzPath)
+	v := getJSON[monitor.Varz](t, s, monitor.VarzPath)
 	if v.JetStream.Stats == nil || v.JetStream.Stats.Store != info.State.Bytes || v.JetStream.Config == nil {
 		t.Fatalf("varz jetstream: %+v", v.JetStream)
 	}
-	if a := getJSON[Accountz](t, s, AccountzPath+"?acc=$G").Account; !a.JetStream {
+	if a := getJSON[monitor.Accountz](t, s, monitor.AccountzPath+"?acc=$G").Account; !a.JetStream {
 		t.Fatalf("accountz: JetStream not shown: %+v", a)
 	}
 }
 
 func TestJszDisabled(t *testing.T) {
 	s := startServer(t, withMonitor)
-	if jz := getJSON[JSInfo](t, s, JszPath); !jz.Disabled || jz.Streams != 0 {
+	if jz := getJSON[monitor.JSInfo](t, s, monitor.JszPath); !jz.Disabled || jz.Streams != 0 {
 		t.Fatalf("jsz without JetStream: %+v", jz)
 	}
 }
 
 func TestHealthzChecksStreamsRecovered(t *testing.T) {
 	dir := t.TempDir()
-	broken := filepath.Join(dir, "jetstream", GlobalAccountName, "streams", "BROKEN")
+	broken := filepath.Join(dir, "jetstream", broker.GlobalAccountName, "streams", "BROKEN")
 	if err := os.MkdirAll(broken, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -127,21 +129,21 @@ func TestHealthzChecksStreamsRecovered(t *testing.T) {
 	}
 	s := startServer(t, withMonitor, func(o *config.Options) { o.JetStream, o.StoreDir = true, dir })
 
-	code, body := httpGet(t, s, HealthzPath)
-	var hs HealthStatus
+	code, body := httpGet(t, s, monitor.HealthzPath)
+	var hs monitor.HealthStatus
 	if err := json.Unmarshal([]byte(body), &hs); err != nil || code != http.StatusServiceUnavailable ||
 		hs.Status != "unavailable" || hs.Error != "JetStream stream '$G > BROKEN' could not be recovered" {
 		t.Fatalf("healthz with an unrecovered stream: %d %s", code, body)
 	}
-	if code, body := httpGet(t, s, HealthzPath+"?js-enabled-only=true"); code != http.StatusOK {
+	if code, body := httpGet(t, s, monitor.HealthzPath+"?js-enabled-only=true"); code != http.StatusOK {
 		t.Fatalf("js-enabled-only: %d %s", code, body)
 	}
 	// Once the operator moves the damaged stream away, the server is healthy.
 	if err := os.RemoveAll(broken); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := httpGet(t, s, HealthzPath); code != http.StatusOK {
+	if code, body := httpGet(t, s, monitor.HealthzPath); code != http.StatusOK {
 		t.Fatalf("healthz after removing the stream: %d %s", code, body)
 	}
-	wantBadRequest(t, s, HealthzPath+"?js-enabled-only=perhaps", "Error decoding boolean")
+	wantBadRequest(t, s, monitor.HealthzPath+"?js-enabled-only=perhaps", "Error decoding boolean")
 }

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/monitor"
 	"github.com/nats-io/nats.go"
 )
 
@@ -25,12 +27,12 @@ func TestVarzFiguresMoveExactly(t *testing.T) {
 	}
 	monFlush(t, subConn)
 
-	before := getJSON[Varz](t, s, VarzPath)
+	before := getJSON[monitor.Varz](t, s, monitor.VarzPath)
 	const n = 17
 	bytes := monPublish(t, pub, "metrics.a", n)
 	monReceive(t, sub, n)
 	monFlush(t, subConn) // the receiver's writer has flushed every message
-	after := getJSON[Varz](t, s, VarzPath)
+	after := getJSON[monitor.Varz](t, s, monitor.VarzPath)
 
 	checks := []struct {
 		name      string
@@ -46,7 +48,7 @@ func TestVarzFiguresMoveExactly(t *testing.T) {
 		{"total_connections", int64(after.TotalConnections), 2},
 		{"subscriptions", int64(after.Subscriptions), 2},
 		{"slow_consumers", after.SlowConsumers, 0},
-		{"http_req_stats[/varz]", int64(after.HTTPReqStats[VarzPath]), 2},
+		{"http_req_stats[/varz]", int64(after.HTTPReqStats[monitor.VarzPath]), 2},
 		{"port", int64(after.Port), int64(s.Addr().Port)},
 		{"http_port", int64(after.HTTPPort), int64(s.MonitorAddr().Port)},
 		{"max_payload", int64(after.MaxPayload), config.DefaultMaxPayload},
@@ -57,7 +59,7 @@ func TestVarzFiguresMoveExactly(t *testing.T) {
 			t.Errorf("%s moved by %d, want %d", c.name, c.got, c.want)
 		}
 	}
-	if after.ID != s.ID() || after.Version != ProtocolVersion || after.MidgeVersion != Version {
+	if after.ID != s.ID() || after.Version != broker.ProtocolVersion || after.MidgeVersion != broker.Version {
 		t.Errorf("identity: %q %q %q", after.ID, after.Version, after.MidgeVersion)
 	}
 	if after.Mem <= 0 || after.Cores <= 0 || !after.Now.After(after.Start) {
@@ -70,7 +72,7 @@ func TestVarzFiguresMoveExactly(t *testing.T) {
 	// A closed connection's figures stay in the totals.
 	pub.Close()
 	waitFor(t, "publisher gone", func() bool { return s.NumClients() == 1 })
-	final := getJSON[Varz](t, s, VarzPath)
+	final := getJSON[monitor.Varz](t, s, monitor.VarzPath)
 	if final.InMsgs != after.InMsgs || final.Connections != 1 || final.TotalConnections != 2 {
 		t.Errorf("after close: in_msgs %d (was %d), connections %d, total %d",
 			final.InMsgs, after.InMsgs, final.Connections, final.TotalConnections)
@@ -100,7 +102,7 @@ func connzClients(t *testing.T, s *Server) (alpha, beta, gamma *nats.Conn) {
 	return alpha, beta, gamma
 }
 
-func cids(conns []*ConnInfo) []uint64 {
+func cids(conns []*broker.ConnInfo) []uint64 {
 	out := make([]uint64, len(conns))
 	for i, c := range conns {
 		out[i] = c.Cid
@@ -108,7 +110,7 @@ func cids(conns []*ConnInfo) []uint64 {
 	return out
 }
 
-func sameCids(got []*ConnInfo, want ...*nats.Conn) bool {
+func sameCids(got []*broker.ConnInfo, want ...*nats.Conn) bool {
 	if len(got) != len(want) {
 		return false
 	}
@@ -127,8 +129,8 @@ func TestConnzDescribesConnections(t *testing.T) {
 	// gamma's writer flushed its 6 deliveries once this round trip is back.
 	monFlush(t, gamma)
 
-	cz := getJSON[Connz](t, s, ConnzPath)
-	if cz.NumConns != 3 || cz.Total != 3 || cz.Limit != DefaultConnListSize || cz.ID != s.ID() {
+	cz := getJSON[monitor.Connz](t, s, monitor.ConnzPath)
+	if cz.NumConns != 3 || cz.Total != 3 || cz.Limit != monitor.DefaultConnListSize || cz.ID != s.ID() {
 		t.Fatalf("connz header: %+v", cz)
 	}
 	if !sameCids(cz.Conns, alpha, beta, gamma) {
@@ -163,7 +165,7 @@ func TestConnzDescribesConnections(t *testing.T) {
 		{"sort=cid&offset=1&limit=1", []*nats.Conn{beta}},
 		{"offset=5", nil},
 	} {
-		got := getJSON[Connz](t, s, ConnzPath+"?"+tc.query)
+		got := getJSON[monitor.Connz](t, s, monitor.ConnzPath+"?"+tc.query)
 		if !sameCids(got.Conns, tc.want...) || got.Total != 3 || got.NumConns != len(tc.want) {
 			t.Errorf("%s: cids %v, total %d, num %d", tc.query, cids(got.Conns), got.Total, got.NumConns)
 		}
@@ -171,8 +173,8 @@ func TestConnzDescribesConnections(t *testing.T) {
 
 	// Activity order depends on when each writer flushed, so check that
 	// the answers are ordered by the times they report.
-	byLast := getJSON[Connz](t, s, ConnzPath+"?sort=last").Conns
-	byIdle := getJSON[Connz](t, s, ConnzPath+"?sort=idle").Conns
+	byLast := getJSON[monitor.Connz](t, s, monitor.ConnzPath+"?sort=last").Conns
+	byIdle := getJSON[monitor.Connz](t, s, monitor.ConnzPath+"?sort=idle").Conns
 	for i := 1; i < len(byLast); i++ {
 		if byLast[i].LastActivity.After(byLast[i-1].LastActivity) || byIdle[i].LastActivity.Before(byIdle[i-1].LastActivity) {
 			t.Fatalf("sort=last %v / sort=idle %v not ordered by last activity", cids(byLast), cids(byIdle))
@@ -180,11 +182,11 @@ func TestConnzDescribesConnections(t *testing.T) {
 	}
 
 	gid, _ := gamma.GetClientID()
-	one := getJSON[Connz](t, s, ConnzPath+"?subs=1&cid="+uitoa(gid))
+	one := getJSON[monitor.Connz](t, s, monitor.ConnzPath+"?subs=1&cid="+uitoa(gid))
 	if len(one.Conns) != 1 || strings.Join(one.Conns[0].Subs, " ") != "g.1 g.2 g.*" {
 		t.Fatalf("subs=1&cid: %+v", one.Conns)
 	}
-	detail := getJSON[Connz](t, s, ConnzPath+"?subs=detail&cid="+uitoa(gid)).Conns[0].SubsDetail
+	detail := getJSON[monitor.Connz](t, s, monitor.ConnzPath+"?subs=detail&cid="+uitoa(gid)).Conns[0].SubsDetail
 	if len(detail) != 3 || detail[0].Sid != "1" || detail[0].Msgs != 3 || detail[2].Subject != "g.*" ||
 		detail[2].Msgs != 3 || detail[1].Msgs != 0 || detail[0].Cid != gid {
 		t.Fatalf("subs=detail: %+v", detail)
@@ -197,21 +199,21 @@ func TestConnzLastActivity(t *testing.T) {
 	s := startServer(t, withMonitor)
 	nc := connect(t, s)
 	id, _ := nc.GetClientID()
-	path := ConnzPath + "?cid=" + uitoa(id)
+	path := monitor.ConnzPath + "?cid=" + uitoa(id)
 	// CONNECT and PINGs are not activity; messages and subscriptions are.
-	if c := getJSON[Connz](t, s, path).Conns[0]; !c.LastActivity.Equal(c.Start) {
+	if c := getJSON[monitor.Connz](t, s, path).Conns[0]; !c.LastActivity.Equal(c.Start) {
 		t.Fatalf("idle connection: last activity %v, start %v", c.LastActivity, c.Start)
 	}
 	monPublish(t, nc, "activity", 1)
-	published := getJSON[Connz](t, s, path).Conns[0].LastActivity
-	if !published.After(getJSON[Connz](t, s, path).Conns[0].Start) {
+	published := getJSON[monitor.Connz](t, s, path).Conns[0].LastActivity
+	if !published.After(getJSON[monitor.Connz](t, s, path).Conns[0].Start) {
 		t.Fatal("publishing did not count as activity")
 	}
 	if _, err := nc.SubscribeSync("activity"); err != nil {
 		t.Fatal(err)
 	}
 	monFlush(t, nc)
-	if subscribed := getJSON[Connz](t, s, path).Conns[0].LastActivity; !subscribed.After(published) {
+	if subscribed := getJSON[monitor.Connz](t, s, path).Conns[0].LastActivity; !subscribed.After(published) {
 		t.Fatal("subscribing did not count as activity")
 	}
 }
@@ -230,13 +232,13 @@ func TestConnzClosedConnections(t *testing.T) {
 		gone = append(gone, id)
 		nc.Close()
 		waitFor(t, name+" remembered as closed", func() bool {
-			cz := getJSON[Connz](t, s, ConnzPath+"?state=closed&cid="+uitoa(id))
+			cz := getJSON[monitor.Connz](t, s, monitor.ConnzPath+"?state=closed&cid="+uitoa(id))
 			return len(cz.Conns) == 1
 		})
 	}
 
 	// Only the two most recent are remembered (MaxClosedClients).
-	closed := getJSON[Connz](t, s, ConnzPath+"?state=closed&subs=1")
+	closed := getJSON[monitor.Connz](t, s, monitor.ConnzPath+"?state=closed&subs=1")
 	if closed.Total != 2 || len(closed.Conns) != 2 || closed.Conns[0].Cid != gone[1] || closed.Conns[1].Cid != gone[2] {
 		t.Fatalf("closed: total %d cids %v, want %v", closed.Total, cids(closed.Conns), gone[1:])
 	}
@@ -246,15 +248,15 @@ func TestConnzClosedConnections(t *testing.T) {
 		t.Fatalf("closed connection: %+v", c)
 	}
 	// The list asked for with subs=1 is not kept on the remembered entry.
-	if plain := getJSON[Connz](t, s, ConnzPath+"?state=closed"); plain.Conns[1].Subs != nil {
+	if plain := getJSON[monitor.Connz](t, s, monitor.ConnzPath+"?state=closed"); plain.Conns[1].Subs != nil {
 		t.Fatalf("subscriptions leaked into a later answer: %+v", plain.Conns[1])
 	}
-	all := getJSON[Connz](t, s, ConnzPath+"?state=all")
+	all := getJSON[monitor.Connz](t, s, monitor.ConnzPath+"?state=all")
 	keepID, _ := keep.GetClientID()
 	if all.Total != 3 || all.Conns[0].Cid != keepID {
 		t.Fatalf("state=all: total %d cids %v", all.Total, cids(all.Conns))
 	}
-	byStop := getJSON[Connz](t, s, ConnzPath+"?state=closed&sort=stop")
+	byStop := getJSON[monitor.Connz](t, s, monitor.ConnzPath+"?state=closed&sort=stop")
 	if byStop.Conns[0].Cid != gone[2] {
 		t.Fatalf("sort=stop: %v", cids(byStop.Conns))
 	}
@@ -262,12 +264,12 @@ func TestConnzClosedConnections(t *testing.T) {
 
 func TestConnzRejectsBadParameters(t *testing.T) {
 	s := startServer(t, withMonitor)
-	wantBadRequest(t, s, ConnzPath+"?sort=bogus", "invalid sorting option: bogus")
-	wantBadRequest(t, s, ConnzPath+"?sort=stop", "only valid on closed connections")
-	wantBadRequest(t, s, ConnzPath+"?state=sideways", "Error decoding state")
-	wantBadRequest(t, s, ConnzPath+"?limit=ten", "Error decoding int for 'limit'")
-	wantBadRequest(t, s, ConnzPath+"?cid=-1", "Error decoding uint64 for 'cid'")
-	wantBadRequest(t, s, ConnzPath+"?subs=maybe", "Error decoding boolean for 'subs'")
+	wantBadRequest(t, s, monitor.ConnzPath+"?sort=bogus", "invalid sorting option: bogus")
+	wantBadRequest(t, s, monitor.ConnzPath+"?sort=stop", "only valid on closed connections")
+	wantBadRequest(t, s, monitor.ConnzPath+"?state=sideways", "Error decoding state")
+	wantBadRequest(t, s, monitor.ConnzPath+"?limit=ten", "Error decoding int for 'limit'")
+	wantBadRequest(t, s, monitor.ConnzPath+"?cid=-1", "Error decoding uint64 for 'cid'")
+	wantBadRequest(t, s, monitor.ConnzPath+"?subs=maybe", "Error decoding boolean for 'subs'")
 }
 
 func TestSubsz(t *testing.T) {
@@ -288,30 +290,30 @@ func TestSubsz(t *testing.T) {
 	}
 	monFlush(t, nc)
 
-	sz := getJSON[Subsz](t, s, SubszPath)
+	sz := getJSON[monitor.Subsz](t, s, monitor.SubszPath)
 	if sz.NumSubs != 3 || sz.NumInserts != 4 || sz.NumRemoves != 1 || sz.Total != 0 || sz.Subs != nil {
 		t.Fatalf("subsz: %+v %+v", sz, sz.SublistStats)
 	}
 	if sz.MaxFanout != 2 || sz.NumCache == 0 {
 		t.Fatalf("fan-out after a.b reached a.* and a.b: max %d, cache %d", sz.MaxFanout, sz.NumCache)
 	}
-	list := getJSON[Subsz](t, s, SubszPath+"?subs=1")
-	if list.Total != 3 || len(list.Subs) != 3 || list.Subs[0].Account != GlobalAccountName {
+	list := getJSON[monitor.Subsz](t, s, monitor.SubszPath+"?subs=1")
+	if list.Total != 3 || len(list.Subs) != 3 || list.Subs[0].Account != broker.GlobalAccountName {
 		t.Fatalf("subs=1: %+v", list.Subs)
 	}
-	matched := getJSON[Subsz](t, s, SubszPath+"?subs=1&test=a.b")
+	matched := getJSON[monitor.Subsz](t, s, monitor.SubszPath+"?subs=1&test=a.b")
 	if matched.Total != 2 || matched.Subs[0].Subject != "a.*" || matched.Subs[0].Msgs != 1 || matched.Subs[1].Subject != "a.b" {
 		t.Fatalf("test=a.b: %+v", matched.Subs)
 	}
-	queue := getJSON[Subsz](t, s, SubszPath+"?subs=1&test=c")
+	queue := getJSON[monitor.Subsz](t, s, monitor.SubszPath+"?subs=1&test=c")
 	if queue.Total != 1 || queue.Subs[0].Queue != "q" {
 		t.Fatalf("test=c: %+v", queue.Subs)
 	}
-	paged := getJSON[Subsz](t, s, SubszPath+"?subs=1&offset=2&limit=5")
+	paged := getJSON[monitor.Subsz](t, s, monitor.SubszPath+"?subs=1&offset=2&limit=5")
 	if paged.Total != 3 || len(paged.Subs) != 1 || paged.Subs[0].Subject != "c" {
 		t.Fatalf("offset=2: %+v", paged.Subs)
 	}
-	wantBadRequest(t, s, SubszPath+"?subs=1&test=a.*", "invalid test subject")
+	wantBadRequest(t, s, monitor.SubszPath+"?subs=1&test=a.*", "invalid test subject")
 }
 
 func TestAccountz(t *testing.T) {
@@ -322,20 +324,20 @@ func TestAccountz(t *testing.T) {
 		t.Fatal(err)
 	}
 	monFlush(t, nc)
-	az := getJSON[Accountz](t, s, AccountzPath)
-	if len(az.Accounts) != 1 || az.Accounts[0] != GlobalAccountName || az.Account != nil {
+	az := getJSON[monitor.Accountz](t, s, monitor.AccountzPath)
+	if len(az.Accounts) != 1 || az.Accounts[0] != broker.GlobalAccountName || az.Account != nil {
 		t.Fatalf("accountz: %+v", az)
 	}
-	one := getJSON[Accountz](t, s, AccountzPath+"?acc=$G").Account
+	one := getJSON[monitor.Accountz](t, s, monitor.AccountzPath+"?acc=$G").Account
 	if one == nil || one.AccountName != "$G" || one.ClientCnt != 2 || one.SubCnt != 1 || one.JetStream || !one.Complete {
 		t.Fatalf("accountz?acc=$G: %+v", one)
 	}
-	wantBadRequest(t, s, AccountzPath+"?acc=nobody", "Account nobody does not exist")
+	wantBadRequest(t, s, monitor.AccountzPath+"?acc=nobody", "Account nobody does not exist")
 }
 
 func TestHealthzWithoutJetStream(t *testing.T) {
 	s := startServer(t, withMonitor)
-	if code, body := httpGet(t, s, HealthzPath); code != http.StatusOK || !strings.Contains(body, `"status": "ok"`) {
+	if code, body := httpGet(t, s, monitor.HealthzPath); code != http.StatusOK || !strings.Contains(body, `"status": "ok"`) {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
 	s.Shutdown()
@@ -346,10 +348,10 @@ func TestHealthzWithoutJetStream(t *testing.T) {
 
 func TestMonitorBasePathAndDashboard(t *testing.T) {
 	s := startServer(t, withMonitor, func(o *config.Options) { o.HTTPBasePath = "mon/" })
-	if v := getJSON[Varz](t, s, VarzPath); v.HTTPBasePath != "/mon" {
+	if v := getJSON[monitor.Varz](t, s, monitor.VarzPath); v.HTTPBasePath != "/mon" {
 		t.Fatalf("http_base_path %q", v.HTTPBasePath)
 	}
-	resp, err := httpClient.Get("http://" + s.MonitorAddr().String() + VarzPath)
+	resp, err := httpClient.Get("http://" + s.MonitorAddr().String() + monitor.VarzPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,14 +386,14 @@ func TestMonitoringBeforeStartFinishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.stopMonitoring()
-	code, body := httpGet(t, s, HealthzPath)
+	code, body := httpGet(t, s, monitor.HealthzPath)
 	if code != http.StatusInternalServerError || !strings.Contains(body, "not accepting") {
 		t.Fatalf("healthz before start: %d %s", code, body)
 	}
-	if v := getJSON[Varz](t, s, VarzPath); v.Port != 4999 || v.Uptime != "0s" || v.JetStream.Stats != nil {
+	if v := getJSON[monitor.Varz](t, s, monitor.VarzPath); v.Port != 4999 || v.Uptime != "0s" || v.JetStream.Stats != nil {
 		t.Fatalf("varz before start: port %d uptime %s js %+v", v.Port, v.Uptime, v.JetStream)
 	}
-	if code, _ := httpGet(t, s, MetricsPath); code != http.StatusOK {
+	if code, _ := httpGet(t, s, monitor.MetricsPath); code != http.StatusOK {
 		t.Fatalf("metrics before start: %d", code)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/midgemq/midge/internal/testutil"
 	"github.com/midgemq/midge/mqtt"
 )
 
@@ -41,7 +42,7 @@ func FuzzMQTTConnection(f *testing.F) {
 	var mu sync.Mutex
 	var forged []string
 	nc.Subscribe(">", func(m *nats.Msg) {
-		for _, p := range []string{mqttMsgsPrefix, mqttRetainPrefix, mqttSessPrefix} {
+		for _, p := range []string{"$MQTT.msgs.", "$MQTT.rmsgs.", "$MQTT.sess."} {
 			if strings.HasPrefix(m.Subject, p) {
 				mu.Lock()
 				forged = append(forged, m.Subject)
@@ -52,7 +53,7 @@ func FuzzMQTTConnection(f *testing.F) {
 	nc.Flush()
 	connect := mqtt.Append(nil, &mqtt.Connect{ProtocolName: "MQTT", ProtocolLevel: 4, ClientID: "fuzz", CleanSession: true})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		hangGuard(t, data, func() error {
+		testutil.HangGuard(t, data, func() error {
 			if err := playMQTT(s, append(append([]byte(nil), connect...), data...)); err != nil {
 				return err
 			}

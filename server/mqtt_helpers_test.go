@@ -10,6 +10,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/jetstore"
 	"github.com/midgemq/midge/mqtt"
 )
 
@@ -206,12 +207,17 @@ func (r *rawMQTT) subscribe(id uint16, subs ...mqtt.Subscription) []byte {
 	return ack.ReturnCodes
 }
 
-// globalMQTT is the global account's MQTT state (streams and sessions).
-func globalMQTT(t testing.TB, s *Server) *mqttAccount {
+// globalMQTTStream is one of the global account's MQTT streams
+// ("$MQTT_msgs", "$MQTT_rmsgs", "$MQTT_sess").
+func globalMQTTStream(t testing.TB, s *Server, name string) *jetstore.Stream {
 	t.Helper()
-	ma, err := s.mq.account(s.gacc)
+	ja := s.js.of(s.GlobalAccount())
+	if ja == nil {
+		t.Fatal("no JetStream in the global account")
+	}
+	st, err := ja.store.Stream(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ma
+	return st
 }

@@ -64,7 +64,7 @@ func TestMQTTPersistentSessionRedelivers(t *testing.T) {
 		t.Fatalf("after full acknowledgement got %v", p.Type())
 	}
 	waitFor(t, "acknowledged messages removed", func() bool {
-		return globalMQTT(t, s).msgs.State("", false).Msgs == 0
+		return globalMQTTStream(t, s, "$MQTT_msgs").State("", false).Msgs == 0
 	})
 }
 
@@ -72,7 +72,7 @@ func TestMQTTPersistentSessionRedelivers(t *testing.T) {
 // how a NATS client reaches MQTT QoS 1 subscribers at least once.
 func publishStored(t *testing.T, nc *nats.Conn, subject, payload string) {
 	t.Helper()
-	m, err := nc.Request(mqttMsgsPrefix+subject, []byte(payload), 5*time.Second)
+	m, err := nc.Request("$MQTT.msgs."+subject, []byte(payload), 5*time.Second)
 	if err != nil || !bytes.Contains(m.Data, []byte(`"seq"`)) {
 		t.Fatalf("storing %q: %v %s", payload, err, m.Data)
 	}
@@ -93,7 +93,7 @@ func TestMQTTCleanSessionDiscards(t *testing.T) {
 	}
 	clean.send(&mqtt.Disconnect{})
 	clean.expectClosed()
-	if n := globalMQTT(t, s).msgs.NumConsumers(); n != 0 {
+	if n := globalMQTTStream(t, s, "$MQTT_msgs").NumConsumers(); n != 0 {
 		t.Fatalf("%d consumers left after a clean session", n)
 	}
 	if _, ack := persistentConnect(t, s, "dev"); ack.SessionPresent {

@@ -157,7 +157,7 @@ func TestMQTTWill(t *testing.T) {
 	// Retained: a later subscriber still learns the device is offline. (A
 	// will has no PUBACK to wait for: wait for the store.)
 	waitFor(t, "retained will stored", func() bool {
-		_, err := globalMQTT(t, s).retained.LastBySubject(mqttRetainPrefix + "status.dev1")
+		_, err := globalMQTTStream(t, s, "$MQTT_rmsgs").LastBySubject("$MQTT.rmsgs." + "status.dev1")
 		return err == nil
 	})
 	late := pahoSubscribe(t, pahoConnect(t, s, "late", true), "status/+", 0)

@@ -26,24 +26,20 @@ type portsFile struct {
 // portsFilePath is where this process writes its ports file.
 func (s *Server) portsFilePath() string {
 	exe := filepath.Base(os.Args[0])
-	return filepath.Join(s.opts.PortsFileDir, fmt.Sprintf("%s_%d.ports", exe, os.Getpid()))
+	return filepath.Join(s.opts().PortsFileDir, fmt.Sprintf("%s_%d.ports", exe, os.Getpid()))
 }
 
 // writePortsFile lists the listeners' URLs; called once they are all up.
 func (s *Server) writePortsFile() error {
-	if s.opts.PortsFileDir == "" {
+	if s.opts().PortsFileDir == "" {
 		return nil
 	}
 	pf := portsFile{Nats: listenerURLs("nats", s.Addr())}
-	if s.mon.ln != nil {
-		pf.Monitoring = listenerURLs("http", s.mon.ln.Addr().(*net.TCPAddr))
+	if a := s.MonitorAddr(); a != nil {
+		pf.Monitoring = listenerURLs("http", a)
 	}
 	if a := s.WebSocketAddr(); a != nil {
-		scheme := "ws"
-		if s.ws.tlsConfig != nil {
-			scheme = "wss"
-		}
-		pf.WebSocket = listenerURLs(scheme, a)
+		pf.WebSocket = listenerURLs(s.ws.Scheme(), a)
 	}
 	if a := s.MQTTAddr(); a != nil {
 		pf.MQTT = listenerURLs("mqtt", a)
@@ -66,7 +62,7 @@ func (s *Server) writePortsFile() error {
 }
 
 func (s *Server) removePortsFile() {
-	if s.opts.PortsFileDir != "" {
+	if s.opts().PortsFileDir != "" {
 		os.Remove(s.portsFilePath())
 	}
 }

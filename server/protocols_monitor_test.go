@@ -10,6 +10,7 @@ import (
 
 	mqttc "github.com/eclipse/paho.mqtt.golang"
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/monitor"
 )
 
 // /varz and /metrics count clients and messages per protocol.
@@ -36,7 +37,7 @@ func TestMonitoringCountsPerProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v Varz
+	var v monitor.Varz
 	json.NewDecoder(resp.Body).Decode(&v)
 	resp.Body.Close()
 	if v.Websocket.Port != s.WebSocketAddr().Port || v.Websocket.Stats == nil || v.Websocket.Stats.InMsgs != 1 ||

@@ -2,24 +2,21 @@ package server
 
 import (
 	"sync"
-	"time"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/config"
 )
 
-// Live reconfiguration. The options in force sit behind an atomic pointer:
-// every reader of a reloadable field calls getOpts and sees either the old
-// or the new configuration whole, never a mix, and no lock is added to the
-// message path.
-
-// getOpts returns the configuration in force.
-func (s *Server) getOpts() *config.Options { return s.cur.Load() }
+// Live reconfiguration: the options in force sit behind the broker's one
+// atomic pointer; a reload swaps them whole, so every reader sees the old
+// or the new configuration, never a mix, and no lock is added to the
+// message path. Which options may change is config's reload table.
 
 var reloadMu sync.Mutex // one Reload at a time
 
 // Reload applies newOpts to the running server without dropping any
 // connection that the new configuration still accepts: users, permissions
-// and accounts change as described in reload_auth.go. It fails, changing
+// and accounts change as the broker describes for its reload. It fails, changing
 // nothing, when newOpts differs from the configuration in force in a field
 // that cannot change live (the listen address, the store directory, ...)
 // or is invalid (users naming unknown accounts, a removed account, ...).
@@ -29,14 +26,13 @@ func (s *Server) Reload(newOpts config.Options) error {
 	reloadMu.Lock()
 	defer reloadMu.Unlock()
 	newOpts.SetDefaults()
-	old := s.getOpts()
-	changed, err := config.Diff(old, &newOpts)
+	changed, err := config.Diff(s.opts(), &newOpts)
 	if err == nil {
 		err = newOpts.Validate()
 	}
-	var sec *securityChange
+	var sec *broker.SecurityChange
 	if err == nil {
-		sec, err = s.prepareSecurity(old, &newOpts)
+		sec, err = s.broker.PrepareReload(&newOpts)
 	}
 	if err == nil && sec != nil {
 		err = s.enableAddedJetStream(sec)
@@ -45,15 +41,31 @@ func (s *Server) Reload(newOpts config.Options) error {
 		s.log.Error("configuration not reloaded; keeping the one in force", "error", err)
 		return err
 	}
-	s.cur.Store(&newOpts)
-	if sec != nil {
-		s.installSecurity(sec)
-	}
-	s.mon.configLoaded.Store(time.Now().UnixNano())
+	s.broker.ApplyReload(&newOpts, sec)
+	s.mon.Reloaded()
 	if len(changed) == 0 {
 		s.log.Info("configuration reloaded, nothing changed")
 		return nil
 	}
 	s.log.Info("configuration reloaded", "changed", changed)
+	return nil
+}
+
+// enableAddedJetStream gives the added accounts their JetStream namespace
+// when the server runs JetStream (a server not started yet does it in
+// Start). On failure the ones enabled are closed again and nothing is
+// installed.
+func (s *Server) enableAddedJetStream(ch *broker.SecurityChange) error {
+	if !s.opts().JetStream || !s.started.Load() {
+		return nil
+	}
+	for i, acc := range ch.Added {
+		if err := s.js.enable(acc); err != nil {
+			for _, done := range ch.Added[:i] {
+				s.js.disable(done)
+			}
+			return err
+		}
+	}
 	return nil
 }

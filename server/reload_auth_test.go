@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/config"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
@@ -77,7 +78,7 @@ func (w *watched) expectError(t *testing.T, want string) {
 // reloadAuth reloads s with its options as changed by mutate.
 func reloadAuth(t *testing.T, s *Server, mutate func(*config.Options)) {
 	t.Helper()
-	next := *s.getOpts()
+	next := *s.opts()
 	next.Auth.Users = append([]config.User(nil), next.Auth.Users...)
 	mutate(&next)
 	if err := s.Reload(next); err != nil {
@@ -92,15 +93,11 @@ func serverSubs(t *testing.T, s *Server, nc *nats.Conn) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.mu.Lock()
-	c := s.clients[cid]
-	s.mu.Unlock()
-	if c == nil {
+	conns := s.Broker().OpenConns(cid, "", broker.SubsNone)
+	if len(conns) != 1 {
 		t.Fatalf("no client %d", cid)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.subs)
+	return int(conns[0].NumSubs)
 }
 
 func usersServer(t *testing.T, users ...config.User) *Server {
@@ -315,14 +312,14 @@ func TestReloadAccounts(t *testing.T) {
 	a.expectUntouched(t)
 
 	// Removing an account is refused; the configuration in force stays.
-	next := *s.getOpts()
+	next := *s.opts()
 	next.Accounts = []config.AccountOptions{{Name: "B"}}
 	next.Auth.Users = next.Auth.Users[1:]
 	if err := s.Reload(next); err == nil || !strings.Contains(err.Error(), `cannot remove accounts "A"`) {
 		t.Fatalf("removing account A: %v", err)
 	}
 	// So is a user of an unknown account.
-	next = *s.getOpts()
+	next = *s.opts()
 	next.Auth.Users = []config.User{{Username: "c", Password: "c", Account: "C"}}
 	if err := s.Reload(next); err == nil || !strings.Contains(err.Error(), `unknown account "C"`) {
 		t.Fatalf("unknown account: %v", err)
@@ -383,7 +380,7 @@ func TestReloadRefusesBrokenAuthAndKeepsIt(t *testing.T) {
 			o.Auth.Users[0].Permissions = &config.Permissions{Publish: &config.SubjectPermission{Allow: []string{"bad..subject"}}}
 		},
 	} {
-		next := *s.getOpts()
+		next := *s.opts()
 		next.Auth.Users = append([]config.User(nil), next.Auth.Users...)
 		mutate(&next)
 		if err := s.Reload(next); err == nil {
@@ -470,8 +467,8 @@ func TestReloadWireTexts(t *testing.T) {
 	keep.roundTrip()
 	drop.expect("-ERR 'Authorization Violation'\r\n")
 	drop.expectClosed()
-	waitFor(t, "the closed connection's record", func() bool { return len(s.mon.closed.list()) == 1 })
-	if r := s.mon.closed.list()[0].Reason; r != "Authentication Failure" {
+	waitFor(t, "the closed connection's record", func() bool { return len(s.Broker().ClosedConns(broker.SubsNone)) == 1 })
+	if r := s.Broker().ClosedConns(broker.SubsNone)[0].Reason; r != "Authentication Failure" {
 		t.Fatalf("close reason %q", r)
 	}
 	if n := s.NumSubscriptions(); n != 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/logging/logtest"
+	"github.com/midgemq/midge/monitor"
 	"github.com/nats-io/nats.go"
 )
 
@@ -21,9 +22,9 @@ func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	monFlush(t, old)
-	loadedBefore := getJSON[Varz](t, s, VarzPath).ConfigLoadTime
+	loadedBefore := getJSON[monitor.Varz](t, s, monitor.VarzPath).ConfigLoadTime
 
-	next := *s.getOpts()
+	next := *s.opts()
 	next.MaxPayload, next.PingInterval, next.Trace = 512, time.Minute, true
 	if err := s.Reload(next); err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
 		t.Fatalf("reload log: %+v", reloaded)
 	}
 
-	v := getJSON[Varz](t, s, VarzPath)
+	v := getJSON[monitor.Varz](t, s, monitor.VarzPath)
 	if v.MaxPayload != 512 || v.PingInterval != time.Minute || !v.ConfigLoadTime.After(loadedBefore) {
 		t.Fatalf("varz after reload: max_payload %d ping %v loaded %v (before %v)",
 			v.MaxPayload, v.PingInterval, v.ConfigLoadTime, loadedBefore)
@@ -78,21 +79,21 @@ func TestReloadRefusesWhatCannotChangeAndKeepsConfig(t *testing.T) {
 		{"monitoring", func(o *config.Options) { o.HTTPBasePath = "/x" }, "HTTPBasePath"},
 		{"lame duck", func(o *config.Options) { o.LameDuckGracePeriod = 3 * time.Minute }, "grace period"},
 	} {
-		next := *s.getOpts()
+		next := *s.opts()
 		tc.mutate(&next)
 		err := s.Reload(next)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want one mentioning %q", tc.name, err, tc.want)
 		}
 	}
-	if o := s.getOpts(); o.MaxPayload != config.DefaultMaxPayload || o.LameDuckGracePeriod != config.DefaultLameDuckGracePeriod {
+	if o := s.opts(); o.MaxPayload != config.DefaultMaxPayload || o.LameDuckGracePeriod != config.DefaultLameDuckGracePeriod {
 		t.Fatalf("configuration changed by a refused reload: %+v", o)
 	}
 	if !nc.IsConnected() {
 		t.Fatal("client dropped")
 	}
 	// Zero values mean defaults, as for New: reloading them changes nothing.
-	if err := s.Reload(config.Options{Host: s.opts.Host, HTTPPort: config.MonitorRandomPort}); err != nil {
+	if err := s.Reload(config.Options{Host: s.opts().Host, HTTPPort: config.MonitorRandomPort}); err != nil {
 		t.Fatalf("reload with defaults: %v", err)
 	}
 }

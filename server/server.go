@@ -1,13 +1,11 @@
-// Package server owns midge's client-facing broker: the listener,
-// connections and their read/write loops, CONNECT negotiation, fan-out of
-// messages through the subject sublist into per-client outbound buffers,
-// and the limits that protect the server (payload, control line, pending
-// bytes, pings, write deadline). It speaks the NATS client protocol through
-// the parser package and matches subjects through the sublist package.
+// Package server assembles midge into a process: it builds the broker from
+// the options, opens the NATS client listener, starts the adapters around
+// the broker (JetStream API, WebSocket, MQTT, monitoring), and owns the
+// process-level life cycle: Start, Shutdown, Reload, lame duck mode and the
+// ports file. It holds no protocol or storage logic of its own.
 package server
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,68 +14,43 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nuid"
-
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/logging"
-	"github.com/midgemq/midge/parser"
+	"github.com/midgemq/midge/monitor"
+	"github.com/midgemq/midge/mqttgw"
+	"github.com/midgemq/midge/websocket"
 )
 
-// Server is a running broker. Create it with New, then Start it.
+// Server is a running midge. Create it with New, then Start it.
 type Server struct {
-	// opts is the configuration the server started with. Fields that
-	// Reload may change are read through getOpts.
-	opts config.Options
-	cur  atomic.Pointer[config.Options]
-	log  logging.Logger
-	id   string
-	name string
-	gacc *Account // the global account, $G
+	broker *broker.Broker
+	log    logging.Logger
 
-	// Accounts by name ($G included) and how clients authenticate: built
-	// in New, replaced whole by a Reload that changes users or accounts
-	// (reload_auth.go). The TLS configuration (nil without TLS) is fixed.
-	accounts  atomic.Pointer[map[string]*Account]
-	auth      atomic.Pointer[authenticator]
-	tlsConfig *tls.Config
+	listener  net.Listener
+	startedAt time.Time
+	// started is set once Start has finished. Monitoring runs from before
+	// (so /healthz can answer during recovery); until then it must not
+	// read the listeners, the start time or JetStream accounts, which
+	// Start is still writing.
+	started atomic.Bool
 
-	listener net.Listener
-	started  time.Time
-
-	ws    *wsServer   // nil without a websocket listener (websocket.go)
-	mq    *mqttServer // nil without an MQTT listener (mqtt_server.go)
-	proto protoCounters
+	ws *websocket.Listener // nil without a WebSocket listener
+	mq *mqttgw.Gateway     // nil without an MQTT listener
+	js jetStreams
 
 	mu       sync.Mutex
-	clients  map[uint64]*client
 	stopping bool
 
-	nextCID       atomic.Uint64
-	slowConsumers atomic.Int64
-	viol          violationCounters
-	closedStats   clientStats // totals of connections already gone
-
-	live     sync.WaitGroup // accept loop and every client's goroutines
+	live     sync.WaitGroup // the accept loop
 	stopOnce sync.Once
 	stopped  chan struct{}
 
 	// serving is set once clients can connect and cleared when the server
 	// stops accepting (lame duck mode, shutdown); /healthz reports it.
-	serving atomic.Bool
-	mon     monitor
-	ldm     lameDuck
-}
-
-// Stats are cumulative server-wide counters.
-type Stats struct {
-	InMsgs, InBytes, OutMsgs, OutBytes int64 // messages and their header+payload bytes
-	SlowConsumers                      int64
-	StaleConnections                   int64
-	AuthFailures                       int64
-	Connections                        int
-	TotalConnections                   uint64 // accepted since start
-	Subscriptions                      int
-	Violations                         Violations
+	serving  atomic.Bool
+	lameDuck atomic.Bool
+	mon      *monitor.Server
 }
 
 // ErrServerStopped is returned by Start on a server that was shut down.
@@ -93,107 +66,109 @@ func New(opts config.Options, log logging.Logger) (*Server, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	id := nuid.Next()
-	name := opts.ServerName
-	if name == "" {
-		name = id
-	}
-	s := &Server{
-		opts:    opts,
-		log:     logging.OrNop(log),
-		id:      id,
-		name:    name,
-		gacc:    newAccount(GlobalAccountName),
-		clients: make(map[uint64]*client),
-		stopped: make(chan struct{}),
-	}
-	if err := s.configureSecurity(); err != nil {
+	b, err := broker.New(opts, log)
+	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s.cur.Store(&opts)
-	s.mon.init(opts)
+	s := &Server{
+		broker:  b,
+		log:     b.Logger(),
+		stopped: make(chan struct{}),
+	}
+	s.js.init(s)
+	s.mon = monitor.New(s)
 	if err := s.configureProtocols(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	return s, nil
 }
 
+// Broker is the server's broker core.
+func (s *Server) Broker() *broker.Broker { return s.broker }
+
+// opts are the options in force; the broker holds them.
+func (s *Server) opts() *config.Options { return s.broker.Options() }
+
 // Start listens on the configured address and begins accepting clients in
 // the background. It fails if the address cannot be listened on.
 func (s *Server) Start() error {
-	s.mu.Lock()
-	stopping := s.stopping
-	s.mu.Unlock()
-	if stopping {
+	if s.isStopping() {
 		return ErrServerStopped
 	}
+	o := s.opts()
 	// Monitoring comes first so that /healthz answers (unavailable) while
 	// streams are recovered.
 	if err := s.startMonitoring(); err != nil {
 		return err
 	}
-	if s.opts.JetStream {
-		// Every account has its own JetStream namespace: its own store
-		// directory and API subscriptions in its own subject space.
-		for _, acc := range s.Accounts() {
-			if _, err := s.enableJetStream(acc); err != nil {
-				s.closeJetStream()
-				return err
-			}
-		}
+	if err := s.js.start(); err != nil {
+		s.stopMonitoring()
+		return err
 	}
-	addr := net.JoinHostPort(s.opts.Host, strconv.Itoa(max(s.opts.Port, 0)))
+	addr := net.JoinHostPort(o.Host, strconv.Itoa(max(o.Port, 0)))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		s.closeJetStream()
+		s.js.close()
 		s.stopMonitoring()
 		return fmt.Errorf("cannot listen for clients on %s: %w", addr, err)
 	}
 	s.listener = ln
-	s.started = time.Now()
+	s.startedAt = time.Now()
 	if err := s.startProtocols(); err != nil {
 		_ = ln.Close()
 		s.stopProtocols()
-		s.closeJetStream()
+		s.js.close()
+		s.stopMonitoring()
 		return err
 	}
 	fields := []any{
-		"version", Version,
+		"version", broker.Version,
 		"listen", ln.Addr().String(),
-		"server_id", s.id,
-		"server_name", s.name,
+		"server_id", s.broker.ID(),
+		"server_name", s.broker.Name(),
 	}
-	if s.opts.JetStream {
-		fields = append(fields, "store_dir", s.opts.StoreDir, "sync", s.syncPolicyName())
+	if o.JetStream {
+		fields = append(fields, "store_dir", o.StoreDir, "sync", syncPolicyName(o))
 	}
 	if a := s.MonitorAddr(); a != nil {
 		fields = append(fields, "monitor", a.String())
 	}
 	s.log.Info("midge started", fields...)
-	for _, w := range s.opts.ConfigWarnings {
+	for _, w := range o.ConfigWarnings {
 		s.log.Warn(w)
 	}
-	s.mon.started.Store(true)
+	s.started.Store(true)
 	s.serving.Store(true)
 	s.live.Add(1)
-	go s.acceptLoop()
+	go func() {
+		defer s.live.Done()
+		transport := broker.Transport{Kind: broker.KindNATS, Host: o.Host, Port: s.Addr().Port}
+		broker.AcceptLoop(ln, s.log, s.stoppedAccepting, func(conn net.Conn) {
+			s.broker.ServeConn(conn, transport)
+		})
+	}()
 	if err := s.writePortsFile(); err != nil {
 		s.log.Error("cannot write the ports file", "error", err)
 	}
 	return nil
 }
 
-func (s *Server) syncPolicyName() string {
-	if s.opts.SyncInterval <= 0 {
+func syncPolicyName(o *config.Options) string {
+	if o.SyncInterval <= 0 {
 		return "always"
 	}
-	return s.opts.SyncInterval.String()
+	return o.SyncInterval.String()
 }
+
+// stoppedAccepting tells the accept loops that a failing Accept is the
+// listener being closed on purpose.
+func (s *Server) stoppedAccepting() bool { return s.isStopping() || s.lameDuck.Load() }
 
 // Addr is the address clients connect to (useful with port 0).
 func (s *Server) Addr() *net.TCPAddr {
 	if s.listener == nil {
-		return &net.TCPAddr{IP: net.ParseIP(s.opts.Host), Port: s.opts.Port}
+		o := s.opts()
+		return &net.TCPAddr{IP: net.ParseIP(o.Host), Port: o.Port}
 	}
 	return s.listener.Addr().(*net.TCPAddr)
 }
@@ -202,120 +177,23 @@ func (s *Server) Addr() *net.TCPAddr {
 // address is reached through loopback.
 func (s *Server) ClientURL() string {
 	a := s.Addr()
-	host := a.IP.String()
-	if a.IP == nil || a.IP.IsUnspecified() {
-		host = "127.0.0.1"
+	return "nats://" + net.JoinHostPort(loopbackIfUnspecified(a.IP), strconv.Itoa(a.Port))
+}
+
+// loopbackIfUnspecified is the host local clients use to reach a listener
+// bound to ip.
+func loopbackIfUnspecified(ip net.IP) string {
+	if ip == nil || ip.IsUnspecified() {
+		return "127.0.0.1"
 	}
-	return "nats://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+	return ip.String()
 }
 
 // ID is the server's unique id, as sent in INFO.
-func (s *Server) ID() string { return s.id }
+func (s *Server) ID() string { return s.broker.ID() }
 
 // Name is the server's name, as sent in INFO.
-func (s *Server) Name() string { return s.name }
-
-// acceptBackoffMax caps the pause after accept errors such as running out
-// of file descriptors, so the loop neither spins nor sleeps for long.
-const acceptBackoffMax = time.Second
-
-func (s *Server) acceptLoop() {
-	defer s.live.Done()
-	backoff := 5 * time.Millisecond
-	for {
-		conn, err := s.listener.Accept()
-		if err != nil {
-			if s.isStopping() || s.ldm.active.Load() {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				s.log.Warn("accept failed, backing off", "error", err, "pause", backoff)
-				time.Sleep(backoff)
-				backoff = min(2*backoff, acceptBackoffMax)
-				continue
-			}
-			s.log.Error("accept failed, no longer accepting clients", "error", err)
-			return
-		}
-		backoff = 5 * time.Millisecond
-		s.accept(conn)
-	}
-}
-
-func isTemporary(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
-}
-
-func (s *Server) accept(conn net.Conn) { s.acceptAs(conn, kindNATS, nil) }
-
-// acceptAs starts serving a NATS-protocol client of any transport; tlsState
-// is the transport's own TLS (WebSocket over HTTPS), nil otherwise.
-func (s *Server) acceptAs(conn net.Conn, kind connKind, tlsState *tls.ConnectionState) {
-	cid := s.nextCID.Add(1)
-	c := newClient(s, conn, cid)
-	c.kind, c.sec.tlsState = kind, tlsState
-	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		_ = conn.Close()
-		return
-	}
-	opts := s.getOpts()
-	if len(s.clients) >= opts.MaxConnections {
-		s.mu.Unlock()
-		s.viol.maxConnections.Add(1)
-		s.log.Warn("maximum connections reached, refusing client",
-			"max_connections", opts.MaxConnections, "remote", conn.RemoteAddr().String())
-		_ = conn.SetWriteDeadline(time.Now().Add(closeFlushDeadline))
-		_, _ = conn.Write(parser.AppendErr(nil, "maximum connections exceeded"))
-		_ = conn.Close()
-		return
-	}
-	// Pinned under s.mu: a Reload swaps the authenticator under it too, so
-	// a client either joins under the new one or is among those it checks.
-	c.pinAuth(s.authn())
-	s.clients[cid] = c
-	s.mon.totalConns.Add(1)
-	s.proto.accepted[kind].Add(1)
-	s.live.Add(2) // read loop and writer
-	s.mu.Unlock()
-	if opts.Debug {
-		s.log.Debug("client connected", "cid", cid, "remote", conn.RemoteAddr().String())
-	}
-	go func() {
-		defer s.live.Done()
-		c.run()
-	}()
-}
-
-// clientGone is called by a client's writer as its last act: the client's
-// counters are final and move into the server's totals in the same critical
-// section that forgets the client, so Stats never sees them twice or not at
-// all.
-func (s *Server) clientGone(c *client) {
-	closed := s.closedConnInfo(c)
-	s.mu.Lock()
-	delete(s.clients, c.cid)
-	s.mon.closed.add(closed)
-	s.closedStats.inMsgs.Add(c.stats.inMsgs.Load())
-	s.closedStats.inBytes.Add(c.stats.inBytes.Load())
-	s.closedStats.outMsgs.Add(c.stats.outMsgs.Load())
-	s.closedStats.outBytes.Add(c.stats.outBytes.Load())
-	s.proto.closed[c.kind].add(&c.stats)
-	s.mu.Unlock()
-	s.live.Done()
-}
-
-func (s *Server) closeJetStream() {
-	for _, acc := range s.Accounts() {
-		if acc.js != nil {
-			acc.js.close()
-			acc.js = nil
-		}
-	}
-}
+func (s *Server) Name() string { return s.broker.Name() }
 
 func (s *Server) isStopping() bool {
 	s.mu.Lock()
@@ -332,10 +210,6 @@ func (s *Server) Shutdown() {
 		s.removePortsFile()
 		s.mu.Lock()
 		s.stopping = true
-		clients := make([]*client, 0, len(s.clients))
-		for _, c := range s.clients {
-			clients = append(clients, c)
-		}
 		s.mu.Unlock()
 		if s.listener != nil {
 			_ = s.listener.Close()
@@ -343,18 +217,9 @@ func (s *Server) Shutdown() {
 		s.stopProtocols()
 		// Streams commit and acknowledge what they hold before the clients
 		// waiting for those acks are closed (with a flush).
-		s.closeJetStream()
-		for _, c := range clients {
-			c.closeConnection(closeServerShutdown, true)
-		}
-		s.closeMQTTConns()
-		done := make(chan struct{})
-		go func() { s.live.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(2 * closeFlushDeadline):
-			s.log.Warn("shutdown: some connections did not finish in time")
-		}
+		s.js.close()
+		s.broker.Shutdown()
+		s.live.Wait()
 		s.stopMonitoring()
 		s.log.Info("midge stopped")
 		close(s.stopped)
@@ -364,47 +229,22 @@ func (s *Server) Shutdown() {
 // Stopped is closed once Shutdown has finished.
 func (s *Server) Stopped() <-chan struct{} { return s.stopped }
 
-// NumClients is the number of open client connections.
-func (s *Server) NumClients() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.clients)
-}
+// NumClients is the number of open NATS-protocol client connections.
+func (s *Server) NumClients() int { return s.broker.NumClients() }
 
 // NumSubscriptions is the number of subscriptions in all accounts.
-func (s *Server) NumSubscriptions() int {
-	n := 0
-	for _, a := range s.accountMap() {
-		n += a.NumSubscriptions()
-	}
-	return n
-}
+func (s *Server) NumSubscriptions() int { return s.broker.NumSubscriptions() }
 
 // GlobalAccount is the account clients use when no other is assigned.
-func (s *Server) GlobalAccount() *Account { return s.gacc }
+func (s *Server) GlobalAccount() *broker.Account { return s.broker.GlobalAccount() }
 
-// Stats returns the cumulative counters of all connections, open and gone.
-func (s *Server) Stats() Stats {
-	st := Stats{
-		InMsgs:           s.closedStats.inMsgs.Load(),
-		InBytes:          s.closedStats.inBytes.Load(),
-		OutMsgs:          s.closedStats.outMsgs.Load(),
-		OutBytes:         s.closedStats.outBytes.Load(),
-		SlowConsumers:    s.slowConsumers.Load(),
-		StaleConnections: s.viol.staleConnections.Load(),
-		AuthFailures:     s.viol.authFailures.Load(),
-		Violations:       s.viol.snapshot(),
-		Subscriptions:    s.NumSubscriptions(),
-	}
-	s.mu.Lock()
-	st.Connections = len(s.clients)
-	st.TotalConnections = s.mon.totalConns.Load()
-	for _, c := range s.clients {
-		st.InMsgs += c.stats.inMsgs.Load()
-		st.InBytes += c.stats.inBytes.Load()
-		st.OutMsgs += c.stats.outMsgs.Load()
-		st.OutBytes += c.stats.outBytes.Load()
-	}
-	s.mu.Unlock()
-	return st
+// LookupAccount returns the account of that name ("$G" is the global one).
+func (s *Server) LookupAccount(name string) (*broker.Account, bool) {
+	return s.broker.LookupAccount(name)
 }
+
+// Accounts returns every account, sorted by name.
+func (s *Server) Accounts() []*broker.Account { return s.broker.Accounts() }
+
+// Stats returns the cumulative counters of all NATS-protocol connections.
+func (s *Server) Stats() broker.Stats { return s.broker.Stats() }

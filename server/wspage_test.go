@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/monitor"
 )
 
 // chromiumDOM loads url in headless Chromium and returns the DOM after the
@@ -44,7 +45,7 @@ func chromiumDOM(t *testing.T, url string) string {
 // from a real browser and gets its own message back over WebSocket.
 func TestWebSocketPageInChromium(t *testing.T) {
 	s := startWSServer(t)
-	page := httptest.NewServer(s.WebSocketPageHandler())
+	page := httptest.NewServer(s.WebSocketPage())
 	defer page.Close()
 	dom := chromiumDOM(t, page.URL)
 	if !strings.Contains(dom, `<strong id="status" class="ok">ok</strong>`) ||
@@ -59,7 +60,7 @@ func TestWebSocketPageInChromium(t *testing.T) {
 // Same origin in a browser: a page from another origin is refused.
 func TestWebSocketPageCrossOriginRefused(t *testing.T) {
 	s := startWSServer(t, func(o *config.Options) { o.WebSocket.SameOrigin = true })
-	page := httptest.NewServer(s.WebSocketPageHandler())
+	page := httptest.NewServer(s.WebSocketPage())
 	defer page.Close()
 	dom := chromiumDOM(t, page.URL)
 	if !strings.Contains(dom, "failed") || s.ProtocolStats().WebSocketOriginRefused != 1 {
@@ -71,7 +72,7 @@ func TestWebSocketPageCrossOriginRefused(t *testing.T) {
 // monitoring server, which lives on another branch.
 func TestWebSocketPageFromMonitoringServer(t *testing.T) {
 	s := startWSServer(t, func(o *config.Options) { o.HTTPHost, o.HTTPPort = "127.0.0.1", config.MonitorRandomPort })
-	dom := chromiumDOM(t, fmt.Sprintf("http://%s%s", s.MonitorAddr(), WebSocketPagePath))
+	dom := chromiumDOM(t, fmt.Sprintf("http://%s%s", s.MonitorAddr(), monitor.WebSocketPagePath))
 	if !strings.Contains(dom, `<strong id="status" class="ok">ok</strong>`) ||
 		!strings.Contains(dom, "hello from the browser") {
 		t.Fatalf("the page did not complete its round trip:\n%s", dom)

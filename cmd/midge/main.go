@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/server"
 )
@@ -51,7 +52,7 @@ func runFrom(source configSource) int {
 	}
 	if cfg.showVersion {
 		fmt.Printf("midge version %s (NATS protocol as nats-server %s, %s)\n",
-			server.Version, server.ProtocolVersion, runtime.Version())
+			broker.Version, broker.ProtocolVersion, runtime.Version())
 		return 0
 	}
 	if cfg.checkConfig {

@@ -1,0 +1,45 @@
+package broker
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"github.com/midgemq/midge/logging"
+)
+
+// acceptBackoffMax caps the pause after accept errors such as running out
+// of file descriptors, so the loop neither spins nor sleeps for long.
+const acceptBackoffMax = time.Second
+
+// AcceptLoop accepts connections on ln and hands each to serve, until ln is
+// closed. Temporary errors (out of file descriptors) pause it with a
+// growing backoff; stopping reports whether a failing Accept is the
+// listener being closed on purpose, which ends the loop quietly.
+func AcceptLoop(ln net.Listener, log logging.Logger, stopping func() bool, serve func(net.Conn)) {
+	backoff := 5 * time.Millisecond
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if stopping() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				log.Warn("accept failed, backing off", "listener", ln.Addr().String(), "error", err, "pause", backoff)
+				time.Sleep(backoff)
+				backoff = min(2*backoff, acceptBackoffMax)
+				continue
+			}
+			log.Error("accept failed, no longer accepting clients", "listener", ln.Addr().String(), "error", err)
+			return
+		}
+		backoff = 5 * time.Millisecond
+		serve(conn)
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}

@@ -1,0 +1,118 @@
+package broker
+
+import (
+	"sync"
+
+	"github.com/midgemq/midge/sublist"
+)
+
+// GlobalAccountName is the account of clients that authenticate into no
+// account in particular, as in the reference server.
+const GlobalAccountName = "$G"
+
+// Account is an isolated subject space: messages never cross from one
+// account's subscriptions to another's.
+type Account struct {
+	name   string
+	subs   *sublist.Sublist[*subscription]
+	broker *Broker
+}
+
+func newAccount(name string, b *Broker) *Account {
+	return &Account{name: name, subs: sublist.New[*subscription](), broker: b}
+}
+
+// Name is the account's name.
+func (a *Account) Name() string { return a.name }
+
+// NumSubscriptions counts the account's subscriptions, internal ones included.
+func (a *Account) NumSubscriptions() int { return a.subs.Count() }
+
+// Subscription is a handle on an internal subscription.
+type Subscription struct {
+	acc *Account
+	sub *subscription
+}
+
+// Subscribe registers an internal subscription: h is called synchronously by
+// the publishing goroutine for every matching message, so it must be quick
+// and must copy anything it keeps. queue may be empty.
+func (a *Account) Subscribe(subject, queue string, h MsgHandler) (*Subscription, error) {
+	sub := &subscription{handler: h, subject: subject, queue: queue}
+	if err := a.subs.Insert(subject, queue, sub); err != nil {
+		return nil, err
+	}
+	return &Subscription{acc: a, sub: sub}, nil
+}
+
+// Unsubscribe removes the subscription; later calls do nothing.
+func (s *Subscription) Unsubscribe() {
+	_ = s.acc.subs.Remove(s.sub.subject, s.sub.queue, s.sub)
+}
+
+// Publisher publishes messages from inside the server (JetStream replies and
+// deliveries). Each goroutine that publishes owns one; it is not safe for
+// concurrent use.
+type Publisher struct {
+	mu   sync.Mutex
+	prod producer
+}
+
+// NewPublisher returns a publisher into the account.
+func (a *Account) NewPublisher() *Publisher {
+	return &Publisher{prod: producer{acc: a, echo: true}}
+}
+
+// Publish delivers one message to the account's subscribers and wakes their
+// writers. It reports whether anyone received it.
+func (p *Publisher) Publish(subject, reply, header, data []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delivered := p.stageLocked(subject, reply, header, data)
+	p.prod.flushes.kickAll()
+	return delivered
+}
+
+// Stage delivers like Publish but leaves the receivers' writers asleep
+// until Flush, so that a batch of messages costs one wake-up per receiver.
+func (p *Publisher) Stage(subject, reply, header, data []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stageLocked(subject, reply, header, data)
+}
+
+// StageAs is Stage for a message routed by subject route but shown to its
+// receivers with subject shown.
+func (p *Publisher) StageAs(route, shown, reply, header, data []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prod.shown = shown
+	delivered := p.stageLocked(route, reply, header, data)
+	p.prod.shown = nil
+	return delivered
+}
+
+// Flush wakes the writers of everyone Stage delivered to.
+func (p *Publisher) Flush() {
+	p.mu.Lock()
+	p.prod.flushes.kickAll()
+	p.prod.stallLeft = stallBudget
+	p.mu.Unlock()
+}
+
+func (p *Publisher) stageLocked(subject, reply, header, data []byte) bool {
+	if p.prod.stallLeft <= 0 {
+		p.prod.stallLeft = stallBudget
+	}
+	pa := pubArg(subject, reply, header, data)
+	return p.prod.publish(&pa)
+}
+
+// HasInterest reports whether any subscription matches subject.
+func (a *Account) HasInterest(subject string) bool { return a.subs.HasInterest(subject) }
+
+// HasInterestBytes is HasInterest without converting the subject.
+func (a *Account) HasInterestBytes(subject []byte) bool { return a.subs.MatchBytes(subject).Len() > 0 }
+
+// SublistStats are the figures of the account's subscription index.
+func (a *Account) SublistStats() sublist.Stats { return a.subs.Stats() }

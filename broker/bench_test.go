@@ -1,0 +1,91 @@
+package broker
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/midgemq/midge/config"
+)
+
+// discardConn is a net.Conn whose writes vanish, so benchmarks measure the
+// server's path and not the kernel's.
+type discardConn struct{ net.Conn }
+
+func (discardConn) Write(b []byte) (int, error)      { return len(b), nil }
+func (discardConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+func (discardConn) Close() error                     { return nil }
+func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+
+// benchClients builds a publisher and n subscribers of "bench" on an
+// unstarted server; nothing runs in the background.
+func benchClients(b *testing.B, n int) (*client, []*client) {
+	b.Helper()
+	s, err := New(config.Options{Host: "127.0.0.1"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub := newClient(s, discardConn{}, Transport{})
+	pub.ProcessConnect([]byte(`{"verbose":false,"pedantic":false,"headers":true}`))
+	subs := make([]*client, n)
+	for i := range subs {
+		subs[i] = newClient(s, discardConn{}, Transport{})
+		subs[i].ProcessConnect([]byte(`{"verbose":false,"headers":true}`))
+		subs[i].ProcessSub([]byte("bench"), nil, []byte("1"))
+	}
+	return pub, subs
+}
+
+// drain empties the subscribers' queues the way their writers would.
+func drain(subs []*client) {
+	for _, c := range subs {
+		c.w.flush(&c.out)
+	}
+}
+
+// BenchmarkDeliver measures parse → match → enqueue for one PUB, the hot
+// path of a core publish, with 0, 1 and 4 subscribers.
+func BenchmarkDeliver(b *testing.B) {
+	for _, tc := range []struct {
+		subs, size int
+	}{{0, 16}, {1, 16}, {4, 16}, {1, 4096}} {
+		b.Run(fmt.Sprintf("subs=%d/size=%d", tc.subs, tc.size), func(b *testing.B) {
+			pub, subs := benchClients(b, tc.subs)
+			msg := []byte(fmt.Sprintf("PUB bench %d\r\n%s\r\n", tc.size, bytes.Repeat([]byte("x"), tc.size)))
+			b.SetBytes(int64(tc.size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := pub.parser.Parse(msg); err != nil {
+					b.Fatal(err)
+				}
+				pub.prod.flushes.kickAll()
+				if i%64 == 0 {
+					drain(subs)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDeliverBatch parses a 64 KiB read of 16-byte PUBs, as a busy
+// publisher's socket delivers them, into one subscriber.
+func BenchmarkDeliverBatch(b *testing.B) {
+	pub, subs := benchClients(b, 1)
+	one := []byte("PUB bench 16\r\n0123456789abcdef\r\n")
+	batch := bytes.Repeat(one, (64<<10)/len(one))
+	perBatch := len(batch) / len(one)
+	b.SetBytes(int64(16 * perBatch))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := pub.parser.Parse(batch); err != nil {
+			b.Fatal(err)
+		}
+		pub.prod.flushes.kickAll()
+		drain(subs)
+	}
+	b.ReportMetric(float64(b.N*perBatch)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -1,0 +1,289 @@
+package broker
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/midgemq/midge/parser"
+)
+
+// Read buffer sizes: a connection starts small (idle connections are cheap)
+// and grows while reads fill the buffer, up to the size that amortises a
+// read syscall well.
+const (
+	minReadBuf = 512
+	maxReadBuf = 64 << 10
+)
+
+// client is one NATS-protocol connection (TCP or WebSocket): the
+// connection core plus the protocol's handler. Two goroutines serve it:
+// the read loop (parsing, publishing to others) and the core's writer
+// (flushing what others and the read loop queued for it).
+type client struct {
+	Conn
+	rw        net.Conn // what the read loop reads: conn, or its TLS session
+	transport Transport
+
+	parser *parser.Parser
+
+	acc *Account // set under mu at the first CONNECT, before any subscription exists
+	sec clientSecurity
+
+	// Touched only by the read loop.
+	opts     clientOptions
+	prod     producer
+	trace    bool
+	gotHello bool // CONNECT received
+
+	// headers is read by every publisher delivering to this client.
+	headers atomic.Bool
+
+	mon clientMon // what monitoring shows beyond the counters
+
+	mu        sync.Mutex
+	subs      map[string]*subscription // by sid
+	pingTimer *time.Timer
+
+	pingsOut atomic.Int32
+}
+
+// account is the client's account, for goroutines other than the read
+// loop.
+func (c *client) account() *Account {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.acc
+}
+
+func newClient(b *Broker, conn net.Conn, t Transport) *client {
+	o := b.Options()
+	c := &client{
+		rw:        conn,
+		transport: t,
+		opts:      defaultClientOptions(),
+		subs:      make(map[string]*subscription),
+		acc:       b.gacc,
+		trace:     o.Trace,
+	}
+	b.initConn(&c.Conn, conn, t.Kind, ConnHooks{
+		Closing: c.closing,
+		Flushed: func(int64) { c.mon.afterWrite(c) },
+		Trace:   c.traceOut,
+	})
+	c.nats = c
+	c.sec.tlsState = t.TLS
+	// Pinned again, under the broker's lock, when the client is admitted.
+	c.pinAuth(b.authn())
+	c.mon.last.Store(c.start.UnixNano())
+	c.prod = producer{acc: c.acc, self: c, echo: true}
+	c.parser = parser.New(c, parser.Limits{
+		MaxControlLine: o.MaxControlLine,
+		MaxPayload:     o.MaxPayload,
+	})
+	return c
+}
+
+// run serves the connection until it closes. It sends INFO first, as the
+// protocol requires, completes TLS when configured, then reads.
+func (c *client) run() {
+	if c.sec.auth.nonce {
+		c.sec.nonce = newNonce()
+	}
+	c.sendProtoNow(c.infoLine())
+	if c.broker.tlsConfig != nil && c.kind == KindNATS {
+		if err := c.startTLS(); err != nil {
+			c.tlsFailed(err)
+			c.WriteLoop() // returns at once: it only retires the client
+			return
+		}
+	}
+	c.startAuthTimer()
+	c.schedulePing(c.broker.Options().PingInterval)
+	go c.WriteLoop()
+	c.readLoop()
+}
+
+func (c *client) readLoop() {
+	buf := make([]byte, minReadBuf)
+	for {
+		n, err := c.rw.Read(buf)
+		if n > 0 {
+			c.prod.stallLeft = stallBudget
+			c.trace = c.broker.Options().Trace // a reload may turn tracing on or off
+			inBefore := c.stats.inMsgs.Load()
+			perr := c.parser.Parse(buf[:n])
+			c.prod.flushes.kickAll()
+			c.mon.afterRead(c, inBefore)
+			if perr != nil {
+				c.protocolError(perr)
+				return
+			}
+			buf = resizeReadBuf(buf, n)
+		}
+		if err != nil {
+			// A peer that half-closed (`printf ... | nc`) still gets the
+			// replies to what it sent, hence the flush on EOF.
+			if errors.Is(err, io.EOF) {
+				c.closeConnection(CloseClientClosed, true)
+			} else {
+				c.closeConnection(CloseReadError, false)
+			}
+			return
+		}
+	}
+}
+
+// resizeReadBuf doubles a buffer that a read filled and halves one that a
+// read used less than a quarter of; allocation happens only on a change.
+func resizeReadBuf(buf []byte, n int) []byte {
+	switch {
+	case n == len(buf) && len(buf) < maxReadBuf:
+		return make([]byte, 2*len(buf))
+	case n < len(buf)/4 && len(buf) > minReadBuf:
+		return make([]byte, len(buf)/2)
+	}
+	return buf
+}
+
+// closeConnection tears the connection down once; later calls do nothing.
+// With flush the writer first sends what is queued (an -ERR, say).
+func (c *client) closeConnection(reason CloseReason, flush bool) { c.Close(reason, flush) }
+
+// closing is the core's Closing hook: the subscriptions go before the
+// writer can retire the client, so monitoring sees them in its final state.
+func (c *client) closing(reason CloseReason) {
+	c.mu.Lock()
+	subs, acc := c.subs, c.acc
+	c.subs = nil
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
+	c.mon.closing(reason, subs)
+	c.mu.Unlock()
+	for _, sub := range subs {
+		_ = acc.subs.Remove(sub.subject, sub.queue, sub)
+	}
+}
+
+// protocolError answers a parse or handler error: the spec's -ERR text when
+// it has one, then close.
+func (c *client) protocolError(err error) {
+	c.broker.viol.countProtocolError(err)
+	var we *parser.WireError
+	if errors.As(err, &we) {
+		c.sendErrNow(we.Text)
+	}
+	if c.broker.Options().Debug {
+		c.broker.log.Debug("protocol error", "cid", c.cid, "error", err)
+	}
+	c.closeConnection(CloseProtocolError, true)
+}
+
+// sendProto queues protocol bytes from the read loop; the read loop's flush
+// after each read wakes the writer.
+func (c *client) sendProto(b []byte) {
+	if !c.out.enqueue(b) {
+		c.SlowConsumer(CloseSlowConsumer)
+		return
+	}
+	c.prod.flushes.add(c)
+}
+
+// sendProtoNow queues protocol bytes from any goroutine and wakes the writer.
+func (c *client) sendProtoNow(b []byte) {
+	if !c.out.enqueue(b) {
+		c.SlowConsumer(CloseSlowConsumer)
+		return
+	}
+	c.out.kick()
+}
+
+func (c *client) sendErr(text string) {
+	c.sendProto(parser.AppendErr(nil, text))
+}
+
+func (c *client) sendErrNow(text string) {
+	c.sendProtoNow(parser.AppendErr(nil, text))
+}
+
+func (c *client) schedulePing(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return
+	}
+	if c.pingTimer == nil {
+		c.pingTimer = time.AfterFunc(d, c.pingDue)
+		return
+	}
+	c.pingTimer.Reset(d)
+}
+
+// pingDue runs on the ping timer: a client that left MaxPingsOut PINGs
+// unanswered is stale; otherwise it gets another PING.
+func (c *client) pingDue() {
+	if c.closed.Load() {
+		return
+	}
+	opts := c.broker.Options()
+	if int(c.pingsOut.Load()) >= opts.MaxPingsOut {
+		c.broker.viol.staleConnections.Add(1)
+		c.sendErrNow("Stale Connection")
+		c.closeConnection(CloseStale, true)
+		return
+	}
+	c.pingsOut.Add(1)
+	c.mon.pingSent.CompareAndSwap(0, time.Now().UnixNano())
+	c.sendProtoNow(parser.PingLine)
+	c.schedulePing(opts.PingInterval)
+}
+
+// flushSet collects the clients a read loop queued data for, so each is woken
+// once per read however many messages it got.
+type flushSet struct {
+	list  []*client
+	index map[*client]struct{} // used once the list is too long to scan
+}
+
+const flushSetScanLimit = 32
+
+func (f *flushSet) add(c *client) {
+	if n := len(f.list); n > 0 && f.list[n-1] == c {
+		return
+	}
+	if f.index != nil {
+		if _, ok := f.index[c]; ok {
+			return
+		}
+		f.index[c] = struct{}{}
+		f.list = append(f.list, c)
+		return
+	}
+	for _, x := range f.list {
+		if x == c {
+			return
+		}
+	}
+	f.list = append(f.list, c)
+	if len(f.list) > flushSetScanLimit {
+		f.index = make(map[*client]struct{}, 2*len(f.list))
+		for _, x := range f.list {
+			f.index[x] = struct{}{}
+		}
+	}
+}
+
+func (f *flushSet) kickAll() {
+	for i, c := range f.list {
+		c.out.kick()
+		f.list[i] = nil
+	}
+	f.list = f.list[:0]
+	if f.index != nil {
+		clear(f.index)
+	}
+}

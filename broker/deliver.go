@@ -1,0 +1,239 @@
+package broker
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"time"
+
+	"github.com/midgemq/midge/parser"
+	"github.com/midgemq/midge/sublist"
+)
+
+// This file is the fan-out: from one published message to the outbound
+// queues of every interested client.
+
+type subResult = sublist.Result[*subscription]
+
+// maxClientCache bounds a client's private match cache; past it the cache
+// starts over (subjects that churn, like reply inboxes, would fill any cap).
+const maxClientCache = 256
+
+// producer is what one publishing goroutine needs to fan messages out: a
+// client's read loop has one, and so does each internal Publisher. None of
+// it is shared, so the hot path takes no lock but the destination's.
+type producer struct {
+	acc       *Account
+	self      *client // the publishing client; nil for internal publishers
+	echo      bool    // deliver to self's own subscriptions
+	line      []byte  // scratch for MSG/HMSG control lines
+	cache     matchCache
+	flushes   flushSet      // destinations to wake after this read
+	stallLeft time.Duration // stall budget left in this read
+
+	// shown, when set, is the subject receivers see instead of the one the
+	// message was routed by (JetStream delivers stream messages to an inbox
+	// but shows their stream subject).
+	shown []byte
+}
+
+func pubArg(subject, reply, header, data []byte) parser.PubArg {
+	return parser.PubArg{Subject: subject, Reply: reply, Header: header, Data: data, Size: len(header) + len(data)}
+}
+
+// matchCache is a producer's private, lock-free view of recent matches. It is
+// valid for one sublist generation; any subscription change anywhere starts
+// it over, which is what keeps it correct without locks.
+type matchCache struct {
+	gen uint64
+	m   map[string]*subResult
+}
+
+func (p *producer) match(subject []byte) *subResult {
+	subs := p.acc.subs
+	if p.acc.broker.oneTimeSubject(subject) {
+		return subs.MatchOnce(subject)
+	}
+	// Read the generation before matching: a result is then never older than
+	// the generation it is filed under.
+	gen := subs.Generation()
+	if p.cache.m == nil {
+		p.cache.m = make(map[string]*subResult)
+	}
+	if gen != p.cache.gen {
+		clear(p.cache.m)
+		p.cache.gen = gen
+	} else if r, ok := p.cache.m[string(subject)]; ok {
+		return r
+	}
+	r := subs.MatchBytes(subject)
+	if len(p.cache.m) >= maxClientCache {
+		clear(p.cache.m)
+	}
+	p.cache.m[string(subject)] = r
+	return r
+}
+
+// oneTimeSubject recognises subjects that are unique per message by
+// convention (request reply inboxes, the prefixes adapters registered with
+// AddOneTimePrefix): caching their matches only churns the caches.
+func (b *Broker) oneTimeSubject(subject []byte) bool {
+	for _, p := range *b.oneTime.Load() {
+		if bytes.HasPrefix(subject, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// publish delivers one message to every matching plain subscription and one
+// member of each matching queue group, and reports whether anyone got it.
+func (p *producer) publish(pa *parser.PubArg) bool {
+	r := p.match(pa.Subject)
+	delivered := false
+	for _, sub := range r.Plain {
+		if p.deliver(sub, pa) {
+			delivered = true
+		}
+	}
+	for i := range r.Queues {
+		if p.deliverToGroup(r.Queues[i].Members, pa) {
+			delivered = true
+		}
+	}
+	return delivered
+}
+
+// deliverToGroup hands the message to one member of a queue group, starting
+// at a random member and moving on past members that cannot take it.
+func (p *producer) deliverToGroup(members []*subscription, pa *parser.PubArg) bool {
+	n := len(members)
+	if n == 0 {
+		return false
+	}
+	start := rand.IntN(n)
+	for i := 0; i < n; i++ {
+		if p.deliver(members[(start+i)%n], pa) {
+			return true
+		}
+	}
+	return false
+}
+
+// deliver queues the message for one subscription and reports whether it
+// was handed over.
+func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
+	if sub.handler != nil {
+		subject := pa.Subject
+		if p.shown != nil { // an internal receiver of consumer deliveries (MQTT) sees what clients see
+			subject = p.shown
+		}
+		sub.handler(subject, pa.Reply, pa.Header, pa.Data)
+		return true
+	}
+	dst := sub.client
+	if (dst == p.self && !p.echo) || dst.closed.Load() {
+		return false
+	}
+	if deny := sub.deny.Load(); deny != nil && deliveryDenied(pa.Subject, *deny) {
+		return false
+	}
+	ok, last := sub.claim()
+	if !ok {
+		return false
+	}
+	if ps := dst.sec.perms.Load(); ps != nil && ps.resp != nil && len(pa.Reply) > 0 {
+		// Granted before the message can reach the responder.
+		dst.grantReply(ps, pa.Reply)
+	}
+	var queued bool
+	var stall <-chan struct{}
+	subject := pa.Subject
+	if p.shown != nil {
+		subject = p.shown
+	}
+	size := pa.Size
+	if pa.Header != nil && dst.headers.Load() {
+		p.line = parser.AppendHMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Header), pa.Size)
+		queued, stall = dst.out.enqueueMsg(p.line, pa.Header, pa.Data)
+	} else {
+		// A client without headers support gets the body alone.
+		size = len(pa.Data)
+		p.line = parser.AppendMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Data))
+		queued, stall = dst.out.enqueueMsg(p.line, nil, pa.Data)
+	}
+	if last {
+		dst.removeSub(sub)
+	}
+	if !queued {
+		dst.SlowConsumer(CloseSlowConsumer)
+		return false
+	}
+	dst.stats.outMsgs.Add(1)
+	dst.stats.outBytes.Add(int64(size))
+	p.flushes.add(dst)
+	if stall != nil && dst != p.self {
+		p.stallFor(dst, stall)
+	}
+	return true
+}
+
+// Producer stalls: a publisher whose destination is falling behind waits a
+// little for it, at most stallMax per wait and stallBudget per read, so a
+// fast producer is slowed instead of its consumer being cut off, while no
+// producer is held up for long by someone else's slow reader.
+const (
+	stallMax    = 5 * time.Millisecond
+	stallBudget = 10 * time.Millisecond
+)
+
+func (p *producer) stallFor(dst *client, gate <-chan struct{}) {
+	if p.stallLeft <= 0 {
+		return
+	}
+	dst.out.kick() // it may not have been woken yet in this read
+	dst.broker.stalls.Add(1)
+	wait := min(stallMax, p.stallLeft)
+	timer := time.NewTimer(wait)
+	start := time.Now()
+	select {
+	case <-gate:
+	case <-timer.C:
+	}
+	timer.Stop()
+	p.stallLeft -= time.Since(start)
+}
+
+// sendNoResponders tells a requester that nobody received its request: a
+// 503 status message on its own subscription that matches the reply
+// subject (PROTOCOL.md §6). Without such a subscription nothing is sent.
+func (c *client) sendNoResponders(pa *parser.PubArg) {
+	sid := c.replySid(pa.Reply)
+	if sid == nil {
+		return
+	}
+	hdr := make([]byte, 0, 64+len(pa.Subject))
+	hdr = append(hdr, "NATS/1.0 503\r\nNats-Subject: "...)
+	hdr = append(hdr, pa.Subject...)
+	hdr = append(hdr, "\r\n\r\n"...)
+	line := parser.AppendHMsg(nil, pa.Reply, sid, nil, len(hdr), len(hdr))
+	if ok, _ := c.out.enqueueMsg(line, hdr, nil); !ok {
+		c.SlowConsumer(CloseSlowConsumer)
+		return
+	}
+	c.prod.flushes.add(c)
+}
+
+// replySid finds the client's own plain subscription matching reply. The
+// client's subscriptions are scanned rather than the shared sublist matched,
+// because reply subjects are unique per request and would churn the caches.
+func (c *client) replySid(reply []byte) []byte {
+	subject := string(reply)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, sub := range c.subs {
+		if sub.queue == "" && sublist.MatchLiteral(subject, sub.subject) {
+			return sub.sid
+		}
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package broker
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"runtime"
+
+	"github.com/midgemq/midge/parser"
+)
+
+// Version is midge's own version.
+const Version = "0.1.0"
+
+// ProtocolVersion is the nats-server version midge advertises in INFO.
+// Clients gate features on it, so it names the reference
+// release whose client-visible behaviour midge implements.
+const ProtocolVersion = "2.10.0"
+
+// serverInfo is the INFO JSON. Field names and omissions follow the
+// reference server; clients replace their copy with each INFO they get.
+type serverInfo struct {
+	ServerID     string `json:"server_id"`
+	ServerName   string `json:"server_name"`
+	Version      string `json:"version"`
+	Proto        int    `json:"proto"`
+	GoVersion    string `json:"go"`
+	Host         string `json:"host"`
+	Port         int    `json:"port"`
+	Headers      bool   `json:"headers"`
+	MaxPayload   int    `json:"max_payload"`
+	JetStream    bool   `json:"jetstream,omitempty"`
+	ClientID     uint64 `json:"client_id,omitempty"`
+	ClientIP     string `json:"client_ip,omitempty"`
+	AuthRequired bool   `json:"auth_required,omitempty"`
+	TLSRequired  bool   `json:"tls_required,omitempty"`
+	TLSVerify    bool   `json:"tls_verify,omitempty"`
+	Nonce        string `json:"nonce,omitempty"`
+	LameDuckMode bool   `json:"ldm,omitempty"`
+}
+
+// Transport is how a NATS-protocol connection reached the broker, as its
+// INFO describes it.
+type Transport struct {
+	Kind Kind
+	// TLS is the transport's own TLS state (WebSocket over HTTPS), nil
+	// otherwise.
+	TLS *tls.ConnectionState
+	// Host and Port are the listener's address as INFO states it.
+	Host string
+	Port int
+	// TLSRequired and TLSVerify state the transport's TLS (WebSocket); a
+	// KindNATS connection is told the broker's own TLS settings instead,
+	// and upgrades inside the stream.
+	TLSRequired, TLSVerify bool
+}
+
+// info is the INFO a client gets: the broker's settings, the transport's
+// listener and what is particular to the client.
+func (c *client) info() serverInfo {
+	b := c.broker
+	o := b.Options()
+	info := serverInfo{
+		ServerID:   b.id,
+		ServerName: b.name,
+		Version:    ProtocolVersion,
+		Proto:      1,
+		GoVersion:  runtime.Version(),
+		Host:       c.transport.Host,
+		Port:       c.transport.Port,
+		Headers:    true,
+		MaxPayload: o.MaxPayload,
+		JetStream:  o.JetStream,
+
+		ClientID:     c.cid,
+		ClientIP:     c.host,
+		Nonce:        c.sec.nonce,
+		AuthRequired: c.sec.auth.required,
+		TLSRequired:  c.transport.TLSRequired,
+		TLSVerify:    c.transport.TLSVerify,
+		LameDuckMode: b.lameDuck.Load(),
+	}
+	if c.kind == KindNATS {
+		info.TLSRequired = b.tlsConfig != nil
+		info.TLSVerify = b.tlsConfig != nil && b.tlsConfig.ClientAuth == tls.RequireAndVerifyClientCert
+	}
+	return info
+}
+
+// infoLine renders the client's INFO line.
+func (c *client) infoLine() []byte {
+	js, err := json.Marshal(c.info())
+	if err != nil {
+		panic("broker: INFO does not marshal: " + err.Error()) // fixed struct of plain fields
+	}
+	return parser.AppendInfo(nil, js)
+}

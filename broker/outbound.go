@@ -1,0 +1,245 @@
+package broker
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// Outbound data to one client lives in pooled fixed-size chunks. Producers
+// (the read loops of publishing clients) copy messages into the chunks under
+// the destination's lock; the destination's writer goroutine swaps the chunk
+// list out, releases the lock and writes everything with one writev under a
+// deadline. A destination whose queued bytes pass the limit is a slow
+// consumer: the producer is told, and the producer never waits for it.
+
+// Chunk sizes grow with the amount queued: a client that gets a PONG now and
+// then holds 1 KiB at most, a busy subscriber works in 64 KiB pieces.
+var chunkSizes = [...]int{1 << 10, 8 << 10, 64 << 10}
+
+type chunk struct{ b []byte }
+
+var chunkPools [len(chunkSizes)]sync.Pool
+
+func getChunk(tier int) *chunk {
+	if c, ok := chunkPools[tier].Get().(*chunk); ok {
+		return c
+	}
+	return &chunk{b: make([]byte, 0, chunkSizes[tier])}
+}
+
+func putChunk(c *chunk) {
+	for tier, size := range chunkSizes {
+		if cap(c.b) == size {
+			c.b = c.b[:0]
+			chunkPools[tier].Put(c)
+			return
+		}
+	}
+}
+
+// outbound is the queue of bytes waiting to be written to one client.
+type outbound struct {
+	mu      sync.Mutex
+	chunks  []*chunk
+	pending int64 // queued plus being written; what the slow-consumer limit counts
+	limit   int64
+	closed  bool
+
+	// stall is non-nil while pending is above three quarters of the limit;
+	// the writer closes it once it catches up. Producers wait on it briefly,
+	// which slows a fast publisher (and, through TCP, its socket) before the
+	// consumer is lost to the limit.
+	stall chan struct{}
+
+	// signal wakes the writer; capacity 1 so that any number of producers
+	// coalesce into one wake-up.
+	signal chan struct{}
+}
+
+func newOutbound(limit int64) outbound {
+	return outbound{limit: limit, signal: make(chan struct{}, 1)}
+}
+
+// enqueueMsg queues line, header, data and a CRLF as one message. It returns
+// false, queuing nothing, when that would pass the pending limit, and the
+// stall gate when the queue is running high.
+func (o *outbound) enqueueMsg(line, header, data []byte) (ok bool, stall <-chan struct{}) {
+	n := int64(len(line) + len(header) + len(data) + 2)
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return true, nil // the client is gone; nothing to deliver to
+	}
+	if o.pending+n > o.limit {
+		o.mu.Unlock()
+		return false, nil
+	}
+	o.pending += n
+	o.copyIn(line)
+	o.copyIn(header)
+	o.copyIn(data)
+	o.copyIn(crlf)
+	if o.pending > o.stallThreshold() && o.stall == nil {
+		o.stall = make(chan struct{})
+	}
+	stall = o.stall
+	o.mu.Unlock()
+	return true, stall
+}
+
+func (o *outbound) stallThreshold() int64 { return o.limit / 4 * 3 }
+
+// releaseStall opens the stall gate. Called with o.mu held.
+func (o *outbound) releaseStall() {
+	if o.stall != nil {
+		close(o.stall)
+		o.stall = nil
+	}
+}
+
+// enqueue queues raw protocol bytes (PONG, +OK, -ERR, INFO, ...).
+func (o *outbound) enqueue(b []byte) bool {
+	n := int64(len(b))
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return true
+	}
+	if o.pending+n > o.limit {
+		o.mu.Unlock()
+		return false
+	}
+	o.pending += n
+	o.copyIn(b)
+	o.mu.Unlock()
+	return true
+}
+
+var crlf = []byte("\r\n")
+
+// copyIn appends b across the tail chunk and as many new chunks as needed.
+// Called with o.mu held.
+func (o *outbound) copyIn(b []byte) {
+	for len(b) > 0 {
+		var tail *chunk
+		if k := len(o.chunks); k > 0 {
+			tail = o.chunks[k-1]
+		}
+		if tail == nil || len(tail.b) == cap(tail.b) {
+			tail = getChunk(min(len(o.chunks), len(chunkSizes)-1))
+			o.chunks = append(o.chunks, tail)
+		}
+		n := copy(tail.b[len(tail.b):cap(tail.b)], b)
+		tail.b = tail.b[:len(tail.b)+n]
+		b = b[n:]
+	}
+}
+
+// kick wakes the writer without blocking.
+func (o *outbound) kick() {
+	select {
+	case o.signal <- struct{}{}:
+	default:
+	}
+}
+
+// take hands the queued chunks to the writer, leaving spare (emptied) in
+// their place so the two slices alternate without allocating.
+func (o *outbound) take(spare []*chunk) ([]*chunk, int64) {
+	o.mu.Lock()
+	chunks := o.chunks
+	o.chunks = spare[:0]
+	var n int64
+	for _, c := range chunks {
+		n += int64(len(c.b))
+	}
+	o.mu.Unlock()
+	return chunks, n
+}
+
+// written releases n bytes from the pending count once they left.
+func (o *outbound) written(n int64) {
+	o.mu.Lock()
+	o.pending -= n
+	if o.pending <= o.stallThreshold() {
+		o.releaseStall()
+	}
+	o.mu.Unlock()
+}
+
+// close drops everything queued and makes further enqueues no-ops.
+func (o *outbound) close() {
+	o.mu.Lock()
+	o.closed = true
+	for i, c := range o.chunks {
+		putChunk(c)
+		o.chunks[i] = nil
+	}
+	o.chunks = o.chunks[:0]
+	o.releaseStall()
+	o.mu.Unlock()
+}
+
+func (o *outbound) pendingBytes() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.pending
+}
+
+// writer owns the writing side of one connection: it is the only goroutine
+// that writes to the socket.
+type writer struct {
+	conn     net.Conn
+	deadline time.Duration
+	spare    []*chunk
+	iov      [][]byte
+	// trace, when set, sees every batch of outbound bytes before it is
+	// written (protocol tracing, -V); nil costs one comparison per flush.
+	trace func(iov [][]byte)
+}
+
+// flush writes everything queued in o. It returns the bytes written and the
+// first write error; on error the caller closes the connection.
+func (w *writer) flush(o *outbound) (int64, error) {
+	chunks, n := o.take(w.spare)
+	if len(chunks) == 0 {
+		w.spare = chunks
+		return 0, nil
+	}
+	w.iov = w.iov[:0]
+	for _, c := range chunks {
+		w.iov = append(w.iov, c.b)
+	}
+	if w.trace != nil {
+		w.trace(w.iov)
+	}
+	bufs := net.Buffers(w.iov) // WriteTo consumes this header, not w.iov's
+	_ = w.conn.SetWriteDeadline(time.Now().Add(w.deadline))
+	written, err := bufs.WriteTo(w.conn)
+	clear(w.iov)
+	for i, c := range chunks {
+		putChunk(c)
+		chunks[i] = nil
+	}
+	w.spare = chunks[:0]
+	o.written(n)
+	return written, err
+}
+
+// enqueueParts queues two pieces as one unit (all or nothing).
+func (o *outbound) enqueueParts(a, b []byte) bool {
+	n := int64(len(a) + len(b))
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return true
+	}
+	if o.pending+n > o.limit {
+		return false
+	}
+	o.pending += n
+	o.copyIn(a)
+	o.copyIn(b)
+	return true
+}

@@ -1,0 +1,40 @@
+package broker
+
+import "sync/atomic"
+
+// MsgHandler receives the messages of an internal subscription (one the
+// server itself holds, e.g. for JetStream). The slices are borrowed from the
+// publisher's read buffer and only valid during the call.
+type MsgHandler func(subject, reply, header, data []byte)
+
+// subscription is one SUB of a client, or an internal subscription of the
+// server when handler is set (then client is nil).
+type subscription struct {
+	client  *client
+	handler MsgHandler
+	subject string
+	queue   string
+	sid     []byte // echoed verbatim in MSG/HMSG
+
+	// deny lists the subscriber's deny-subscribe entries this (wildcard or
+	// queue) subscription overlaps: matching messages are not delivered.
+	// Nil when there are none; a reload replaces it while publishers read.
+	deny atomic.Pointer[denyFilter]
+
+	// delivered counts messages handed to this subscription; max, when
+	// positive, is the UNSUB limit on that count. Both are touched by every
+	// publisher that delivers here, hence atomic.
+	delivered atomic.Int64
+	max       atomic.Int64
+}
+
+// claim counts one delivery and reports whether it is allowed and whether it
+// was the last one the subscription may take.
+func (s *subscription) claim() (ok, last bool) {
+	n := s.delivered.Add(1)
+	max := s.max.Load()
+	if max <= 0 {
+		return true, false
+	}
+	return n <= max, n == max
+}
