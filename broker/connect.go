@@ -9,7 +9,8 @@ import (
 
 // connectFields is the CONNECT JSON as clients send it. Booleans are
 // pointers because an absent field has a default of its own: a telnet user
-// who sends `CONNECT {}` gets verbose and pedantic mode (PROTOCOL.md §2.2).
+// who sends `CONNECT {}` gets verbose and pedantic mode, as the reference
+// server gives them.
 type connectFields struct {
 	Verbose      *bool  `json:"verbose"`
 	Pedantic     *bool  `json:"pedantic"`

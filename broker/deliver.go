@@ -205,7 +205,8 @@ func (p *producer) stallFor(dst *client, gate <-chan struct{}) {
 
 // sendNoResponders tells a requester that nobody received its request: a
 // 503 status message on its own subscription that matches the reply
-// subject (PROTOCOL.md §6). Without such a subscription nothing is sent.
+// subject, with the request's subject in Nats-Subject, as the reference
+// server sends it. Without such a subscription nothing is sent.
 func (c *client) sendNoResponders(pa *parser.PubArg) {
 	sid := c.replySid(pa.Reply)
 	if sid == nil {

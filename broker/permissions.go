@@ -236,7 +236,7 @@ func (c *client) checkPublish(ps *Permissions, subject []byte) bool {
 }
 
 // Violation texts as the reference server words them; clients match on
-// the "Permissions Violation" prefix (PROTOCOL.md §5).
+// the "Permissions Violation" prefix.
 func pubViolationText(subject []byte) string {
 	return "Permissions Violation for Publish to " + strconv.Quote(string(subject))
 }

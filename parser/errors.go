@@ -7,7 +7,8 @@ import (
 
 // WireError is a protocol violation whose text the server sends verbatim as
 // `-ERR '<Text>'` before closing the connection. The texts are the ones
-// clients match on (see PROTOCOL.md §5), so they must never be reworded.
+// clients match on (nats.go, for one, recognises errors by these texts),
+// so they must never be reworded.
 type WireError struct{ Text string }
 
 func (e *WireError) Error() string { return e.Text }

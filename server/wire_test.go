@@ -8,7 +8,7 @@ import (
 )
 
 // Wire tests: exact bytes over raw TCP, as a telnet user or a client
-// library sees them (PROTOCOL.md §10 lists the reference server's answers).
+// library sees them; the expected answers are the reference server's.
 
 func TestTelnetSessionVerbose(t *testing.T) {
 	s := startServer(t)
