@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/midgemq/midge/config"
-	"github.com/midgemq/midge/internal/testutil"
+	"github.com/midgemq/midge/internal/fuzzguard"
 	"github.com/midgemq/midge/sublist"
 )
 
@@ -122,7 +122,7 @@ func FuzzClientSession(f *testing.F) {
 	}
 	s := fuzzAuthServer(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		testutil.HangGuard(t, data, func() error { return clientSession(s, data) })
+		fuzzguard.Run(t, data, func() error { return clientSession(s, data) })
 	})
 }
 
@@ -196,7 +196,7 @@ func FuzzConfig(f *testing.F) {
 		if strings.Contains(strings.ToLower(text), "include") {
 			return // would read arbitrary files
 		}
-		testutil.HangGuard(t, text, func() error { return loadConfigText(text) })
+		fuzzguard.Run(t, text, func() error { return loadConfigText(text) })
 	})
 }
 

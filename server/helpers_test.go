@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,4 +145,81 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+const msgWait = 5 * time.Second
+
+func nextMsg(t *testing.T, sub *nats.Subscription) *nats.Msg {
+	t.Helper()
+	m, err := sub.NextMsg(msgWait)
+	if err != nil {
+		t.Fatalf("NextMsg on %q: %v", sub.Subject, err)
+	}
+	return m
+}
+
+func expectNoMsg(t *testing.T, nc *nats.Conn, sub *nats.Subscription) {
+	t.Helper()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := sub.Pending(); n != 0 {
+		m, _ := sub.NextMsg(0)
+		t.Fatalf("unexpected message on %q: %q", sub.Subject, m.Data)
+	}
+}
+
+// connectErr tries a nats.go connection that is expected to fail.
+func connectErr(t *testing.T, s *Server, opts ...nats.Option) error {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL(), append([]nats.Option{nats.MaxReconnects(0)}, opts...)...)
+	if err == nil {
+		nc.Close()
+		return nil
+	}
+	return err
+}
+
+// pubSubWorks proves a connection is usable by a round trip to itself.
+func pubSubWorks(t *testing.T, nc *nats.Conn) {
+	t.Helper()
+	sub, err := nc.SubscribeSync("auth.check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish("auth.check", []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	nextMsg(t, sub)
+}
+
+// asyncErrors collects a connection's asynchronous errors.
+type asyncErrors struct {
+	mu   sync.Mutex
+	errs []string
+	got  chan struct{}
+}
+
+func (a *asyncErrors) handler() nats.Option {
+	a.got = make(chan struct{}, 16)
+	return nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		a.mu.Lock()
+		a.errs = append(a.errs, err.Error())
+		a.mu.Unlock()
+		a.got <- struct{}{}
+	})
+}
+
+func (a *asyncErrors) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case <-a.got:
+	case <-time.After(msgWait):
+		t.Fatal("no async error")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.errs[0]
+	a.errs = a.errs[1:]
+	return e
 }

@@ -11,6 +11,7 @@ import (
 	mqttc "github.com/eclipse/paho.mqtt.golang"
 	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/monitor"
+	"github.com/nats-io/nats.go"
 )
 
 // /varz and /metrics count clients and messages per protocol.
@@ -56,4 +57,14 @@ func TestMonitoringCountsPerProtocol(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+func wsConnect(t *testing.T, s *Server, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(s.WebSocketURL(), append([]nats.Option{nats.MaxReconnects(0)}, opts...)...)
+	if err != nil {
+		t.Fatalf("websocket connect to %s: %v", s.WebSocketURL(), err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }

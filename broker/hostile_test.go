@@ -1,4 +1,4 @@
-package server
+package broker_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testutil"
 	"github.com/nats-io/nats.go"
 )
 
@@ -23,12 +24,12 @@ func healthCheck(t *testing.T, nc *nats.Conn) {
 	if !nc.IsConnected() {
 		t.Fatal("the well-behaved client lost its connection")
 	}
-	pubSubWorks(t, nc)
+	testutil.PubSubWorks(t, nc)
 }
 
 func TestHostileInputs(t *testing.T) {
-	s := startServer(t, func(o *config.Options) { o.MaxPayload = 1 << 16 })
-	healthy := connect(t, s)
+	s := testutil.StartServer(t, func(o *config.Options) { o.MaxPayload = 1 << 16 })
+	healthy := testutil.Connect(t, s)
 	const unknownOp = "-ERR 'Unknown Protocol Operation'\r\n"
 	for _, tc := range []struct {
 		name, in string
@@ -60,41 +61,41 @@ func TestHostileInputs(t *testing.T) {
 		{"client -ERR", "-ERR 'boom'\r\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rc := dialRaw(t, s)
-			rc.send(tc.in)
+			rc := testutil.DialRaw(t, s)
+			rc.Send(tc.in)
 			if tc.reply != "" {
-				rc.expect(tc.reply)
+				rc.Expect(tc.reply)
 			}
-			rc.expectClosed()
+			rc.ExpectClosed()
 		})
 	}
 	healthCheck(t, healthy)
-	waitFor(t, "hostile clients gone", func() bool { return s.NumClients() == 1 })
+	testutil.WaitFor(t, "hostile clients gone", func() bool { return s.NumClients() == 1 })
 }
 
 // Inputs that are odd but legal keep the connection.
 func TestOddButLegalInputs(t *testing.T) {
-	s := startServer(t)
-	rc := dialRaw(t, s)
-	rc.send("CONNECT {\"verbose\":false,\"unknown_field\":[1,{\"x\":null}]}\r\n" +
+	s := testutil.StartServer(t)
+	rc := testutil.DialRaw(t, s)
+	rc.Send("CONNECT {\"verbose\":false,\"unknown_field\":[1,{\"x\":null}]}\r\n" +
 		"\r\n\r\n+OK\r\nsub\tfoo   1\r\nPUB foo 0\r\n\r\nUNSUB 42\r\nSUB foo..bar 2\r\n")
-	rc.expect("MSG foo 1 0\r\n\r\n-ERR 'Invalid Subject'\r\n")
-	rc.roundTrip()
+	rc.Expect("MSG foo 1 0\r\n\r\n-ERR 'Invalid Subject'\r\n")
+	rc.RoundTrip()
 }
 
 // A client that declares a payload, sends part of it (or half a line) and
 // goes silent holds only its own connection, until the pings find it dead.
 func TestHalfSentThenSilence(t *testing.T) {
-	s := startServer(t, func(o *config.Options) {
+	s := testutil.StartServer(t, func(o *config.Options) {
 		o.PingInterval = 50 * time.Millisecond
 		o.FirstPingDelay = 50 * time.Millisecond
 	})
-	healthy := connect(t, s)
+	healthy := testutil.Connect(t, s)
 	for _, partial := range []string{"PUB foo 100\r\nabc", "SUB fo", "CONNECT {\"verb"} {
-		rc := dialRaw(t, s)
-		rc.send(partial)
-		rc.expect("PING\r\nPING\r\n-ERR 'Stale Connection'\r\n")
-		rc.expectClosed()
+		rc := testutil.DialRaw(t, s)
+		rc.Send(partial)
+		rc.Expect("PING\r\nPING\r\n-ERR 'Stale Connection'\r\n")
+		rc.ExpectClosed()
 	}
 	healthCheck(t, healthy)
 }
@@ -103,8 +104,8 @@ func TestHalfSentThenSilence(t *testing.T) {
 // reference server's error; the server keeps serving and recovers fully.
 func TestConnectFlood(t *testing.T) {
 	const limit, flood = 20, 100
-	s := startServer(t, func(o *config.Options) { o.MaxConnections = limit })
-	healthy := connect(t, s)
+	s := testutil.StartServer(t, func(o *config.Options) { o.MaxConnections = limit })
+	healthy := testutil.Connect(t, s)
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -119,7 +120,7 @@ func TestConnectFlood(t *testing.T) {
 				return // the backlog overflowed: also a refusal
 			}
 			conns <- conn
-			_ = conn.SetReadDeadline(time.Now().Add(rawTimeout))
+			_ = conn.SetReadDeadline(time.Now().Add(testutil.RawTimeout))
 			buf := make([]byte, 4096)
 			n, _ := conn.Read(buf)
 			mu.Lock()
@@ -141,7 +142,7 @@ func TestConnectFlood(t *testing.T) {
 	for c := range conns {
 		c.Close()
 	}
-	waitFor(t, "flood connections gone", func() bool { return s.NumClients() == 1 })
+	testutil.WaitFor(t, "flood connections gone", func() bool { return s.NumClients() == 1 })
 	if got := s.Stats().Violations.MaxConnections; got < int64(refused) {
 		t.Fatalf("max connections violations = %d, refused %d", got, refused)
 	}
@@ -150,23 +151,23 @@ func TestConnectFlood(t *testing.T) {
 // A client that floods PINGs but never reads its PONGs is cut off once its
 // pending replies pass max_pending; nobody else notices.
 func TestClientThatNeverReads(t *testing.T) {
-	s := startServer(t, func(o *config.Options) { o.MaxPending = 64 << 10 })
-	healthy := connect(t, s)
-	rc := dialRaw(t, s)
-	rc.send("CONNECT {\"verbose\":false}\r\n")
+	s := testutil.StartServer(t, func(o *config.Options) { o.MaxPending = 64 << 10 })
+	healthy := testutil.Connect(t, s)
+	rc := testutil.DialRaw(t, s)
+	rc.Send("CONNECT {\"verbose\":false}\r\n")
 	pings := []byte(strings.Repeat("PING\r\n", 10000))
 	deadline := time.Now().Add(10 * time.Second)
 	for s.Stats().SlowConsumers == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("a client that never reads was never cut off")
 		}
-		_ = rc.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		if _, err := rc.conn.Write(pings); err != nil {
+		_ = rc.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := rc.Conn.Write(pings); err != nil {
 			break // closed by the server
 		}
 	}
-	waitFor(t, "slow consumer counted", func() bool { return s.Stats().SlowConsumers == 1 })
-	waitFor(t, "non-reader gone", func() bool { return s.NumClients() == 1 })
+	testutil.WaitFor(t, "slow consumer counted", func() bool { return s.Stats().SlowConsumers == 1 })
+	testutil.WaitFor(t, "non-reader gone", func() bool { return s.NumClients() == 1 })
 	healthCheck(t, healthy)
 }
 
@@ -174,21 +175,21 @@ func TestClientThatNeverReads(t *testing.T) {
 // server about that much memory each, and it is returned when they go.
 func TestMemoryBoundedByLimits(t *testing.T) {
 	const clients, maxPayload = 16, 1 << 20
-	s := startServer(t, func(o *config.Options) { o.MaxPayload = maxPayload })
-	healthy := connect(t, s)
+	s := testutil.StartServer(t, func(o *config.Options) { o.MaxPayload = maxPayload })
+	healthy := testutil.Connect(t, s)
 	before := heapInUse()
 	half := bytes.Repeat([]byte("z"), maxPayload/2)
-	var conns []*rawConn
+	var conns []*testutil.RawConn
 	for i := 0; i < clients; i++ {
-		rc := dialRaw(t, s)
-		rc.send("PUB big 1048576\r\n")
-		rc.send(string(half))
+		rc := testutil.DialRaw(t, s)
+		rc.Send("PUB big 1048576\r\n")
+		rc.Send(string(half))
 		conns = append(conns, rc)
 	}
 	// Wait until the server holds the partial payloads, then bound what
 	// they cost.
 	var grown int64
-	waitFor(t, "partial payloads buffered", func() bool {
+	testutil.WaitFor(t, "partial payloads buffered", func() bool {
 		grown = int64(heapInUse()) - int64(before)
 		return grown >= clients*maxPayload/2
 	})
@@ -197,9 +198,9 @@ func TestMemoryBoundedByLimits(t *testing.T) {
 	}
 	healthCheck(t, healthy)
 	for _, rc := range conns {
-		rc.conn.Close()
+		rc.Conn.Close()
 	}
-	waitFor(t, "partial publishers gone", func() bool { return s.NumClients() == 1 })
+	testutil.WaitFor(t, "partial publishers gone", func() bool { return s.NumClients() == 1 })
 	healthCheck(t, healthy)
 }
 

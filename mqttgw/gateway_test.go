@@ -1,4 +1,4 @@
-package server
+package mqttgw_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testutil"
 	"github.com/midgemq/midge/mqtt"
 )
 
@@ -17,7 +18,7 @@ import (
 // message once (from its consumer), not also from the core subscription.
 func TestMQTTAndNATSCrossBothWays(t *testing.T) {
 	s := startMQTTServer(t)
-	nc := connect(t, s)
+	nc := testutil.Connect(t, s)
 	natsSub, _ := nc.SubscribeSync("sensors.>")
 	nc.Flush()
 
@@ -35,7 +36,7 @@ func TestMQTTAndNATSCrossBothWays(t *testing.T) {
 	if m := nextMQTT(t, q0); m.Qos() != 0 || !bytes.Equal(m.Payload(), payload) {
 		t.Fatalf("QoS 0 subscriber got qos %d %v", m.Qos(), m.Payload())
 	}
-	nm := nextMsg(t, natsSub)
+	nm := testutil.NextMsg(t, natsSub)
 	if nm.Subject != "sensors.1.temp" || !bytes.Equal(nm.Data, payload) {
 		t.Fatalf("NATS subscriber got %s %v", nm.Subject, nm.Data)
 	}
@@ -46,7 +47,7 @@ func TestMQTTAndNATSCrossBothWays(t *testing.T) {
 		t.Fatalf("MQTT got %q %q qos %d", m.Topic(), m.Payload(), m.Qos())
 	}
 	nextMQTT(t, q0)
-	nextMsg(t, natsSub)
+	testutil.NextMsg(t, natsSub)
 
 	// Nothing else: no duplicate of the QoS 1 message.
 	waitToken(t, "round trip", pub.Publish("sensors/fence", 0, false, "end"))
@@ -139,7 +140,7 @@ func TestMQTTRetained(t *testing.T) {
 // after a DISCONNECT.
 func TestMQTTWill(t *testing.T) {
 	s := startMQTTServer(t)
-	nc := connect(t, s)
+	nc := testutil.Connect(t, s)
 	wills, _ := nc.SubscribeSync("status.>")
 	nc.Flush()
 	watcher := pahoSubscribe(t, pahoConnect(t, s, "watcher", true), "status/#", 1)
@@ -148,7 +149,7 @@ func TestMQTTWill(t *testing.T) {
 	r.connect(&mqtt.Connect{ClientID: "dev1", CleanSession: true,
 		Will: &mqtt.Will{Topic: "status/dev1", Payload: []byte("offline"), QoS: 1, Retain: true}})
 	r.conn.Close() // dies without DISCONNECT
-	if m := nextMsg(t, wills); m.Subject != "status.dev1" || string(m.Data) != "offline" {
+	if m := testutil.NextMsg(t, wills); m.Subject != "status.dev1" || string(m.Data) != "offline" {
 		t.Fatalf("NATS got will %s %q", m.Subject, m.Data)
 	}
 	if m := nextMQTT(t, watcher); m.Topic() != "status/dev1" || m.Qos() != 1 {
@@ -156,7 +157,7 @@ func TestMQTTWill(t *testing.T) {
 	}
 	// Retained: a later subscriber still learns the device is offline. (A
 	// will has no PUBACK to wait for: wait for the store.)
-	waitFor(t, "retained will stored", func() bool {
+	testutil.WaitFor(t, "retained will stored", func() bool {
 		_, err := globalMQTTStream(t, s, "$MQTT_rmsgs").LastBySubject("$MQTT.rmsgs." + "status.dev1")
 		return err == nil
 	})
@@ -171,7 +172,7 @@ func TestMQTTWill(t *testing.T) {
 	polite.send(&mqtt.Disconnect{})
 	polite.expectClosed()
 	nc.Publish("status.fence", nil)
-	if m := nextMsg(t, wills); m.Subject != "status.fence" {
+	if m := testutil.NextMsg(t, wills); m.Subject != "status.fence" {
 		t.Fatalf("will after DISCONNECT: %s %q", m.Subject, m.Data)
 	}
 }
@@ -180,7 +181,7 @@ func TestMQTTWill(t *testing.T) {
 // and sends the will.
 func TestMQTTKeepAlive(t *testing.T) {
 	s := startMQTTServer(t)
-	nc := connect(t, s)
+	nc := testutil.Connect(t, s)
 	wills, _ := nc.SubscribeSync("gone")
 	nc.Flush()
 	r := dialMQTT(t, s)
@@ -195,7 +196,7 @@ func TestMQTTKeepAlive(t *testing.T) {
 	if d := time.Since(start); d < time.Second || d > 4*time.Second {
 		t.Fatalf("closed after %v, want about 1.5 s", d)
 	}
-	nextMsg(t, wills)
+	testutil.NextMsg(t, wills)
 }
 
 // Users and passwords come from the server's authorization; a user's

@@ -1,4 +1,4 @@
-package server
+package mqttgw_test
 
 import (
 	"bytes"
@@ -8,10 +8,12 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testutil"
 	"github.com/midgemq/midge/mqtt"
+	"github.com/midgemq/midge/server"
 )
 
-func persistentConnect(t *testing.T, s *Server, id string) (*rawMQTT, *mqtt.ConnAck) {
+func persistentConnect(t *testing.T, s *server.Server, id string) (*rawMQTT, *mqtt.ConnAck) {
 	t.Helper()
 	r := dialMQTT(t, s)
 	return r, r.connect(&mqtt.Connect{ClientID: id})
@@ -29,7 +31,7 @@ func TestMQTTPersistentSessionRedelivers(t *testing.T) {
 	if codes := r.subscribe(1, mqtt.Subscription{Filter: "cmd/dev", QoS: 1}); codes[0] != 1 {
 		t.Fatalf("SUBACK % x", codes)
 	}
-	nc := connect(t, s)
+	nc := testutil.Connect(t, s)
 	publishStored(t, nc, "cmd.dev", "first")
 	first := r.expectPublish()
 	if first.QoS != 1 || first.Dup || string(first.Payload) != "first" || first.Topic != "cmd/dev" {
@@ -63,7 +65,7 @@ func TestMQTTPersistentSessionRedelivers(t *testing.T) {
 	if p := r.next(); p.Type() != mqtt.PINGRESP {
 		t.Fatalf("after full acknowledgement got %v", p.Type())
 	}
-	waitFor(t, "acknowledged messages removed", func() bool {
+	testutil.WaitFor(t, "acknowledged messages removed", func() bool {
 		return globalMQTTStream(t, s, "$MQTT_msgs").State("", false).Msgs == 0
 	})
 }
@@ -105,7 +107,7 @@ func TestMQTTCleanSessionDiscards(t *testing.T) {
 // over and the first is closed [MQTT-3.1.4-2], without its will.
 func TestMQTTTakeover(t *testing.T) {
 	s := startMQTTServer(t)
-	nc := connect(t, s)
+	nc := testutil.Connect(t, s)
 	wills, _ := nc.SubscribeSync("will")
 	nc.Flush()
 	first := dialMQTT(t, s)
@@ -121,7 +123,7 @@ func TestMQTTTakeover(t *testing.T) {
 		t.Fatalf("second got %q", p.Payload)
 	}
 	nc.Publish("will", []byte("fence"))
-	if m := nextMsg(t, wills); string(m.Data) != "fence" {
+	if m := testutil.NextMsg(t, wills); string(m.Data) != "fence" {
 		t.Fatalf("will published on takeover: %q", m.Data)
 	}
 }

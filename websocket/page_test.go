@@ -1,4 +1,4 @@
-package server
+package websocket_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package server
+package broker_test
 
 import (
 	"errors"
@@ -8,48 +8,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/internal/testutil"
 	"github.com/nats-io/nats.go"
 )
 
 // Tests through nats.go, the client most users run.
 
-const msgWait = 5 * time.Second
-
-func nextMsg(t *testing.T, sub *nats.Subscription) *nats.Msg {
-	t.Helper()
-	m, err := sub.NextMsg(msgWait)
-	if err != nil {
-		t.Fatalf("NextMsg on %q: %v", sub.Subject, err)
-	}
-	return m
-}
-
-func expectNoMsg(t *testing.T, nc *nats.Conn, sub *nats.Subscription) {
-	t.Helper()
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if n, _, _ := sub.Pending(); n != 0 {
-		m, _ := sub.NextMsg(0)
-		t.Fatalf("unexpected message on %q: %q", sub.Subject, m.Data)
-	}
-}
-
 func TestPubSub(t *testing.T) {
-	s := startServer(t)
-	sub := connect(t, s)
-	pub := connect(t, s)
+	s := testutil.StartServer(t)
+	sub := testutil.Connect(t, s)
+	pub := testutil.Connect(t, s)
 	ss, _ := sub.SubscribeSync("greet")
 	sub.Flush()
 	pub.Publish("greet", []byte("hello"))
-	if m := nextMsg(t, ss); string(m.Data) != "hello" || m.Subject != "greet" {
+	if m := testutil.NextMsg(t, ss); string(m.Data) != "hello" || m.Subject != "greet" {
 		t.Fatalf("got %q on %q", m.Data, m.Subject)
 	}
 }
 
 func TestWildcards(t *testing.T) {
-	s := startServer(t)
-	nc := connect(t, s)
+	s := testutil.StartServer(t)
+	nc := testutil.Connect(t, s)
 	star, _ := nc.SubscribeSync("orders.*.created")
 	full, _ := nc.SubscribeSync("orders.>")
 	exact, _ := nc.SubscribeSync("orders")
@@ -65,29 +44,29 @@ func TestWildcards(t *testing.T) {
 	}
 	for sub, subjects := range want {
 		for _, subj := range subjects {
-			if m := nextMsg(t, sub); m.Subject != subj {
+			if m := testutil.NextMsg(t, sub); m.Subject != subj {
 				t.Fatalf("%s got %q, want %q", sub.Subject, m.Subject, subj)
 			}
 		}
-		expectNoMsg(t, nc, sub)
+		testutil.ExpectNoMsg(t, nc, sub)
 	}
 }
 
 func TestQueueGroupsDeliverOnce(t *testing.T) {
-	s := startServer(t)
+	s := testutil.StartServer(t)
 	const members, msgs = 3, 300
 	conns := make([]*nats.Conn, members)
 	subs := make([]*nats.Subscription, members)
 	for i := range conns {
-		conns[i] = connect(t, s)
+		conns[i] = testutil.Connect(t, s)
 		subs[i], _ = conns[i].QueueSubscribeSync("work", "workers")
 		subs[i].SetPendingLimits(-1, -1)
 		conns[i].Flush()
 	}
-	plain := connect(t, s)
+	plain := testutil.Connect(t, s)
 	observer, _ := plain.SubscribeSync("work")
 	plain.Flush()
-	pub := connect(t, s)
+	pub := testutil.Connect(t, s)
 	for i := 0; i < msgs; i++ {
 		pub.Publish("work", []byte("job"))
 	}
@@ -111,11 +90,11 @@ func TestQueueGroupsDeliverOnce(t *testing.T) {
 }
 
 func TestRequestReply(t *testing.T) {
-	s := startServer(t)
-	svc := connect(t, s)
+	s := testutil.StartServer(t)
+	svc := testutil.Connect(t, s)
 	svc.Subscribe("echo", func(m *nats.Msg) { m.Respond(append([]byte("re:"), m.Data...)) })
 	svc.Flush()
-	nc := connect(t, s)
+	nc := testutil.Connect(t, s)
 	// Many concurrent requests share one muxed inbox subscription.
 	var wg sync.WaitGroup
 	errs := make(chan error, 50)
@@ -124,7 +103,7 @@ func TestRequestReply(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			want := fmt.Sprintf("q%d", i)
-			m, err := nc.Request("echo", []byte(want), msgWait)
+			m, err := nc.Request("echo", []byte(want), testutil.MsgWait)
 			if err != nil {
 				errs <- err
 				return
@@ -142,17 +121,17 @@ func TestRequestReply(t *testing.T) {
 }
 
 func TestNoRespondersThroughClient(t *testing.T) {
-	s := startServer(t)
-	nc := connect(t, s)
-	_, err := nc.Request("nobody.home", nil, msgWait)
+	s := testutil.StartServer(t)
+	nc := testutil.Connect(t, s)
+	_, err := nc.Request("nobody.home", nil, testutil.MsgWait)
 	if !errors.Is(err, nats.ErrNoResponders) {
 		t.Fatalf("err = %v, want ErrNoResponders", err)
 	}
 }
 
 func TestHeadersThroughClient(t *testing.T) {
-	s := startServer(t)
-	nc := connect(t, s)
+	s := testutil.StartServer(t)
+	nc := testutil.Connect(t, s)
 	sub, _ := nc.SubscribeSync("h")
 	msg := nats.NewMsg("h")
 	msg.Header.Add("Nats-Msg-Id", "abc")
@@ -162,7 +141,7 @@ func TestHeadersThroughClient(t *testing.T) {
 	if err := nc.PublishMsg(msg); err != nil {
 		t.Fatal(err)
 	}
-	m := nextMsg(t, sub)
+	m := testutil.NextMsg(t, sub)
 	if got := m.Header.Get("Nats-Msg-Id"); got != "abc" {
 		t.Errorf("Nats-Msg-Id = %q", got)
 	}
@@ -175,20 +154,20 @@ func TestHeadersThroughClient(t *testing.T) {
 }
 
 func TestEchoOff(t *testing.T) {
-	s := startServer(t)
-	nc := connect(t, s, nats.NoEcho())
+	s := testutil.StartServer(t)
+	nc := testutil.Connect(t, s, nats.NoEcho())
 	own, _ := nc.SubscribeSync("e")
-	other := connect(t, s)
+	other := testutil.Connect(t, s)
 	theirs, _ := other.SubscribeSync("e")
 	other.Flush()
 	nc.Publish("e", []byte("x"))
-	nextMsg(t, theirs)
-	expectNoMsg(t, nc, own)
+	testutil.NextMsg(t, theirs)
+	testutil.ExpectNoMsg(t, nc, own)
 }
 
 func TestAutoUnsubscribeThroughClient(t *testing.T) {
-	s := startServer(t)
-	nc := connect(t, s)
+	s := testutil.StartServer(t)
+	nc := testutil.Connect(t, s)
 	sub, _ := nc.SubscribeSync("a")
 	sub.AutoUnsubscribe(3)
 	for i := 0; i < 10; i++ {
@@ -196,18 +175,18 @@ func TestAutoUnsubscribeThroughClient(t *testing.T) {
 	}
 	nc.Flush()
 	for i := 0; i < 3; i++ {
-		nextMsg(t, sub)
+		testutil.NextMsg(t, sub)
 	}
-	waitFor(t, "server drops the subscription", func() bool { return s.NumSubscriptions() == 0 })
+	testutil.WaitFor(t, "server drops the subscription", func() bool { return s.NumSubscriptions() == 0 })
 }
 
 func TestDrainDeliversQueuedMessages(t *testing.T) {
-	s := startServer(t)
-	nc := connect(t, s)
+	s := testutil.StartServer(t)
+	nc := testutil.Connect(t, s)
 	var got atomic.Int64
 	nc.Subscribe("d", func(*nats.Msg) { got.Add(1) })
 	nc.Flush()
-	pub := connect(t, s)
+	pub := testutil.Connect(t, s)
 	for i := 0; i < 1000; i++ {
 		pub.Publish("d", []byte("x"))
 	}
@@ -219,25 +198,25 @@ func TestDrainDeliversQueuedMessages(t *testing.T) {
 	}
 	select {
 	case <-closed:
-	case <-time.After(msgWait):
+	case <-time.After(testutil.MsgWait):
 		t.Fatal("drain did not finish")
 	}
 	if got.Load() != 1000 {
 		t.Fatalf("drained subscriber got %d of 1000", got.Load())
 	}
-	waitFor(t, "drained client gone", func() bool { return s.NumClients() == 1 })
+	testutil.WaitFor(t, "drained client gone", func() bool { return s.NumClients() == 1 })
 }
 
 func TestManyClients(t *testing.T) {
-	s := startServer(t)
+	s := testutil.StartServer(t)
 	const clients, each = 50, 20
-	sink := connect(t, s)
+	sink := testutil.Connect(t, s)
 	sub, _ := sink.SubscribeSync("many.>")
 	sub.SetPendingLimits(-1, -1)
 	sink.Flush()
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
-		nc := connect(t, s)
+		nc := testutil.Connect(t, s)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -249,17 +228,17 @@ func TestManyClients(t *testing.T) {
 	}
 	wg.Wait()
 	for i := 0; i < clients*each; i++ {
-		nextMsg(t, sub)
+		testutil.NextMsg(t, sub)
 	}
-	expectNoMsg(t, sink, sub)
+	testutil.ExpectNoMsg(t, sink, sub)
 	if n := s.NumClients(); n != clients+1 {
 		t.Fatalf("NumClients = %d", n)
 	}
 }
 
 func TestThousandSubscriptions(t *testing.T) {
-	s := startServer(t)
-	nc := connect(t, s)
+	s := testutil.StartServer(t)
+	nc := testutil.Connect(t, s)
 	const n = 1000
 	subs := make([]*nats.Subscription, n)
 	for i := range subs {
@@ -269,13 +248,13 @@ func TestThousandSubscriptions(t *testing.T) {
 	if got := s.NumSubscriptions(); got != n {
 		t.Fatalf("server has %d subscriptions", got)
 	}
-	pub := connect(t, s)
+	pub := testutil.Connect(t, s)
 	for i := 0; i < n; i++ {
 		pub.Publish(fmt.Sprintf("s.%d", i), []byte(fmt.Sprint(i)))
 	}
 	pub.Flush()
 	for i, sub := range subs {
-		if m := nextMsg(t, sub); string(m.Data) != fmt.Sprint(i) {
+		if m := testutil.NextMsg(t, sub); string(m.Data) != fmt.Sprint(i) {
 			t.Fatalf("sub %d got %q", i, m.Data)
 		}
 	}
@@ -283,21 +262,21 @@ func TestThousandSubscriptions(t *testing.T) {
 		sub.Unsubscribe()
 	}
 	nc.Flush()
-	waitFor(t, "all unsubscribed", func() bool { return s.NumSubscriptions() == 0 })
+	testutil.WaitFor(t, "all unsubscribed", func() bool { return s.NumSubscriptions() == 0 })
 }
 
 func TestFlushAndStats(t *testing.T) {
-	s := startServer(t)
-	nc := connect(t, s)
+	s := testutil.StartServer(t)
+	nc := testutil.Connect(t, s)
 	sub, _ := nc.SubscribeSync("st")
 	for i := 0; i < 10; i++ {
 		nc.Publish("st", []byte("12345"))
 	}
-	if err := nc.FlushTimeout(msgWait); err != nil {
+	if err := nc.FlushTimeout(testutil.MsgWait); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 10; i++ {
-		nextMsg(t, sub)
+		testutil.NextMsg(t, sub)
 	}
 	st := s.Stats()
 	if st.InMsgs != 10 || st.InBytes != 50 || st.OutMsgs != 10 {
@@ -306,13 +285,13 @@ func TestFlushAndStats(t *testing.T) {
 }
 
 func TestShutdownClosesClients(t *testing.T) {
-	s := startServer(t)
+	s := testutil.StartServer(t)
 	closed := make(chan struct{})
-	connect(t, s, nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	testutil.Connect(t, s, nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
 	s.Shutdown()
 	select {
 	case <-closed:
-	case <-time.After(msgWait):
+	case <-time.After(testutil.MsgWait):
 		t.Fatal("client not closed by shutdown")
 	}
 	if _, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(0)); err == nil {

@@ -1,21 +1,22 @@
-package server
+package broker_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testutil"
 	"github.com/midgemq/midge/logging/logtest"
 )
 
 // -V traces the protocol both ways: what a client sends and what it gets.
 func TestProtocolTraceBothWays(t *testing.T) {
 	logs := logtest.New()
-	s := startServerLogged(t, logs, func(o *config.Options) { o.Trace = true })
-	rc := dialRaw(t, s)
-	rc.send("CONNECT {\"verbose\":false}\r\nSUB t 1\r\nPUB t 5\r\nhello\r\n")
-	rc.expect("MSG t 1 5\r\nhello\r\n")
-	rc.roundTrip()
+	s := testutil.StartServerLogged(t, logs, func(o *config.Options) { o.Trace = true })
+	rc := testutil.DialRaw(t, s)
+	rc.Send("CONNECT {\"verbose\":false}\r\nSUB t 1\r\nPUB t 5\r\nhello\r\n")
+	rc.Expect("MSG t 1 5\r\nhello\r\n")
+	rc.RoundTrip()
 	var in, out bool
 	for _, e := range logs.Entries() {
 		if strings.HasPrefix(e.Message, "<<- PUB") && strings.Contains(e.Fields["args"].(string), "hello") {

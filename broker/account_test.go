@@ -1,15 +1,16 @@
-package server
+package broker_test
 
 import (
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/internal/testutil"
 	"github.com/nats-io/nats.go"
 )
 
 func TestInternalSubscriptionAndPublisher(t *testing.T) {
-	s := startServer(t)
+	s := testutil.StartServer(t)
 	acc := s.GlobalAccount()
 	got := make(chan string, 4)
 	isub, err := acc.Subscribe("svc.echo", "", func(subject, reply, hdr, data []byte) {
@@ -19,7 +20,7 @@ func TestInternalSubscriptionAndPublisher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc := connect(t, s)
+	nc := testutil.Connect(t, s)
 	inbox, _ := nc.SubscribeSync("answers")
 	nc.Publish("svc.echo", []byte("hi"))
 	nc.PublishRequest("svc.echo", "answers", []byte("q"))
@@ -35,7 +36,7 @@ func TestInternalSubscriptionAndPublisher(t *testing.T) {
 	if !pub.Publish([]byte("answers"), nil, []byte("NATS/1.0\r\nK: v\r\n\r\n"), []byte("a")) {
 		t.Fatal("publisher reports no delivery")
 	}
-	m := nextMsg(t, inbox)
+	m := testutil.NextMsg(t, inbox)
 	if string(m.Data) != "a" || m.Header.Get("K") != "v" {
 		t.Fatalf("got %q %v", m.Data, m.Header)
 	}

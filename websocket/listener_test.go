@@ -1,4 +1,4 @@
-package server
+package websocket_test
 
 import (
 	"bytes"
@@ -13,18 +13,20 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testutil"
+	"github.com/midgemq/midge/server"
 	"github.com/nats-io/nats.go"
 )
 
 // wsServer starts a server with a plaintext WebSocket listener on a free port.
-func startWSServer(t *testing.T, mutate ...func(*config.Options)) *Server {
+func startWSServer(t *testing.T, mutate ...func(*config.Options)) *server.Server {
 	t.Helper()
-	return startServer(t, append([]func(*config.Options){func(o *config.Options) {
+	return testutil.StartServer(t, append([]func(*config.Options){func(o *config.Options) {
 		o.WebSocket = config.WebSocketOptions{Host: "127.0.0.1", Port: -1, NoTLS: true}
 	}}, mutate...)...)
 }
 
-func wsConnect(t *testing.T, s *Server, opts ...nats.Option) *nats.Conn {
+func wsConnect(t *testing.T, s *server.Server, opts ...nats.Option) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(s.WebSocketURL(), append([]nats.Option{nats.MaxReconnects(0)}, opts...)...)
 	if err != nil {
@@ -39,7 +41,7 @@ func wsConnect(t *testing.T, s *Server, opts ...nats.Option) *nats.Conn {
 func TestWebSocketSharesSubjectsWithTCP(t *testing.T) {
 	s := startWSServer(t)
 	ws := wsConnect(t, s)
-	tcp := connect(t, s)
+	tcp := testutil.Connect(t, s)
 
 	fromWS, _ := tcp.SubscribeSync("to.tcp")
 	fromTCP, _ := ws.SubscribeSync("to.ws.*")
@@ -52,10 +54,10 @@ func TestWebSocketSharesSubjectsWithTCP(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), 200<<10) // spans many frames and reads
 	ws.Publish("to.tcp", big)
 	tcp.Publish("to.ws.a", []byte("hello ws"))
-	if m := nextMsg(t, fromWS); !bytes.Equal(m.Data, big) {
+	if m := testutil.NextMsg(t, fromWS); !bytes.Equal(m.Data, big) {
 		t.Fatalf("TCP got %d bytes, want %d", len(m.Data), len(big))
 	}
-	if m := nextMsg(t, fromTCP); string(m.Data) != "hello ws" || m.Subject != "to.ws.a" {
+	if m := testutil.NextMsg(t, fromTCP); string(m.Data) != "hello ws" || m.Subject != "to.ws.a" {
 		t.Fatalf("WS got %q on %s", m.Data, m.Subject)
 	}
 
@@ -175,13 +177,13 @@ func TestWebSocketOrigins(t *testing.T) {
 // wss:// with the listener's own certificate; the client's certificate
 // maps it to a user, as verify_and_map does for TCP.
 func TestWebSocketTLS(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testutil.NewPKI(t)
 	verifying := func() *tls.Config {
-		cfg := pki.serverTLS()
-		cfg.ClientCAs = pki.pool
+		cfg := pki.ServerTLS()
+		cfg.ClientCAs = pki.Pool
 		return cfg
 	}
-	s := startServer(t, func(o *config.Options) {
+	s := testutil.StartServer(t, func(o *config.Options) {
 		o.Auth.Users = []config.User{{Username: "CN=alice"}}
 		o.TLS.Map = true
 		o.TLS.Config = verifying()
@@ -191,20 +193,20 @@ func TestWebSocketTLS(t *testing.T) {
 	if !strings.HasPrefix(s.WebSocketURL(), "wss://") {
 		t.Fatalf("URL %s", s.WebSocketURL())
 	}
-	alice := pki.clientCert(t, pkix.Name{CommonName: "alice"})
-	nc := wsConnect(t, s, nats.Secure(pki.clientTLS(alice)), nats.Compression(true))
-	pubSubWorks(t, nc)
-	if _, err := nats.Connect(s.WebSocketURL(), nats.MaxReconnects(0), nats.Secure(pki.clientTLS(nil))); err == nil {
+	alice := pki.ClientCert(t, pkix.Name{CommonName: "alice"})
+	nc := wsConnect(t, s, nats.Secure(pki.ClientTLS(alice)), nats.Compression(true))
+	testutil.PubSubWorks(t, nc)
+	if _, err := nats.Connect(s.WebSocketURL(), nats.MaxReconnects(0), nats.Secure(pki.ClientTLS(nil))); err == nil {
 		t.Fatal("connected over wss without a client certificate")
 	}
 }
 
 func TestWebSocketNeedsTLSOrNoTLS(t *testing.T) {
-	_, err := New(config.Options{WebSocket: config.WebSocketOptions{Port: -1}}, nil)
+	_, err := server.New(config.Options{WebSocket: config.WebSocketOptions{Port: -1}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "websocket requires TLS") {
 		t.Fatalf("New: %v", err)
 	}
-	_, err = New(config.Options{WebSocket: config.WebSocketOptions{Port: -1, NoTLS: true, AllowedOrigins: []string{"ftp://x"}}}, nil)
+	_, err = server.New(config.Options{WebSocket: config.WebSocketOptions{Port: -1, NoTLS: true, AllowedOrigins: []string{"ftp://x"}}}, nil)
 	if err == nil {
 		t.Fatal("accepted an ftp origin")
 	}

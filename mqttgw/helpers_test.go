@@ -1,4 +1,4 @@
-package server
+package mqttgw_test
 
 import (
 	"errors"
@@ -9,17 +9,20 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testutil"
 	"github.com/midgemq/midge/jetstore"
 	"github.com/midgemq/midge/mqtt"
+	"github.com/midgemq/midge/server"
 )
 
 // startMQTTServer runs a server with an MQTT listener on a free port and,
 // unless a mutation turns it off, JetStream in a temporary directory.
-func startMQTTServer(t testing.TB, mutate ...func(*config.Options)) *Server {
+func startMQTTServer(t testing.TB, mutate ...func(*config.Options)) *server.Server {
 	t.Helper()
 	dir := t.TempDir()
-	return startServer(t, append([]func(*config.Options){func(o *config.Options) {
+	return testutil.StartServer(t, append([]func(*config.Options){func(o *config.Options) {
 		o.JetStream, o.StoreDir = true, dir
 		o.MQTT = config.MQTTOptions{Host: "127.0.0.1", Port: -1}
 	}}, mutate...)...)
@@ -27,7 +30,7 @@ func startMQTTServer(t testing.TB, mutate ...func(*config.Options)) *Server {
 
 // pahoConnect connects an Eclipse Paho client; it does not reconnect on
 // its own, so tests see every close.
-func pahoConnect(t testing.TB, s *Server, id string, clean bool, mutate ...func(*paho.ClientOptions)) paho.Client {
+func pahoConnect(t testing.TB, s *server.Server, id string, clean bool, mutate ...func(*paho.ClientOptions)) paho.Client {
 	t.Helper()
 	c, err := pahoDial(s, id, clean, mutate...)
 	if err != nil {
@@ -37,7 +40,7 @@ func pahoConnect(t testing.TB, s *Server, id string, clean bool, mutate ...func(
 	return c
 }
 
-func pahoDial(s *Server, id string, clean bool, mutate ...func(*paho.ClientOptions)) (paho.Client, error) {
+func pahoDial(s *server.Server, id string, clean bool, mutate ...func(*paho.ClientOptions)) (paho.Client, error) {
 	o := paho.NewClientOptions().AddBroker(s.MQTTURL()).SetClientID(id).SetCleanSession(clean).
 		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second).
 		SetOrderMatters(false)
@@ -98,7 +101,7 @@ type rawMQTT struct {
 	buf  []byte
 }
 
-func dialMQTT(t testing.TB, s *Server) *rawMQTT {
+func dialMQTT(t testing.TB, s *server.Server) *rawMQTT {
 	t.Helper()
 	conn, err := net.Dial("tcp", s.MQTTAddr().String())
 	if err != nil {
@@ -209,15 +212,18 @@ func (r *rawMQTT) subscribe(id uint16, subs ...mqtt.Subscription) []byte {
 
 // globalMQTTStream is one of the global account's MQTT streams
 // ("$MQTT_msgs", "$MQTT_rmsgs", "$MQTT_sess").
-func globalMQTTStream(t testing.TB, s *Server, name string) *jetstore.Stream {
+func globalMQTTStream(t testing.TB, s *server.Server, name string) *jetstore.Stream {
 	t.Helper()
-	ja := s.js.of(s.GlobalAccount())
-	if ja == nil {
-		t.Fatal("no JetStream in the global account")
+	for _, ja := range s.JetStream() {
+		if ja.Name != broker.GlobalAccountName {
+			continue
+		}
+		st, err := ja.Store.Stream(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
 	}
-	st, err := ja.store.Stream(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	t.Fatal("no JetStream in the global account")
+	return nil
 }

@@ -1,4 +1,4 @@
-package server
+package mqttgw_test
 
 import (
 	"errors"
@@ -12,8 +12,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/midgemq/midge/internal/testutil"
+	"github.com/midgemq/midge/internal/fuzzguard"
 	"github.com/midgemq/midge/mqtt"
+	"github.com/midgemq/midge/server"
 )
 
 // FuzzMQTTConnection sends arbitrary bytes after a valid CONNECT to a real
@@ -53,7 +54,7 @@ func FuzzMQTTConnection(f *testing.F) {
 	nc.Flush()
 	connect := mqtt.Append(nil, &mqtt.Connect{ProtocolName: "MQTT", ProtocolLevel: 4, ClientID: "fuzz", CleanSession: true})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		testutil.HangGuard(t, data, func() error {
+		fuzzguard.Run(t, data, func() error {
 			if err := playMQTT(s, append(append([]byte(nil), connect...), data...)); err != nil {
 				return err
 			}
@@ -71,7 +72,7 @@ func FuzzMQTTConnection(f *testing.F) {
 }
 
 // playMQTT plays one connection and waits for the server to end it.
-func playMQTT(s *Server, input []byte) error {
+func playMQTT(s *server.Server, input []byte) error {
 	conn, err := net.Dial("tcp", s.MQTTAddr().String())
 	if err != nil {
 		return err

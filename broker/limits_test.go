@@ -1,4 +1,4 @@
-package server
+package broker_test
 
 import (
 	"bytes"
@@ -7,24 +7,25 @@ import (
 	"time"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testutil"
 	"github.com/nats-io/nats.go"
 )
 
 // A subscriber that stops reading must be cut off without slowing anyone
 // else: the publisher and a healthy subscriber carry on and get everything.
 func TestSlowConsumerIsolation(t *testing.T) {
-	s := startServer(t, func(o *config.Options) { o.MaxPending = 1 << 20 })
+	s := testutil.StartServer(t, func(o *config.Options) { o.MaxPending = 1 << 20 })
 
-	stuck := dialRaw(t, s) // subscribes, then never reads again
-	stuck.send("CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n")
-	stuck.roundTrip()
+	stuck := testutil.DialRaw(t, s) // subscribes, then never reads again
+	stuck.Send("CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n")
+	stuck.RoundTrip()
 
-	healthy := connect(t, s)
+	healthy := testutil.Connect(t, s)
 	hs, _ := healthy.SubscribeSync("flood")
 	hs.SetPendingLimits(-1, -1)
 	healthy.Flush()
 
-	pub := connect(t, s)
+	pub := testutil.Connect(t, s)
 	payload := bytes.Repeat([]byte("x"), 1024)
 	// 40 MB in rounds of 512 KiB: far more than the stuck client's socket
 	// buffers plus MaxPending, while the healthy subscriber, which reads,
@@ -50,27 +51,27 @@ func TestSlowConsumerIsolation(t *testing.T) {
 		t.Fatalf("slow consumers = %d, want 1", sc)
 	}
 	// The stuck client was closed: reading drains its socket, then EOF.
-	_ = stuck.conn.SetReadDeadline(time.Now().Add(rawTimeout))
+	_ = stuck.Conn.SetReadDeadline(time.Now().Add(testutil.RawTimeout))
 	buf := make([]byte, 1<<20)
 	for {
-		if _, err := stuck.r.Read(buf); err != nil {
+		if _, err := stuck.Reader.Read(buf); err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				t.Fatal("slow consumer connection still open")
 			}
 			break
 		}
 	}
-	waitFor(t, "slow consumer gone", func() bool { return s.NumClients() == 2 })
+	testutil.WaitFor(t, "slow consumer gone", func() bool { return s.NumClients() == 2 })
 }
 
 // A peer that takes no bytes for a whole write deadline is closed even if
 // its pending bytes stay under the limit.
 func TestWriteDeadline(t *testing.T) {
-	s := startServer(t, func(o *config.Options) { o.WriteDeadline = 100 * time.Millisecond })
-	stuck := dialRaw(t, s)
-	stuck.send("CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n")
-	stuck.roundTrip()
-	pub := connect(t, s)
+	s := testutil.StartServer(t, func(o *config.Options) { o.WriteDeadline = 100 * time.Millisecond })
+	stuck := testutil.DialRaw(t, s)
+	stuck.Send("CONNECT {\"verbose\":false}\r\nSUB flood 1\r\n")
+	stuck.RoundTrip()
+	pub := testutil.Connect(t, s)
 	payload := bytes.Repeat([]byte("y"), 64<<10)
 	deadline := time.Now().Add(10 * time.Second)
 	for s.Stats().SlowConsumers == 0 {
@@ -80,46 +81,46 @@ func TestWriteDeadline(t *testing.T) {
 		pub.Publish("flood", payload)
 		pub.Flush()
 	}
-	waitFor(t, "stuck client closed", func() bool { return s.NumClients() == 1 })
+	testutil.WaitFor(t, "stuck client closed", func() bool { return s.NumClients() == 1 })
 }
 
 func TestStaleConnection(t *testing.T) {
-	s := startServer(t, func(o *config.Options) {
+	s := testutil.StartServer(t, func(o *config.Options) {
 		o.FirstPingDelay = 20 * time.Millisecond
 		o.PingInterval = 20 * time.Millisecond
 	})
-	rc := dialRaw(t, s)
-	rc.send("CONNECT {\"verbose\":false}\r\n")
+	rc := testutil.DialRaw(t, s)
+	rc.Send("CONNECT {\"verbose\":false}\r\n")
 	// Two PINGs go unanswered, then the server gives up.
-	rc.expect("PING\r\nPING\r\n-ERR 'Stale Connection'\r\n")
-	rc.expectClosed()
+	rc.Expect("PING\r\nPING\r\n-ERR 'Stale Connection'\r\n")
+	rc.ExpectClosed()
 }
 
 func TestPongKeepsConnectionAlive(t *testing.T) {
-	s := startServer(t, func(o *config.Options) {
+	s := testutil.StartServer(t, func(o *config.Options) {
 		o.FirstPingDelay = 10 * time.Millisecond
 		o.PingInterval = 10 * time.Millisecond
 	})
-	rc := dialRaw(t, s)
-	rc.send("CONNECT {\"verbose\":false}\r\n")
+	rc := testutil.DialRaw(t, s)
+	rc.Send("CONNECT {\"verbose\":false}\r\n")
 	for i := 0; i < 5; i++ {
-		rc.expect("PING\r\n")
-		rc.send("PONG\r\n")
+		rc.Expect("PING\r\n")
+		rc.Send("PONG\r\n")
 	}
-	rc.roundTrip()
+	rc.RoundTrip()
 }
 
 func TestClientSurvivesServerPings(t *testing.T) {
-	s := startServer(t, func(o *config.Options) {
+	s := testutil.StartServer(t, func(o *config.Options) {
 		o.FirstPingDelay = 10 * time.Millisecond
 		o.PingInterval = 10 * time.Millisecond
 	})
-	nc := connect(t, s)
+	nc := testutil.Connect(t, s)
 	sub, _ := nc.SubscribeSync("p")
 	for i := 0; i < 5; i++ {
 		time.Sleep(15 * time.Millisecond) // let server PINGs happen in between
 		nc.Publish("p", nil)
-		nextMsg(t, sub)
+		testutil.NextMsg(t, sub)
 	}
 	if nc.Status() != nats.CONNECTED {
 		t.Fatalf("status %v", nc.Status())
@@ -128,8 +129,8 @@ func TestClientSurvivesServerPings(t *testing.T) {
 
 // Garbage on other connections must not disturb a working pair.
 func TestMalformedClientsDoNotDisturbOthers(t *testing.T) {
-	s := startServer(t)
-	nc := connect(t, s)
+	s := testutil.StartServer(t)
+	nc := testutil.Connect(t, s)
 	sub, _ := nc.SubscribeSync("ok")
 	nc.Flush()
 	garbage := []string{
@@ -138,14 +139,14 @@ func TestMalformedClientsDoNotDisturbOthers(t *testing.T) {
 		"UNSUB x y z\r\n", "INFO {}\r\nPING\r\n",
 	}
 	for _, g := range garbage {
-		rc := rawDialNoInfo(t, s)
-		rc.send(g)
+		rc := testutil.DialRawNoInfo(t, s)
+		rc.Send(g)
 	}
 	for i := 0; i < 100; i++ {
 		nc.Publish("ok", []byte("fine"))
 	}
 	for i := 0; i < 100; i++ {
-		nextMsg(t, sub)
+		testutil.NextMsg(t, sub)
 	}
 }
 
@@ -153,12 +154,12 @@ func TestMalformedClientsDoNotDisturbOthers(t *testing.T) {
 // the subscriber being cut off as a slow consumer, as long as the subscriber
 // keeps reading.
 func TestFastProducerStalledNotConsumerCut(t *testing.T) {
-	s := startServer(t, func(o *config.Options) { o.MaxPending = 2 << 20 })
-	sub := connect(t, s)
+	s := testutil.StartServer(t, func(o *config.Options) { o.MaxPending = 2 << 20 })
+	sub := testutil.Connect(t, s)
 	ss, _ := sub.SubscribeSync("big")
 	ss.SetPendingLimits(-1, -1)
 	sub.Flush()
-	pub := connect(t, s)
+	pub := testutil.Connect(t, s)
 	payload := bytes.Repeat([]byte("z"), 4096)
 	const msgs = 10000 // 40 MB, 20 times MaxPending, with no pauses
 	for i := 0; i < msgs; i++ {
