@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/midgemq/midge/logging"
@@ -42,4 +43,19 @@ func AcceptLoop(ln net.Listener, log logging.Logger, stopping func() bool, serve
 func isTemporary(err error) bool {
 	var t interface{ Temporary() bool }
 	return errors.As(err, &t) && t.Temporary()
+}
+
+// Listen opens a TCP listener on host and port (0 picks a free one). An IPv4
+// host, 0.0.0.0 included, listens on IPv4 only, as the address says (a
+// plain "tcp" listener on 0.0.0.0 would take IPv6 too); an IPv6 literal
+// listens on IPv6 only; a name lets the system choose.
+func Listen(host string, port int) (net.Listener, error) {
+	network := "tcp"
+	if ip := net.ParseIP(host); ip != nil {
+		network = "tcp6"
+		if ip.To4() != nil {
+			network = "tcp4"
+		}
+	}
+	return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
 }

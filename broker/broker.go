@@ -127,7 +127,7 @@ var ErrMaxConnections = errors.New("maximum connections exceeded")
 func (b *Broker) ServeConn(conn net.Conn, t Transport) {
 	c := newClient(b, conn, t)
 	if err := b.register(&c.Conn, func() { c.pinAuth(b.authn()) }); err != nil {
-		b.refuse(conn, t.Kind, err)
+		b.refuse(conn, t.Kind, c.infoLine(), err)
 		return
 	}
 	go func() {
@@ -178,15 +178,22 @@ func (b *Broker) register(c *Conn, pin func()) error {
 	return nil
 }
 
-// refuse closes a connection that was not admitted.
-func (b *Broker) refuse(conn net.Conn, kind Kind, err error) {
-	if errors.Is(err, ErrMaxConnections) {
-		b.log.Warn("maximum connections reached, refusing client", "kind", kind,
-			"max_connections", b.Options().MaxConnections, "remote", conn.RemoteAddr().String())
-		_ = conn.SetWriteDeadline(time.Now().Add(closeFlushDeadline))
-		_, _ = conn.Write(parser.AppendErr(nil, "maximum connections exceeded"))
+// refuse closes a NATS-protocol connection that was not admitted. At
+// max_connections it first gets its INFO, as every client expects a
+// server's first line to be, then the error.
+func (b *Broker) refuse(conn net.Conn, kind Kind, info []byte, err error) {
+	if !errors.Is(err, ErrMaxConnections) {
+		_ = conn.Close()
+		return
 	}
-	_ = conn.Close()
+	b.log.Warn("maximum connections reached, refusing client", "kind", kind,
+		"max_connections", b.Options().MaxConnections, "remote", conn.RemoteAddr().String())
+	// Off the accept loop: the drain takes a moment, and a flood of
+	// refused clients must not slow the accepting of others.
+	go func() {
+		writeAndDrain(conn, parser.AppendErr(info, "maximum connections exceeded"))
+		_ = conn.Close()
+	}()
 }
 
 // connGone is called by a connection's writer as its last act: its counters

@@ -171,8 +171,12 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	dst.stats.outMsgs.Add(1)
 	dst.stats.outBytes.Add(int64(size))
 	p.flushes.add(dst)
-	if stall != nil && dst != p.self {
-		p.stallFor(dst, stall)
+	if stall != nil {
+		if dst == p.self {
+			p.stallSelf(stall)
+		} else {
+			p.stallFor(dst, stall)
+		}
 	}
 	return true
 }
@@ -201,6 +205,24 @@ func (p *producer) stallFor(dst *client, gate <-chan struct{}) {
 	}
 	timer.Stop()
 	p.stallLeft -= time.Since(start)
+}
+
+// stallSelf holds a connection that publishes to its own subscriptions
+// until its writer has caught up: the only one waiting is the fast
+// producer itself, and not reading its socket meanwhile is what slows it
+// down. The wait is bounded by the write deadline, after which the writer
+// has given up on a peer that does not read.
+func (p *producer) stallSelf(gate <-chan struct{}) {
+	c := p.self
+	c.out.kick() // it may not have been woken yet in this read
+	c.broker.stalls.Add(1)
+	timer := time.NewTimer(c.broker.Options().WriteDeadline)
+	select {
+	case <-gate:
+	case <-timer.C:
+	case <-c.done:
+	}
+	timer.Stop()
 }
 
 // sendNoResponders tells a requester that nobody received its request: a

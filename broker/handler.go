@@ -44,7 +44,7 @@ func (c *client) ProcessConnect(arg []byte) error {
 
 func (c *client) ProcessPub(pa *parser.PubArg) error {
 	if c.trace {
-		c.traceIn("PUB", pa.Subject, pa.Reply, pa.Header, pa.Data)
+		c.tracePub(pa)
 	}
 	if c.sec.awaitingAuth {
 		return c.requireAuth()
@@ -219,38 +219,4 @@ func (c *client) ackVerbose() {
 	if c.opts.verbose {
 		c.sendProto(parser.OKLine)
 	}
-}
-
-// traceOut logs what the writer is about to send (bounded, like traceIn).
-func (c *client) traceOut(iov [][]byte) {
-	var out []byte
-	for _, b := range iov {
-		out = append(out, b[:min(len(b), traceOutLimit-len(out))]...)
-		if len(out) >= traceOutLimit {
-			break
-		}
-	}
-	c.broker.log.Debug("->>", "cid", c.cid, "proto", string(out))
-}
-
-// traceOutLimit bounds one traced write.
-const traceOutLimit = 1024
-
-// traceArgLimit keeps a traced payload from flooding the log.
-const traceArgLimit = 256
-
-// traceIn logs one inbound operation; callers check c.trace first so that
-// nothing is built when tracing is off.
-func (c *client) traceIn(op string, args ...[]byte) {
-	var line []byte
-	for _, a := range args {
-		if a == nil {
-			continue
-		}
-		if len(line) > 0 {
-			line = append(line, ' ')
-		}
-		line = append(line, a[:min(len(a), traceArgLimit)]...)
-	}
-	c.broker.log.Debug("<<- "+op, "cid", c.cid, "args", string(line))
 }

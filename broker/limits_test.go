@@ -178,3 +178,39 @@ func TestFastProducerStalledNotConsumerCut(t *testing.T) {
 		t.Fatalf("slow consumers = %d", sc)
 	}
 }
+
+// A connection publishing to a subject it subscribes to is both producer and
+// consumer: it is stalled until its own writer catches up, never cut off as
+// a slow consumer, and every message comes back.
+func TestSelfProducerStalledNotCut(t *testing.T) {
+	s := testutil.StartServer(t, func(o *config.Options) { o.MaxPending = 2 << 20 })
+	nc := testutil.Connect(t, s)
+	ss, _ := nc.SubscribeSync("loop")
+	ss.SetPendingLimits(-1, -1)
+	nc.Flush()
+	payload := bytes.Repeat([]byte("z"), 64<<10)
+	const msgs = 4096 // 256 MiB, 128 times MaxPending
+	for i := 0; i < msgs; i++ {
+		if err := nc.Publish("loop", payload); err != nil {
+			t.Fatalf("publish %d: %v (slow consumers %d)", i, err, s.Stats().SlowConsumers)
+		}
+		if n, _, _ := ss.Pending(); n > 512 {
+			// Keep the client's own buffer bounded; the server's is what
+			// this test is about.
+			for j := 0; j < 256; j++ {
+				if _, err := ss.NextMsg(testutil.MsgWait); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if err := nc.FlushTimeout(60 * time.Second); err != nil {
+		t.Fatalf("connection lost: %v (slow consumers %d)", err, s.Stats().SlowConsumers)
+	}
+	if sc := s.Stats().SlowConsumers; sc != 0 {
+		t.Fatalf("slow consumers = %d", sc)
+	}
+	if got := s.Stats().OutMsgs; got != msgs {
+		t.Fatalf("delivered %d of %d", got, msgs)
+	}
+}

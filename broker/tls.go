@@ -63,13 +63,19 @@ func (c *client) startTLS() error {
 }
 
 // refusePlaintext tells a plaintext client why it is being dropped.
-func refusePlaintext(raw net.Conn) {
-	_ = raw.SetWriteDeadline(time.Now().Add(closeFlushDeadline))
-	if _, err := raw.Write(parser.AppendErr(nil, tlsRequiredText)); err != nil {
+func refusePlaintext(raw net.Conn) { writeAndDrain(raw, parser.AppendErr(nil, tlsRequiredText)) }
+
+// writeAndDrain writes a last message to a connection about to be closed,
+// then reads and drops what the client sends meanwhile (bounded in time and
+// bytes): closing with unread input would reset the connection, and the
+// client could lose the message before reading it.
+func writeAndDrain(conn net.Conn, last []byte) {
+	_ = conn.SetWriteDeadline(time.Now().Add(closeFlushDeadline))
+	if _, err := conn.Write(last); err != nil {
 		return
 	}
-	_ = raw.SetReadDeadline(time.Now().Add(plaintextDrainTime))
-	_, _ = io.CopyN(io.Discard, raw, plaintextDrainBytes)
+	_ = conn.SetReadDeadline(time.Now().Add(plaintextDrainTime))
+	_, _ = io.CopyN(io.Discard, conn, plaintextDrainBytes)
 }
 
 // tlsFailed ends a connection whose handshake did not complete.

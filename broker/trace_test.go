@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,24 +10,31 @@ import (
 	"github.com/midgemq/midge/logging/logtest"
 )
 
-// -V traces the protocol both ways: what a client sends and what it gets.
+// -V traces the protocol both ways, line by line in the reference server's
+// format: `<<- [SUB t 1]`, `<<- MSG_PAYLOAD: ["hello"]`, `->> [MSG t 1 5]`.
 func TestProtocolTraceBothWays(t *testing.T) {
 	logs := logtest.New()
 	s := testutil.StartServerLogged(t, logs, func(o *config.Options) { o.Trace = true })
 	rc := testutil.DialRaw(t, s)
-	rc.Send("CONNECT {\"verbose\":false}\r\nSUB t 1\r\nPUB t 5\r\nhello\r\n")
-	rc.Expect("MSG t 1 5\r\nhello\r\n")
+	rc.Send("CONNECT {\"verbose\":false}\r\nSUB t 1\r\nPUB t 5\r\nhello\r\nPING\r\n")
+	rc.Expect("MSG t 1 5\r\nhello\r\nPONG\r\n")
 	rc.RoundTrip()
-	var in, out bool
+	want := []string{
+		`<<- [CONNECT {"verbose":false}]`, "<<- [SUB t 1]", "<<- [PUB t 5]", `<<- MSG_PAYLOAD: ["hello"]`,
+		"<<- [PING]", "->> [MSG t 1 5]", "->> [PONG]",
+	}
+	var got []string
 	for _, e := range logs.Entries() {
-		if strings.HasPrefix(e.Message, "<<- PUB") && strings.Contains(e.Fields["args"].(string), "hello") {
-			in = true
-		}
-		if e.Message == "->>" && strings.Contains(e.Fields["proto"].(string), "MSG t 1 5") {
-			out = true
+		if strings.HasPrefix(e.Message, "<<- ") || strings.HasPrefix(e.Message, "->> ") {
+			got = append(got, e.Message)
 		}
 	}
-	if !in || !out {
-		t.Fatalf("trace inbound %v outbound %v in %d log entries", in, out, len(logs.Entries()))
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Fatalf("no trace line %q in %q", w, got)
+		}
+	}
+	if slices.Contains(got, "->> [hello]") {
+		t.Fatalf("a message body was traced as a control line: %q", got)
 	}
 }

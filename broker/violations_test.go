@@ -61,7 +61,7 @@ func TestLimitViolationsCounted(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		testutil.DialRaw(t, s).RoundTrip()
 	}
-	refused := testutil.DialRawNoInfo(t, s)
+	refused := testutil.DialRaw(t, s)
 	refused.Expect("-ERR 'maximum connections exceeded'\r\n")
 	refused.ExpectClosed()
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/internal/testutil"
+	"github.com/nats-io/nats.go"
 )
 
 // Wire tests: exact bytes over raw TCP, as a telnet user or a client
@@ -235,14 +236,19 @@ func TestSplitEverywhere(t *testing.T) {
 	rc.Expect("MSG foo 1 r 5\r\nhello\r\nHMSG foo 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n")
 }
 
+// A refused connection gets INFO first, as every client expects, then the
+// error, then the close; nats.go's Connect fails with that error.
 func TestMaxConnections(t *testing.T) {
 	s := testutil.StartServer(t, func(o *config.Options) { o.MaxConnections = 1 })
 	first := testutil.DialRaw(t, s)
 	first.RoundTrip()
-	conn := testutil.DialRawNoInfo(t, s)
+	conn := testutil.DialRaw(t, s) // reads and checks the INFO line
 	if line := conn.ReadLine(); line != "-ERR 'maximum connections exceeded'\r\n" {
 		t.Fatalf("got %q", line)
 	}
 	conn.ExpectClosed()
+	if _, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(0)); err == nil || !strings.Contains(err.Error(), "maximum connections exceeded") {
+		t.Fatalf("nats.go connect at the limit: %v", err)
+	}
 	first.RoundTrip() // the existing client is unaffected
 }

@@ -157,7 +157,7 @@ func (s *Server) Start() error {
 		host = o.Host
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	ln, err := net.Listen("tcp", addr)
+	ln, err := broker.Listen(host, port)
 	if err != nil {
 		return fmt.Errorf("cannot listen for monitoring on %s: %w", addr, err)
 	}

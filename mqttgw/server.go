@@ -81,7 +81,7 @@ func New(b *broker.Broker, streams Streams) (*Gateway, error) {
 // Start listens and accepts MQTT clients in the background.
 func (g *Gateway) Start() error {
 	addr := net.JoinHostPort(g.opts.Host, strconv.Itoa(max(g.opts.Port, 0)))
-	ln, err := net.Listen("tcp", addr)
+	ln, err := broker.Listen(g.opts.Host, max(g.opts.Port, 0))
 	if err != nil {
 		return fmt.Errorf("cannot listen for MQTT clients on %s: %w", addr, err)
 	}

@@ -47,7 +47,7 @@ func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
 	}
 	// Tracing was switched on for the connection that already existed.
 	oldID, _ := old.GetClientID()
-	traced := len(logs.Filter("<<- PUB", "cid", oldID))
+	traced := len(logs.Filter("<<- [PUB reload.after 10]", "cid", oldID))
 	if traced == 0 {
 		t.Fatal("PUB on the existing connection not traced after reload")
 	}

@@ -106,7 +106,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	addr := net.JoinHostPort(o.Host, strconv.Itoa(max(o.Port, 0)))
-	ln, err := net.Listen("tcp", addr)
+	ln, err := broker.Listen(o.Host, max(o.Port, 0))
 	if err != nil {
 		s.js.close()
 		s.stopMonitoring()

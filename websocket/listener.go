@@ -73,7 +73,7 @@ func New(b *broker.Broker) (*Listener, error) {
 // Start listens and serves upgrades in the background.
 func (l *Listener) Start() error {
 	addr := net.JoinHostPort(l.opts.Host, strconv.Itoa(max(l.opts.Port, 0)))
-	ln, err := net.Listen("tcp", addr)
+	ln, err := broker.Listen(l.opts.Host, max(l.opts.Port, 0))
 	if err != nil {
 		return fmt.Errorf("cannot listen for websocket clients on %s: %w", addr, err)
 	}
