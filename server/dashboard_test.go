@@ -1,8 +1,6 @@
 package server
 
 import (
-	"context"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,26 +8,15 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-)
 
-// chromium finds a headless-capable Chromium, skipping the test without one.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("no Chromium installed (apt-get install chromium): dashboard not tested in a browser")
-	return ""
-}
+	"github.com/midgemq/midge/internal/testtools"
+)
 
 // TestDashboardInHeadlessChromium loads the dashboard in a real browser
 // and checks that its script polled the JSON endpoints and rendered the
 // server's connections and streams. --virtual-time-budget lets the page's
 // timers run (and its fetches complete) before the DOM is dumped.
 func TestDashboardInHeadlessChromium(t *testing.T) {
-	browser := chromium(t)
 	s := startJS(t, withMonitor, func(o *Options) { o.HTTPBasePath = "/mon" })
 	nc := connect(t, s, nats.Name("dashboard-watcher"))
 	js, err := jetstream.New(nc)
@@ -46,16 +33,7 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	runCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(runCtx, browser, "--headless", "--no-sandbox", "--disable-gpu",
-		"--disable-background-networking", "--user-data-dir="+t.TempDir(),
-		"--virtual-time-budget=10000", "--dump-dom", monURL(s, "/?interval=200"))
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	dom := string(out)
+	dom := testtools.DumpDOM(t, monURL(s, "/?interval=200"), 10*time.Second)
 	if !strings.Contains(dom, `data-ready="1"`) {
 		t.Fatalf("the page never finished two polls:\n%s", dom)
 	}
