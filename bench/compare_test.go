@@ -12,7 +12,7 @@ func TestCompareInterleavesAndRatios(t *testing.T) {
 	a, b := embedded(t), embedded(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := Compare(ctx, Config{Scenario: "reqrep", URL: a, Msgs: 300, Size: 16}, b, 3)
+	c, err := Compare(ctx, Config{Scenario: "reqrep", URL: a, Msgs: 300, Size: 16}, Target{URL: b}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func TestTextReport(t *testing.T) {
 	rep.Errors = append(rep.Errors, "something broke")
 	b.Reset()
 	_ = WriteText(&b, rep)
-	if !strings.Contains(b.String(), "FAILED:\n  something broke") {
+	if !strings.Contains(b.String(), "FAILED: 1 error\n  something broke") {
 		t.Errorf("failed report does not say so:\n%s", b.String())
 	}
 }

@@ -118,9 +118,18 @@ func natsRate(t *testing.T, natsCLI string, args ...string) float64 {
 
 func ourRate(t *testing.T, mb, role string, args ...string) float64 {
 	t.Helper()
-	out := runTool(t, mb, append(args, "--json")...)
+	// stdout only: warnings (a short run, say) go to stderr.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var stderr strings.Builder
+	cmd := exec.CommandContext(ctx, mb, append(args, "--json")...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("midge-bench %q: %v\n%s", args, err, stderr.String())
+	}
 	var rep bench.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.OK() || rep.Role(role) == nil {
+	if err := json.Unmarshal(out, &rep); err != nil || !rep.OK() || rep.Role(role) == nil {
 		t.Fatalf("midge-bench: %v\n%s", err, out)
 	}
 	return rep.Role(role).MsgsPerSec
