@@ -63,7 +63,7 @@ func TestCompareInterleavesAndRatios(t *testing.T) {
 	if err := WriteCompareHTML(&out, c); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "Comparison: A = ") || strings.Count(out.String(), " run 3: ") != 2 {
+	if !strings.Contains(out.String(), `<table id="figures">`) || strings.Count(out.String(), " run 3</span>: ") != 2 {
 		t.Error("comparison page lacks the figures table or a run")
 	}
 }

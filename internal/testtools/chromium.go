@@ -73,7 +73,9 @@ func DumpDOM(t testing.TB, url string, budget time.Duration, extra ...string) st
 func Screenshot(t testing.TB, url, name string, width, height int, budget time.Duration) image.Image {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), name)
-	RunChromium(t, fmt.Sprintf("--window-size=%d,%d", width, height),
+	// Every compositor stage runs before the capture, or parts of the page
+	// may still be unpainted tiles.
+	RunChromium(t, "--run-all-compositor-stages-before-draw", fmt.Sprintf("--window-size=%d,%d", width, height),
 		fmt.Sprintf("--virtual-time-budget=%d", budget.Milliseconds()),
 		"--screenshot="+file, url)
 	raw, err := os.ReadFile(file)
