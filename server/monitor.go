@@ -48,6 +48,7 @@ type monitor struct {
 	closed closedRing // recently closed connections, for /connz
 	cpu    cpuSampler
 	prom   *promMetrics
+	rates  rateHistory // for the dashboard's chart
 
 	configLoaded atomic.Int64 // unix ns of the last (re)load of the options
 
@@ -120,6 +121,7 @@ func (s *Server) startMonitoring() error {
 			s.log.Error("monitoring server failed", zap.Error(err))
 		}
 	}()
+	s.startRates()
 	return nil
 }
 
@@ -130,6 +132,7 @@ func (s *Server) stopMonitoring() {
 	}
 	_ = s.mon.http.Close()
 	<-s.mon.done
+	s.stopRates()
 }
 
 // WebSocketPagePath serves the WebSocket check page.
@@ -160,6 +163,7 @@ func (s *Server) monitorMux() *http.ServeMux {
 	handle(HealthzPath, s.handleHealthz)
 	handle(AccountzPath, s.handleAccountz)
 	handle(MetricsPath, s.mon.prom.handler().ServeHTTP)
+	handle(RatezPath, s.handleRatez)
 	// A page that connects back over WebSocket, to check that listener
 	// from a browser.
 	handle(WebSocketPagePath, s.WebSocketPageHandler().ServeHTTP)
