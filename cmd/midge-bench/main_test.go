@@ -103,8 +103,8 @@ func TestCSVAndHTMLFiles(t *testing.T) {
 		t.Fatalf("%d rows, %v\n%s", len(rows), err, out)
 	}
 	html, err := os.ReadFile(page)
-	if err != nil || !bytes.Contains(html, []byte(`<svg id="throughput"`)) {
-		t.Fatalf("html page: %v", err)
+	if err != nil || !bytes.Contains(html, []byte(`<div id="throughput-charts">`)) || !bytes.Contains(html, []byte(`"scenario":"fanout"`)) {
+		t.Fatalf("html page without its chart or data: %v", err)
 	}
 }
 
