@@ -7,20 +7,44 @@ import (
 	"math"
 	"slices"
 	"text/tabwriter"
+	"time"
 )
 
 // Comparison is the same scenario run against two servers, interleaved
 // A B A B ... so both see the same drift of a shared machine. Each figure
 // is given for both, with the median of the pairwise ratios A/B.
 type Comparison struct {
-	Scenario string    `json:"scenario"`
-	A        string    `json:"a"`
-	B        string    `json:"b"`
-	Pairs    int       `json:"pairs"`
+	Scenario string `json:"scenario"`
+	A        string `json:"a"` // the servers as reports name them
+	B        string `json:"b"`
+	AURL     string `json:"a_url"`
+	BURL     string `json:"b_url"`
+	Pairs    int    `json:"pairs"`
+	// Duration is the length of each run's publishing in seconds, 0 when
+	// runs are bounded by a message count.
+	Duration float64   `json:"duration_seconds,omitempty"`
 	Figures  []Figure  `json:"figures"`
 	Runs     []*Report `json:"runs"` // A1, B1, A2, B2, ...
 	Errors   []string  `json:"errors,omitempty"`
+	// Warnings qualify the figures (runs too short to compare, say); each
+	// appears once however many runs had it.
+	Warnings []string `json:"warnings,omitempty"`
 }
+
+// Target is the second server of a comparison.
+type Target struct {
+	URL  string
+	Name string // how reports name it; "" means the URL
+	// SlowConsumers reads its slow-consumer count (optional, as
+	// Config.ServerSlowConsumers).
+	SlowConsumers SlowConsumerCounter
+}
+
+// DefaultCompareDuration is how long each run of a comparison publishes
+// when neither a duration nor a message count is asked for: long enough
+// for the ratios between runs to settle (see MinMeaningfulSeconds), short
+// enough for A B A B with three runs each to take well under a minute.
+const DefaultCompareDuration = 3 * time.Second
 
 // Figure is one compared number. A and B are medians over the runs;
 // Ratio is the median of A/B over the pairs, RatioMin..RatioMax its range.
@@ -39,30 +63,41 @@ type Figure struct {
 // OK reports whether every run succeeded.
 func (c *Comparison) OK() bool { return len(c.Errors) == 0 }
 
-// Compare runs cfg against cfg.URL (A) and urlB (B), pairs times each.
-func Compare(ctx context.Context, cfg Config, urlB string, pairs int) (*Comparison, error) {
+// Compare runs cfg against its server (A) and b (B), pairs times each.
+func Compare(ctx context.Context, cfg Config, b Target, pairs int) (*Comparison, error) {
 	if pairs < 1 {
 		return nil, fmt.Errorf("compare needs at least one pair of runs")
 	}
 	if _, err := cfg.Normalize(); err != nil {
 		return nil, err
 	}
-	c := &Comparison{Scenario: cfg.Scenario, A: cfg.URL, B: urlB, Pairs: pairs}
+	cfgB := cfg
+	cfgB.URL, cfgB.ServerName, cfgB.ServerSlowConsumers = b.URL, b.Name, b.SlowConsumers
+	c := &Comparison{Scenario: cfg.Scenario, A: cfg.serverLabel(), B: cfgB.serverLabel(),
+		AURL: cfg.URL, BURL: b.URL, Pairs: pairs, Duration: cfg.Duration.Seconds()}
+	seen := map[string]bool{}
 	for i := 1; i <= pairs; i++ {
-		for _, side := range []struct{ label, url string }{{"A", c.A}, {"B", c.B}} {
+		for _, side := range []struct {
+			label string
+			cfg   Config
+		}{{"A", cfg}, {"B", cfgB}} {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			run := cfg
-			run.URL = side.url
-			rep, err := Run(ctx, run)
+			rep, err := Run(ctx, side.cfg)
 			if err != nil {
-				return nil, fmt.Errorf("%s run %d (%s): %w", side.label, i, side.url, err)
+				return nil, fmt.Errorf("%s run %d (%s): %w", side.label, i, side.cfg.URL, err)
 			}
 			rep.Label, rep.Run = side.label, i
 			c.Runs = append(c.Runs, rep)
 			for _, e := range rep.Errors {
 				c.Errors = append(c.Errors, fmt.Sprintf("%s run %d: %s", side.label, i, e))
+			}
+			for _, w := range rep.Warnings {
+				if !seen[w] {
+					seen[w] = true
+					c.Warnings = append(c.Warnings, w)
+				}
 			}
 		}
 	}
@@ -142,8 +177,13 @@ func median(v []float64) float64 {
 
 // WriteCompareText writes the comparison table.
 func WriteCompareText(w io.Writer, c *Comparison) error {
-	fmt.Fprintf(w, "%s: A = %s, B = %s; %d runs each, interleaved A B A B\n", c.Scenario, c.A, c.B, c.Pairs)
+	fmt.Fprintf(w, "%s: A = %s, B = %s; %d runs each", c.Scenario, c.A, c.B, c.Pairs)
+	if c.Duration > 0 {
+		fmt.Fprintf(w, " of %gs", c.Duration)
+	}
+	fmt.Fprintln(w, ", interleaved A B A B")
 	fmt.Fprintln(w, "A, B: medians; A/B: median of the pairwise ratios (> 1: A is higher), min..max across pairs")
+	writeWarnings(w, c.Warnings)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "figure\tA\tB\tA/B\tmin..max\tbetter\t")
@@ -158,6 +198,7 @@ func WriteCompareText(w io.Writer, c *Comparison) error {
 		return err
 	}
 	fmt.Fprintln(w)
+	writeWarnings(w, c.Warnings)
 	if c.OK() {
 		_, err := fmt.Fprintln(w, "OK")
 		return err
@@ -167,4 +208,11 @@ func WriteCompareText(w io.Writer, c *Comparison) error {
 		fmt.Fprintf(w, "  %s\n", e)
 	}
 	return nil
+}
+
+// writeWarnings prints warnings so they cannot be missed.
+func writeWarnings(w io.Writer, warnings []string) {
+	for _, warning := range warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", warning)
+	}
 }

@@ -12,7 +12,7 @@ func TestCompareInterleavesAndRatios(t *testing.T) {
 	a, b := embedded(t), embedded(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := Compare(ctx, Config{Scenario: "reqrep", URL: a, Msgs: 300, Size: 16}, b, 3)
+	c, err := Compare(ctx, Config{Scenario: "reqrep", URL: a, Msgs: 300, Size: 16}, Target{URL: b}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestCompareInterleavesAndRatios(t *testing.T) {
 	if err := WriteCompareHTML(&out, c); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "Comparison: A = ") || strings.Count(out.String(), " run 3: ") != 2 {
+	if !strings.Contains(out.String(), `<table id="figures">`) || strings.Count(out.String(), " run 3</span>: ") != 2 {
 		t.Error("comparison page lacks the figures table or a run")
 	}
 }

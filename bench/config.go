@@ -30,6 +30,14 @@ const (
 type Config struct {
 	Scenario string // a name from Scenarios()
 	URL      string // server to connect to
+	// ServerName names the server in reports instead of its URL
+	// ("embedded midge" for the in-process server).
+	ServerName string
+	// ServerSlowConsumers, when set, reads the server's count of clients it
+	// closed as slow consumers, before and after the run (see VarzSlowConsumers
+	// and Embedded), so that a connection the server closed without saying
+	// why can be told apart from other disconnects.
+	ServerSlowConsumers SlowConsumerCounter
 
 	Msgs     int           // messages to publish in total (split across publishers)
 	Size     int           // payload bytes per message (0 means DefaultSize)
@@ -135,6 +143,14 @@ func (c *Config) check(sc *Scenario) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// serverLabel is how reports name the server.
+func (c *Config) serverLabel() string {
+	if c.ServerName != "" {
+		return c.ServerName
+	}
+	return c.URL
 }
 
 // natsOptions are the connection options every client of a run uses.

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"strings"
 	"sync"
 	"testing"
@@ -72,6 +73,29 @@ func TestDurationBoundedPubSub(t *testing.T) {
 	if pubs.Seconds < 0.2 {
 		t.Fatalf("publishers ran %.3fs of a 200ms duration", pubs.Seconds)
 	}
+	// The header claims no message count, and a run this short is flagged.
+	var b bytes.Buffer
+	if err := WriteText(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	head := strings.SplitN(b.String(), "\n", 3)[1]
+	if rep.Params.Msgs != 0 || strings.Contains(head, "msgs of") || !strings.Contains(head, "16 B msgs for 0.2s") {
+		t.Errorf("params %+v, header %q", rep.Params, head)
+	}
+	// Receivers may drain a backlog for longer than the publishers ran
+	// (under -race on a busy machine, for over a second).
+	longest := max(pubs.Seconds, subs.Seconds)
+	if flagged := strings.Contains(b.String(), "WARNING: measured for less than 1 s"); flagged != (longest < 1) {
+		t.Errorf("measured %.3f s, flagged %v:\n%s", longest, flagged, b.String())
+	}
+}
+
+// A run of more than a second carries no warning.
+func TestLongEnoughRunHasNoWarning(t *testing.T) {
+	rep := mustSucceed(t, Config{Scenario: "pub", URL: embedded(t), Duration: 1100 * time.Millisecond, Size: 16})
+	if len(rep.Warnings) != 0 {
+		t.Fatalf("warnings %q", rep.Warnings)
+	}
 }
 
 func TestReqRepAnswersEachRequestOnce(t *testing.T) {
@@ -138,8 +162,14 @@ func TestSlowConsumerIsReported(t *testing.T) {
 	if rep.OK() || rep.Lost == 0 || rep.SlowConsumers == 0 {
 		t.Fatalf("ok=%v lost %d slow consumers %d errors %q", rep.OK(), rep.Lost, rep.SlowConsumers, rep.Errors)
 	}
-	if !strings.Contains(strings.Join(rep.Errors, "\n"), "slow consumer") {
+	if !strings.Contains(strings.Join(rep.Errors, "\n"), "subscribers-1: slow consumer in the client") {
 		t.Fatalf("errors %q do not mention the slow consumer", rep.Errors)
+	}
+	if len(rep.Connections) != 1 || rep.Connections[0].Client != "subscribers-1" || rep.Connections[0].Disconnects != 0 {
+		t.Fatalf("connection events %+v", rep.Connections)
+	}
+	if !strings.HasPrefix(rep.FailureSummary(), "slow consumer: subscribers-1") {
+		t.Fatalf("failure summary %q", rep.FailureSummary())
 	}
 }
 

@@ -5,17 +5,25 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/midgemq/midge/config"
 )
 
-// embedded starts an in-process midge for the test.
+// embedded starts an in-process midge for the test and returns its URL.
 func embedded(t *testing.T) string {
 	t.Helper()
-	url, stop, err := StartEmbedded()
+	return embeddedWith(t, config.Options{}).URL
+}
+
+// embeddedWith starts an in-process midge with options of the test's own.
+func embeddedWith(t *testing.T, opts config.Options) *Embedded {
+	t.Helper()
+	e, err := startEmbedded(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
-	return url
+	t.Cleanup(e.Stop)
+	return e
 }
 
 // mustRun runs cfg and fails the test on a setup error; the report is

@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/server"
 )
 
 // The JetStream and key-value scenarios run against the reference server
-// (when installed) and against embedded midge once midge has JetStream.
+// and against embedded midge.
 
 func TestJetStreamScenariosNatsServer(t *testing.T) {
 	testJetStreamScenarios(t, natsServerJS(t))
@@ -25,18 +28,27 @@ func TestJetStreamScenariosMidge(t *testing.T) {
 	}
 	ok, err := HasJetStream(nc, 2*time.Second)
 	nc.Close()
+	if err != nil || !ok {
+		t.Fatalf("embedded midge has no JetStream: %v", err)
+	}
+	testJetStreamScenarios(t, url)
+}
+
+// Against a server without JetStream the scenarios refuse cleanly rather
+// than hang.
+func TestJetStreamScenarioWithoutJetStream(t *testing.T) {
+	srv, err := server.New(config.Options{Host: "127.0.0.1", Port: 0}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ok {
-		// The scenarios must refuse cleanly rather than hang.
-		_, err := Run(context.Background(), Config{Scenario: "js-pub", URL: url, Msgs: 10})
-		if !errors.Is(err, ErrNoJetStream) {
-			t.Fatalf("js-pub without JetStream: %v, want ErrNoJetStream", err)
-		}
-		t.Skip("midge JetStream not available yet")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
 	}
-	testJetStreamScenarios(t, url)
+	t.Cleanup(srv.Shutdown)
+	_, err = Run(context.Background(), Config{Scenario: "js-pub", URL: srv.ClientURL(), Msgs: 10})
+	if !errors.Is(err, ErrNoJetStream) {
+		t.Fatalf("js-pub without JetStream: %v, want ErrNoJetStream", err)
+	}
 }
 
 func testJetStreamScenarios(t *testing.T, url string) {

@@ -3,32 +3,21 @@ package bench
 import (
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/midgemq/midge/internal/testtools"
 )
 
 // natsServerJS starts the reference nats-server with JetStream as a child
-// process on a free loopback port, or skips the test when it is not
-// installed. The server and its store go away with the test.
+// process on a free loopback port; without it the test is skipped (or fails
+// under MIDGE_REQUIRE_TOOLS=1). The server and its store go away with the test.
 func natsServerJS(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		if gopath, gerr := exec.Command("go", "env", "GOPATH").Output(); gerr == nil {
-			cand := filepath.Join(string(trimNL(gopath)), "bin", "nats-server")
-			if _, serr := os.Stat(cand); serr == nil {
-				bin, err = cand, nil
-			}
-		}
-	}
-	if err != nil {
-		t.Skip("nats-server is not installed (go install github.com/nats-io/nats-server/v2@v2.15.2); skipping the JetStream scenarios against it")
-	}
+	bin := testtools.GoBinary(t, "nats-server", "go install github.com/nats-io/nats-server/v2@v2.15.2")
 	port := freePort(t)
 	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", t.TempDir())
 	if err := cmd.Start(); err != nil {
@@ -64,11 +53,4 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-func trimNL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

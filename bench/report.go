@@ -10,11 +10,14 @@ import (
 // Report is the outcome of one run: what was asked, what each group of
 // clients achieved, and whether every message arrived.
 type Report struct {
-	Label         string    `json:"label,omitempty"` // "A" or "B" in a comparison
-	Run           int       `json:"run,omitempty"`   // 1, 2, ... per label in a comparison
-	Scenario      string    `json:"scenario"`
-	Summary       string    `json:"summary"`
+	Label    string `json:"label,omitempty"` // "A" or "B" in a comparison
+	Run      int    `json:"run,omitempty"`   // 1, 2, ... per label in a comparison
+	Scenario string `json:"scenario"`
+	Summary  string `json:"summary"`
+	// Server names the server as the reader knows it: its URL, or
+	// "embedded midge" for the in-process server; URL is where it listened.
 	Server        string    `json:"server"`
+	URL           string    `json:"url"`
 	ServerVersion string    `json:"server_version,omitempty"`
 	Started       time.Time `json:"started"`
 	Params        Params    `json:"params"`
@@ -24,28 +27,44 @@ type Report struct {
 	// Expected is how many deliveries the receivers should have seen (0 when
 	// unknown, e.g. a duration-bounded sub run), Delivered how many they saw
 	// and Lost the shortfall. Any loss or error makes the run fail.
-	Expected      int64    `json:"expected"`
-	Delivered     int64    `json:"delivered"`
-	Lost          int64    `json:"lost"`
-	SlowConsumers int64    `json:"slow_consumers"`
-	Errors        []string `json:"errors,omitempty"`
+	Expected  int64 `json:"expected"`
+	Delivered int64 `json:"delivered"`
+	Lost      int64 `json:"lost"`
+	// SlowConsumers counts this run's slow-consumer events: connections the
+	// server closed as slow consumers and subscriptions that dropped
+	// messages in the client. ServerSlowConsumers is how much the server's
+	// own count grew during the run (-1: the run could not ask).
+	SlowConsumers       int64 `json:"slow_consumers"`
+	ServerSlowConsumers int64 `json:"server_slow_consumers"`
+	// Disconnects and Reconnects count the connections lost and regained;
+	// Connections has the details of every connection that had an event.
+	Disconnects int64              `json:"disconnects"`
+	Reconnects  int64              `json:"reconnects"`
+	Connections []ConnectionEvents `json:"connection_events,omitempty"`
+	Errors      []string           `json:"errors,omitempty"`
+	// Warnings do not fail the run but qualify its figures (a run too short
+	// to mean much, say).
+	Warnings []string `json:"warnings,omitempty"`
 
 	Timeline Timeline `json:"timeline"`
 }
 
 // Params are the normalized settings of the run.
 type Params struct {
-	Msgs     int     `json:"msgs"`
-	Size     int     `json:"size"`
-	Duration float64 `json:"duration_seconds,omitempty"`
-	Pubs     int     `json:"pubs"`
-	Subs     int     `json:"subs"`
-	Subject  string  `json:"subject"`
-	Stream   string  `json:"stream,omitempty"`
-	Storage  string  `json:"storage,omitempty"`
-	SyncPub  bool    `json:"sync_pub,omitempty"`
-	Window   int     `json:"window,omitempty"`
-	Batch    int     `json:"batch,omitempty"`
+	Msgs int `json:"msgs"` // 0 in a duration-bounded run
+	Size int `json:"size"`
+	// Prefilled is how many messages the read scenarios stored before the
+	// clock started.
+	Prefilled int     `json:"prefilled,omitempty"`
+	Duration  float64 `json:"duration_seconds,omitempty"`
+	Pubs      int     `json:"pubs"`
+	Subs      int     `json:"subs"`
+	Subject   string  `json:"subject"`
+	Stream    string  `json:"stream,omitempty"`
+	Storage   string  `json:"storage,omitempty"`
+	SyncPub   bool    `json:"sync_pub,omitempty"`
+	Window    int     `json:"window,omitempty"`
+	Batch     int     `json:"batch,omitempty"`
 }
 
 // OK reports whether the run lost nothing and saw no errors.

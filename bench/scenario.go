@@ -16,6 +16,9 @@ type Scenario struct {
 	DefaultSubs int
 	JetStream   bool // needs a JetStream-enabled server
 	KV          bool // uses a key-value bucket; --stream names the bucket
+	// Prefills: the scenario reads --msgs messages that it stores before
+	// the clock starts, so a duration bounds the reading of those.
+	Prefills bool
 
 	minPubs, maxPubs int // maxPubs < 0: no limit
 	minSubs, maxSubs int
@@ -41,15 +44,15 @@ var scenarios = []*Scenario{
 		minPubs: 1, maxPubs: many, minSubs: 1, maxSubs: many, run: runReqRep},
 	{Name: "js-pub", Summary: "JetStream publish with acks (async with a max in-flight window, or --sync)", DefaultPubs: 1, JetStream: true,
 		minPubs: 1, maxPubs: many, run: runJSPub},
-	{Name: "js-fetch", Summary: "durable pull consumer, Fetch batches, explicit acks", DefaultSubs: 1, JetStream: true,
+	{Name: "js-fetch", Summary: "durable pull consumer, Fetch batches, explicit acks", DefaultSubs: 1, JetStream: true, Prefills: true,
 		minSubs: 1, maxSubs: many, run: func(r *run) error { return runJSConsumer(r, jsFetch) }},
-	{Name: "js-consume", Summary: "durable pull consumer, Consume callback, explicit acks", DefaultSubs: 1, JetStream: true,
+	{Name: "js-consume", Summary: "durable pull consumer, Consume callback, explicit acks", DefaultSubs: 1, JetStream: true, Prefills: true,
 		minSubs: 1, maxSubs: many, run: func(r *run) error { return runJSConsumer(r, jsConsume) }},
-	{Name: "js-ordered", Summary: "ordered ephemeral consumer per subscriber, each reads the whole stream", DefaultSubs: 1, JetStream: true,
+	{Name: "js-ordered", Summary: "ordered ephemeral consumer per subscriber, each reads the whole stream", DefaultSubs: 1, JetStream: true, Prefills: true,
 		minSubs: 1, maxSubs: many, run: func(r *run) error { return runJSConsumer(r, jsOrdered) }},
 	{Name: "kv-put", Summary: "key-value puts, each waiting for its ack", DefaultPubs: 1, JetStream: true, KV: true,
 		minPubs: 1, maxPubs: many, run: runKVPut},
-	{Name: "kv-get", Summary: "key-value gets of keys written beforehand", DefaultSubs: 1, JetStream: true, KV: true,
+	{Name: "kv-get", Summary: "key-value gets of keys written beforehand", DefaultSubs: 1, JetStream: true, KV: true, Prefills: true,
 		minSubs: 1, maxSubs: many, run: runKVGet},
 }
 

@@ -13,23 +13,8 @@ import (
 // role (and per client when a role has several), the latency percentiles,
 // the delivery accounting and any errors.
 func WriteText(w io.Writer, r *Report) error {
-	p := r.Params
 	fmt.Fprintf(w, "%s: %s\n", r.Scenario, r.Summary)
-	fmt.Fprintf(w, "server %s", r.Server)
-	if r.ServerVersion != "" {
-		fmt.Fprintf(w, " (version %s)", r.ServerVersion)
-	}
-	fmt.Fprintf(w, "; %s msgs of %d B; %d pubs, %d subs", commas(float64(p.Msgs)), p.Size, p.Pubs, p.Subs)
-	if p.Duration > 0 {
-		fmt.Fprintf(w, "; for %gs", p.Duration)
-	}
-	if p.Stream != "" {
-		fmt.Fprintf(w, "; %s %s storage", p.Stream, p.Storage)
-	}
-	if p.Window > 0 {
-		fmt.Fprintf(w, "; window %d", p.Window)
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintln(w, header(r))
 	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -68,18 +53,82 @@ func WriteText(w io.Writer, r *Report) error {
 
 	fmt.Fprintln(w)
 	if r.Expected > 0 || r.Delivered > 0 {
-		fmt.Fprintf(w, "delivered %s of %s expected, lost %s, slow consumers %d\n",
-			commas(float64(r.Delivered)), commas(float64(r.Expected)), commas(float64(r.Lost)), r.SlowConsumers)
+		fmt.Fprintf(w, "delivered %s of %s expected, lost %s\n",
+			commas(float64(r.Delivered)), commas(float64(r.Expected)), commas(float64(r.Lost)))
 	}
+	fmt.Fprintln(w, connectionLine(r))
+	for _, ce := range r.Connections {
+		fmt.Fprintf(w, "  %s: %s\n", ce.Client, describeEvents(ce))
+	}
+	writeWarnings(w, r.Warnings)
 	if r.OK() {
 		_, err := fmt.Fprintln(w, "OK")
 		return err
 	}
-	fmt.Fprintln(w, "FAILED:")
+	fmt.Fprintf(w, "FAILED: %s\n", r.FailureSummary())
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "  %s\n", e)
 	}
 	return nil
+}
+
+// header is the line of settings under the title: the server, the load and
+// what bounds it. A duration-bounded run claims no message count.
+func header(r *Report) string {
+	p := r.Params
+	var b strings.Builder
+	fmt.Fprintf(&b, "server %s", r.Server)
+	if r.ServerVersion != "" {
+		fmt.Fprintf(&b, " (version %s)", r.ServerVersion)
+	}
+	if r.URL != "" && r.URL != r.Server {
+		fmt.Fprintf(&b, " at %s", r.URL)
+	}
+	if p.Duration > 0 {
+		fmt.Fprintf(&b, "; %d B msgs for %gs", p.Size, p.Duration)
+	} else {
+		fmt.Fprintf(&b, "; %s msgs of %d B", commas(float64(p.Msgs)), p.Size)
+	}
+	fmt.Fprintf(&b, "; %d pubs, %d subs", p.Pubs, p.Subs)
+	if p.Prefilled > 0 {
+		fmt.Fprintf(&b, "; %s msgs stored first", commas(float64(p.Prefilled)))
+	}
+	if p.Stream != "" {
+		fmt.Fprintf(&b, "; %s %s storage", p.Stream, p.Storage)
+	}
+	if p.Window > 0 {
+		fmt.Fprintf(&b, "; window %d", p.Window)
+	}
+	return b.String()
+}
+
+// connectionLine sums up the connection events: slow consumers (and what the
+// server counted), disconnects, reconnects.
+func connectionLine(r *Report) string {
+	line := fmt.Sprintf("slow consumers %d", r.SlowConsumers)
+	if r.ServerSlowConsumers >= 0 {
+		line += fmt.Sprintf(" (the server counted %d)", r.ServerSlowConsumers)
+	}
+	return line + fmt.Sprintf(", disconnects %d, reconnects %d", r.Disconnects, r.Reconnects)
+}
+
+// describeEvents is one connection's events in words.
+func describeEvents(ce ConnectionEvents) string {
+	var parts []string
+	switch {
+	case ce.Disconnects == 1:
+		parts = append(parts, ce.Cause)
+	case ce.Disconnects > 1:
+		parts = append(parts, fmt.Sprintf("%d disconnects, the last %s", ce.Disconnects, ce.Cause))
+	}
+	if ce.Reconnects > 0 {
+		parts = append(parts, fmt.Sprintf("%d reconnect%s", ce.Reconnects, plural(ce.Reconnects)))
+	}
+	if ce.SlowConsumer > 0 && !strings.Contains(ce.Cause, "slow consumer") {
+		parts = append(parts, fmt.Sprintf("slow consumer in the client %d time%s (nats.go dropped messages)",
+			ce.SlowConsumer, plural(ce.SlowConsumer)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func hasLatency(r *Report) bool {

@@ -90,6 +90,10 @@ func TestProtocolErrors(t *testing.T) {
 		{"unknown op", "FOO bar\r\n", "-ERR 'Unknown Protocol Operation'\r\n", true},
 		{"op without args", "PUB\r\n", "-ERR 'Unknown Protocol Operation'\r\n", true},
 		{"payload without crlf", "PUB foo 3\r\nabcd\r\n", "-ERR 'Unknown Protocol Operation'\r\n", true},
+		// Plain nc ends lines with LF: fine after a command line, not after
+		// a payload, refused once the next line comes (as nats-server
+		// v2.15.2 does; the README says nc -C).
+		{"payload ended by a bare LF", "PUB foo 5\nhello\nPING\n", "-ERR 'Unknown Protocol Operation'\r\n", true},
 		{"bad size", "PUB foo x\r\n", "", true},
 		{"negative size", "PUB foo -1\r\n", "", true},
 		{"too many args", "SUB a b c d\r\n", "", true},

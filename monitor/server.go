@@ -94,8 +94,9 @@ type Server struct {
 	reqMu sync.Mutex
 	reqs  map[string]uint64 // requests per endpoint, for /varz
 
-	cpu  cpuSampler
-	prom *promMetrics
+	cpu   cpuSampler
+	prom  *promMetrics
+	rates rateHistory // for the dashboard's chart
 
 	configLoaded atomic.Int64 // unix ns of the last (re)load of the options
 }
@@ -177,6 +178,7 @@ func (s *Server) Start() error {
 			s.log.Error("monitoring server failed", "error", err)
 		}
 	}()
+	s.startRates()
 	return nil
 }
 
@@ -187,6 +189,7 @@ func (s *Server) Close() {
 	}
 	_ = s.http.Close()
 	<-s.done
+	s.stopRates()
 }
 
 // Addr is the monitoring server's address, nil when it is off.
@@ -214,6 +217,7 @@ func (s *Server) monitorMux() *http.ServeMux {
 	handle(HealthzPath, s.handleHealthz)
 	handle(AccountzPath, s.handleAccountz)
 	handle(MetricsPath, s.prom.handler().ServeHTTP)
+	handle(RatezPath, s.handleRatez)
 	// A page that connects back over WebSocket, to check that listener
 	// from a browser.
 	handle(WebSocketPagePath, s.serveWebSocketPage)

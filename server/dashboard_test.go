@@ -1,36 +1,25 @@
 package server
 
 import (
-	"context"
-	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/monitor"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-)
 
-// chromium finds a headless-capable Chromium, skipping the test without one.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("no Chromium installed (apt-get install chromium): dashboard not tested in a browser")
-	return ""
-}
+	"github.com/midgemq/midge/internal/testtools"
+)
 
 // TestDashboardInHeadlessChromium loads the dashboard in a real browser
 // and checks that its script polled the JSON endpoints and rendered the
 // server's connections and streams. --virtual-time-budget lets the page's
 // timers run (and its fetches complete) before the DOM is dumped.
 func TestDashboardInHeadlessChromium(t *testing.T) {
-	browser := chromium(t)
 	s := startJS(t, withMonitor, func(o *config.Options) { o.HTTPBasePath = "/mon" })
 	nc := connect(t, s, nats.Name("dashboard-watcher"))
 	js, err := jetstream.New(nc)
@@ -47,16 +36,7 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	runCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(runCtx, browser, "--headless", "--no-sandbox", "--disable-gpu",
-		"--disable-background-networking", "--user-data-dir="+t.TempDir(),
-		"--virtual-time-budget=10000", "--dump-dom", monURL(s, "/?interval=200"))
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	dom := string(out)
+	dom := testtools.DumpDOM(t, monURL(s, "/?interval=200"), 10*time.Second)
 	if !strings.Contains(dom, `data-ready="1"`) {
 		t.Fatalf("the page never finished two polls:\n%s", dom)
 	}
@@ -74,5 +54,103 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 	}
 	if strings.Contains(dom, "HTTP 4") || strings.Contains(dom, "HTTP 5") {
 		t.Errorf("an endpoint failed: %s", dom)
+	}
+}
+
+// TestDashboardChartWithTrafficInChromium runs real traffic (one publisher,
+// two subscribers, so out is twice in), waits for the server's rate
+// history, and looks at the dashboard in headless Chromium: the chart has
+// a clock axis, rate gridlines and a zero line, both lines are drawn from
+// the history at the first poll, and the screenshot shows the solid "in"
+// and the dashed "out" colour. Durations are rounded for reading.
+func TestDashboardChartWithTrafficInChromium(t *testing.T) {
+	s := startServer(t, withMonitor)
+	subConn := connect(t, s, nats.Name("dashboard-subscriber"))
+	for range 2 {
+		if _, err := subConn.Subscribe("load.x", func(*nats.Msg) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	monFlush(t, subConn)
+	pub := connect(t, s, nats.Name("dashboard-publisher"))
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		payload := make([]byte, 64)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for range 100 {
+				_ = pub.Publish("load.x", payload)
+			}
+			_ = pub.Flush()
+			time.Sleep(10 * time.Millisecond) // pacing the load, not waiting for anything
+		}
+	}()
+	defer func() { close(stop); <-done }()
+
+	// The server samples once a second: poll until three samples saw traffic.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		busy := 0
+		for _, smp := range getJSON[monitor.Ratez](t, s, monitor.RatezPath).Samples {
+			if smp.InMsgs > 0 && smp.OutMsgs > smp.InMsgs {
+				busy++
+			}
+		}
+		if busy >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d rate samples with traffic", busy)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the once-a-second sampler
+	}
+
+	url := monURL(s, "/")
+	dom := testtools.DumpDOM(t, url, 1500*time.Millisecond)
+	chart := regexp.MustCompile(`(?s)<svg id="chart".*?</svg>`).FindString(dom)
+	if chart == "" {
+		t.Fatalf("no chart:\n%s", dom)
+	}
+	if m := regexp.MustCompile(`data-samples="(\d+)"`).FindStringSubmatch(chart); m == nil {
+		t.Error("the chart says nothing of its samples")
+	} else if n, _ := strconv.Atoi(m[1]); n < 3 {
+		t.Errorf("the chart shows %d samples, want the server's history (≥ 3)", n)
+	}
+	if n := len(regexp.MustCompile(`class="xtick"[^>]*>\d\d:\d\d:\d\d<`).FindAllString(chart, -1)); n < 2 {
+		t.Errorf("%d clock labels on the time axis", n)
+	}
+	if n := len(regexp.MustCompile(`class="ytick"[^>]*>[0-9.]+[kMG]?/s<`).FindAllString(chart, -1)); n < 2 {
+		t.Errorf("%d rate labels on the vertical axis", n)
+	}
+	if !strings.Contains(chart, `class="zero"`) || strings.Count(chart, `class="grid"`) < 4 {
+		t.Error("no zero line or gridlines")
+	}
+	for _, cls := range []string{"in", "out"} {
+		m := regexp.MustCompile(`<polyline class="` + cls + `" points="([^"]*)"`).FindStringSubmatch(chart)
+		if m == nil || strings.Count(m[1], ",") < 6 {
+			t.Errorf("line %q has too few points: %v", cls, m)
+		}
+	}
+	// Round trips read like "115.6 ms", not "115.638926ms".
+	if !regexp.MustCompile(`<td>\d+(\.\d+)? (µs|ms|s)</td>`).MatchString(dom) {
+		t.Error("no rounded round-trip time in the connections table")
+	}
+	if regexp.MustCompile(`\d\.\d{3,}(ms|µs|s)<`).MatchString(dom) {
+		t.Error("an unrounded duration is shown")
+	}
+
+	img := testtools.Screenshot(t, url, "dashboard.png", 1280, 900, 1500*time.Millisecond)
+	in, out := testtools.HexColor("#2f6fde"), testtools.HexColor("#e8710a")
+	if n := testtools.CountColor(img, img.Bounds(), in, 16); n < 400 {
+		t.Errorf("%d pixels of the solid in line's colour", n)
+	}
+	if n := testtools.CountColor(img, img.Bounds(), out, 16); n < 300 {
+		t.Errorf("%d pixels of the dashed out line's colour", n)
 	}
 }

@@ -1,44 +1,24 @@
 package websocket_test
 
 import (
-	"context"
 	"fmt"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testtools"
 	"github.com/midgemq/midge/monitor"
 )
 
 // chromiumDOM loads url in headless Chromium and returns the DOM after the
-// page's scripts ran (skipping the test without Chromium). Exported to the
-// monitoring tests through this package's test files.
+// page's scripts ran. The virtual time budget lets the page's WebSocket
+// exchange finish before the DOM is dumped; the page gives up by itself
+// after 5 s.
 func chromiumDOM(t *testing.T, url string) string {
 	t.Helper()
-	var bin string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		t.Skip("Chromium not installed: skipping the browser test of the WebSocket page")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	// The virtual time budget lets the page's WebSocket exchange finish
-	// before the DOM is dumped; the page gives up by itself after 5 s.
-	out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu",
-		"--no-first-run", "--user-data-dir="+t.TempDir(), "--virtual-time-budget=8000",
-		"--dump-dom", url).Output()
-	if err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	return string(out)
+	return testtools.DumpDOM(t, url, 8*time.Second)
 }
 
 // The page, served here by a stand-in for the monitoring server, connects

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/midgemq/midge/bench"
+	"github.com/midgemq/midge/internal/testtools"
 )
 
 // TestAgreesWithNatsBench runs the same scenario with midge-bench and
@@ -28,10 +28,7 @@ func TestAgreesWithNatsBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the comparison with nats bench")
 	}
-	natsCLI := findTool("nats")
-	if natsCLI == "" {
-		t.Skip("natscli is not installed (go install github.com/nats-io/natscli/nats@v0.5.0); skipping the accuracy check")
-	}
+	natsCLI := testtools.GoBinary(t, "nats", "go install github.com/nats-io/natscli/nats@v0.5.0")
 	dir := t.TempDir()
 	mb, midge := filepath.Join(dir, "midge-bench"), filepath.Join(dir, "midge")
 	goBuild(t, mb, ".")
@@ -67,20 +64,19 @@ func TestAgreesWithNatsBench(t *testing.T) {
 					"--subject", "acc.svc", "--no-responders")
 			})
 	})
-	if ns := findTool("nats-server"); ns != "" {
+	t.Run("js-pub", func(t *testing.T) {
+		ns := testtools.GoBinary(t, "nats-server", "go install github.com/nats-io/nats-server/v2@v2.15.2")
 		jsURL := startProcess(t, ns, "-a", "127.0.0.1", "-p", "{port}", "-js", "-sd", filepath.Join(dir, "store"))
-		t.Run("js-pub", func(t *testing.T) {
-			agree(t, 5,
-				func() float64 {
-					return natsRate(t, natsCLI, "-s", jsURL, "bench", "js", "pub", "async", "--create", "--purge", "--storage", "file",
-						"--stream", "accnats", "--msgs", "60000", "--size", "16", "--batch", "500", "--no-progress", "acc.nats")
-				},
-				func() float64 {
-					return ourRate(t, mb, "publishers", "js-pub", "--server", jsURL, "--stream", "accours", "--subject", "acc.ours",
-						"--msgs", "60000", "--size", "16", "--window", "500")
-				})
-		})
-	}
+		agree(t, 5,
+			func() float64 {
+				return natsRate(t, natsCLI, "-s", jsURL, "bench", "js", "pub", "async", "--create", "--purge", "--storage", "file",
+					"--stream", "accnats", "--msgs", "60000", "--size", "16", "--batch", "500", "--no-progress", "acc.nats")
+			},
+			func() float64 {
+				return ourRate(t, mb, "publishers", "js-pub", "--server", jsURL, "--stream", "accours", "--subject", "acc.ours",
+					"--msgs", "60000", "--size", "16", "--window", "500")
+			})
+	})
 }
 
 // agree runs the two measurements as n adjacent pairs and compares the
@@ -122,9 +118,18 @@ func natsRate(t *testing.T, natsCLI string, args ...string) float64 {
 
 func ourRate(t *testing.T, mb, role string, args ...string) float64 {
 	t.Helper()
-	out := runTool(t, mb, append(args, "--json")...)
+	// stdout only: warnings (a short run, say) go to stderr.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var stderr strings.Builder
+	cmd := exec.CommandContext(ctx, mb, append(args, "--json")...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("midge-bench %q: %v\n%s", args, err, stderr.String())
+	}
 	var rep bench.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.OK() || rep.Role(role) == nil {
+	if err := json.Unmarshal(out, &rep); err != nil || !rep.OK() || rep.Role(role) == nil {
 		t.Fatalf("midge-bench: %v\n%s", err, out)
 	}
 	return rep.Role(role).MsgsPerSec
@@ -139,19 +144,6 @@ func runTool(t *testing.T, bin string, args ...string) string {
 		t.Fatalf("%s %q: %v\n%s", filepath.Base(bin), args, err, out)
 	}
 	return string(out)
-}
-
-func findTool(name string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
 }
 
 func goBuild(t *testing.T, out, pkg string) {

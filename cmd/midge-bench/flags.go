@@ -14,12 +14,16 @@ import (
 
 // options are the parsed command line.
 type options struct {
-	cfg        bench.Config
-	embedded   bool
-	json, csv  bool
-	html       string
-	compare    string
-	pairs      int
+	cfg       bench.Config
+	embedded  bool
+	json, csv bool
+	html      string
+	compare   string
+	pairs     int
+	monitor   string // A's monitoring URL, for its slow-consumer count
+	monitorB  string // B's
+	// defaulted notes a setting chosen for the user, to say so.
+	defaulted  string
 	noProgress bool
 	list       bool
 }
@@ -62,6 +66,8 @@ func parseFlags(args []string, helpOut io.Writer) (*options, error) {
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report with charts to `FILE`")
 	fs.StringVar(&o.compare, "compare", "", "run against --server (A) and `URL2` (B) interleaved, A B A B, and compare")
 	fs.IntVar(&o.pairs, "runs", 3, "with --compare: runs per server")
+	fs.StringVar(&o.monitor, "monitor", "", "the server's monitoring `URL` (e.g. http://127.0.0.1:8222): its /varz slow_consumers tells why it closed a client")
+	fs.StringVar(&o.monitorB, "compare-monitor", "", "with --compare: the second server's monitoring `URL`")
 	fs.StringVar(&c.Creds, "creds", "", "user credentials `file`")
 	fs.StringVar(&c.User, "user", "", "user name")
 	fs.StringVar(&c.Password, "password", "", "password")
@@ -108,8 +114,23 @@ func parseFlags(args []string, helpOut io.Writer) (*options, error) {
 	if c.Duration > 0 && c.Duration < 10*time.Millisecond {
 		return nil, errors.New("--duration must be at least 10ms")
 	}
-	if _, err := c.Normalize(); err != nil { // fills the defaults and validates
+	if o.monitorB != "" && o.compare == "" {
+		return nil, errors.New("--compare-monitor needs --compare")
+	}
+	if o.embedded && o.monitor != "" {
+		return nil, errors.New("--monitor is for --server: the embedded server is asked directly")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	sc, err := c.Normalize() // fills the defaults and validates
+	if err != nil {
 		return nil, err
+	}
+	if o.compare != "" && !set["msgs"] && !set["duration"] && !sc.Prefills && c.Scenario != "sub" {
+		// Count-bounded runs of the default size last a fraction of a
+		// second, too short for ratios between runs to mean anything.
+		c.Duration = bench.DefaultCompareDuration
+		o.defaulted = fmt.Sprintf("each run publishes for %s (--duration); set --duration or --msgs to change it", c.Duration)
 	}
 	return o, nil
 }
@@ -153,5 +174,6 @@ Examples:
   midge-bench fanout --subs 8 --size 1KiB --server nats://127.0.0.1:4222
   midge-bench js-pub --window 256 --storage memory --html report.html
   midge-bench reqrep --embedded --compare nats://127.0.0.1:4222 --runs 5
+  midge-bench fanout --server nats://127.0.0.1:4222 --monitor http://127.0.0.1:8222
 `)
 }

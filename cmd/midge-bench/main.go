@@ -40,13 +40,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if o.embedded {
-		url, stopServer, err := bench.StartEmbedded()
+		srv, err := bench.StartEmbedded()
 		if err != nil {
 			fmt.Fprintf(stderr, "midge-bench: %v\n", err)
 			return 1
 		}
-		defer stopServer()
-		o.cfg.URL = url
+		defer srv.Stop()
+		srv.Configure(&o.cfg)
+	}
+	if o.monitor != "" {
+		o.cfg.ServerSlowConsumers = bench.VarzSlowConsumers(o.monitor)
+	}
+	if o.defaulted != "" {
+		fmt.Fprintf(stderr, "midge-bench: %s\n", o.defaulted)
 	}
 	o.cfg.Progress = newProgress(stderr, !o.noProgress)
 	if o.cfg.Scenario == "sub" {
@@ -66,15 +72,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "midge-bench: %v\n", err)
 		return 1
 	}
+	warn(stderr, rep.Warnings)
 	if !rep.OK() {
-		fmt.Fprintf(stderr, "midge-bench: %s failed: %d messages lost, %d errors\n", rep.Scenario, rep.Lost, len(rep.Errors))
+		fmt.Fprintf(stderr, "midge-bench: %s failed: %s\n", rep.Scenario, rep.FailureSummary())
+		if hint := causeHint(rep); hint != "" {
+			fmt.Fprintf(stderr, "midge-bench: %s\n", hint)
+		}
 		return 1
 	}
 	return 0
 }
 
+// warn repeats the report's warnings on stderr, where they are seen even
+// when stdout is JSON or CSV going to a file.
+func warn(stderr io.Writer, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "midge-bench: WARNING: %s\n", w)
+	}
+}
+
+// causeHint says how to learn why the server closed a connection, when the
+// run could not ask it.
+func causeHint(rep *bench.Report) string {
+	if rep.ServerSlowConsumers >= 0 || rep.Disconnects == 0 {
+		return ""
+	}
+	return "the server closed connections without saying why; a server closes a client that reads too slowly " +
+		"as a slow consumer: pass --monitor with its monitoring URL to have its count checked, or see its log"
+}
+
 func runCompare(ctx context.Context, o *options, stdout, stderr io.Writer) int {
-	c, err := bench.Compare(ctx, o.cfg, o.compare, o.pairs)
+	b := bench.Target{URL: o.compare}
+	if o.monitorB != "" {
+		b.SlowConsumers = bench.VarzSlowConsumers(o.monitorB)
+	}
+	c, err := bench.Compare(ctx, o.cfg, b, o.pairs)
 	if err != nil {
 		fmt.Fprintf(stderr, "midge-bench: %v\n", err)
 		return 1
@@ -83,8 +115,13 @@ func runCompare(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "midge-bench: %v\n", err)
 		return 1
 	}
+	warn(stderr, c.Warnings)
 	if !c.OK() {
-		fmt.Fprintf(stderr, "midge-bench: comparison had failed runs\n")
+		for _, r := range c.Runs {
+			if !r.OK() {
+				fmt.Fprintf(stderr, "midge-bench: %s run %d (%s) failed: %s\n", r.Label, r.Run, r.Server, r.FailureSummary())
+			}
+		}
 		return 1
 	}
 	return 0

@@ -38,6 +38,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"js-pub", "--storage", "disk"},
 		{"pubsub", "--json", "--csv"},
 		{"pubsub", "--bogus"},
+		{"pubsub", "--compare-monitor", "http://127.0.0.1:8222"},
+		{"pubsub", "--embedded", "--monitor", "http://127.0.0.1:8222"},
 	} {
 		if code, _, stderr := cli(t, args...); code != 2 || !strings.Contains(stderr, "midge-bench:") {
 			t.Errorf("%q: exit %d, stderr %q", args, code, stderr)
@@ -86,6 +88,9 @@ func TestEmbeddedJSON(t *testing.T) {
 	if !rep.OK() || rep.Delivered != 6000 || rep.Role("publishers").Msgs != 3000 || rep.Params.Size != 32 {
 		t.Fatalf("report %+v", rep)
 	}
+	if rep.Server != bench.EmbeddedName || !strings.HasPrefix(rep.URL, "nats://127.0.0.1:") || rep.ServerSlowConsumers != 0 {
+		t.Fatalf("embedded server named %q at %q, its slow consumers %d", rep.Server, rep.URL, rep.ServerSlowConsumers)
+	}
 }
 
 func TestCSVAndHTMLFiles(t *testing.T) {
@@ -99,8 +104,8 @@ func TestCSVAndHTMLFiles(t *testing.T) {
 		t.Fatalf("%d rows, %v\n%s", len(rows), err, out)
 	}
 	html, err := os.ReadFile(page)
-	if err != nil || !bytes.Contains(html, []byte(`<svg id="throughput"`)) {
-		t.Fatalf("html page: %v", err)
+	if err != nil || !bytes.Contains(html, []byte(`<div id="throughput-charts">`)) || !bytes.Contains(html, []byte(`"scenario":"fanout"`)) {
+		t.Fatalf("html page without its chart or data: %v", err)
 	}
 }
 
@@ -152,19 +157,77 @@ func TestLostMessagesExitNonZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := <-done
-	if r.code != 1 || !strings.Contains(r.stdout, "40 of 100 messages lost") || !strings.Contains(r.stderr, "40 messages lost") {
+	if r.code != 1 || !strings.Contains(r.stdout, "40 of 100 messages lost") || !strings.Contains(r.stderr, "sub failed: 40 of 100 messages lost") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }
 
 func TestCompareFlag(t *testing.T) {
-	url, stop, err := bench.StartEmbedded()
+	srv, err := bench.StartEmbedded()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
-	code, out, stderr := cli(t, "reqrep", "--embedded", "--compare", url, "--runs", "2", "--msgs", "200")
-	if code != 0 || !strings.Contains(out, "A/B") || !strings.Contains(out, "B = "+url) {
+	defer srv.Stop()
+	code, out, stderr := cli(t, "reqrep", "--embedded", "--compare", srv.URL, "--runs", "2", "--msgs", "200")
+	if code != 0 || !strings.Contains(out, "A/B") || !strings.Contains(out, "A = embedded midge, B = "+srv.URL) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	// 200 requests take a fraction of a second: said loudly, on both outputs.
+	const short = "WARNING: measured for less than 1 s"
+	if strings.Count(out, short) != 2 || !strings.Contains(stderr, short) {
+		t.Fatalf("short runs not flagged:\n%s\n%s", out, stderr)
+	}
+}
+
+// --compare without --msgs or --duration compares runs of a few seconds;
+// an explicit count, or a scenario that reads stored messages, keeps counts.
+func TestCompareDefaultsToADuration(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{"pubsub", "--compare", "nats://b:4222"}, bench.DefaultCompareDuration},
+		{[]string{"pubsub", "--compare", "nats://b:4222", "--msgs", "5000"}, 0},
+		{[]string{"pubsub", "--compare", "nats://b:4222", "--duration", "7s"}, 7 * time.Second},
+		{[]string{"js-fetch", "--compare", "nats://b:4222"}, 0},
+		{[]string{"pubsub"}, 0},
+	} {
+		o, err := parseFlags(tc.args, &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.cfg.Duration != tc.want || (tc.want == bench.DefaultCompareDuration) != (o.defaulted != "") {
+			t.Errorf("%q: duration %v (note %q), want %v", tc.args, o.cfg.Duration, o.defaulted, tc.want)
+		}
+	}
+}
+
+// A subscriber the server closes as a slow consumer makes the run fail with
+// exit status 1 and the cause on both outputs; --monitor lets the server's
+// count say it was a slow consumer.
+func TestServerSlowConsumerExitsNonZero(t *testing.T) {
+	srv, err := server.New(config.Options{Host: "127.0.0.1", Port: 0, MaxPending: 512,
+		HTTPHost: "127.0.0.1", HTTPPort: config.MonitorRandomPort}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	monitor := "http://" + srv.MonitorAddr().String()
+
+	code, out, stderr := cli(t, "pubsub", "--server", srv.ClientURL(), "--monitor", monitor, "--msgs", "100000", "--no-progress")
+	if code != 1 || !strings.Contains(out, "slow consumers 1 (the server counted 1)") ||
+		!strings.Contains(out, "subscribers-1: closed by the server (EOF); the server counted 1 slow consumer") ||
+		!strings.Contains(stderr, "pubsub failed: slow consumer: subscribers-1;") {
+		t.Fatalf("with --monitor: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+
+	code, out, stderr = cli(t, "pubsub", "--server", srv.ClientURL(), "--msgs", "100000", "--no-progress")
+	if code != 1 || !strings.Contains(out, "slow consumers 0, disconnects 1") ||
+		!strings.Contains(stderr, "pubsub failed: subscribers-1 disconnected: closed by the server (EOF)") ||
+		!strings.Contains(stderr, "pass --monitor") {
+		t.Fatalf("without --monitor: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
 }

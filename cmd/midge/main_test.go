@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/midgemq/midge/internal/testtools"
 )
 
 // These tests run the real binary as a child process.
@@ -213,20 +215,11 @@ func TestStartupLineAndLogFile(t *testing.T) {
 	}
 }
 
-// natsCLI finds natscli, skipping the test when it is not installed.
+// natsCLI finds natscli; without it the test is skipped (or fails under
+// MIDGE_REQUIRE_TOOLS=1).
 func natsCLI(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("nats"); err == nil {
-		return p
-	}
-	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "nats")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Skip("natscli not installed (go install github.com/nats-io/natscli/nats@v0.5.0)")
-	return ""
+	return testtools.GoBinary(t, "nats", "go install github.com/nats-io/natscli/nats@v0.5.0")
 }
 
 func TestNatsCLI(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
+
+	"github.com/midgemq/midge/internal/testtools"
 )
 
 // freePort finds a loopback port for a listener that must keep its port
@@ -116,9 +118,7 @@ func TestMQTTQoS1SurvivesSIGKILL(t *testing.T) {
 func mosquitto(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"mosquitto_pub", "mosquitto_sub"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (apt-get install mosquitto-clients): skipping the mosquitto client test", tool)
-		}
+		testtools.Command(t, tool, "apt-get install mosquitto-clients")
 	}
 }
 

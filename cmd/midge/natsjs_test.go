@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/midgemq/midge/internal/testtools"
 )
 
 // TestNatsJS runs a small nats.js script (publish, consume, KV) against a
@@ -14,14 +15,8 @@ import (
 // installed (.ci/run installs them; locally: npm install in
 // cmd/midge/testdata/natsjs).
 func TestNatsJS(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed: skipping the nats.js client test")
-	}
 	dir := filepath.Join("testdata", "natsjs")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "nats")); err != nil {
-		t.Skip("nats.js not installed: run `npm install` in cmd/midge/testdata/natsjs to run this test")
-	}
+	node := testtools.NodeModule(t, dir, "nats")
 	c := startMidge(t, "-js", "-sd", t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

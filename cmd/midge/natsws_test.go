@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/midgemq/midge/internal/testtools"
 )
 
 // TestNatsWS runs nats.ws, the NATS client of browsers, under node against
@@ -18,14 +19,8 @@ import (
 // when node and the script's npm dependencies are installed (.ci/run
 // installs them; locally: npm install in cmd/midge/testdata/natsws).
 func TestNatsWS(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed: skipping the nats.ws client test")
-	}
 	dir := filepath.Join("testdata", "natsws")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "nats.ws")); err != nil {
-		t.Skip("nats.ws not installed: run `npm install` in cmd/midge/testdata/natsws to run this test")
-	}
+	node := testtools.NodeModule(t, dir, "nats.ws")
 	port := freePort(t)
 	conf := writeConfig(t, fmt.Sprintf("websocket { listen: \"127.0.0.1:%d\", no_tls: true }\n", port))
 	c := startMidge(t, "-js", "-sd", t.TempDir(), "-c", conf)
