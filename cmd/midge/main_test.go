@@ -452,7 +452,7 @@ max_subscriptions: 1
 func TestBadConfigFileExitsOne(t *testing.T) {
 	path := writeConfig(t, "port: 4222\nmax_payloda: 5\n")
 	_, stderr, code := runMidge(t, "-c", path)
-	if code != 1 || !strings.Contains(stderr, path+`:2: unknown configuration key "max_payloda"`) {
+	if code != 1 || !strings.Contains(stderr, path+`:2: max_payloda: unknown configuration key`) {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
 	if strings.Contains(stderr, "Usage") {

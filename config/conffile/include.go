@@ -2,6 +2,7 @@ package conffile
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 )
@@ -47,7 +48,7 @@ func (p *parser) include(m *Map, at Pos) error {
 	}
 	data, err := p.opts.readFile(path)
 	if err != nil {
-		return &ParseError{Pos: at, Msg: "cannot read included file: " + err.Error(), Err: err}
+		return &ParseError{Pos: at, Msg: fmt.Sprintf("cannot read included file %s: %s", path, withoutPath(err)), Err: err}
 	}
 
 	outer, outerDepth := p.sc, p.depth

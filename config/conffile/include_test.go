@@ -65,7 +65,7 @@ func TestIncludeErrors(t *testing.T) {
 			"main.conf": "include a.conf", "a.conf": "x: 1\ninclude b.conf", "b.conf": "}",
 		}, "b.conf:1:1: unexpected '}': there is no open '{' for it to close (included from a.conf:2:1, main.conf:1:1)"},
 		{"missing file", map[string]string{"main.conf": "x: 1\n  include nope.conf\n"},
-			"main.conf:2:3: cannot read included file: open nope.conf: file does not exist"},
+			"main.conf:2:3: cannot read included file nope.conf: file does not exist"},
 		{"a file including itself", map[string]string{"main.conf": "include main.conf"},
 			"main.conf:1:1: include cycle: "},
 		{"a cycle of two", map[string]string{"main.conf": "include a.conf", "a.conf": "include main.conf"},

@@ -1,6 +1,8 @@
 package conffile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,7 +48,7 @@ func ParseFile(path string) (*Map, error) { return Options{}.ParseFile(path) }
 func (o Options) ParseFile(path string) (*Map, error) {
 	data, err := o.readFile(path)
 	if err != nil {
-		return nil, &ParseError{Pos: Pos{File: path}, Msg: err.Error(), Err: err}
+		return nil, &ParseError{Pos: Pos{File: path}, Msg: "cannot read the file: " + withoutPath(err), Err: err}
 	}
 	return o.Parse(path, string(data))
 }
@@ -319,6 +321,16 @@ func (p *parser) array(key string) (*Value, error) {
 // the reference server takes as a string rather than a variable.
 func isBcrypt(word string) bool {
 	return strings.HasPrefix(word, "$2a$") || strings.HasPrefix(word, "$2b$") || strings.HasPrefix(word, "$2y$")
+}
+
+// withoutPath is an error's text without the path an *fs.PathError
+// repeats, for messages that already name the file.
+func withoutPath(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // fileKey identifies a file for include cycles.
