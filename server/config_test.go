@@ -217,3 +217,143 @@ func TestConfigJetStream(t *testing.T) {
 		t.Fatalf("misspelt key: %v", err)
 	}
 }
+
+// Every configuration error names the file, the line and the key path;
+// syntax errors point at the mistake (an unclosed brace at its opening).
+func TestConfigErrorsNameFileLineAndKeyPath(t *testing.T) {
+	for _, tc := range []struct{ name, text, want string }{
+		{"stray top-level brace", "port: 4222\n}\n",
+			`config:2:1: unexpected '}': there is no open '{' for it to close`},
+		{"stray brace after a block", "authorization {\n  token: x\n}}\n",
+			`config:3:2: unexpected '}': there is no open '{' for it to close`},
+		{"missing brace points at the opening", "port: 4222\nauthorization {\n  token: x\n\nmax_payload: 5\n",
+			`config:2:15: the { opened here for "authorization" is never closed: the file ends before its }`},
+		{"type error names its key", "jetstream {\n  store_dir: /tmp/x\n  max_file: \"lots\"\n}\n",
+			`config:3: jetstream.max_file: expected a size such as 10G, 512MB or 1073741824, got a string "lots"`},
+		{"integer expected", "port: 4222\nmax_payload: big\n",
+			`config:2: max_payload: expected an integer, got a string "big"`},
+		{"unknown key in a block", "jetstream {\n  max_file_stroe: 1\n}\n",
+			`config:2: jetstream.max_file_stroe: unknown configuration key (did you mean "max_file_store"?)`},
+		{"unknown top-level key", "prot: 4222\n",
+			`config:1: prot: unknown configuration key (did you mean "port"?)`},
+		{"array element", "authorization { users: [\n  {user: a}\n  {user: b, password: 5}\n] }\n",
+			`config:3: authorization.users[1].password: expected a string, got an integer 5`},
+		{"subject in a list", "authorization { users: [ {user: a, permissions: {\n  publish: [\"ok\", \"a..b\"]\n}} ] }\n",
+			`config:2: authorization.users[0].permissions.publish[1]: `},
+		{"map expected", "websocket: 8080\n", `config:1: websocket: expected a map { ... }, got an integer 8080`},
+		{"undefined variable", "port: $PORT_THAT_IS_NOT_SET_ANYWHERE\n",
+			`config:1:7: variable $PORT_THAT_IS_NOT_SET_ANYWHERE is not defined`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseConfig(tc.text)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %T %v", err, err)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("\n got  %v\n want %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// A mistake in an included file is reported at that file's line.
+func TestConfigIncludedFileErrorsNameThatFile(t *testing.T) {
+	dir := t.TempDir()
+	main := filepath.Join(dir, "midge.conf")
+	users := filepath.Join(dir, "users.conf")
+	writeFile(t, main, "port: 4222\nauthorization {\n  include users.conf\n}\n")
+
+	writeFile(t, users, "users: [\n  {user: a, password: 5}\n]\n")
+	_, err := LoadConfigFile(main)
+	if want := users + ":2: authorization.users[0].password: expected a string, got an integer 5"; err == nil || err.Error() != want {
+		t.Fatalf("type error:\n got  %v\n want %s", err, want)
+	}
+
+	writeFile(t, users, "users: [\n  {user: a, password: b\n]\n")
+	_, err = LoadConfigFile(main)
+	if want := users + ":3:1: unexpected ']' in the map opened at 2:3 (included from " + main + ":3:3)"; err == nil || err.Error() != want {
+		t.Fatalf("syntax error:\n got  %v\n want %s", err, want)
+	}
+}
+
+// nats-server's jetstream keys: limits and the domain are read, its tuning
+// keys are tolerated with the one warning, encryption is refused.
+func TestConfigJetStreamReferenceKeys(t *testing.T) {
+	o, err := ParseConfig(`jetstream {
+  store_dir: "/tmp/js"
+  max_memory_store: 1GB
+  max_file_store: "10G"
+  domain: hub
+  sync_interval: "1m"
+  enabled: true
+  strict: true
+  unique_tag: "az:"
+  max_buffered_msgs: 10000
+  max_buffered_size: 128MB
+  request_queue_limit: 1000
+  limits { max_ack_pending: 100 }
+}
+server_tags: [az:1]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.JetStream || o.StoreDir != "/tmp/js" || o.JetStreamMaxMemory != 1<<30 || o.JetStreamMaxFile != 10<<30 ||
+		o.JetStreamDomain != "hub" || o.SyncInterval != time.Minute {
+		t.Fatalf("options %+v", o)
+	}
+	want := []string{"config: ignoring nats-server options midge does not implement yet: " +
+		"jetstream.limits, jetstream.max_buffered_msgs, jetstream.max_buffered_size, " +
+		"jetstream.request_queue_limit, jetstream.strict, jetstream.unique_tag, server_tags"}
+	if strings.Join(o.ConfigWarnings, "|") != strings.Join(want, "|") {
+		t.Fatalf("warnings %q\nwant     %q", o.ConfigWarnings, want)
+	}
+
+	for text, want := range map[string]int64{
+		"max_mem: 512M": 512_000_000, "max_mem: 2k": 2000, "max_mem: 2kb": 2048, "max_mem: \"3M\"": 3 << 20,
+		"max_mem: 0": 0, "max_mem: -1": 0, "max_mem_store: \"\"": 0,
+	} {
+		o, err := ParseConfig("jetstream { " + text + " }")
+		if err != nil || o.JetStreamMaxMemory != want {
+			t.Errorf("%s: %d, %v; want %d", text, o.JetStreamMaxMemory, err, want)
+		}
+	}
+	for text, want := range map[string]string{
+		"max_file: \"10g\"":    `jetstream.max_file: expected a size such as 10G`,
+		"max_file: -2":         `jetstream.max_file: a size cannot be negative`,
+		"max_file: true":       `jetstream.max_file: expected a size such as 10G, 512MB or 1073741824, got a boolean true`,
+		"domain: \"a.b\"":      `jetstream.domain: invalid domain name "a.b"`,
+		"key: s3cret":          `jetstream.key: midge does not encrypt its store`,
+		"tpm { keys_file: x }": `jetstream.tpm: midge does not encrypt its store`,
+	} {
+		if _, err := ParseConfig("jetstream { " + text + " }"); err == nil || !strings.HasPrefix(err.Error(), "config:1: "+want) {
+			t.Errorf("%s: %v; want %s", text, err, want)
+		}
+	}
+}
+
+// Top-level keys that only tune nats-server's logging or internals, or
+// name features of a cluster, are tolerated; those that change what
+// clients get are refused.
+func TestConfigTopLevelReferenceKeys(t *testing.T) {
+	o, err := ParseConfig("store_dir: /tmp/s\nlogtime: false\nsystem_account: SYS\nmax_closed_clients: 50\nprof_port: 6060\n")
+	if err != nil || o.StoreDir != "/tmp/s" || o.MaxClosedClients != 50 || len(o.ConfigWarnings) != 1 ||
+		!strings.HasSuffix(o.ConfigWarnings[0], "does not implement yet: logtime, prof_port, system_account") {
+		t.Fatalf("%+v %v", o, err)
+	}
+	for _, k := range []string{"mappings { a: b }", "proxy_protocol: true", "allow_non_tls: true", "operator: x.jwt"} {
+		if _, err := ParseConfig(k); err == nil || !strings.Contains(err.Error(), "midge does not support") {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+}
+
+// In a file the later of two settings of the same option wins, whether the
+// key is repeated or spelt another way.
+func TestConfigLaterKeyWins(t *testing.T) {
+	o, err := ParseConfig("port: 1\nmax_payload: 100\nport: 2\nmax_conn: 3\nmax_connections: 4\nmax_conn: 5\n")
+	if err != nil || o.Port != 2 || o.MaxConnections != 5 || o.MaxPayload != 100 {
+		t.Fatalf("%+v %v", o, err)
+	}
+}
