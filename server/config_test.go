@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -355,5 +356,29 @@ func TestConfigLaterKeyWins(t *testing.T) {
 	o, err := ParseConfig("port: 1\nmax_payload: 100\nport: 2\nmax_conn: 3\nmax_connections: 4\nmax_conn: 5\n")
 	if err != nil || o.Port != 2 || o.MaxConnections != 5 || o.MaxPayload != 100 {
 		t.Fatalf("%+v %v", o, err)
+	}
+}
+
+// WebSocket, MQTT and monitoring listeners given only a port bind the
+// clients' host, not every interface; a host of their own wins.
+func TestConfigSecondaryListenersBindTheClientHost(t *testing.T) {
+	opts, err := ParseConfig(`listen: "127.0.0.1:-1"
+http: -1
+websocket { port: -1, no_tls: true }
+mqtt { host: 127.0.0.2, port: -1 }
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, func(o *Options) { *o = opts })
+	for name, a := range map[string]*net.TCPAddr{
+		"client": s.Addr(), "websocket": s.WebSocketAddr(), "monitoring": s.MonitorAddr(),
+	} {
+		if a == nil || !a.IP.Equal(net.IPv4(127, 0, 0, 1)) {
+			t.Errorf("%s listener bound %v, want 127.0.0.1", name, a)
+		}
+	}
+	if a := s.MQTTAddr(); a == nil || !a.IP.Equal(net.IPv4(127, 0, 0, 2)) {
+		t.Errorf("mqtt listener bound %v, want its own host 127.0.0.2", a)
 	}
 }

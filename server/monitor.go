@@ -94,11 +94,7 @@ func (s *Server) startMonitoring() error {
 	if port == MonitorRandomPort {
 		port = 0
 	}
-	host := s.opts.HTTPHost
-	if host == "" {
-		host = s.opts.Host
-	}
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	addr := net.JoinHostPort(s.listenHost(s.opts.HTTPHost), strconv.Itoa(port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen for monitoring on %s: %w", addr, err)

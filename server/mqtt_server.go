@@ -95,7 +95,7 @@ func (s *Server) startMQTT() error {
 		return nil
 	}
 	o := &s.opts.MQTT
-	addr := net.JoinHostPort(o.Host, strconv.Itoa(max(o.Port, 0)))
+	addr := net.JoinHostPort(s.listenHost(o.Host), strconv.Itoa(max(o.Port, 0)))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen for MQTT clients on %s: %w", addr, err)

@@ -120,7 +120,7 @@ func (c *client) infoLine() []byte {
 	wsTLS := c.srv.ws.tlsConfig != nil
 	info.TLSRequired, info.TLSVerify = wsTLS, wsTLS && c.srv.ws.tlsConfig.ClientAuth != 0
 	if a := c.srv.WebSocketAddr(); a != nil {
-		info.Host, info.Port = c.srv.opts.WebSocket.Host, a.Port
+		info.Host, info.Port = c.srv.listenHost(c.srv.opts.WebSocket.Host), a.Port
 	}
 	js, _ := json.Marshal(info)
 	return parser.AppendInfo(nil, js)

@@ -118,6 +118,17 @@ func New(opts Options) (*Server, error) {
 
 // Start listens on the configured address and begins accepting clients in
 // the background. It fails if the address cannot be listened on.
+// listenHost is the interface a secondary listener (monitoring, WebSocket,
+// MQTT) binds: its own host when the configuration gives one, else the
+// clients' host, so `listen: 127.0.0.1:4222` with `mqtt { port: 1883 }`
+// keeps MQTT on loopback too.
+func (s *Server) listenHost(own string) string {
+	if own != "" {
+		return own
+	}
+	return s.opts.Host
+}
+
 func (s *Server) Start() error {
 	s.mu.Lock()
 	stopping := s.stopping

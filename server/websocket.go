@@ -100,7 +100,7 @@ func (s *Server) startWebSocket() error {
 		return nil
 	}
 	o := &s.opts.WebSocket
-	addr := net.JoinHostPort(o.Host, strconv.Itoa(max(o.Port, 0)))
+	addr := net.JoinHostPort(s.listenHost(o.Host), strconv.Itoa(max(o.Port, 0)))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen for websocket clients on %s: %w", addr, err)
