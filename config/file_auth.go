@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"time"
+
+	"github.com/midgemq/midge/config/conffile"
 )
 
 // The authorization, accounts and permissions sections of the
@@ -68,20 +70,20 @@ func init() {
 
 // userList reads a users array; entries with an nkey become nkey users.
 func (cp *configParser) userList(v cval, account string) ([]User, []NkeyUser) {
-	list, ok := cp.array(v, "users")
+	list, ok := cp.array(v)
 	if !ok {
 		return nil, nil
 	}
 	var users []User
 	var nkeys []NkeyUser
-	for _, item := range list {
-		iv := unwrap(item)
-		m, ok := cp.mapValue(iv, "a user entry")
+	for i, item := range list {
+		iv := elemValue(item, v.path, i)
+		m, ok := cp.mapValue(iv)
 		if !ok {
 			continue
 		}
 		var e userEntry
-		applySection(cp, &e, m, userKeys, "user entry")
+		applySection(cp, &e, m, userKeys, iv.path)
 		switch {
 		case e.nkey != "" && (e.user.Username != "" || e.user.Password != ""):
 			cp.errorf(iv, "nkey users do not take user names or passwords")
@@ -114,30 +116,30 @@ func init() {
 }
 
 func (cp *configParser) permissions(v cval) (*Permissions, bool) {
-	m, ok := cp.mapValue(v, "permissions")
+	m, ok := cp.mapValue(v)
 	if !ok {
 		return nil, false
 	}
 	p := &Permissions{}
 	before := len(cp.errs)
-	applySection(cp, p, m, permissionKeys, "permissions")
+	applySection(cp, p, m, permissionKeys, v.path)
 	return p, len(cp.errs) == before
 }
 
 // subjectPermission reads `"subj"`, `["a", "b"]` (an allow list) or
 // `{allow: ..., deny: ...}`.
 func (cp *configParser) subjectPermission(v cval, allowQueue bool) *SubjectPermission {
-	if m, ok := v.v.(map[string]any); ok {
+	if m, ok := v.v.(*conffile.Map); ok {
 		sp := &SubjectPermission{}
-		for _, k := range sortedKeys(m) {
-			xv := unwrap(m[k])
-			switch strings.ToLower(k) {
+		for _, e := range m.Entries() {
+			xv := entryValue(e, v.path)
+			switch strings.ToLower(e.Key) {
 			case "allow":
 				sp.Allow = cp.subjectList(xv, allowQueue)
 			case "deny":
 				sp.Deny = cp.subjectList(xv, allowQueue)
 			default:
-				cp.unknownKey(k, xv, "subject permissions (only allow and deny)")
+				cp.unknownKey(e.Key, xv, false, []string{"allow", "deny"})
 			}
 		}
 		return sp
@@ -151,12 +153,12 @@ func (cp *configParser) subjectList(v cval, allowQueue bool) []string {
 	switch x := v.v.(type) {
 	case string:
 		raw = []cval{v}
-	case []any:
-		for _, item := range x {
-			raw = append(raw, unwrap(item))
+	case []*conffile.Value:
+		for i, item := range x {
+			raw = append(raw, elemValue(item, v.path, i))
 		}
 	default:
-		cp.errorf(v, "expected a subject or an array of subjects, got %s", typeName(v.v))
+		cp.errorf(v, "expected a subject or an array of subjects, got %s", describe(v))
 		return nil
 	}
 	out := make([]string, 0, len(raw))
@@ -182,12 +184,12 @@ func allowResponsesKey(cp *configParser, p *Permissions, v cval) {
 		}
 		return
 	}
-	m, ok := cp.mapValue(v, "allow_responses")
+	m, ok := cp.mapValue(v)
 	if !ok {
 		return
 	}
 	rp := &ResponsePermission{}
-	applySection(cp, rp, m, responseKeys, "allow_responses")
+	applySection(cp, rp, m, responseKeys, v.path)
 	p.Response = rp
 }
 
@@ -211,19 +213,19 @@ func init() {
 
 // accountsKey reads `accounts { NAME { users: [...] } ... }`.
 func accountsKey(cp *configParser, o *Options, v cval) {
-	m, ok := cp.mapValue(v, "accounts")
+	m, ok := cp.mapValue(v)
 	if !ok {
 		return
 	}
-	for _, name := range sortedKeys(m) {
-		av := unwrap(m[name])
-		am, ok := cp.mapValue(av, "account "+name)
+	for _, e := range m.Entries() {
+		name, av := e.Key, entryValue(e, v.path)
+		am, ok := cp.mapValue(av)
 		if !ok {
 			continue
 		}
 		o.Accounts = append(o.Accounts, AccountOptions{Name: name})
 		acc := accountEntry{name: name}
-		applySection(cp, &acc, am, accountKeys, "account "+name)
+		applySection(cp, &acc, am, accountKeys, av.path)
 		cp.accountUsers = append(cp.accountUsers, acc.users...)
 		cp.accountNkeys = append(cp.accountNkeys, acc.nkeys...)
 	}

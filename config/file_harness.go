@@ -2,18 +2,26 @@ package config
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 )
 
 // Keys that test harnesses and orchestrators write into every nats-server
-// configuration although midge has no such feature yet. They are accepted
-// with one warning naming them, so that such tools can start midge; every
-// other unknown key stays an error.
+// configuration although midge has no such feature yet, and nats-server
+// keys that only tune logging, profiling, tracing or internals. They are
+// accepted with one warning naming them, so that such configurations can
+// start midge; every other unknown key stays an error.
 var toleratedHarnessKeys = map[string]bool{
-	"server_tags": true,
-	"leafnodes":   true,
-	"leaf":        true,
-	"cluster":     true,
+	"server_tags": true, "server_metadata": true,
+	"leafnodes": true, "leaf": true, "cluster": true, "client_advertise": true,
+	"system_account": true, "system": true, "no_system_account": true, "no_system": true, "no_sys_acc": true,
+	"logtime": true, "logtime_utc": true, "logfile_size_limit": true, "log_size_limit": true,
+	"logfile_max_num": true, "log_max_num": true, "trace_verbose": true, "trace_headers": true,
+	"max_traced_msg_len": true, "connect_error_reports": true, "reconnect_error_reports": true,
+	"prof_port": true, "prof_block_rate": true, "disable_sublist_cache": true, "no_sublist_cache": true,
+	"write_timeout": true, "max_sub_tokens": true, "max_subscription_tokens": true,
+	"no_fast_producer_stall": true, "feature_flags": true, "default_js_domain": true,
 }
 
 // tolerate records a tolerated key; finishWarnings turns them into one
@@ -26,9 +34,10 @@ func (cp *configParser) finishWarnings(o *Options) {
 	if len(cp.tolerated) == 0 {
 		return
 	}
+	sort.Strings(cp.tolerated)
 	o.ConfigWarnings = append(o.ConfigWarnings, fmt.Sprintf(
 		"%s: ignoring nats-server options midge does not implement yet: %s",
-		cp.file, strings.Join(cp.tolerated, ", ")))
+		cp.file, strings.Join(slices.Compact(cp.tolerated), ", ")))
 }
 
 // httpKey reads nats-server's monitoring listener: `http: 8222`,

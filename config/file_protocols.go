@@ -16,14 +16,14 @@ import (
 // the top-level one.
 
 func websocketKey(cp *configParser, o *Options, v cval) {
-	if m, ok := cp.mapValue(v, "websocket"); ok {
-		applySection(cp, &o.WebSocket, m, websocketKeys, "websocket")
+	if m, ok := cp.mapValue(v); ok {
+		applySection(cp, &o.WebSocket, m, websocketKeys, v.path)
 	}
 }
 
 func mqttKey(cp *configParser, o *Options, v cval) {
-	if m, ok := cp.mapValue(v, "mqtt"); ok {
-		applySection(cp, &o.MQTT, m, mqttKeys, "mqtt")
+	if m, ok := cp.mapValue(v); ok {
+		applySection(cp, &o.MQTT, m, mqttKeys, v.path)
 	}
 }
 
@@ -55,12 +55,12 @@ var websocketKeys = map[string]keyHandler[WebSocketOptions]{
 	"compression": boolKey(func(w *WebSocketOptions) *bool { return &w.Compression }),
 	"same_origin": boolKey(func(w *WebSocketOptions) *bool { return &w.SameOrigin }),
 	"allowed_origins": func(cp *configParser, w *WebSocketOptions, v cval) {
-		w.AllowedOrigins = append(w.AllowedOrigins, cp.stringList(v, "allowed_origins")...)
+		w.AllowedOrigins = append(w.AllowedOrigins, cp.stringList(v)...)
 	},
 	"handshake_timeout": durationKey(func(w *WebSocketOptions) *time.Duration { return &w.HandshakeTimeout }),
 	"tls": func(cp *configParser, w *WebSocketOptions, v cval) {
-		if m, ok := cp.mapValue(v, "tls"); ok {
-			applySection(cp, &w.TLS, m, tlsKeys, "websocket tls")
+		if m, ok := cp.mapValue(v); ok {
+			applySection(cp, &w.TLS, m, tlsKeys, v.path)
 		}
 	},
 }
@@ -74,24 +74,24 @@ var mqttKeys = map[string]keyHandler[MQTTOptions]{
 	"ack_wait":        durationKey(func(m *MQTTOptions) *time.Duration { return &m.AckWait }),
 	"max_ack_pending": intKey(1, math.MaxUint16, func(m *MQTTOptions, n int64) { m.MaxAckPending = int(n) }),
 	"tls": func(cp *configParser, m *MQTTOptions, v cval) {
-		if mm, ok := cp.mapValue(v, "tls"); ok {
-			applySection(cp, &m.TLS, mm, tlsKeys, "mqtt tls")
+		if mm, ok := cp.mapValue(v); ok {
+			applySection(cp, &m.TLS, mm, tlsKeys, v.path)
 		}
 	},
 }
 
 // stringList reads a string or an array of strings.
-func (cp *configParser) stringList(v cval, what string) []string {
+func (cp *configParser) stringList(v cval) []string {
 	if s, ok := v.v.(string); ok {
 		return []string{s}
 	}
-	list, ok := cp.array(v, what)
+	list, ok := cp.array(v)
 	if !ok {
 		return nil
 	}
 	var out []string
-	for _, item := range list {
-		if s, ok := cp.str(unwrap(item)); ok {
+	for i, item := range list {
+		if s, ok := cp.str(elemValue(item, v.path, i)); ok {
 			out = append(out, s)
 		}
 	}

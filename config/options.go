@@ -55,6 +55,14 @@ type Options struct {
 	// StoreBlockSize is the size at which stream block files roll over
 	// (0: jetstore.DefaultBlockSize).
 	StoreBlockSize int64
+	// JetStreamMaxMemory and JetStreamMaxFile are the bytes all memory and
+	// all file streams may hold (nats-server's max_memory_store and
+	// max_file_store); 0 is no limit. JetStreamDomain is the JetStream
+	// domain (nats-server's domain). The configuration file sets them;
+	// the server does not act on them yet.
+	JetStreamMaxMemory int64
+	JetStreamMaxFile   int64
+	JetStreamDomain    string
 
 	// MaxSubscriptions per connection; 0 means unlimited.
 	MaxSubscriptions int
@@ -153,5 +161,14 @@ func (o *Options) SetDefaults() {
 	}
 	if o.LameDuckGracePeriod <= 0 {
 		o.LameDuckGracePeriod = DefaultLameDuckGracePeriod
+	}
+	// A secondary listener given only a port binds the clients' host, so
+	// `listen: 127.0.0.1:4222` with `mqtt { port: 1883 }` keeps MQTT on
+	// loopback too. (Monitoring does the same for an empty HTTPHost.)
+	if o.WebSocket.Host == "" {
+		o.WebSocket.Host = o.Host
+	}
+	if o.MQTT.Host == "" {
+		o.MQTT.Host = o.Host
 	}
 }

@@ -236,7 +236,7 @@ mqtt { port: 1884, host: 127.0.0.2, ack_wait: "10s", max_ack_pending: 100 }
 	if m.Port != 1884 || m.Host != "127.0.0.2" || m.AckWait != 10*time.Second || m.MaxAckPending != 100 {
 		t.Errorf("mqtt options %+v", m)
 	}
-	if _, err := config.ParseConfig("websocket { port: 1, origins: x }"); err == nil || !strings.Contains(err.Error(), `"origins" in websocket`) {
+	if _, err := config.ParseConfig("websocket { port: 1, origins: x }"); err == nil || !strings.Contains(err.Error(), `websocket.origins: unknown configuration key`) {
 		t.Errorf("unknown websocket key: %v", err)
 	}
 }

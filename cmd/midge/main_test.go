@@ -445,7 +445,7 @@ max_subscriptions: 1
 func TestBadConfigFileExitsOne(t *testing.T) {
 	path := writeConfig(t, "port: 4222\nmax_payloda: 5\n")
 	_, stderr, code := runMidge(t, "-c", path)
-	if code != 1 || !strings.Contains(stderr, path+`:2: unknown configuration key "max_payloda"`) {
+	if code != 1 || !strings.Contains(stderr, path+`:2: max_payloda: unknown configuration key`) {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
 	if strings.Contains(stderr, "Usage") {
@@ -463,5 +463,32 @@ func TestCheckConfig(t *testing.T) {
 	bad := writeConfig(t, "authorization { token: t, users: [ {user: a, password: b} ] }\n")
 	if _, stderr, code := runMidge(t, "-t", "-c", bad); code != 1 || !strings.Contains(stderr, "token") {
 		t.Fatalf("-t on a bad file: code %d, %q", code, stderr)
+	}
+}
+
+// -t fails on every kind of configuration mistake, saying where it is.
+func TestCheckConfigNamesFileLineAndKey(t *testing.T) {
+	for _, tc := range []struct{ name, text, want string }{
+		{"stray brace", "port: 4222\n}\n", `:2:1: unexpected '}'`},
+		{"missing brace", "port: 4222\njetstream {\n  store_dir: /tmp/x\n", `:2:11: the { opened here for "jetstream" is never closed`},
+		{"type error", "jetstream {\n  max_file: \"lots\"\n}\n", `:2: jetstream.max_file: expected a size`},
+		{"unknown key", "port: 4222\nwebsocket { port: 8080, no_tls: true, origins: x }\n", `:2: websocket.origins: unknown configuration key`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.text)
+			stdout, stderr, code := runMidge(t, "-t", "-c", path)
+			if code != 1 || !strings.Contains(stderr, path+tc.want) || strings.Contains(stdout, "is valid") {
+				t.Fatalf("code %d, stdout %q, stderr %q; want %q", code, stdout, stderr, path+tc.want)
+			}
+		})
+	}
+
+	dir := t.TempDir()
+	main, users := filepath.Join(dir, "midge.conf"), filepath.Join(dir, "users.conf")
+	os.WriteFile(main, []byte("authorization {\n  include users.conf\n}\n"), 0o600)
+	os.WriteFile(users, []byte("users: [\n  {user: a, pasword: b}\n]\n"), 0o600)
+	_, stderr, code := runMidge(t, "-t", "-c", main)
+	if want := users + `:2: authorization.users[0].pasword: unknown configuration key (did you mean "password"?)`; code != 1 || !strings.Contains(stderr, want) {
+		t.Fatalf("included file: code %d, stderr %q; want %q", code, stderr, want)
 	}
 }
