@@ -23,30 +23,25 @@ const (
 // applyLocked checks one message against the stream's rules and, when it
 // passes, stores it in the tail block and the indexes. The checks run in
 // the reference server's order.
-func (st *Stream) applyLocked(m *InMsg, now time.Time) PubAck {
-	ack := PubAck{Stream: st.cfg.Name}
+func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	if st.cfg.Sealed {
-		ack.Error = ErrStreamSealed
-		return ack
+		return PublishResult{Err: ErrStreamSealed}
 	}
 	var msgID []byte
 	var rollup string
 	if len(m.Header) > 0 {
 		var dup uint64
-		var err *APIError
+		var err error
 		msgID, rollup, dup, err = st.checkHeadersLocked(m, now)
 		if err != nil {
-			ack.Error = err
-			return ack
+			return PublishResult{Err: err}
 		}
 		if dup != 0 {
-			ack.Seq, ack.Duplicate = dup, true
-			return ack
+			return PublishResult{Seq: dup, Duplicate: true}
 		}
 	}
 	if err := st.checkLimitsLocked(m); err != nil {
-		ack.Error = err
-		return ack
+		return PublishResult{Err: err}
 	}
 
 	seq := st.state.last + 1
@@ -55,8 +50,7 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PubAck {
 	tail, err := st.tailLocked(rlen)
 	if err != nil {
 		st.failLocked(err)
-		ack.Error = errStorage(err)
-		return ack
+		return PublishResult{Err: errStorage(err)}
 	}
 	off := tail.size
 	tail.commitBuf(appendMsgRecord(tail.room(rlen, st.store.opts.BlockSize), seq, ts, m.Subject, m.Header, m.Data))
@@ -78,13 +72,12 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PubAck {
 		// Nobody will ever acknowledge it: stored, acknowledged, gone.
 		st.deleteLocked(seq)
 	}
-	ack.Seq = seq
-	return ack
+	return PublishResult{Seq: seq}
 }
 
 // checkHeadersLocked runs the header checks. It returns the message id, the
 // rollup kind, the original sequence of a duplicate, or an error.
-func (st *Stream) checkHeadersLocked(m *InMsg, now time.Time) ([]byte, string, uint64, *APIError) {
+func (st *Stream) checkHeadersLocked(m *InMsg, now time.Time) ([]byte, string, uint64, error) {
 	h := m.Header
 	if v := parser.HeaderValue(h, hdrExpectedStream); v != nil && string(v) != st.cfg.Name {
 		return nil, "", 0, ErrExpectedStream
@@ -95,23 +88,23 @@ func (st *Stream) checkHeadersLocked(m *InMsg, now time.Time) ([]byte, string, u
 	if v := parser.HeaderValue(h, hdrExpectedLastSubjSeq); v != nil {
 		want, ok := parseSeq(v)
 		if !ok {
-			return nil, "", 0, ErrBadRequest
+			return nil, "", 0, ErrMalformedExpectation
 		}
 		subject := m.Subject
 		if s := parser.HeaderValue(h, hdrExpectedSubjSeqSubj); len(s) > 0 {
 			subject = string(s)
 		}
 		if last := st.subj.lastMatching(subject); last != want {
-			return nil, "", 0, errWrongLastSeq(last)
+			return nil, "", 0, &WrongLastSeqError{Last: last}
 		}
 	}
 	if v := parser.HeaderValue(h, hdrExpectedLastSeq); v != nil {
 		want, ok := parseSeq(v)
 		if !ok {
-			return nil, "", 0, ErrBadRequest
+			return nil, "", 0, ErrMalformedExpectation
 		}
 		if st.state.last != want {
-			return nil, "", 0, errWrongLastSeq(st.state.last)
+			return nil, "", 0, &WrongLastSeqError{Last: st.state.last}
 		}
 	}
 	msgID := parser.HeaderValue(h, hdrMsgID)
@@ -124,7 +117,7 @@ func (st *Stream) checkHeadersLocked(m *InMsg, now time.Time) ([]byte, string, u
 		msgID = nil
 	}
 	if v := parser.HeaderValue(h, hdrExpectedLastMsgID); v != nil && string(v) != st.lastID {
-		return nil, "", 0, errWrongLastMsgID(st.lastID)
+		return nil, "", 0, &WrongLastMsgIDError{Last: st.lastID}
 	}
 	var rollup string
 	if v := parser.HeaderValue(h, hdrRollup); v != nil {
@@ -133,7 +126,7 @@ func (st *Stream) checkHeadersLocked(m *InMsg, now time.Time) ([]byte, string, u
 		}
 		rollup = string(v)
 		if rollup != "sub" && rollup != "all" {
-			return nil, "", 0, errRollupInvalid(rollup)
+			return nil, "", 0, &InvalidRollupError{Value: rollup}
 		}
 	}
 	return msgID, rollup, 0, nil
@@ -146,7 +139,7 @@ func parseSeq(b []byte) (uint64, bool) {
 
 // checkLimitsLocked refuses a message that a limit with discard new, or the
 // maximum message size, does not let in.
-func (st *Stream) checkLimitsLocked(m *InMsg) *APIError {
+func (st *Stream) checkLimitsLocked(m *InMsg) error {
 	c := &st.cfg
 	if c.MaxMsgSize > 0 && len(m.Header)+len(m.Data) > int(c.MaxMsgSize) {
 		return ErrMessageTooLarge

@@ -1,7 +1,6 @@
 package jetstore
 
 import (
-	"errors"
 	"sync"
 	"time"
 )
@@ -22,7 +21,7 @@ import (
 //     message, in sequence order.
 //
 // Invariants:
-//   - No PubAck leaves before its record is durable under the stream's sync
+//   - No acknowledgement leaves before its record is durable under the stream's sync
 //     policy: fsynced with "always"; written to the OS with an interval
 //     (and fsynced within one interval).
 //   - Acks are delivered in sequence order, one per published message.
@@ -66,18 +65,17 @@ func NewInMsg(subject, reply, header, data []byte) *InMsg {
 
 func (m *InMsg) size() int { return len(m.Subject) + len(m.Reply) + len(m.Header) + len(m.Data) }
 
-// PubAck is the outcome of one publish, in the JSON shape clients expect.
-type PubAck struct {
-	Stream    string    `json:"stream"`
-	Seq       uint64    `json:"seq"`
-	Duplicate bool      `json:"duplicate,omitempty"`
-	Error     *APIError `json:"error,omitempty"`
+// PublishResult is the outcome of one publish.
+type PublishResult struct {
+	Seq       uint64 // the message's sequence; for a duplicate, the original's
+	Duplicate bool   // an earlier message with the same id is stored
+	Err       error  // why the message was refused or not stored (Seq is 0)
 }
 
 // AckFunc receives the outcome of a batch of published messages, in
-// sequence order, once they are durable (or have failed); acks[i] belongs
-// to msgs[i].
-type AckFunc func(st *Stream, msgs []*InMsg, acks []PubAck)
+// sequence order, once they are durable (or have failed); results[i]
+// belongs to msgs[i].
+type AckFunc func(st *Stream, msgs []*InMsg, results []PublishResult)
 
 // Bounds of a stream's ingest queue: past them publishes are refused at
 // once instead of queuing without limit.
@@ -169,7 +167,7 @@ const syncQueueLen = 16
 // syncJob is a written batch waiting for its fsync and acks.
 type syncJob struct {
 	batch  []*InMsg
-	acks   []PubAck
+	acks   []PublishResult
 	target uint64   // highest sequence the batch assigned
 	doomed []*block // blocks the batch emptied, removed once it is durable
 	write  time.Duration
@@ -177,13 +175,13 @@ type syncJob struct {
 }
 
 func (st *Stream) commit(batch []*InMsg) {
-	acks := make([]PubAck, len(batch))
+	acks := make([]PublishResult, len(batch))
 	now := st.store.now()
 	st.mu.Lock()
 	usable := st.usableLocked()
 	for i, m := range batch {
 		if !usable {
-			acks[i] = PubAck{Stream: st.cfg.Name, Error: ErrStreamUnavailable}
+			acks[i] = PublishResult{Err: ErrStreamUnavailable}
 			continue
 		}
 		acks[i] = st.applyLocked(m, now)
@@ -265,8 +263,8 @@ func (st *Stream) finish(jobs []*syncJob, err error) {
 	for _, j := range jobs {
 		if err != nil {
 			for i := range j.acks {
-				if j.acks[i].Error == nil && !j.acks[i].Duplicate {
-					j.acks[i] = PubAck{Stream: st.cfg.Name, Error: errStorage(err)}
+				if j.acks[i].Err == nil && !j.acks[i].Duplicate {
+					j.acks[i] = PublishResult{Err: errStorage(err)}
 				}
 			}
 		}
@@ -486,6 +484,3 @@ func toRanges(seqs []uint64) []seqRange {
 	}
 	return out
 }
-
-// errClosed is returned for operations on a stream that was deleted.
-var errClosed = errors.New("jetstore: stream closed")

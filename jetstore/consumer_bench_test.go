@@ -66,7 +66,7 @@ func BenchmarkFilteredConsumer(b *testing.B) {
 			var acks sync.WaitGroup
 			s, err := Open(b.TempDir(), Options{
 				SyncInterval: time.Minute,
-				Ack:          func(_ *Stream, msgs []*InMsg, _ []PubAck) { acks.Add(-len(msgs)) },
+				Ack:          func(_ *Stream, msgs []*InMsg, _ []PublishResult) { acks.Add(-len(msgs)) },
 				NewSender:    func(string, string) Sender { return sender },
 			})
 			if err != nil {

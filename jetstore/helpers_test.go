@@ -9,17 +9,17 @@ import (
 // ackSink collects publish outcomes by reply subject.
 type ackSink struct {
 	mu   sync.Mutex
-	acks map[string]PubAck
+	acks map[string]PublishResult
 	cond *sync.Cond
 }
 
 func newAckSink() *ackSink {
-	s := &ackSink{acks: make(map[string]PubAck)}
+	s := &ackSink{acks: make(map[string]PublishResult)}
 	s.cond = sync.NewCond(&s.mu)
 	return s
 }
 
-func (s *ackSink) fn(_ *Stream, msgs []*InMsg, acks []PubAck) {
+func (s *ackSink) fn(_ *Stream, msgs []*InMsg, acks []PublishResult) {
 	s.mu.Lock()
 	for i, m := range msgs {
 		s.acks[string(m.Reply)] = acks[i]
@@ -29,7 +29,7 @@ func (s *ackSink) fn(_ *Stream, msgs []*InMsg, acks []PubAck) {
 }
 
 // wait blocks until the ack for reply arrived (bounded by the test timeout).
-func (s *ackSink) wait(t testing.TB, reply string) PubAck {
+func (s *ackSink) wait(t testing.TB, reply string) PublishResult {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	s.mu.Lock()
@@ -96,7 +96,7 @@ var replySeq struct {
 }
 
 // publish stores one message and waits for its ack.
-func publish(t testing.TB, s *testStore, st *Stream, subject string, hdr, data []byte) PubAck {
+func publish(t testing.TB, s *testStore, st *Stream, subject string, hdr, data []byte) PublishResult {
 	t.Helper()
 	replySeq.Lock()
 	replySeq.n++

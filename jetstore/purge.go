@@ -25,7 +25,7 @@ func (st *Stream) Purge(req PurgeRequest) (uint64, error) {
 	}
 	if req.Seq > 0 && req.Keep > 0 {
 		st.mu.Unlock()
-		return 0, apiErr(400, 10003, "bad request: purge can not have both seq and keep")
+		return 0, ErrPurgeSeqAndKeep
 	}
 	var purged uint64
 	if req.Filter == "" || req.Filter == ">" {

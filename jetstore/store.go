@@ -85,8 +85,6 @@ type Store struct {
 	syncDone chan struct{}
 }
 
-var errStoreClosed = errors.New("jetstore: store closed")
-
 // Open opens (creating if needed) the store in dir and recovers every
 // stream found there.
 func Open(dir string, opts Options) (*Store, error) {

@@ -12,7 +12,7 @@ func TestPublishGetRestart(t *testing.T) {
 	st := mustAdd(t, s, StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}})
 	for i := 1; i <= 5; i++ {
 		ack := publish(t, s, st, fmt.Sprintf("orders.%d", i%2), nil, []byte(fmt.Sprint("m", i)))
-		if ack.Error != nil || ack.Seq != uint64(i) || ack.Stream != "ORDERS" {
+		if ack.Err != nil || ack.Seq != uint64(i) {
 			t.Fatalf("ack %d: %+v", i, ack)
 		}
 	}

@@ -198,7 +198,7 @@ func (ma *mqttAccount) storeAcked(subject, _, _, data []byte) {
 		done(nil)
 		return
 	}
-	var ack jetstore.PubAck
+	var ack pubAck
 	if json.Unmarshal(data, &ack) == nil && ack.Error != nil {
 		done(ack.Error)
 		return
