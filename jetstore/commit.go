@@ -35,48 +35,6 @@ import (
 //     fsync covers everything written before it began, so a batch is
 //     acknowledged only by a sync that started after its write returned.
 
-// InMsg is a message published into a stream, copied out of the
-// publisher's buffers.
-type InMsg struct {
-	Subject string
-	Reply   []byte // nil without a reply subject
-	Header  []byte
-	Data    []byte
-}
-
-// NewInMsg copies borrowed slices into one allocation owned by the message.
-func NewInMsg(subject, reply, header, data []byte) *InMsg {
-	buf := make([]byte, 0, len(subject)+len(reply)+len(header)+len(data))
-	buf = append(buf, subject...)
-	buf = append(buf, reply...)
-	buf = append(buf, header...)
-	buf = append(buf, data...)
-	ls, lr, lh := len(subject), len(reply), len(header)
-	m := &InMsg{Subject: string(buf[:ls])}
-	if lr > 0 {
-		m.Reply = buf[ls : ls+lr : ls+lr]
-	}
-	if lh > 0 {
-		m.Header = buf[ls+lr : ls+lr+lh : ls+lr+lh]
-	}
-	m.Data = buf[ls+lr+lh:]
-	return m
-}
-
-func (m *InMsg) size() int { return len(m.Subject) + len(m.Reply) + len(m.Header) + len(m.Data) }
-
-// PublishResult is the outcome of one publish.
-type PublishResult struct {
-	Seq       uint64 // the message's sequence; for a duplicate, the original's
-	Duplicate bool   // an earlier message with the same id is stored
-	Err       error  // why the message was refused or not stored (Seq is 0)
-}
-
-// AckFunc receives the outcome of a batch of published messages, in
-// sequence order, once they are durable (or have failed); results[i]
-// belongs to msgs[i].
-type AckFunc func(st *Stream, msgs []*InMsg, results []PublishResult)
-
 // Bounds of a stream's ingest queue: past them publishes are refused at
 // once instead of queuing without limit.
 const (
@@ -115,20 +73,6 @@ func (q *ingestQueue) take(dst []*InMsg) []*InMsg {
 	q.bytes = 0
 	q.mu.Unlock()
 	return msgs
-}
-
-// Publish queues a message for the stream. It never blocks; a full queue
-// or a closed stream is an error the caller reports to the publisher.
-func (st *Stream) Publish(m *InMsg) error {
-	select {
-	case <-st.quit:
-		return ErrStreamNotFound
-	default:
-	}
-	if !st.ingest.push(m) {
-		return ErrIngestQueueFull
-	}
-	return nil
 }
 
 // run is the committer goroutine.

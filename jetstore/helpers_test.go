@@ -1,6 +1,8 @@
 package jetstore
 
 import (
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -98,11 +100,19 @@ var replySeq struct {
 // publish stores one message and waits for its ack.
 func publish(t testing.TB, s *testStore, st *Stream, subject string, hdr, data []byte) PublishResult {
 	t.Helper()
+	return publishWith(t, s, st, subject, hdr, data, nil)
+}
+
+// publishWith is publish with publish options.
+func publishWith(t testing.TB, s *testStore, st *Stream, subject string, hdr, data []byte, o *PublishOptions) PublishResult {
+	t.Helper()
 	replySeq.Lock()
 	replySeq.n++
 	reply := "r." + itoa(replySeq.n)
 	replySeq.Unlock()
-	if err := st.Publish(NewInMsg([]byte(subject), []byte(reply), hdr, data)); err != nil {
+	m := NewInMsg([]byte(subject), []byte(reply), hdr, data)
+	m.Options = o
+	if err := st.Publish(m); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 	return s.acks.wait(t, reply)
@@ -118,4 +128,19 @@ func itoa(n int) string {
 		n /= 10
 	}
 	return string(b)
+}
+
+// removeIndexFiles deletes every stream's index file under a store
+// directory, as a crash before a clean stop would leave it.
+func removeIndexFiles(dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "streams", "*", indexFile))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/midgemq/midge/parser"
 )
 
 // Recovery rebuilds a stream's indexes from its block files. It trusts no
@@ -214,10 +212,11 @@ func nextValidRecord(data []byte, off int) int {
 // window and the id of the newest message that had one. Recovery calls it
 // in sequence (and so time) order while it reads the records anyway.
 func (st *Stream) noteRecoveredLocked(seq uint64, ts int64, header []byte) {
-	if len(header) == 0 {
+	idOf := st.store.opts.MessageID
+	if len(header) == 0 || idOf == nil {
 		return
 	}
-	id := parser.HeaderValue(header, hdrMsgID)
+	id := idOf(header)
 	if len(id) == 0 {
 		return
 	}

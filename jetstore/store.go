@@ -59,6 +59,14 @@ type Options struct {
 	// Observer, when set, is told about every committed publish batch
 	// (monitoring: fsync latency and group-commit batch sizes).
 	Observer CommitObserver
+
+	// MessageID reads a stored message's deduplication id (what its
+	// publisher passed as PublishOptions.MsgID) back from the header it was
+	// stored with, so that recovery can rebuild the duplicate windows; it
+	// returns nil when the message had none. Without it, duplicate windows
+	// start empty after a restart. The store keeps headers as opaque bytes;
+	// only the protocol that wrote them knows how to read them.
+	MessageID func(header []byte) []byte
 }
 
 // CommitObserver receives one call per group commit, on the stream's

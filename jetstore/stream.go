@@ -23,7 +23,7 @@ type Stream struct {
 	subj    subjectIndex
 	state   counters
 	dedup   dedupIndex
-	lastID  string // Nats-Msg-Id of the newest message that had one
+	lastID  string // MsgID of the newest message that had one
 
 	dedupSince int64 // recovery: ids of messages older than this are not restored
 

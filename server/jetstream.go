@@ -58,6 +58,7 @@ func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
 		ConsumerAdded:   ja.consumerAdded,
 		ConsumerRemoved: ja.consumerRemoved,
 		Observer:        s.storeObserver(),
+		MessageID:       storedMsgID,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening JetStream store in %s: %w", dir, err)
@@ -180,7 +181,9 @@ func (ja *jsAccount) lookup(name string) *jsStream {
 // capture runs in the publisher's read loop: copy the message into the
 // stream's queue and return. A refusal is answered at once.
 func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
-	err := js.stream.Publish(jetstore.NewInMsg(subject, reply, hdr, data))
+	m := jetstore.NewInMsg(subject, reply, hdr, data)
+	m.Options = publishOptions(m.Header)
+	err := js.stream.Publish(m)
 	if err == nil || len(reply) == 0 {
 		return
 	}
