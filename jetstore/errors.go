@@ -13,7 +13,10 @@ import (
 
 // Stream errors.
 var (
-	ErrStreamNotFound       = errors.New("stream not found")
+	ErrStreamNotFound = errors.New("stream not found")
+	// ErrReservedSubject: the configuration captures one of the store's
+	// Options.ReservedSubjects without NoAck.
+	ErrReservedSubject      = errors.New("subject is reserved; a stream may capture it only without acks")
 	ErrStreamNameInUse      = errors.New("stream name already in use with a different configuration")
 	ErrSubjectsOverlap      = errors.New("subjects overlap with an existing stream")
 	ErrReplicasNotSupported = errors.New("replicas > 1 not supported without clustering")

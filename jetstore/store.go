@@ -60,6 +60,11 @@ type Options struct {
 	// (monitoring: fsync latency and group-commit batch sizes).
 	Observer CommitObserver
 
+	// ReservedSubjects (wildcards allowed) may be captured by a stream only
+	// with NoAck set: acknowledgements published on them would be taken for
+	// something else (the server's own API subjects, for instance).
+	ReservedSubjects []string
+
 	// MessageID reads a stored message's deduplication id (what its
 	// publisher passed as PublishOptions.MsgID) back from the header it was
 	// stored with, so that recovery can rebuild the duplicate windows; it
@@ -163,7 +168,7 @@ func (s *Store) Streams() []*Stream {
 // AddStream creates a stream, or returns the existing one when its
 // configuration is identical (created is false then).
 func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error) {
-	cfg, err = cfg.Normalize()
+	cfg, err = cfg.normalize(s.opts.ReservedSubjects)
 	if err != nil {
 		return nil, false, err
 	}
@@ -194,7 +199,7 @@ func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error
 // UpdateStream changes a stream's configuration within what CheckUpdate
 // allows and applies tightened limits at once.
 func (s *Store) UpdateStream(cfg StreamConfig) (*Stream, error) {
-	cfg, err := cfg.Normalize()
+	cfg, err := cfg.normalize(s.opts.ReservedSubjects)
 	if err != nil {
 		return nil, err
 	}

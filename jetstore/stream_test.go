@@ -82,3 +82,18 @@ func TestDeletePurgeSurviveRestart(t *testing.T) {
 		t.Fatalf("after purge+restart %+v", state)
 	}
 }
+
+// A stream may capture the store's reserved subjects only without acks.
+func TestReservedSubjectsNeedNoAck(t *testing.T) {
+	s := openTestStore(t, t.TempDir(), func(o *Options) { o.ReservedSubjects = []string{"api.>"} })
+	if _, _, err := s.AddStream(StreamConfig{Name: "A", Subjects: []string{"x", "api.*.info"}}); !errors.Is(err, ErrReservedSubject) {
+		t.Fatalf("capturing a reserved subject with acks: %v", err)
+	}
+	var cfgErr *StreamConfigError
+	if _, _, err := s.AddStream(StreamConfig{Name: "A", Subjects: []string{"a..b", "api.x"}}); !errors.As(err, &cfgErr) {
+		t.Fatalf("an invalid subject listed first is reported first: %v", err)
+	}
+	if _, _, err := s.AddStream(StreamConfig{Name: "A", Subjects: []string{"api.>"}, NoAck: true}); err != nil {
+		t.Fatalf("with no_ack: %v", err)
+	}
+}

@@ -59,6 +59,8 @@ func (s *Server) enableJetStream(acc *Account) (*jsAccount, error) {
 		ConsumerRemoved: ja.consumerRemoved,
 		Observer:        s.storeObserver(),
 		MessageID:       storedMsgID,
+		// A stream capturing the API with acks would answer requests.
+		ReservedSubjects: []string{jsAPIPrefix + ">"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening JetStream store in %s: %w", dir, err)

@@ -44,6 +44,7 @@ var (
 	jsErrMessageNotFound      = &apiError{404, 10037, "no message found"}
 	jsErrUnknown              = &apiError{500, 10049, "%v"}
 	jsErrStreamConfig         = &apiError{500, 10052, "%s"}
+	jsErrReservedSubject      = &apiError{500, 10052, "subjects that overlap with jetstream api require no-ack to be true"}
 	jsErrPurgeNotPermitted    = &apiError{500, 10052, "stream purge not permitted"}
 	jsErrMessageTooLarge      = &apiError{400, 10054, "message size exceeds maximum allowed"}
 	jsErrStreamNameMismatch   = &apiError{400, 10056, "stream name in subject does not match request"}
@@ -83,6 +84,7 @@ var (
 // storeErrors maps the store's sentinel errors onto the table.
 var storeErrors = map[error]*apiError{
 	jetstore.ErrStreamNotFound:        jsErrStreamNotFound,
+	jetstore.ErrReservedSubject:       jsErrReservedSubject,
 	jetstore.ErrStreamNameInUse:       jsErrStreamNameInUse,
 	jetstore.ErrSubjectsOverlap:       jsErrSubjectsOverlap,
 	jetstore.ErrReplicasNotSupported:  jsErrReplicasNotSupported,
