@@ -6,7 +6,7 @@ BIN      := bin
 FUZZTIME ?= 10s
 # Every fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
 FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch \
-	./server:FuzzConnect ./server:FuzzClientSession ./server:FuzzConfig ./server:FuzzJetStreamAPI ./jetstore:FuzzDecodeRecord \
+	./server:FuzzConnect ./server:FuzzClientSession ./server:FuzzConfig ./server:FuzzJetStreamAPI ./server:FuzzJetStreamWire ./jetstore:FuzzDecodeRecord \
 	./mqtt:FuzzDecode ./mqtt:FuzzTopic ./server:FuzzMQTTConnection
 
 SOAK_ROUNDS ?= 50

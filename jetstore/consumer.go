@@ -9,16 +9,6 @@ import (
 	"github.com/midgemq/midge/sublist"
 )
 
-// Sender is how consumers reach clients; the server implements it. Send
-// delivers a message to the subscribers of to, showing them subject, and
-// reports whether anyone received it. Flush wakes the receivers of
-// everything sent since the last Flush.
-type Sender interface {
-	Send(to, subject, reply, header, data []byte) bool
-	Flush()
-	HasInterest(subject []byte) bool
-}
-
 // Consumer is one consumer of a stream: its configuration, delivery
 // position, pending acknowledgements and waiting pull requests. One
 // goroutine per consumer does all delivery; acks and pull requests reach
@@ -53,7 +43,7 @@ type Consumer struct {
 
 	waiting    []*pullRequest
 	fcBytes    int      // push flow control: bytes sent since the last request
-	fcOut      []string // flow control requests not answered yet, oldest first
+	fcOut      []uint64 // flow control requests not answered yet, oldest first
 	fcNext     uint64
 	lastSend   time.Time // push heartbeats
 	lastActive time.Time // inactivity of ephemerals
@@ -66,10 +56,7 @@ type Consumer struct {
 	quit  chan struct{}
 	done  chan struct{}
 
-	scratch   []byte // ack reply subjects
-	subjBuf   []byte // the delivered message's subject
 	deliverTo []byte // cfg.DeliverSubject, kept as bytes for the delivery loop
-	hdrBuf    []byte // headers_only and status headers
 }
 
 // pendingMsg is a delivered message awaiting its acknowledgement.

@@ -25,7 +25,7 @@ const (
 	ReplayOriginal = "original"
 )
 
-// Consumer defaults (JETSTREAM.md §8.1).
+// Consumer defaults, as the reference server applies them.
 const (
 	DefaultAckWait           = 30 * time.Second
 	DefaultMaxWaiting        = 512

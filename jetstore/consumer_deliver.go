@@ -2,7 +2,6 @@ package jetstore
 
 import (
 	"container/heap"
-	"strconv"
 	"time"
 
 	"github.com/midgemq/midge/sublist"
@@ -69,8 +68,8 @@ func (c *Consumer) process() (inactive bool) {
 		c.st.retain(c, acked)
 	}
 	for _, a := range acks {
-		if len(a.reply) > 0 && a.kind != ackNext {
-			c.send.Send(a.reply, a.reply, nil, nil, nil)
+		if len(a.reply) > 0 {
+			c.send.AckDone(a.reply)
 		}
 	}
 	c.send.Flush()
@@ -167,7 +166,7 @@ func (c *Consumer) deliverLocked(now time.Time) (next time.Time) {
 		}
 		size := len(m.Subject) + len(m.Header) + len(m.Data)
 		if req != nil && req.maxBytes > 0 && size > req.maxBytes {
-			c.status(req.reply, pendingStatus("409 Message Size Exceeds MaxBytes", req))
+			c.send.Status(req.reply, c.pendingStatus(StatusMaxBytesExceeded, req))
 			c.popRequestLocked()
 			if redelivery {
 				c.setDeadlineLocked(seq, c.pending[seq], now.UnixNano())
@@ -307,13 +306,19 @@ func (c *Consumer) sendMsgLocked(to []byte, m *StoredMsg, redelivery bool, now t
 		}
 		c.dsseq = max(c.dsseq, m.Seq)
 	}
-	reply := c.ackReplyLocked(dc, m, now)
-	hdr, data := m.Header, m.Data
-	if c.cfg.HeadersOnly {
-		hdr, data = c.headersOnly(m), nil
-	}
-	c.subjBuf = append(c.subjBuf[:0], m.Subject...)
-	c.send.Send(to, c.subjBuf, reply, hdr, data)
+	c.send.Deliver(to, Delivery{
+		Stream:      c.st.Name(),
+		Consumer:    c.name,
+		Subject:     m.Subject,
+		Header:      m.Header,
+		Data:        m.Data,
+		StreamSeq:   m.Seq,
+		ConsumerSeq: c.dseq,
+		Deliveries:  dc,
+		Time:        m.Time,
+		Pending:     c.numPendingLocked(),
+		HeadersOnly: c.cfg.HeadersOnly,
+	})
 	c.lastSend = now
 	c.logDelivered(m.Seq, c.dseq, dc, now)
 	if c.cfg.AckPolicy == AckNone {
@@ -328,42 +333,6 @@ func (c *Consumer) sendMsgLocked(to []byte, m *StoredMsg, redelivery bool, now t
 	c.setDeadlineLocked(m.Seq, p, now.Add(c.ackWaitFor(dc)).UnixNano())
 }
 
-// ackReplyLocked builds $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.
-// <cseq>.<stored time>.<pending> (JETSTREAM.md §9.2).
-func (c *Consumer) ackReplyLocked(dc int, m *StoredMsg, now time.Time) []byte {
-	b := append(c.scratch[:0], "$JS.ACK."...)
-	b = append(b, c.st.Name()...)
-	b = append(b, '.')
-	b = append(b, c.name...)
-	b = append(b, '.')
-	b = strconv.AppendInt(b, int64(dc), 10)
-	b = append(b, '.')
-	b = strconv.AppendUint(b, m.Seq, 10)
-	b = append(b, '.')
-	b = strconv.AppendUint(b, c.dseq, 10)
-	b = append(b, '.')
-	b = strconv.AppendInt(b, m.Time.UnixNano(), 10)
-	b = append(b, '.')
-	b = strconv.AppendUint(b, c.numPendingLocked(), 10)
-	c.scratch = b
-	return b
-}
-
-// headersOnly returns the stored headers plus Nats-Msg-Size.
-func (c *Consumer) headersOnly(m *StoredMsg) []byte {
-	h := c.hdrBuf[:0]
-	if len(m.Header) > 0 {
-		h = append(h, m.Header[:len(m.Header)-2]...) // drop the closing blank line
-	} else {
-		h = append(h, "NATS/1.0\r\n"...)
-	}
-	h = append(h, "Nats-Msg-Size: "...)
-	h = strconv.AppendInt(h, int64(len(m.Data)), 10)
-	h = append(h, "\r\n\r\n"...)
-	c.hdrBuf = h
-	return h
-}
-
 // pushHeartbeatLocked sends an idle heartbeat to a push consumer's deliver
 // subject when nothing was sent for a heartbeat interval.
 func (c *Consumer) pushHeartbeatLocked(now time.Time) time.Time {
@@ -375,15 +344,12 @@ func (c *Consumer) pushHeartbeatLocked(now time.Time) time.Time {
 	if now.Before(due) {
 		return due
 	}
-	subj := c.deliverTo
-	if c.send.HasInterest(subj) {
-		hdr := c.heartbeatHeader()
+	if c.send.HasInterest(c.deliverTo) {
+		s := c.heartbeat()
 		if c.stalledLocked() {
-			// Tell the client which flow control request it still owes.
-			hdr = append(hdr[:len(hdr)-2], "Nats-Consumer-Stalled: "+c.fcOut[0]+"\r\n\r\n"...)
-			c.hdrBuf = hdr
+			s.FlowControl = c.fcOut[0] // the request the client still owes
 		}
-		c.send.Send(subj, subj, nil, hdr, nil)
+		c.send.Status(c.deliverTo, s)
 	}
 	c.lastSend = now
 	return now.Add(hb)
@@ -411,8 +377,8 @@ func (c *Consumer) applyAcksLocked(acks []ackReq, now time.Time) []uint64 {
 		switch a.kind {
 		case ackAck, ackTerm, ackNext:
 			acked = c.ackLocked(a, acked)
-			if a.kind == ackNext && len(a.reply) > 0 {
-				c.admitPullsLocked([]pullReq{{reply: a.reply, body: a.next}}, now)
+			if a.kind == ackNext && len(a.next.Reply) > 0 {
+				c.admitPullsLocked([]PullRequest{a.next}, now)
 			}
 		case ackNak:
 			if p := c.pending[a.sseq]; p != nil {

@@ -13,9 +13,10 @@ import (
 	"github.com/midgemq/midge/sublist"
 )
 
-// A stream's consumers: creation (with the create/update rules of
-// JETSTREAM.md §8.2), lookup, deletion, loading durables on open, and the
-// retention policies that delete acknowledged messages.
+// A stream's consumers: creation (an identical create returns the existing
+// consumer; a different one is an update, which only some fields may make),
+// lookup, deletion, loading durables on open, and the retention policies
+// that delete acknowledged messages.
 
 // Consumer create actions.
 const (
@@ -263,7 +264,7 @@ func (st *Stream) DeleteConsumer(name string) error {
 	if !ok {
 		return ErrConsumerNotFound
 	}
-	c.stop(statusDeleted)
+	c.stop(StatusConsumerDeleted)
 	st.forget(c)
 	return nil
 }
@@ -281,7 +282,7 @@ func (st *Stream) removeInactive(c *Consumer) {
 	st.cmu.Unlock()
 	close(c.quit)
 	c.mu.Lock()
-	c.failWaitingLocked(statusDeleted)
+	c.failWaitingLocked(StatusConsumerDeleted)
 	c.timer.Stop()
 	c.log.close()
 	c.mu.Unlock()
@@ -298,9 +299,9 @@ func (st *Stream) forget(c *Consumer) {
 	}
 }
 
-// stop ends the consumer's goroutine; hdr, when set, answers the waiting
-// pull requests. The state is snapshotted for the next start.
-func (c *Consumer) stop(hdr []byte) {
+// stop ends the consumer's goroutine; a status kind other than 0 ends the
+// waiting pull requests. The state is snapshotted for the next start.
+func (c *Consumer) stop(kind StatusKind) {
 	select {
 	case <-c.quit:
 		return
@@ -311,8 +312,8 @@ func (c *Consumer) stop(hdr []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.timer.Stop()
-	if hdr != nil {
-		c.failWaitingLocked(hdr)
+	if kind != 0 {
+		c.failWaitingLocked(kind)
 	}
 	if c.log != nil {
 		_ = c.persistLocked(true)
@@ -324,7 +325,7 @@ func (c *Consumer) stop(hdr []byte) {
 }
 
 // stopConsumers stops every consumer (stream deleted or store closing).
-func (st *Stream) stopConsumers(hdr []byte, remove bool) {
+func (st *Stream) stopConsumers(kind StatusKind, remove bool) {
 	st.cmu.Lock()
 	all := make([]*Consumer, 0, len(st.consumers))
 	for _, c := range st.consumers {
@@ -335,7 +336,7 @@ func (st *Stream) stopConsumers(hdr []byte, remove bool) {
 	}
 	st.cmu.Unlock()
 	for _, c := range all {
-		c.stop(hdr)
+		c.stop(kind)
 		if remove {
 			if fn := st.store.opts.ConsumerRemoved; fn != nil {
 				fn(st, c)
@@ -462,6 +463,8 @@ func (st *Stream) subjectOf(seq uint64) (string, bool) {
 
 type nopSender struct{}
 
-func (nopSender) Send(_, _, _, _, _ []byte) bool { return false }
-func (nopSender) Flush()                         {}
-func (nopSender) HasInterest([]byte) bool        { return false }
+func (nopSender) Deliver([]byte, Delivery) {}
+func (nopSender) Status([]byte, Status)    {}
+func (nopSender) AckDone([]byte)           {}
+func (nopSender) Flush()                   {}
+func (nopSender) HasInterest([]byte) bool  { return false }

@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// PurgeRequest selects what a purge removes (JETSTREAM.md §5.4).
+// PurgeRequest selects what a purge removes; with none of its fields set,
+// everything.
 type PurgeRequest struct {
 	Filter string `json:"filter,omitempty"` // only messages on matching subjects
 	Seq    uint64 `json:"seq,omitempty"`    // only messages below this sequence

@@ -233,7 +233,7 @@ func (s *Store) DeleteStream(name string) error {
 	if !ok {
 		return ErrStreamNotFound
 	}
-	st.stopConsumers(statusDeleted, true)
+	st.stopConsumers(StatusConsumerDeleted, true)
 	st.stop()
 	if st.dir == "" {
 		return nil
@@ -263,7 +263,7 @@ func (s *Store) Close() error {
 	}
 	var errs []error
 	for _, st := range streams {
-		st.stopConsumers(nil, false)
+		st.stopConsumers(0, false)
 		errs = append(errs, st.stop())
 	}
 	return errors.Join(errs...)

@@ -124,7 +124,7 @@ func (ja *jsAccount) subscribeStream(js *jsStream) error {
 		return err
 	}
 	js.subs = append(js.subs, ack)
-	fc, err := ja.acc.Subscribe(jetstore.FlowControlPrefix+cfg.Name+".>", "", ja.flowControlHandler(js))
+	fc, err := ja.acc.Subscribe(jsFlowControlPrefix+cfg.Name+".>", "", ja.flowControlHandler(js))
 	if err != nil {
 		ja.unsubscribeStream(js)
 		return err

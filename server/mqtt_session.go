@@ -476,7 +476,7 @@ func (s *mqttSession) pubAcked(pi uint16) {
 
 func (s *mqttSession) ackStored(consumer string, sseq, cseq uint64) {
 	if cons, err := s.ma.msgs.Consumer(consumer); err == nil {
-		cons.Ack(sseq, cseq, nil, nil)
+		cons.Ack(sseq, cseq, nil)
 	}
 }
 
