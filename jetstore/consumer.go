@@ -116,7 +116,7 @@ func (c *Consumer) Info() ConsumerInfo {
 		NumRedelivered: c.redelivers,
 		NumWaiting:     len(c.waiting),
 		NumPending:     c.numPendingLocked(),
-		TS:             time.Now().UTC(),
+		TS:             c.st.store.now().UTC(),
 	}
 	if !c.cfg.isPull() {
 		info.PushBound = c.send.HasInterest(c.deliverTo)

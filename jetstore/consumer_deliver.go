@@ -37,8 +37,8 @@ func (c *Consumer) run(streamWake <-chan struct{}) {
 // process runs one pass; it reports whether the consumer became inactive
 // and must go.
 func (c *Consumer) process() (inactive bool) {
-	now := time.Now()
-	acks, pulls, fc := c.inbox.take()
+	now := c.st.store.now()
+	acks, pulls, fc, settled := c.inbox.take()
 	c.mu.Lock()
 	c.flowControlAnsweredLocked(fc)
 	c.catchUpLocked()
@@ -73,6 +73,9 @@ func (c *Consumer) process() (inactive bool) {
 		}
 	}
 	c.send.Flush()
+	for _, ch := range settled {
+		close(ch)
+	}
 	return inactive
 }
 

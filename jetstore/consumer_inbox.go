@@ -18,6 +18,8 @@ type inbox struct {
 	acks  []ackReq
 	pulls []PullRequest
 	fc    []uint64 // answered flow control requests
+	// settled are closed at the end of the pass that takes them.
+	settled []chan struct{}
 }
 
 type ackKind uint8
@@ -124,10 +126,29 @@ func (c *Consumer) kick() {
 	}
 }
 
-func (in *inbox) take() ([]ackReq, []PullRequest, []uint64) {
+func (in *inbox) take() ([]ackReq, []PullRequest, []uint64, []chan struct{}) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	acks, pulls, fc := in.acks, in.pulls, in.fc
-	in.acks, in.pulls, in.fc = nil, nil, nil
-	return acks, pulls, fc
+	acks, pulls, fc, settled := in.acks, in.pulls, in.fc, in.settled
+	in.acks, in.pulls, in.fc, in.settled = nil, nil, nil, nil
+	return acks, pulls, fc, settled
+}
+
+// settle waits until the consumer's goroutine ran a whole pass that began
+// after the call, so that everything handed to the consumer before, and
+// everything due by the store's clock, has been applied and sent. It
+// reports false when the consumer stopped first. Tests use it to step a
+// consumer deterministically.
+func (c *Consumer) settle() bool {
+	done := make(chan struct{})
+	c.inbox.mu.Lock()
+	c.inbox.settled = append(c.inbox.settled, done)
+	c.inbox.mu.Unlock()
+	c.kick()
+	select {
+	case <-done:
+		return true
+	case <-c.done:
+		return false
+	}
 }

@@ -94,7 +94,7 @@ func (st *Stream) AddConsumer(cfg ConsumerConfig, action string) (*Consumer, boo
 	if err := st.checkWorkQueueConsumerLocked(&cfg); err != nil {
 		return nil, false, err
 	}
-	c, err := st.newConsumer(cfg, time.Now().UTC(), true)
+	c, err := st.newConsumer(cfg, st.store.now().UTC(), true)
 	if err != nil {
 		return nil, false, err
 	}
@@ -171,7 +171,7 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),
 		timer:      time.NewTimer(time.Hour),
-		lastActive: time.Now(),
+		lastActive: st.store.now(),
 	}
 	c.timer.Stop()
 	c.send = nopSender{}

@@ -3,28 +3,9 @@ package jetstore
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 )
-
-// fakeClock is a settable clock for the retry pacing of failed streams.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func TestWriteAndSyncFailuresPoisonThenRecover(t *testing.T) {
 	for _, tc := range []struct {

@@ -44,9 +44,14 @@ type Options struct {
 	// (not a process crash) can lose up to one interval of acknowledged
 	// messages.
 	SyncInterval time.Duration
-	BlockSize    int64            // default DefaultBlockSize
-	Ack          AckFunc          // receives publish outcomes
-	Now          func() time.Time // default time.Now
+	BlockSize    int64   // default DefaultBlockSize
+	Ack          AckFunc // receives publish outcomes
+	// Now is the store's clock (default time.Now): message timestamps, max
+	// age, the pacing of recovery after a failure, and every consumer
+	// deadline (ack waits, backoff, pull expiry, heartbeats, inactivity).
+	// Timers are armed for the distance the clock gives, so a clock that
+	// jumps ahead takes effect at a consumer's next pass.
+	Now func() time.Time
 
 	// NewSender gives each consumer its way to clients.
 	NewSender func(stream, consumer string) Sender
