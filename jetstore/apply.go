@@ -147,13 +147,11 @@ func (st *Stream) tailLocked(n int) (*block, error) {
 // newBlockLocked appends an empty block (and its file) to the log.
 func (st *Stream) newBlockLocked() (*block, error) {
 	b := &block{id: st.nextID, first: st.state.last + 1}
-	if st.dir != "" {
-		f, path, err := createBlockFile(st.store.fs, st.blockDir(), b.id)
-		if err != nil {
-			return nil, err
-		}
-		b.file, b.path = f, path
+	f, path, err := st.storage.newBlockFile(b.id)
+	if err != nil {
+		return nil, err
 	}
+	b.file, b.path = f, path
 	empty := make([]byte, 0, 4096)
 	b.cache.Store(&empty)
 	st.nextID++

@@ -78,7 +78,7 @@ func (q *ingestQueue) take(dst []*InMsg) []*InMsg {
 // run is the committer goroutine.
 func (st *Stream) run() {
 	defer close(st.done)
-	if st.syncAlways() && st.dir != "" {
+	if st.syncAlways() && st.storage.persistent() {
 		// With fsync before every ack, a second goroutine syncs and acks
 		// while this one applies and writes the next batch: the disk is
 		// never idle waiting for the CPU, or the CPU for the disk.
@@ -344,28 +344,10 @@ func (st *Stream) commitWritten(target uint64, doomed []*block) {
 	st.releaseWrittenCachesLocked()
 	st.cacheMu.Unlock()
 	st.mu.Unlock()
-	st.retire(doomed)
+	st.storage.retire(doomed)
 }
 
 func (st *Stream) syncAlways() bool { return st.store.opts.SyncInterval <= 0 }
-
-// retire closes and removes the files of blocks emptied by a durable batch.
-func (st *Stream) retire(doomed []*block) {
-	if len(doomed) == 0 {
-		return
-	}
-	for _, b := range doomed {
-		if b.file != nil {
-			b.file.Close()
-			if err := st.store.fs.Remove(b.path); err != nil {
-				st.store.log.Warn("cannot remove emptied block", "file", b.path, "error", err)
-			}
-		}
-	}
-	if st.dir != "" {
-		_ = st.store.fs.SyncDir(st.blockDir())
-	}
-}
 
 // failLocked poisons the stream after an I/O failure.
 func (st *Stream) failLocked(err error) {

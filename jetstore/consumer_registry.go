@@ -31,8 +31,6 @@ type consumerMeta struct {
 	Created time.Time      `json:"created"`
 }
 
-func (st *Stream) consumersDir() string { return filepath.Join(st.dir, "consumers") }
-
 // Consumer returns the named consumer.
 func (st *Stream) Consumer(name string) (*Consumer, error) {
 	st.cmu.Lock()
@@ -149,10 +147,14 @@ func (st *Stream) checkWorkQueueConsumerLocked(cfg *ConsumerConfig) error {
 	return nil
 }
 
-// persistent reports whether a consumer's state goes to disk: durables of
-// file streams, unless they asked for memory storage.
-func (st *Stream) persistent(cfg *ConsumerConfig) bool {
-	return st.dir != "" && cfg.Durable != "" && !cfg.MemoryStorage
+// stateDir is where a consumer keeps its state; ok is false when it keeps
+// it in memory only: ephemerals, durables that asked for memory storage,
+// and every consumer of a stream whose storage keeps no consumer state.
+func (st *Stream) stateDir(cfg *ConsumerConfig) (dir string, ok bool) {
+	if cfg.Durable == "" || cfg.MemoryStorage {
+		return "", false
+	}
+	return st.storage.consumerDir(cfg.Name)
 }
 
 // newConsumer builds a consumer; fresh ones start at their deliver policy,
@@ -178,8 +180,8 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 	if fn := st.store.opts.NewSender; fn != nil {
 		c.send = fn(st.Name(), c.name)
 	}
-	dir := filepath.Join(st.consumersDir(), c.name)
-	if fresh && st.persistent(&cfg) {
+	dir, persistent := st.stateDir(&cfg)
+	if fresh && persistent {
 		meta, err := json.Marshal(consumerMeta{Config: cfg, Created: created})
 		if err != nil {
 			return nil, err
@@ -197,7 +199,7 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 		c.startPositionLocked()
 	}
 	st.mu.Unlock()
-	if st.persistent(&cfg) {
+	if persistent {
 		c.mu.Lock()
 		err := c.openConsumerLog(dir)
 		c.mu.Unlock()
@@ -291,8 +293,8 @@ func (st *Stream) removeInactive(c *Consumer) {
 
 // forget removes a deleted consumer's files and tells the server.
 func (st *Stream) forget(c *Consumer) {
-	if st.persistent(&c.cfg) {
-		_ = st.store.fs.RemoveAll(filepath.Join(st.consumersDir(), c.name))
+	if dir, ok := st.stateDir(&c.cfg); ok {
+		_ = st.store.fs.RemoveAll(dir)
 	}
 	if fn := st.store.opts.ConsumerRemoved; fn != nil {
 		fn(st, c)
@@ -347,26 +349,21 @@ func (st *Stream) stopConsumers(kind StatusKind, remove bool) {
 
 // loadConsumers opens the durable consumers saved under the stream.
 func (st *Stream) loadConsumers() {
-	if st.dir == "" {
-		return
-	}
-	entries, err := st.store.fs.ReadDir(st.consumersDir())
+	names, err := st.storage.consumerNames()
 	if err != nil {
 		return
 	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		if err := st.loadConsumer(e.Name()); err != nil {
+	for _, name := range names {
+		if err := st.loadConsumer(name); err != nil {
 			st.store.log.Error("cannot open consumer; leaving it untouched", "stream", st.Name(),
-				"consumer", e.Name(), "error", err)
+				"consumer", name, "error", err)
 		}
 	}
 }
 
 func (st *Stream) loadConsumer(name string) error {
-	raw, err := st.store.fs.ReadFile(filepath.Join(st.consumersDir(), name, metaFile))
+	dir, _ := st.storage.consumerDir(name)
+	raw, err := st.store.fs.ReadFile(filepath.Join(dir, metaFile))
 	if err != nil {
 		return err
 	}

@@ -7,10 +7,8 @@
 package jetstore
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -240,13 +238,10 @@ func (s *Store) DeleteStream(name string) error {
 	}
 	st.stopConsumers(StatusConsumerDeleted, true)
 	st.stop()
-	if st.dir == "" {
-		return nil
-	}
-	if err := s.fs.RemoveAll(st.dir); err != nil {
+	if err := st.storage.remove(); err != nil {
 		return errStorage(err)
 	}
-	return s.fs.SyncDir(s.streamsDir())
+	return nil
 }
 
 // Close stops every stream after making what they hold durable.
@@ -278,10 +273,10 @@ func (s *Store) Close() error {
 func (s *Store) Usage() (memory, file uint64) {
 	for _, st := range s.Streams() {
 		st.mu.RLock()
-		if st.dir == "" {
-			memory += st.state.bytes
-		} else {
+		if st.storage.persistent() {
 			file += st.state.bytes
+		} else {
+			memory += st.state.bytes
 		}
 		st.mu.RUnlock()
 	}
@@ -305,85 +300,10 @@ func (s *Store) syncLoop() {
 	}
 }
 
-// streamMeta is what a stream's meta file holds.
-type streamMeta struct {
-	Config  StreamConfig `json:"config"`
-	Created time.Time    `json:"created"`
-}
-
-// The meta file is written twice, each copy atomically, so that a damaged
-// copy never costs the stream its configuration.
-const (
-	metaFile       = "meta.json"
-	metaBackupFile = "meta.bak"
-)
-
-// writeMeta stores both copies of a stream's meta file.
-func writeMeta(fsys FS, dir string, m streamMeta) error {
-	data, err := encodeMeta(m)
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(fsys, filepath.Join(dir, metaFile), data); err != nil {
-		return err
-	}
-	return writeFileAtomic(fsys, filepath.Join(dir, metaBackupFile), data)
-}
-
-// readMeta reads the meta file, falling back to (and repairing from) the
-// backup copy.
-func (s *Store) readMeta(dir string) (streamMeta, error) {
-	raw, err := s.fs.ReadFile(filepath.Join(dir, metaFile))
-	var m streamMeta
-	if err == nil {
-		if m, err = decodeMeta(raw); err == nil {
-			return m, nil
-		}
-	}
-	primaryErr := err
-	raw, err = s.fs.ReadFile(filepath.Join(dir, metaBackupFile))
-	if err != nil {
-		return m, fmt.Errorf("%s: %w (no usable backup: %v)", metaFile, primaryErr, err)
-	}
-	if m, err = decodeMeta(raw); err != nil {
-		return m, fmt.Errorf("%s: %w (backup: %v)", metaFile, primaryErr, err)
-	}
-	s.log.Warn("stream meta file damaged; restored from its backup", "dir", dir, "error", primaryErr)
-	if err := writeFileAtomic(s.fs, filepath.Join(dir, metaFile), raw); err != nil {
-		s.log.Warn("cannot repair meta file", "dir", dir, "error", err)
-	}
-	return m, nil
-}
-
-// encodeMeta renders the meta file: JSON, a newline, and the JSON's CRC32C
-// in hex so that a damaged file is detected rather than misread.
-func encodeMeta(m streamMeta) ([]byte, error) {
-	js, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return fmt.Appendf(js, "\n%08x\n", crc32.Checksum(js, crcTable)), nil
-}
-
-func decodeMeta(b []byte) (streamMeta, error) {
-	var m streamMeta
-	text := strings.TrimRight(string(b), "\n")
-	i := strings.LastIndexByte(text, '\n')
-	if i < 0 {
-		return m, errors.New("meta file has no checksum")
-	}
-	js, sum := text[:i], text[i+1:]
-	if fmt.Sprintf("%08x", crc32.Checksum([]byte(js), crcTable)) != sum {
-		return m, errors.New("meta file checksum mismatch")
-	}
-	err := json.Unmarshal([]byte(js), &m)
-	return m, err
-}
-
-func newStream(s *Store, cfg StreamConfig, dir string, created time.Time) *Stream {
+func newStream(s *Store, cfg StreamConfig, sto storage, created time.Time) *Stream {
 	return &Stream{
 		store:   s,
-		dir:     dir,
+		storage: sto,
 		cfg:     cfg,
 		created: created,
 		subj:    newSubjectIndex(),
@@ -394,23 +314,15 @@ func newStream(s *Store, cfg StreamConfig, dir string, created time.Time) *Strea
 	}
 }
 
-// createStream makes a new stream's directory, meta file and first block.
+// createStream records a new stream and makes its first block.
 func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
-	var dir string
+	var sto storage = memStorage{}
 	if cfg.Storage == StorageFile {
-		dir = filepath.Join(s.streamsDir(), cfg.Name)
-		if err := s.fs.MkdirAll(filepath.Join(dir, "blocks"), 0o755); err != nil {
-			return nil, err
-		}
+		sto = s.fileStorage(cfg.Name)
 	}
-	st := newStream(s, cfg, dir, s.now().UTC())
-	if dir != "" {
-		if err := writeMeta(s.fs, dir, streamMeta{Config: cfg, Created: st.created}); err != nil {
-			return nil, err
-		}
-		if err := s.fs.SyncDir(s.streamsDir()); err != nil {
-			return nil, err
-		}
+	st := newStream(s, cfg, sto, s.now().UTC())
+	if err := sto.create(streamMeta{Config: cfg, Created: st.created}); err != nil {
+		return nil, err
 	}
 	st.mu.Lock()
 	_, err := st.newBlockLocked()
@@ -428,9 +340,7 @@ func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
 	}
 	if err != nil {
 		st.closeFiles()
-		if dir != "" {
-			_ = s.fs.RemoveAll(dir)
-		}
+		_ = sto.remove()
 		return nil, err
 	}
 	st.start()
@@ -439,20 +349,20 @@ func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
 
 // openStream recovers an existing file stream from its directory.
 func (s *Store) openStream(name string) (*Stream, error) {
-	dir := filepath.Join(s.streamsDir(), name)
-	meta, err := s.readMeta(dir)
+	files := s.fileStorage(name)
+	meta, err := files.readMeta()
 	if err != nil {
 		return nil, err
 	}
 	if meta.Config.Name != name {
 		return nil, fmt.Errorf("meta names stream %q, directory is %q", meta.Config.Name, name)
 	}
-	st := newStream(s, meta.Config, dir, meta.Created)
-	if err := s.fs.MkdirAll(st.blockDir(), 0o755); err != nil {
+	st := newStream(s, meta.Config, files, meta.Created)
+	if err := s.fs.MkdirAll(files.blockDir(), 0o755); err != nil {
 		return nil, err
 	}
 	st.mu.Lock()
-	err = st.loadLocked()
+	err = files.load(st)
 	st.mu.Unlock()
 	if err != nil {
 		st.closeFiles()
@@ -462,8 +372,6 @@ func (s *Store) openStream(name string) (*Stream, error) {
 	st.loadConsumers()
 	return st, nil
 }
-
-func (st *Stream) blockDir() string { return filepath.Join(st.dir, "blocks") }
 
 func (st *Stream) start() {
 	go st.run()
@@ -493,7 +401,7 @@ func (st *Stream) stop() error {
 	}
 	st.mu.Lock()
 	if err == nil && st.failed == nil {
-		if ierr := st.writeIndexLocked(); ierr != nil {
+		if ierr := st.storage.saveIndex(st); ierr != nil {
 			st.store.log.Warn("cannot write index file; next start rebuilds from blocks", "stream", st.cfg.Name, "error", ierr)
 		}
 	}
@@ -548,11 +456,9 @@ func (st *Stream) update(cfg StreamConfig) error {
 	if cfg.FirstSeq == 0 {
 		cfg.FirstSeq = st.cfg.FirstSeq
 	}
-	if st.dir != "" {
-		if err := writeMeta(st.store.fs, st.dir, streamMeta{Config: cfg, Created: st.created}); err != nil {
-			st.mu.Unlock()
-			return errStorage(err)
-		}
+	if err := st.storage.saveMeta(streamMeta{Config: cfg, Created: st.created}); err != nil {
+		st.mu.Unlock()
+		return errStorage(err)
 	}
 	st.cfg = cfg
 	st.enforceAllLimitsLocked()

@@ -12,8 +12,8 @@ import (
 // Stream is one stream: its configuration, its log of blocks, the indexes
 // over them and the commit pipeline that appends to them.
 type Stream struct {
-	store *Store
-	dir   string // "" for memory streams
+	store   *Store
+	storage storage // where the stream's data lives: files or memory only
 
 	mu      sync.RWMutex
 	cfg     StreamConfig
