@@ -2,8 +2,61 @@ package jetstore
 
 import "time"
 
-// Pull requests: queued FIFO per consumer, served in order, ended by a
-// filled batch (silently) or by a status.
+// pullQueue holds a pull consumer's waiting requests, oldest first. They
+// are served in order; a request ends when it is filled (silently), when
+// its time runs out, when the next message exceeds its byte budget, when a
+// no-wait request finds nothing more, when its requester goes away, or when
+// the consumer is deleted (each but the silent ones with a Status). A
+// request's idle heartbeats are sent from here too.
+//
+// Guarded by Consumer.mu.
+type pullQueue struct {
+	waiting []*pullRequest
+}
+
+func (q *pullQueue) len() int { return len(q.waiting) }
+
+// front returns the oldest request that still wants messages, or nil.
+func (q *pullQueue) front() *pullRequest {
+	for len(q.waiting) > 0 {
+		if r := q.waiting[0]; r.batch > 0 {
+			return r
+		}
+		q.pop()
+	}
+	return nil
+}
+
+// pop ends the oldest request.
+func (q *pullQueue) pop() {
+	q.waiting[0] = nil
+	q.waiting = q.waiting[1:]
+}
+
+// keep retains the requests for which keep is true, in order.
+func (q *pullQueue) keep(keep func(r *pullRequest) bool) {
+	kept := q.waiting[:0]
+	for _, r := range q.waiting {
+		if keep(r) {
+			kept = append(kept, r)
+		}
+	}
+	clear(q.waiting[len(kept):])
+	q.waiting = kept
+}
+
+// filled accounts a message of size bytes sent to r, the front request,
+// ending r when it wants no more.
+func (q *pullQueue) filled(r *pullRequest, size int, now time.Time) {
+	r.batch--
+	if r.maxBytes > 0 {
+		r.maxBytes -= size
+	}
+	r.lastSent = now
+	if r.batch == 0 {
+		q.pop() // filled: ends silently
+	}
+}
 
 // pullRequest is a waiting pull request.
 type pullRequest struct {
@@ -45,7 +98,7 @@ func (c *Consumer) admit(r PullRequest, now time.Time) (*pullRequest, Status) {
 		s.Limit = m
 		return nil, s
 	}
-	if len(c.waiting) >= c.cfg.MaxWaiting {
+	if c.pulls.len() >= c.cfg.MaxWaiting {
 		return refuse(StatusMaxWaiting)
 	}
 	pr := &pullRequest{reply: r.Reply, batch: batch, maxBytes: r.MaxBytes, noWait: r.NoWait,
@@ -71,7 +124,7 @@ func (c *Consumer) pendingStatus(kind StatusKind, r *pullRequest) Status {
 // heartbeat is the idle heartbeat status.
 func (c *Consumer) heartbeat() Status {
 	s := c.newStatus(StatusIdleHeartbeat)
-	s.LastConsumerSeq, s.LastStreamSeq = c.dseq, c.dsseq
+	s.LastConsumerSeq, s.LastStreamSeq = c.cur.dseq, c.cur.dsseq
 	return s
 }
 
@@ -83,7 +136,7 @@ func (c *Consumer) admitPullsLocked(pulls []PullRequest, now time.Time) {
 			c.send.Status(r.Reply, refusal)
 			continue
 		}
-		c.waiting = append(c.waiting, pr)
+		c.pulls.waiting = append(c.pulls.waiting, pr)
 		c.lastActive = now
 	}
 }
@@ -93,14 +146,13 @@ func (c *Consumer) admitPullsLocked(pulls []PullRequest, now time.Time) {
 // returns the next time it needs to run.
 func (c *Consumer) expirePullsLocked(now time.Time) time.Time {
 	var next time.Time
-	keep := c.waiting[:0]
-	for _, r := range c.waiting {
+	c.pulls.keep(func(r *pullRequest) bool {
 		switch {
 		case !r.expires.IsZero() && !now.Before(r.expires):
 			c.send.Status(r.reply, c.pendingStatus(StatusRequestTimeout, r))
-			continue
+			return false
 		case !c.send.HasInterest(r.reply):
-			continue // the requester went away
+			return false // the requester went away
 		}
 		if r.heartbeat > 0 {
 			due := r.lastSent.Add(r.heartbeat)
@@ -114,11 +166,9 @@ func (c *Consumer) expirePullsLocked(now time.Time) time.Time {
 		if !r.expires.IsZero() {
 			next = earliest(next, r.expires)
 		}
-		keep = append(keep, r)
-	}
-	clear(c.waiting[len(keep):])
-	c.waiting = keep
-	if len(c.waiting) > 0 {
+		return true
+	})
+	if c.pulls.len() > 0 {
 		c.lastActive = now
 	}
 	return next
@@ -127,25 +177,22 @@ func (c *Consumer) expirePullsLocked(now time.Time) time.Time {
 // finishNoWaitLocked answers no_wait requests that are still unfilled
 // after delivery: nothing more is available for them.
 func (c *Consumer) finishNoWaitLocked() {
-	keep := c.waiting[:0]
-	for _, r := range c.waiting {
+	c.pulls.keep(func(r *pullRequest) bool {
 		if r.noWait {
 			c.send.Status(r.reply, c.newStatus(StatusNoMessages))
-			continue
+			return false
 		}
-		keep = append(keep, r)
-	}
-	clear(c.waiting[len(keep):])
-	c.waiting = keep
+		return true
+	})
 }
 
 // failWaitingLocked ends every waiting request with a status of kind
 // (consumer deleted).
 func (c *Consumer) failWaitingLocked(kind StatusKind) {
-	for _, r := range c.waiting {
+	for _, r := range c.pulls.waiting {
 		c.send.Status(r.reply, c.newStatus(kind))
 	}
-	c.waiting = nil
+	c.pulls.waiting = nil
 	c.send.Flush()
 }
 

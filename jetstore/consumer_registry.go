@@ -165,10 +165,9 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 		name:       cfg.Name,
 		created:    created,
 		cfg:        cfg,
-		filters:    cfg.filters(),
+		filter:     newSubjectFilter(cfg.filters()),
+		acks:       newAckTracker(),
 		deliverTo:  []byte(cfg.DeliverSubject),
-		match:      make(map[string]bool),
-		pending:    make(map[uint64]*pendingMsg),
 		wake:       make(chan struct{}, 1),
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),
@@ -210,7 +209,7 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 	st.mu.RLock()
 	c.mu.Lock()
 	c.recountLocked()
-	c.updateAckFloorLocked()
+	c.acks.updateFloor(c.cur.dseq, c.cur.dsseq)
 	c.mu.Unlock()
 	st.mu.RUnlock()
 	return c, nil
@@ -241,10 +240,10 @@ func (c *Consumer) update(cfg ConsumerConfig) error {
 			return errStorage(err)
 		}
 	}
-	filtersChanged := !slices.Equal(c.filters, cfg.filters())
-	c.cfg, c.filters, c.deliverTo = cfg, cfg.filters(), []byte(cfg.DeliverSubject)
+	filtersChanged := !slices.Equal(c.filter.subjects, cfg.filters())
+	c.cfg, c.deliverTo = cfg, []byte(cfg.DeliverSubject)
 	if filtersChanged {
-		clear(c.match)
+		c.filter = newSubjectFilter(cfg.filters())
 		c.st.mu.RLock()
 		c.recountLocked()
 		c.st.mu.RUnlock()
