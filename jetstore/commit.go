@@ -353,7 +353,7 @@ func (st *Stream) syncAlways() bool { return st.store.opts.SyncInterval <= 0 }
 func (st *Stream) failLocked(err error) {
 	if st.failed == nil {
 		st.store.log.Error("stream storage failed; refusing publishes until it can be reopened",
-			"stream", st.cfg.Name, "error", err)
+			"stream", st.name, "error", err)
 	}
 	st.failed = err
 	st.failedAt = st.store.now()
@@ -370,11 +370,11 @@ func (st *Stream) recoverLocked() bool {
 		return false
 	}
 	if err := st.reloadLocked(); err != nil {
-		st.store.log.Warn("stream still failing", "stream", st.cfg.Name, "error", err)
+		st.store.log.Warn("stream still failing", "stream", st.name, "error", err)
 		st.failedAt = st.store.now()
 		return false
 	}
-	st.store.log.Info("stream recovered from storage failure", "stream", st.cfg.Name)
+	st.store.log.Info("stream recovered from storage failure", "stream", st.name)
 	st.failed = nil
 	return true
 }

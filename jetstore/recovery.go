@@ -29,7 +29,7 @@ func (f *fileStorage) load(st *Stream) error {
 	st.resetIndexesLocked()
 	if err := f.loadIndex(st, ids); err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			st.store.log.Warn("index file unusable; rebuilding from blocks", "stream", st.cfg.Name, "error", err)
+			st.store.log.Warn("index file unusable; rebuilding from blocks", "stream", st.name, "error", err)
 		}
 		st.closeBlocksLocked()
 		st.resetIndexesLocked()
@@ -81,7 +81,7 @@ func (f *fileStorage) blockIDs(st *Stream) ([]uint32, error) {
 		}
 		id, err := strconv.ParseUint(strings.TrimSuffix(name, ".blk"), 10, 32)
 		if err != nil {
-			st.store.log.Warn("ignoring unexpected file in stream", "stream", st.cfg.Name, "file", name)
+			st.store.log.Warn("ignoring unexpected file in stream", "stream", st.name, "file", name)
 			continue
 		}
 		ids = append(ids, uint32(id))
@@ -113,7 +113,7 @@ func (f *fileStorage) loadBlock(st *Stream, id uint32) error {
 	valid := st.scanBlockLocked(b, data, 0)
 	if valid < len(data) {
 		st.store.log.Warn("cut off a torn or damaged block tail",
-			"stream", st.cfg.Name, "block", path, "kept_bytes", valid, "lost_bytes", len(data)-valid)
+			"stream", st.name, "block", path, "kept_bytes", valid, "lost_bytes", len(data)-valid)
 		if err := file.Truncate(int64(valid)); err != nil {
 			return fmt.Errorf("truncating %s: %w", path, err)
 		}
@@ -144,7 +144,7 @@ func (st *Stream) scanBlockLocked(b *block, data []byte, start int) int {
 			return off
 		}
 		st.store.log.Warn("skipped a damaged record range",
-			"stream", st.cfg.Name, "block", b.path, "from", off, "to", next)
+			"stream", st.name, "block", b.path, "from", off, "to", next)
 		off = next
 	}
 	return off

@@ -169,7 +169,7 @@ func (f *fileStorage) loadIndexedBlock(st *Stream, r *indexReader, wantID uint32
 		// points at must still pass its checksum, so counts stay exact.
 		rec, _, err := decodeRecord(data[min(int(e.off), len(data)):])
 		if err != nil || rec.seq != first+uint64(i) {
-			st.store.log.Warn("indexed message failed its checksum; dropped", "stream", st.cfg.Name,
+			st.store.log.Warn("indexed message failed its checksum; dropped", "stream", st.name,
 				"block", path, "seq", first+uint64(i))
 			e.off = deletedOff
 			continue
@@ -239,7 +239,7 @@ func (st *Stream) scanTailLocked(b *block, from int64) error {
 	if info.Size() > from {
 		valid = st.scanBlockLocked(b, data, int(from))
 		if valid < len(data) {
-			st.store.log.Warn("cut off a torn block tail", "stream", st.cfg.Name, "block", b.path,
+			st.store.log.Warn("cut off a torn block tail", "stream", st.name, "block", b.path,
 				"lost_bytes", len(data)-valid)
 			if err := b.file.Truncate(int64(valid)); err != nil {
 				return err

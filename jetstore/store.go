@@ -1,9 +1,3 @@
-// Package jetstore owns midge's persistence: streams stored as
-// checksummed records in block files (or in memory), their indexes, limits,
-// deduplication and purges, the group-commit pipeline that makes publishes
-// durable before they are acknowledged, and recovery after a crash. It
-// knows nothing of connections or the wire: the server reaches it through
-// the JetStream API subjects and hands it copied messages.
 package jetstore
 
 import (
@@ -134,7 +128,7 @@ func Open(dir string, opts Options) (*Store, error) {
 			s.log.Error("cannot open stream; leaving it untouched", "stream", e.Name(), "error", err)
 			continue
 		}
-		s.streams[st.cfg.Name] = st
+		s.streams[st.name] = st
 	}
 	if opts.SyncInterval > 0 {
 		s.stopSync, s.syncDone = make(chan struct{}), make(chan struct{})
@@ -164,7 +158,7 @@ func (s *Store) Streams() []*Stream {
 		out = append(out, st)
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b *Stream) int { return strings.Compare(a.cfg.Name, b.cfg.Name) })
+	slices.SortFunc(out, func(a, b *Stream) int { return strings.Compare(a.name, b.name) })
 	return out
 }
 
@@ -187,7 +181,7 @@ func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error
 		return nil, false, ErrStreamNameInUse
 	}
 	for _, other := range s.streams {
-		if other.cfg.Name != cfg.Name && cfg.overlaps(&other.cfg) {
+		if ocfg := other.Config(); other.name != cfg.Name && cfg.overlaps(&ocfg) {
 			return nil, false, ErrSubjectsOverlap
 		}
 	}
@@ -213,7 +207,7 @@ func (s *Store) UpdateStream(cfg StreamConfig) (*Stream, error) {
 		return nil, ErrStreamNotFound
 	}
 	for _, other := range s.streams {
-		if other != st && cfg.overlaps(&other.cfg) {
+		if ocfg := other.Config(); other != st && cfg.overlaps(&ocfg) {
 			s.mu.Unlock()
 			return nil, ErrSubjectsOverlap
 		}
@@ -304,6 +298,7 @@ func newStream(s *Store, cfg StreamConfig, sto storage, created time.Time) *Stre
 	return &Stream{
 		store:   s,
 		storage: sto,
+		name:    cfg.Name,
 		cfg:     cfg,
 		created: created,
 		subj:    newSubjectIndex(),
@@ -402,7 +397,7 @@ func (st *Stream) stop() error {
 	st.mu.Lock()
 	if err == nil && st.failed == nil {
 		if ierr := st.storage.saveIndex(st); ierr != nil {
-			st.store.log.Warn("cannot write index file; next start rebuilds from blocks", "stream", st.cfg.Name, "error", ierr)
+			st.store.log.Warn("cannot write index file; next start rebuilds from blocks", "stream", st.name, "error", ierr)
 		}
 	}
 	st.mu.Unlock()
