@@ -9,8 +9,9 @@ import (
 // ingest queue and return at once; the stream's committer goroutine takes
 // everything queued as one batch and, in this order:
 //
-//  1. applies each message under the stream lock: header checks, dedup,
-//     sequence assignment, record encoding into the tail block, limits;
+//  1. applies each message under the stream lock: the publisher's checks,
+//     dedup, sequence assignment, record encoding into the tail block,
+//     limits;
 //  2. writes all new bytes of the batch with one write per block;
 //  3. with sync policy "always", hands the batch to the syncer goroutine,
 //     which fsyncs once for every batch written since its last fsync
