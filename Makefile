@@ -6,7 +6,7 @@ BIN      := bin
 FUZZTIME ?= 10s
 # Every fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
 FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch \
-	./broker:FuzzConnect ./broker:FuzzClientSession ./broker:FuzzConfig ./server:FuzzJetStreamAPI ./jetstore:FuzzDecodeRecord \
+	./broker:FuzzConnect ./broker:FuzzClientSession ./broker:FuzzConfig ./server:FuzzJetStreamAPI ./server:FuzzJetStreamWire ./jetstore:FuzzDecodeRecord \
 	./mqtt:FuzzDecode ./mqtt:FuzzTopic ./mqttgw:FuzzMQTTConnection ./config/conffile:FuzzParse
 
 SOAK_ROUNDS ?= 50

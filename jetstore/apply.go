@@ -2,51 +2,27 @@ package jetstore
 
 import (
 	"slices"
-	"strconv"
 	"time"
-
-	"github.com/midgemq/midge/parser"
-)
-
-// Publish headers a stream acts on (JETSTREAM.md §6.2); exact case.
-const (
-	hdrMsgID               = "Nats-Msg-Id"
-	hdrExpectedStream      = "Nats-Expected-Stream"
-	hdrExpectedLastSeq     = "Nats-Expected-Last-Sequence"
-	hdrExpectedLastSubjSeq = "Nats-Expected-Last-Subject-Sequence"
-	hdrExpectedSubjSeqSubj = "Nats-Expected-Last-Subject-Sequence-Subject"
-	hdrExpectedLastMsgID   = "Nats-Expected-Last-Msg-Id"
-	hdrRollup              = "Nats-Rollup"
-	hdrTTL                 = "Nats-TTL"
 )
 
 // applyLocked checks one message against the stream's rules and, when it
 // passes, stores it in the tail block and the indexes. The checks run in
 // the reference server's order.
-func (st *Stream) applyLocked(m *InMsg, now time.Time) PubAck {
-	ack := PubAck{Stream: st.cfg.Name}
+func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	if st.cfg.Sealed {
-		ack.Error = ErrStreamSealed
-		return ack
+		return PublishResult{Err: ErrStreamSealed}
 	}
-	var msgID []byte
-	var rollup string
-	if len(m.Header) > 0 {
-		var dup uint64
-		var err *APIError
-		msgID, rollup, dup, err = st.checkHeadersLocked(m, now)
+	if m.Options != nil {
+		dup, err := st.checkOptionsLocked(m, now)
 		if err != nil {
-			ack.Error = err
-			return ack
+			return PublishResult{Err: err}
 		}
 		if dup != 0 {
-			ack.Seq, ack.Duplicate = dup, true
-			return ack
+			return PublishResult{Seq: dup, Duplicate: true}
 		}
 	}
 	if err := st.checkLimitsLocked(m); err != nil {
-		ack.Error = err
-		return ack
+		return PublishResult{Err: err}
 	}
 
 	seq := st.state.last + 1
@@ -55,98 +31,36 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PubAck {
 	tail, err := st.tailLocked(rlen)
 	if err != nil {
 		st.failLocked(err)
-		ack.Error = errStorage(err)
-		return ack
+		return PublishResult{Err: errStorage(err)}
 	}
 	off := tail.size
 	tail.commitBuf(appendMsgRecord(tail.room(rlen, st.store.opts.BlockSize), seq, ts, m.Subject, m.Header, m.Data))
 	st.addEntryLocked(tail, off, seq, []byte(m.Subject), m.Header, m.Data)
-	if msgID != nil {
-		st.lastID = string(msgID)
+	o := m.Options
+	if o != nil && o.MsgID != "" {
+		st.lastID = o.MsgID
 		st.dedup.add(st.lastID, seq, ts)
 	}
 	st.dedup.expire(ts - int64(st.cfg.Duplicates))
-
-	switch rollup {
-	case "sub":
-		st.rollupSubjectLocked(m.Subject, seq)
-	case "all":
-		st.rollupAllLocked(seq)
+	if o != nil {
+		switch o.Rollup {
+		case RollupSubject:
+			st.rollupSubjectLocked(m.Subject, seq)
+		case RollupAll:
+			st.rollupAllLocked(seq)
+		}
 	}
 	st.enforceLimitsLocked(m.Subject)
 	if st.cfg.Retention == RetentionInterest && !st.hasInterest(m.Subject) {
 		// Nobody will ever acknowledge it: stored, acknowledged, gone.
 		st.deleteLocked(seq)
 	}
-	ack.Seq = seq
-	return ack
-}
-
-// checkHeadersLocked runs the header checks. It returns the message id, the
-// rollup kind, the original sequence of a duplicate, or an error.
-func (st *Stream) checkHeadersLocked(m *InMsg, now time.Time) ([]byte, string, uint64, *APIError) {
-	h := m.Header
-	if v := parser.HeaderValue(h, hdrExpectedStream); v != nil && string(v) != st.cfg.Name {
-		return nil, "", 0, ErrExpectedStream
-	}
-	if parser.HasHeader(h, hdrTTL) && !st.cfg.AllowMsgTTL {
-		return nil, "", 0, ErrMsgTTLDisabled
-	}
-	if v := parser.HeaderValue(h, hdrExpectedLastSubjSeq); v != nil {
-		want, ok := parseSeq(v)
-		if !ok {
-			return nil, "", 0, ErrBadRequest
-		}
-		subject := m.Subject
-		if s := parser.HeaderValue(h, hdrExpectedSubjSeqSubj); len(s) > 0 {
-			subject = string(s)
-		}
-		if last := st.subj.lastMatching(subject); last != want {
-			return nil, "", 0, errWrongLastSeq(last)
-		}
-	}
-	if v := parser.HeaderValue(h, hdrExpectedLastSeq); v != nil {
-		want, ok := parseSeq(v)
-		if !ok {
-			return nil, "", 0, ErrBadRequest
-		}
-		if st.state.last != want {
-			return nil, "", 0, errWrongLastSeq(st.state.last)
-		}
-	}
-	msgID := parser.HeaderValue(h, hdrMsgID)
-	if len(msgID) > 0 {
-		window := int64(st.cfg.Duplicates)
-		if seq, ok := st.dedup.find(msgID, now.UnixNano()-window); ok {
-			return nil, "", seq, nil
-		}
-	} else {
-		msgID = nil
-	}
-	if v := parser.HeaderValue(h, hdrExpectedLastMsgID); v != nil && string(v) != st.lastID {
-		return nil, "", 0, errWrongLastMsgID(st.lastID)
-	}
-	var rollup string
-	if v := parser.HeaderValue(h, hdrRollup); v != nil {
-		if !st.cfg.AllowRollup || st.cfg.DenyPurge {
-			return nil, "", 0, ErrRollupNotPermitted
-		}
-		rollup = string(v)
-		if rollup != "sub" && rollup != "all" {
-			return nil, "", 0, errRollupInvalid(rollup)
-		}
-	}
-	return msgID, rollup, 0, nil
-}
-
-func parseSeq(b []byte) (uint64, bool) {
-	n, err := strconv.ParseUint(string(b), 10, 64)
-	return n, err == nil
+	return PublishResult{Seq: seq}
 }
 
 // checkLimitsLocked refuses a message that a limit with discard new, or the
 // maximum message size, does not let in.
-func (st *Stream) checkLimitsLocked(m *InMsg) *APIError {
+func (st *Stream) checkLimitsLocked(m *InMsg) error {
 	c := &st.cfg
 	if c.MaxMsgSize > 0 && len(m.Header)+len(m.Data) > int(c.MaxMsgSize) {
 		return ErrMessageTooLarge
@@ -233,13 +147,11 @@ func (st *Stream) tailLocked(n int) (*block, error) {
 // newBlockLocked appends an empty block (and its file) to the log.
 func (st *Stream) newBlockLocked() (*block, error) {
 	b := &block{id: st.nextID, first: st.state.last + 1}
-	if st.dir != "" {
-		f, path, err := createBlockFile(st.store.fs, st.blockDir(), b.id)
-		if err != nil {
-			return nil, err
-		}
-		b.file, b.path = f, path
+	f, path, err := st.storage.newBlockFile(b.id)
+	if err != nil {
+		return nil, err
 	}
+	b.file, b.path = f, path
 	empty := make([]byte, 0, 4096)
 	b.cache.Store(&empty)
 	st.nextID++

@@ -28,10 +28,10 @@ func benchAppend(b *testing.B, size int, interval time.Duration) {
 	var mu sync.Mutex
 	cond := sync.NewCond(&mu)
 	done, failed := 0, 0
-	ackFn := func(_ *Stream, msgs []*InMsg, acks []PubAck) {
+	ackFn := func(_ *Stream, msgs []*InMsg, acks []PublishResult) {
 		mu.Lock()
 		for _, a := range acks {
-			if a.Error != nil {
+			if a.Err != nil {
 				failed++
 			}
 		}

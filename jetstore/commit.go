@@ -1,7 +1,6 @@
 package jetstore
 
 import (
-	"errors"
 	"sync"
 	"time"
 )
@@ -10,8 +9,9 @@ import (
 // ingest queue and return at once; the stream's committer goroutine takes
 // everything queued as one batch and, in this order:
 //
-//  1. applies each message under the stream lock: header checks, dedup,
-//     sequence assignment, record encoding into the tail block, limits;
+//  1. applies each message under the stream lock: the publisher's checks,
+//     dedup, sequence assignment, record encoding into the tail block,
+//     limits;
 //  2. writes all new bytes of the batch with one write per block;
 //  3. with sync policy "always", hands the batch to the syncer goroutine,
 //     which fsyncs once for every batch written since its last fsync
@@ -22,7 +22,7 @@ import (
 //     message, in sequence order.
 //
 // Invariants:
-//   - No PubAck leaves before its record is durable under the stream's sync
+//   - No acknowledgement leaves before its record is durable under the stream's sync
 //     policy: fsynced with "always"; written to the OS with an interval
 //     (and fsynced within one interval).
 //   - Acks are delivered in sequence order, one per published message.
@@ -35,49 +35,6 @@ import (
 //     purges and deletes share the same ordering and durability rules. An
 //     fsync covers everything written before it began, so a batch is
 //     acknowledged only by a sync that started after its write returned.
-
-// InMsg is a message published into a stream, copied out of the
-// publisher's buffers.
-type InMsg struct {
-	Subject string
-	Reply   []byte // nil without a reply subject
-	Header  []byte
-	Data    []byte
-}
-
-// NewInMsg copies borrowed slices into one allocation owned by the message.
-func NewInMsg(subject, reply, header, data []byte) *InMsg {
-	buf := make([]byte, 0, len(subject)+len(reply)+len(header)+len(data))
-	buf = append(buf, subject...)
-	buf = append(buf, reply...)
-	buf = append(buf, header...)
-	buf = append(buf, data...)
-	ls, lr, lh := len(subject), len(reply), len(header)
-	m := &InMsg{Subject: string(buf[:ls])}
-	if lr > 0 {
-		m.Reply = buf[ls : ls+lr : ls+lr]
-	}
-	if lh > 0 {
-		m.Header = buf[ls+lr : ls+lr+lh : ls+lr+lh]
-	}
-	m.Data = buf[ls+lr+lh:]
-	return m
-}
-
-func (m *InMsg) size() int { return len(m.Subject) + len(m.Reply) + len(m.Header) + len(m.Data) }
-
-// PubAck is the outcome of one publish, in the JSON shape clients expect.
-type PubAck struct {
-	Stream    string    `json:"stream"`
-	Seq       uint64    `json:"seq"`
-	Duplicate bool      `json:"duplicate,omitempty"`
-	Error     *APIError `json:"error,omitempty"`
-}
-
-// AckFunc receives the outcome of a batch of published messages, in
-// sequence order, once they are durable (or have failed); acks[i] belongs
-// to msgs[i].
-type AckFunc func(st *Stream, msgs []*InMsg, acks []PubAck)
 
 // Bounds of a stream's ingest queue: past them publishes are refused at
 // once instead of queuing without limit.
@@ -119,24 +76,10 @@ func (q *ingestQueue) take(dst []*InMsg) []*InMsg {
 	return msgs
 }
 
-// Publish queues a message for the stream. It never blocks; a full queue
-// or a closed stream is an error the caller reports to the publisher.
-func (st *Stream) Publish(m *InMsg) error {
-	select {
-	case <-st.quit:
-		return ErrStreamNotFound
-	default:
-	}
-	if !st.ingest.push(m) {
-		return ErrIngestQueueFull
-	}
-	return nil
-}
-
 // run is the committer goroutine.
 func (st *Stream) run() {
 	defer close(st.done)
-	if st.syncAlways() && st.dir != "" {
+	if st.syncAlways() && st.storage.persistent() {
 		// With fsync before every ack, a second goroutine syncs and acks
 		// while this one applies and writes the next batch: the disk is
 		// never idle waiting for the CPU, or the CPU for the disk.
@@ -169,7 +112,7 @@ const syncQueueLen = 16
 // syncJob is a written batch waiting for its fsync and acks.
 type syncJob struct {
 	batch  []*InMsg
-	acks   []PubAck
+	acks   []PublishResult
 	target uint64   // highest sequence the batch assigned
 	doomed []*block // blocks the batch emptied, removed once it is durable
 	write  time.Duration
@@ -177,13 +120,13 @@ type syncJob struct {
 }
 
 func (st *Stream) commit(batch []*InMsg) {
-	acks := make([]PubAck, len(batch))
+	acks := make([]PublishResult, len(batch))
 	now := st.store.now()
 	st.mu.Lock()
 	usable := st.usableLocked()
 	for i, m := range batch {
 		if !usable {
-			acks[i] = PubAck{Stream: st.cfg.Name, Error: ErrStreamUnavailable}
+			acks[i] = PublishResult{Err: ErrStreamUnavailable}
 			continue
 		}
 		acks[i] = st.applyLocked(m, now)
@@ -265,13 +208,18 @@ func (st *Stream) finish(jobs []*syncJob, err error) {
 	for _, j := range jobs {
 		if err != nil {
 			for i := range j.acks {
-				if j.acks[i].Error == nil && !j.acks[i].Duplicate {
-					j.acks[i] = PubAck{Stream: st.cfg.Name, Error: errStorage(err)}
+				if j.acks[i].Err == nil && !j.acks[i].Duplicate {
+					j.acks[i] = PublishResult{Err: errStorage(err)}
 				}
 			}
 		}
 		if fn := st.store.opts.Ack; fn != nil {
 			fn(st, j.batch, j.acks)
+		}
+		for i, m := range j.batch {
+			if m.Done != nil {
+				m.Done(j.acks[i])
+			}
 		}
 	}
 	st.listeners.notify()
@@ -402,34 +350,16 @@ func (st *Stream) commitWritten(target uint64, doomed []*block) {
 	st.releaseWrittenCachesLocked()
 	st.cacheMu.Unlock()
 	st.mu.Unlock()
-	st.retire(doomed)
+	st.storage.retire(doomed)
 }
 
 func (st *Stream) syncAlways() bool { return st.store.opts.SyncInterval <= 0 }
-
-// retire closes and removes the files of blocks emptied by a durable batch.
-func (st *Stream) retire(doomed []*block) {
-	if len(doomed) == 0 {
-		return
-	}
-	for _, b := range doomed {
-		if b.file != nil {
-			b.file.Close()
-			if err := st.store.fs.Remove(b.path); err != nil {
-				st.store.log.Warn("cannot remove emptied block", "file", b.path, "error", err)
-			}
-		}
-	}
-	if st.dir != "" {
-		_ = st.store.fs.SyncDir(st.blockDir())
-	}
-}
 
 // failLocked poisons the stream after an I/O failure.
 func (st *Stream) failLocked(err error) {
 	if st.failed == nil {
 		st.store.log.Error("stream storage failed; refusing publishes until it can be reopened",
-			"stream", st.cfg.Name, "error", err)
+			"stream", st.name, "error", err)
 	}
 	st.failed = err
 	st.failedAt = st.store.now()
@@ -446,11 +376,11 @@ func (st *Stream) recoverLocked() bool {
 		return false
 	}
 	if err := st.reloadLocked(); err != nil {
-		st.store.log.Warn("stream still failing", "stream", st.cfg.Name, "error", err)
+		st.store.log.Warn("stream still failing", "stream", st.name, "error", err)
 		st.failedAt = st.store.now()
 		return false
 	}
-	st.store.log.Info("stream recovered from storage failure", "stream", st.cfg.Name)
+	st.store.log.Info("stream recovered from storage failure", "stream", st.name)
 	st.failed = nil
 	return true
 }
@@ -486,6 +416,3 @@ func toRanges(seqs []uint64) []seqRange {
 	}
 	return out
 }
-
-// errClosed is returned for operations on a stream that was deleted.
-var errClosed = errors.New("jetstore: stream closed")

@@ -2,6 +2,7 @@ package jetstore
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -23,7 +24,7 @@ const (
 	StorageMemory = "memory"
 )
 
-// Defaults applied by Normalize (JETSTREAM.md §5.1).
+// Defaults applied by normalize.
 const (
 	DefaultDuplicateWindow = 2 * time.Minute
 	minMaxAge              = 100 * time.Millisecond
@@ -90,9 +91,10 @@ func ValidName(s string) bool {
 	return !strings.ContainsAny(s, " \t\r\n\f.*>/\\")
 }
 
-// Normalize fills defaults and validates the configuration, returning the
-// configuration as clients should see it echoed.
-func (c StreamConfig) Normalize() (StreamConfig, error) {
+// normalize fills defaults and validates the configuration, returning the
+// configuration as clients should see it echoed. A stream may capture a
+// reserved subject only with NoAck.
+func (c StreamConfig) normalize(reserved []string) (StreamConfig, error) {
 	if !ValidName(c.Name) {
 		return c, errStreamConfig("invalid stream name %q", c.Name)
 	}
@@ -107,7 +109,7 @@ func (c StreamConfig) Normalize() (StreamConfig, error) {
 	if len(c.Subjects) == 0 {
 		c.Subjects = []string{c.Name}
 	}
-	if err := validateSubjects(c.Subjects, c.NoAck); err != nil {
+	if err := validateSubjects(c.Subjects, c.NoAck, reserved); err != nil {
 		return c, err
 	}
 	if err := c.normalizePolicies(); err != nil {
@@ -200,11 +202,7 @@ func (c *StreamConfig) normalizeLimits() {
 	}
 }
 
-// jsAPISubjects is the JetStream API; a stream capturing it would swallow
-// every request.
-const jsAPISubjects = "$JS.API.>"
-
-func validateSubjects(subjects []string, noAck bool) error {
+func validateSubjects(subjects []string, noAck bool, reserved []string) error {
 	seen := make(map[string]bool, len(subjects))
 	for _, s := range subjects {
 		if !sublist.ValidSubject(s) {
@@ -214,8 +212,8 @@ func validateSubjects(subjects []string, noAck bool) error {
 			return errStreamConfig("duplicate subjects detected")
 		}
 		seen[s] = true
-		if !noAck && sublist.SubjectsCollide(s, jsAPISubjects) {
-			return errStreamConfig("subjects that overlap with jetstream api require no-ack to be true")
+		if !noAck && slices.ContainsFunc(reserved, func(r string) bool { return sublist.SubjectsCollide(s, r) }) {
+			return fmt.Errorf("subject %q: %w", s, ErrReservedSubject)
 		}
 	}
 	return nil

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// countingSender counts deliveries (not status messages) and signals when a
+// countingSender counts deliveries (not statuses) and signals when a
 // target count is reached.
 type countingSender struct {
 	mu     sync.Mutex
@@ -16,18 +16,16 @@ type countingSender struct {
 	done   chan struct{}
 }
 
-func (s *countingSender) Send(_, _, reply, _, _ []byte) bool {
-	if len(reply) == 0 {
-		return true // a status or heartbeat
-	}
+func (s *countingSender) Deliver([]byte, Delivery) {
 	s.mu.Lock()
 	s.n++
 	if s.n == s.target && s.done != nil {
 		close(s.done)
 	}
 	s.mu.Unlock()
-	return true
 }
+func (s *countingSender) Status([]byte, Status)   {}
+func (s *countingSender) AckDone([]byte)          {}
 func (s *countingSender) Flush()                  {}
 func (s *countingSender) HasInterest([]byte) bool { return true }
 
@@ -66,7 +64,7 @@ func BenchmarkFilteredConsumer(b *testing.B) {
 			var acks sync.WaitGroup
 			s, err := Open(b.TempDir(), Options{
 				SyncInterval: time.Minute,
-				Ack:          func(_ *Stream, msgs []*InMsg, _ []PubAck) { acks.Add(-len(msgs)) },
+				Ack:          func(_ *Stream, msgs []*InMsg, _ []PublishResult) { acks.Add(-len(msgs)) },
 				NewSender:    func(string, string) Sender { return sender },
 			})
 			if err != nil {
@@ -83,7 +81,7 @@ func BenchmarkFilteredConsumer(b *testing.B) {
 					b.Fatal(err)
 				}
 				done := sender.expect(1000)
-				c.Pull([]byte(`{"batch":1000}`), []byte("inbox"))
+				c.Pull(PullRequest{Reply: []byte("inbox"), Batch: 1000})
 				<-done
 				b.StopTimer()
 				st.DeleteConsumer(c.Name())

@@ -25,7 +25,7 @@ const (
 	ReplayOriginal = "original"
 )
 
-// Consumer defaults (JETSTREAM.md §8.1).
+// Consumer defaults, as the reference server applies them.
 const (
 	DefaultAckWait           = 30 * time.Second
 	DefaultMaxWaiting        = 512
@@ -71,29 +71,6 @@ type ConsumerConfig struct {
 	PriorityGroups     []string          `json:"priority_groups,omitempty"`
 	PriorityTimeout    time.Duration     `json:"priority_timeout,omitempty"`
 }
-
-func errConsumerConfig(format string, args ...any) *APIError {
-	return apiErr(400, 10012, format, args...)
-}
-
-// Consumer errors with fixed texts.
-var (
-	ErrConsumerExists        = &APIError{400, 10148, "consumer already exists"}
-	ErrConsumerDoesNotExist  = &APIError{400, 10149, "consumer does not exist"}
-	ErrMaxConsumers          = &APIError{400, 10026, "maximum consumers limit reached"}
-	ErrDurableNameMismatch   = &APIError{400, 10017, "consumer name in subject does not match durable name in request"}
-	ErrFilterMismatch        = &APIError{400, 10131, "Consumer create request did not match filtered subject from create subject"}
-	ErrMultipleFilters       = &APIError{400, 10136, "consumer config can not have both filter_subject and filter_subjects"}
-	ErrOverlappingFilters    = &APIError{400, 10138, "consumer subject filters cannot overlap"}
-	ErrEmptyFilter           = &APIError{400, 10139, "consumer filter in FilterSubjects cannot be empty"}
-	ErrWQRequiresExplicitAck = &APIError{400, 10098, "workqueue stream requires explicit ack"}
-	ErrWQMultipleUnfiltered  = &APIError{400, 10099, "multiple non-filtered consumers not allowed on workqueue stream"}
-	ErrWQNotUnique           = &APIError{400, 10100, "filtered consumer not unique on workqueue stream"}
-	ErrWQNotDeliverAll       = &APIError{400, 10101, "consumer must be deliver all on workqueue stream"}
-	ErrFlowControlNeedsHB    = &APIError{400, 10108, "consumer with flow control also needs heartbeats"}
-	ErrHeartbeatTooSmall     = &APIError{400, 10083, "consumer idle heartbeat needs to be >= 100ms"}
-	ErrPushWithMaxWaiting    = &APIError{400, 10080, "consumer in push mode can not set max waiting"}
-)
 
 // isPull reports whether the consumer is pulled from (no deliver subject).
 func (c *ConsumerConfig) isPull() bool { return c.DeliverSubject == "" }

@@ -1,16 +1,13 @@
 package jetstore
 
 import (
-	"bytes"
-	"encoding/json"
-	"strconv"
 	"sync"
 	"time"
 )
 
-// What reaches a consumer from clients (acks and pull requests) is copied
-// into its inbox by the publisher's goroutine and handled by the consumer's
-// own goroutine.
+// What reaches a consumer from clients (acknowledgements, pull requests,
+// answers to flow control) arrives as typed calls, is copied into its inbox
+// by the caller's goroutine and handled by the consumer's own goroutine.
 
 // maxInbox bounds a consumer's queued acks and pulls; past it new ones are
 // dropped (an ack is then redelivered, a pull times out on the client).
@@ -19,8 +16,10 @@ const maxInbox = 1 << 16
 type inbox struct {
 	mu    sync.Mutex
 	acks  []ackReq
-	pulls []pullReq
-	fc    []string // answered flow control subjects
+	pulls []PullRequest
+	fc    []uint64 // answered flow control requests
+	// settled are closed at the end of the pass that takes them.
+	settled []chan struct{}
 }
 
 type ackKind uint8
@@ -38,22 +37,55 @@ type ackReq struct {
 	kind  ackKind
 	sseq  uint64
 	cseq  uint64
-	delay time.Duration // -NAK with delay
-	reply []byte        // answered (empty message) once processed
-	next  []byte        // +NXT: the pull request body
+	delay time.Duration // ackNak: redeliver after this (0: at once)
+	reply []byte        // answered (Sender.AckDone) once processed
+	next  PullRequest   // ackNext: the pull request that comes with it
 }
 
-// pullReq is one raw pull request.
-type pullReq struct {
-	reply []byte
-	body  []byte
+// PullRequest asks a pull consumer for messages.
+type PullRequest struct {
+	Reply     []byte        // where the messages and statuses go
+	Batch     int           // messages wanted; less than 1 means 1
+	MaxBytes  int           // byte budget over all messages; 0 for none
+	Expires   time.Duration // 0: until filled, or until nobody listens on Reply
+	NoWait    bool          // end with StatusNoMessages once nothing (more) is there
+	Heartbeat time.Duration // idle heartbeat interval; 0 for none
+	// Invalid: the request could not be read; it is refused with
+	// StatusBadRequest (after the refusal of a push consumer).
+	Invalid bool
 }
 
-// Ack hands an acknowledgement to the consumer. sseq and cseq come from the
-// ack subject; payload is what the client published.
-func (c *Consumer) Ack(sseq, cseq uint64, payload, reply []byte) {
-	a := parseAck(payload)
-	a.sseq, a.cseq = sseq, cseq
+// Ack acknowledges the delivery of stream sequence sseq (consumer sequence
+// cseq, which AckAll consumers acknowledge up to). A non-empty reply is
+// answered once the ack is applied. Slices are copied.
+func (c *Consumer) Ack(sseq, cseq uint64, reply []byte) {
+	c.queueAck(ackReq{kind: ackAck, sseq: sseq, cseq: cseq}, reply)
+}
+
+// Nak asks for sseq to be delivered again after delay (0: at once).
+func (c *Consumer) Nak(sseq, cseq uint64, delay time.Duration, reply []byte) {
+	c.queueAck(ackReq{kind: ackNak, sseq: sseq, cseq: cseq, delay: max(delay, 0)}, reply)
+}
+
+// Progress restarts the ack wait of sseq: the client is still working on it.
+func (c *Consumer) Progress(sseq, cseq uint64, reply []byte) {
+	c.queueAck(ackReq{kind: ackProgress, sseq: sseq, cseq: cseq}, reply)
+}
+
+// Term acknowledges sseq as never to be delivered again, whatever the
+// client's outcome.
+func (c *Consumer) Term(sseq, cseq uint64, reply []byte) {
+	c.queueAck(ackReq{kind: ackTerm, sseq: sseq, cseq: cseq}, reply)
+}
+
+// AckNext acknowledges sseq and queues next, a pull request (when its
+// Reply is set), in one step. It is not answered as an ack.
+func (c *Consumer) AckNext(sseq, cseq uint64, next PullRequest) {
+	next.Reply = append([]byte(nil), next.Reply...)
+	c.queueAck(ackReq{kind: ackNext, sseq: sseq, cseq: cseq, next: next}, nil)
+}
+
+func (c *Consumer) queueAck(a ackReq, reply []byte) {
 	if len(reply) > 0 {
 		a.reply = append([]byte(nil), reply...)
 	}
@@ -65,9 +97,9 @@ func (c *Consumer) Ack(sseq, cseq uint64, payload, reply []byte) {
 	c.kick()
 }
 
-// Pull hands a pull request to the consumer.
-func (c *Consumer) Pull(body, reply []byte) {
-	r := pullReq{reply: append([]byte(nil), reply...), body: append([]byte(nil), body...)}
+// Pull hands a pull request to the consumer. r.Reply is copied.
+func (c *Consumer) Pull(r PullRequest) {
+	r.Reply = append([]byte(nil), r.Reply...)
 	c.inbox.mu.Lock()
 	if len(c.inbox.pulls) < maxInbox {
 		c.inbox.pulls = append(c.inbox.pulls, r)
@@ -76,12 +108,12 @@ func (c *Consumer) Pull(body, reply []byte) {
 	c.kick()
 }
 
-// FlowControlReply hands the consumer a client's answer to a flow control
-// request (an empty message on the request's reply subject).
-func (c *Consumer) FlowControlReply(subject []byte) {
+// FlowControlReply hands the consumer a client's answer to flow control
+// request id (see StatusFlowControl).
+func (c *Consumer) FlowControlReply(id uint64) {
 	c.inbox.mu.Lock()
 	if len(c.inbox.fc) < maxInbox {
-		c.inbox.fc = append(c.inbox.fc, string(subject))
+		c.inbox.fc = append(c.inbox.fc, id)
 	}
 	c.inbox.mu.Unlock()
 	c.kick()
@@ -94,51 +126,29 @@ func (c *Consumer) kick() {
 	}
 }
 
-func (in *inbox) take() ([]ackReq, []pullReq, []string) {
+func (in *inbox) take() ([]ackReq, []PullRequest, []uint64, []chan struct{}) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	acks, pulls, fc := in.acks, in.pulls, in.fc
-	in.acks, in.pulls, in.fc = nil, nil, nil
-	return acks, pulls, fc
+	acks, pulls, fc, settled := in.acks, in.pulls, in.fc, in.settled
+	in.acks, in.pulls, in.fc, in.settled = nil, nil, nil, nil
+	return acks, pulls, fc, settled
 }
 
-// parseAck reads an ack payload (JETSTREAM.md §9.3).
-func parseAck(p []byte) ackReq {
-	p = bytes.TrimSpace(p)
-	switch {
-	case len(p) == 0, bytes.Equal(p, []byte("+ACK")), bytes.Equal(p, []byte("+OK")):
-		return ackReq{kind: ackAck}
-	case bytes.HasPrefix(p, []byte("-NAK")):
-		return ackReq{kind: ackNak, delay: parseNakDelay(bytes.TrimSpace(p[4:]))}
-	case bytes.HasPrefix(p, []byte("+WPI")):
-		return ackReq{kind: ackProgress}
-	case bytes.HasPrefix(p, []byte("+NXT")):
-		return ackReq{kind: ackNext, next: append([]byte(nil), bytes.TrimSpace(p[4:])...)}
-	case bytes.HasPrefix(p, []byte("+TERM")):
-		return ackReq{kind: ackTerm}
+// settle waits until the consumer's goroutine ran a whole pass that began
+// after the call, so that everything handed to the consumer before, and
+// everything due by the store's clock, has been applied and sent. It
+// reports false when the consumer stopped first. Tests use it to step a
+// consumer deterministically.
+func (c *Consumer) settle() bool {
+	done := make(chan struct{})
+	c.inbox.mu.Lock()
+	c.inbox.settled = append(c.inbox.settled, done)
+	c.inbox.mu.Unlock()
+	c.kick()
+	select {
+	case <-done:
+		return true
+	case <-c.done:
+		return false
 	}
-	return ackReq{kind: ackAck} // unknown payloads ack, as the reference server
-}
-
-// parseNakDelay reads `{"delay": ns}` (nats.go) or a Go duration.
-func parseNakDelay(b []byte) time.Duration {
-	if len(b) == 0 {
-		return 0
-	}
-	if b[0] == '{' {
-		var v struct {
-			Delay time.Duration `json:"delay"`
-		}
-		if json.Unmarshal(b, &v) == nil && v.Delay > 0 {
-			return v.Delay
-		}
-		return 0
-	}
-	if d, err := time.ParseDuration(string(b)); err == nil && d > 0 {
-		return d
-	}
-	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil && n > 0 {
-		return time.Duration(n)
-	}
-	return 0
 }

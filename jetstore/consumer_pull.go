@@ -1,126 +1,142 @@
 package jetstore
 
-import (
-	"bytes"
-	"encoding/json"
-	"strconv"
-	"time"
-)
+import "time"
 
-// Pull requests (JETSTREAM.md §10): queued FIFO per consumer, served in
-// order, ended by a filled batch (silently) or by a status message.
+// pullQueue holds a pull consumer's waiting requests, oldest first. They
+// are served in order; a request ends when it is filled (silently), when
+// its time runs out, when the next message exceeds its byte budget, when a
+// no-wait request finds nothing more, when its requester goes away, or when
+// the consumer is deleted (each but the silent ones with a Status). A
+// request's idle heartbeats are sent from here too.
+//
+// Guarded by Consumer.mu.
+type pullQueue struct {
+	waiting []*pullRequest
+}
+
+func (q *pullQueue) len() int { return len(q.waiting) }
+
+// front returns the oldest request that still wants messages, or nil.
+func (q *pullQueue) front() *pullRequest {
+	for len(q.waiting) > 0 {
+		if r := q.waiting[0]; r.batch > 0 {
+			return r
+		}
+		q.pop()
+	}
+	return nil
+}
+
+// pop ends the oldest request.
+func (q *pullQueue) pop() {
+	q.waiting[0] = nil
+	q.waiting = q.waiting[1:]
+}
+
+// keep retains the requests for which keep is true, in order.
+func (q *pullQueue) keep(keep func(r *pullRequest) bool) {
+	kept := q.waiting[:0]
+	for _, r := range q.waiting {
+		if keep(r) {
+			kept = append(kept, r)
+		}
+	}
+	clear(q.waiting[len(kept):])
+	q.waiting = kept
+}
+
+// filled accounts a message of size bytes sent to r, the front request,
+// ending r when it wants no more.
+func (q *pullQueue) filled(r *pullRequest, size int, now time.Time) {
+	r.batch--
+	if r.maxBytes > 0 {
+		r.maxBytes -= size
+	}
+	r.lastSent = now
+	if r.batch == 0 {
+		q.pop() // filled: ends silently
+	}
+}
 
 // pullRequest is a waiting pull request.
 type pullRequest struct {
 	reply     []byte
 	batch     int           // messages still wanted
 	maxBytes  int           // byte budget left; 0 means no limit
-	noWait    bool          // answer now, with 404 when nothing (more) is there
+	noWait    bool          // answer now, with StatusNoMessages when nothing (more) is there
 	expires   time.Time     // zero: until filled or interest is gone
 	heartbeat time.Duration // idle heartbeat interval
 	lastSent  time.Time     // last message or heartbeat sent to it
 }
 
-// pullBody is a pull request's JSON.
-type pullBody struct {
-	Batch     int           `json:"batch"`
-	Expires   time.Duration `json:"expires"`
-	NoWait    bool          `json:"no_wait"`
-	MaxBytes  int           `json:"max_bytes"`
-	Heartbeat time.Duration `json:"idle_heartbeat"`
-}
-
-// Status header blocks sent to pull requesters.
-var (
-	statusNoMessages     = []byte("NATS/1.0 404 No Messages\r\n\r\n")
-	statusDeleted        = []byte("NATS/1.0 409 Consumer Deleted\r\n\r\n")
-	statusMaxWaiting     = []byte("NATS/1.0 409 Exceeded MaxWaiting\r\n\r\n")
-	statusPushBased      = []byte("NATS/1.0 409 Consumer is push based\r\n\r\n")
-	statusHBTooLarge     = []byte("NATS/1.0 400 Bad Request - heartbeat value too large\r\n\r\n")
-	statusBadRequest     = []byte("NATS/1.0 400 Bad Request\r\n\r\n")
-	statusServerShutdown = []byte("NATS/1.0 409 Server Shutdown\r\n\r\n")
-)
-
-// parsePull turns a raw request into a waiting request, or returns the
-// status that refuses it.
-func (c *Consumer) parsePull(r pullReq, now time.Time) (*pullRequest, []byte) {
+// admit turns a request into a waiting one, or returns the status kind that
+// refuses it (with the limit it exceeded filled in).
+func (c *Consumer) admit(r PullRequest, now time.Time) (*pullRequest, Status) {
+	refuse := func(kind StatusKind) (*pullRequest, Status) { return nil, c.newStatus(kind) }
 	if !c.cfg.isPull() {
-		return nil, statusPushBased
+		return refuse(StatusPushBased)
 	}
-	body := bytes.TrimSpace(r.body)
-	b := pullBody{Batch: 1}
-	switch {
-	case len(body) == 0:
-	case body[0] == '{':
-		if json.Unmarshal(body, &b) != nil {
-			return nil, statusBadRequest
-		}
-	default: // legacy: a bare batch size
-		n, err := strconv.Atoi(string(body))
-		if err != nil {
-			return nil, statusBadRequest
-		}
-		b.Batch = n
+	if r.Invalid {
+		return refuse(StatusBadRequest)
 	}
-	if b.Batch <= 0 {
-		b.Batch = 1
+	batch := max(r.Batch, 1)
+	if r.Heartbeat > 0 && r.Expires > 0 && 2*r.Heartbeat > r.Expires {
+		return refuse(StatusHeartbeatTooLarge)
 	}
-	if b.Heartbeat > 0 && b.Expires > 0 && 2*b.Heartbeat > b.Expires {
-		return nil, statusHBTooLarge
+	if m := c.cfg.MaxRequestBatch; m > 0 && batch > m {
+		s := c.newStatus(StatusMaxRequestBatch)
+		s.Limit = m
+		return nil, s
 	}
-	if m := c.cfg.MaxRequestBatch; m > 0 && b.Batch > m {
-		return nil, []byte("NATS/1.0 409 Exceeded MaxRequestBatch of " + strconv.Itoa(m) + "\r\n\r\n")
+	if m := c.cfg.MaxRequestExpires; m > 0 && r.Expires > m {
+		s := c.newStatus(StatusMaxRequestExpires)
+		s.MaxExpires = m
+		return nil, s
 	}
-	if m := c.cfg.MaxRequestExpires; m > 0 && b.Expires > m {
-		return nil, []byte("NATS/1.0 409 Exceeded MaxRequestExpires of " + m.String() + "\r\n\r\n")
+	if m := c.cfg.MaxRequestMaxBytes; m > 0 && r.MaxBytes > m {
+		s := c.newStatus(StatusMaxRequestMaxBytes)
+		s.Limit = m
+		return nil, s
 	}
-	if m := c.cfg.MaxRequestMaxBytes; m > 0 && b.MaxBytes > m {
-		return nil, []byte("NATS/1.0 409 Exceeded MaxRequestMaxBytes of " + strconv.Itoa(m) + "\r\n\r\n")
+	if c.pulls.len() >= c.cfg.MaxWaiting {
+		return refuse(StatusMaxWaiting)
 	}
-	if len(c.waiting) >= c.cfg.MaxWaiting {
-		return nil, statusMaxWaiting
+	pr := &pullRequest{reply: r.Reply, batch: batch, maxBytes: r.MaxBytes, noWait: r.NoWait,
+		heartbeat: r.Heartbeat, lastSent: now}
+	if r.Expires > 0 {
+		pr.expires = now.Add(r.Expires)
 	}
-	pr := &pullRequest{reply: r.reply, batch: b.Batch, maxBytes: b.MaxBytes, noWait: b.NoWait,
-		heartbeat: b.Heartbeat, lastSent: now}
-	if b.Expires > 0 {
-		pr.expires = now.Add(b.Expires)
-	}
-	return pr, nil
+	return pr, Status{}
 }
 
-// pendingStatus builds a status with the request's unfilled budget.
-func pendingStatus(code string, r *pullRequest) []byte {
-	h := []byte("NATS/1.0 " + code + "\r\nNats-Pending-Messages: ")
-	h = strconv.AppendInt(h, int64(r.batch), 10)
-	h = append(h, "\r\nNats-Pending-Bytes: "...)
-	h = strconv.AppendInt(h, int64(r.maxBytes), 10)
-	return append(h, "\r\n\r\n"...)
+// newStatus starts a status of this consumer.
+func (c *Consumer) newStatus(kind StatusKind) Status {
+	return Status{Kind: kind, Stream: c.st.Name(), Consumer: c.name}
 }
 
-// heartbeatHeader is the idle heartbeat status.
-func (c *Consumer) heartbeatHeader() []byte {
-	h := append(c.hdrBuf[:0], "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: "...)
-	h = strconv.AppendUint(h, c.dseq, 10)
-	h = append(h, "\r\nNats-Last-Stream: "...)
-	h = strconv.AppendUint(h, c.dsseq, 10)
-	h = append(h, "\r\n\r\n"...)
-	c.hdrBuf = h
-	return h
+// pendingStatus is a status ending request r, with its unfilled budget.
+func (c *Consumer) pendingStatus(kind StatusKind, r *pullRequest) Status {
+	s := c.newStatus(kind)
+	s.PendingMsgs, s.PendingBytes = r.batch, r.maxBytes
+	return s
 }
 
-func (c *Consumer) status(to, hdr []byte) {
-	c.send.Send(to, to, nil, hdr, nil)
+// heartbeat is the idle heartbeat status.
+func (c *Consumer) heartbeat() Status {
+	s := c.newStatus(StatusIdleHeartbeat)
+	s.LastConsumerSeq, s.LastStreamSeq = c.cur.dseq, c.cur.dsseq
+	return s
 }
 
 // admitPullsLocked queues new pull requests (or refuses them).
-func (c *Consumer) admitPullsLocked(pulls []pullReq, now time.Time) {
+func (c *Consumer) admitPullsLocked(pulls []PullRequest, now time.Time) {
 	for _, r := range pulls {
-		pr, refusal := c.parsePull(r, now)
-		if refusal != nil {
-			c.status(r.reply, refusal)
+		pr, refusal := c.admit(r, now)
+		if pr == nil {
+			c.send.Status(r.Reply, refusal)
 			continue
 		}
-		c.waiting = append(c.waiting, pr)
+		c.pulls.waiting = append(c.pulls.waiting, pr)
 		c.lastActive = now
 	}
 }
@@ -130,19 +146,18 @@ func (c *Consumer) admitPullsLocked(pulls []pullReq, now time.Time) {
 // returns the next time it needs to run.
 func (c *Consumer) expirePullsLocked(now time.Time) time.Time {
 	var next time.Time
-	keep := c.waiting[:0]
-	for _, r := range c.waiting {
+	c.pulls.keep(func(r *pullRequest) bool {
 		switch {
 		case !r.expires.IsZero() && !now.Before(r.expires):
-			c.status(r.reply, pendingStatus("408 Request Timeout", r))
-			continue
+			c.send.Status(r.reply, c.pendingStatus(StatusRequestTimeout, r))
+			return false
 		case !c.send.HasInterest(r.reply):
-			continue // the requester went away
+			return false // the requester went away
 		}
 		if r.heartbeat > 0 {
 			due := r.lastSent.Add(r.heartbeat)
 			if !now.Before(due) {
-				c.status(r.reply, c.heartbeatHeader())
+				c.send.Status(r.reply, c.heartbeat())
 				r.lastSent = now
 				due = now.Add(r.heartbeat)
 			}
@@ -151,11 +166,9 @@ func (c *Consumer) expirePullsLocked(now time.Time) time.Time {
 		if !r.expires.IsZero() {
 			next = earliest(next, r.expires)
 		}
-		keep = append(keep, r)
-	}
-	clear(c.waiting[len(keep):])
-	c.waiting = keep
-	if len(c.waiting) > 0 {
+		return true
+	})
+	if c.pulls.len() > 0 {
 		c.lastActive = now
 	}
 	return next
@@ -164,25 +177,22 @@ func (c *Consumer) expirePullsLocked(now time.Time) time.Time {
 // finishNoWaitLocked answers no_wait requests that are still unfilled
 // after delivery: nothing more is available for them.
 func (c *Consumer) finishNoWaitLocked() {
-	keep := c.waiting[:0]
-	for _, r := range c.waiting {
+	c.pulls.keep(func(r *pullRequest) bool {
 		if r.noWait {
-			c.status(r.reply, statusNoMessages)
-			continue
+			c.send.Status(r.reply, c.newStatus(StatusNoMessages))
+			return false
 		}
-		keep = append(keep, r)
-	}
-	clear(c.waiting[len(keep):])
-	c.waiting = keep
+		return true
+	})
 }
 
-// failWaitingLocked answers every waiting request with hdr (consumer
-// deleted, server shutting down).
-func (c *Consumer) failWaitingLocked(hdr []byte) {
-	for _, r := range c.waiting {
-		c.status(r.reply, hdr)
+// failWaitingLocked ends every waiting request with a status of kind
+// (consumer deleted).
+func (c *Consumer) failWaitingLocked(kind StatusKind) {
+	for _, r := range c.pulls.waiting {
+		c.send.Status(r.reply, c.newStatus(kind))
 	}
-	c.waiting = nil
+	c.pulls.waiting = nil
 	c.send.Flush()
 }
 

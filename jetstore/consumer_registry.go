@@ -13,9 +13,10 @@ import (
 	"github.com/midgemq/midge/sublist"
 )
 
-// A stream's consumers: creation (with the create/update rules of
-// JETSTREAM.md §8.2), lookup, deletion, loading durables on open, and the
-// retention policies that delete acknowledged messages.
+// A stream's consumers: creation (an identical create returns the existing
+// consumer; a different one is an update, which only some fields may make),
+// lookup, deletion, loading durables on open, and the retention policies
+// that delete acknowledged messages.
 
 // Consumer create actions.
 const (
@@ -29,8 +30,6 @@ type consumerMeta struct {
 	Config  ConsumerConfig `json:"config"`
 	Created time.Time      `json:"created"`
 }
-
-func (st *Stream) consumersDir() string { return filepath.Join(st.dir, "consumers") }
 
 // Consumer returns the named consumer.
 func (st *Stream) Consumer(name string) (*Consumer, error) {
@@ -93,7 +92,7 @@ func (st *Stream) AddConsumer(cfg ConsumerConfig, action string) (*Consumer, boo
 	if err := st.checkWorkQueueConsumerLocked(&cfg); err != nil {
 		return nil, false, err
 	}
-	c, err := st.newConsumer(cfg, time.Now().UTC(), true)
+	c, err := st.newConsumer(cfg, st.store.now().UTC(), true)
 	if err != nil {
 		return nil, false, err
 	}
@@ -148,10 +147,14 @@ func (st *Stream) checkWorkQueueConsumerLocked(cfg *ConsumerConfig) error {
 	return nil
 }
 
-// persistent reports whether a consumer's state goes to disk: durables of
-// file streams, unless they asked for memory storage.
-func (st *Stream) persistent(cfg *ConsumerConfig) bool {
-	return st.dir != "" && cfg.Durable != "" && !cfg.MemoryStorage
+// stateDir is where a consumer keeps its state; ok is false when it keeps
+// it in memory only: ephemerals, durables that asked for memory storage,
+// and every consumer of a stream whose storage keeps no consumer state.
+func (st *Stream) stateDir(cfg *ConsumerConfig) (dir string, ok bool) {
+	if cfg.Durable == "" || cfg.MemoryStorage {
+		return "", false
+	}
+	return st.storage.consumerDir(cfg.Name)
 }
 
 // newConsumer builds a consumer; fresh ones start at their deliver policy,
@@ -162,23 +165,22 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 		name:       cfg.Name,
 		created:    created,
 		cfg:        cfg,
-		filters:    cfg.filters(),
+		filter:     newSubjectFilter(cfg.filters()),
+		acks:       newAckTracker(),
 		deliverTo:  []byte(cfg.DeliverSubject),
-		match:      make(map[string]bool),
-		pending:    make(map[uint64]*pendingMsg),
 		wake:       make(chan struct{}, 1),
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),
 		timer:      time.NewTimer(time.Hour),
-		lastActive: time.Now(),
+		lastActive: st.store.now(),
 	}
 	c.timer.Stop()
 	c.send = nopSender{}
 	if fn := st.store.opts.NewSender; fn != nil {
 		c.send = fn(st.Name(), c.name)
 	}
-	dir := filepath.Join(st.consumersDir(), c.name)
-	if fresh && st.persistent(&cfg) {
+	dir, persistent := st.stateDir(&cfg)
+	if fresh && persistent {
 		meta, err := json.Marshal(consumerMeta{Config: cfg, Created: created})
 		if err != nil {
 			return nil, err
@@ -196,7 +198,7 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 		c.startPositionLocked()
 	}
 	st.mu.Unlock()
-	if st.persistent(&cfg) {
+	if persistent {
 		c.mu.Lock()
 		err := c.openConsumerLog(dir)
 		c.mu.Unlock()
@@ -207,7 +209,7 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 	st.mu.RLock()
 	c.mu.Lock()
 	c.recountLocked()
-	c.updateAckFloorLocked()
+	c.acks.updateFloor(c.cur.dseq, c.cur.dsseq)
 	c.mu.Unlock()
 	st.mu.RUnlock()
 	return c, nil
@@ -238,10 +240,10 @@ func (c *Consumer) update(cfg ConsumerConfig) error {
 			return errStorage(err)
 		}
 	}
-	filtersChanged := !slices.Equal(c.filters, cfg.filters())
-	c.cfg, c.filters, c.deliverTo = cfg, cfg.filters(), []byte(cfg.DeliverSubject)
+	filtersChanged := !slices.Equal(c.filter.subjects, cfg.filters())
+	c.cfg, c.deliverTo = cfg, []byte(cfg.DeliverSubject)
 	if filtersChanged {
-		clear(c.match)
+		c.filter = newSubjectFilter(cfg.filters())
 		c.st.mu.RLock()
 		c.recountLocked()
 		c.st.mu.RUnlock()
@@ -263,7 +265,7 @@ func (st *Stream) DeleteConsumer(name string) error {
 	if !ok {
 		return ErrConsumerNotFound
 	}
-	c.stop(statusDeleted)
+	c.stop(StatusConsumerDeleted)
 	st.forget(c)
 	return nil
 }
@@ -281,7 +283,7 @@ func (st *Stream) removeInactive(c *Consumer) {
 	st.cmu.Unlock()
 	close(c.quit)
 	c.mu.Lock()
-	c.failWaitingLocked(statusDeleted)
+	c.failWaitingLocked(StatusConsumerDeleted)
 	c.timer.Stop()
 	c.log.close()
 	c.mu.Unlock()
@@ -290,17 +292,17 @@ func (st *Stream) removeInactive(c *Consumer) {
 
 // forget removes a deleted consumer's files and tells the server.
 func (st *Stream) forget(c *Consumer) {
-	if st.persistent(&c.cfg) {
-		_ = st.store.fs.RemoveAll(filepath.Join(st.consumersDir(), c.name))
+	if dir, ok := st.stateDir(&c.cfg); ok {
+		_ = st.store.fs.RemoveAll(dir)
 	}
 	if fn := st.store.opts.ConsumerRemoved; fn != nil {
 		fn(st, c)
 	}
 }
 
-// stop ends the consumer's goroutine; hdr, when set, answers the waiting
-// pull requests. The state is snapshotted for the next start.
-func (c *Consumer) stop(hdr []byte) {
+// stop ends the consumer's goroutine; a status kind other than 0 ends the
+// waiting pull requests. The state is snapshotted for the next start.
+func (c *Consumer) stop(kind StatusKind) {
 	select {
 	case <-c.quit:
 		return
@@ -311,8 +313,8 @@ func (c *Consumer) stop(hdr []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.timer.Stop()
-	if hdr != nil {
-		c.failWaitingLocked(hdr)
+	if kind != 0 {
+		c.failWaitingLocked(kind)
 	}
 	if c.log != nil {
 		_ = c.persistLocked(true)
@@ -324,7 +326,7 @@ func (c *Consumer) stop(hdr []byte) {
 }
 
 // stopConsumers stops every consumer (stream deleted or store closing).
-func (st *Stream) stopConsumers(hdr []byte, remove bool) {
+func (st *Stream) stopConsumers(kind StatusKind, remove bool) {
 	st.cmu.Lock()
 	all := make([]*Consumer, 0, len(st.consumers))
 	for _, c := range st.consumers {
@@ -335,7 +337,7 @@ func (st *Stream) stopConsumers(hdr []byte, remove bool) {
 	}
 	st.cmu.Unlock()
 	for _, c := range all {
-		c.stop(hdr)
+		c.stop(kind)
 		if remove {
 			if fn := st.store.opts.ConsumerRemoved; fn != nil {
 				fn(st, c)
@@ -346,26 +348,21 @@ func (st *Stream) stopConsumers(hdr []byte, remove bool) {
 
 // loadConsumers opens the durable consumers saved under the stream.
 func (st *Stream) loadConsumers() {
-	if st.dir == "" {
-		return
-	}
-	entries, err := st.store.fs.ReadDir(st.consumersDir())
+	names, err := st.storage.consumerNames()
 	if err != nil {
 		return
 	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		if err := st.loadConsumer(e.Name()); err != nil {
+	for _, name := range names {
+		if err := st.loadConsumer(name); err != nil {
 			st.store.log.Error("cannot open consumer; leaving it untouched", "stream", st.Name(),
-				"consumer", e.Name(), "error", err)
+				"consumer", name, "error", err)
 		}
 	}
 }
 
 func (st *Stream) loadConsumer(name string) error {
-	raw, err := st.store.fs.ReadFile(filepath.Join(st.consumersDir(), name, metaFile))
+	dir, _ := st.storage.consumerDir(name)
+	raw, err := st.store.fs.ReadFile(filepath.Join(dir, metaFile))
 	if err != nil {
 		return err
 	}
@@ -462,6 +459,8 @@ func (st *Stream) subjectOf(seq uint64) (string, bool) {
 
 type nopSender struct{}
 
-func (nopSender) Send(_, _, _, _, _ []byte) bool { return false }
-func (nopSender) Flush()                         {}
-func (nopSender) HasInterest([]byte) bool        { return false }
+func (nopSender) Deliver([]byte, Delivery) {}
+func (nopSender) Status([]byte, Status)    {}
+func (nopSender) AckDone([]byte)           {}
+func (nopSender) Flush()                   {}
+func (nopSender) HasInterest([]byte) bool  { return false }

@@ -1,7 +1,6 @@
 package jetstore
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -140,8 +139,8 @@ type snapshotEntry struct {
 // snapshotLocked writes the whole state and restarts the log.
 func (c *Consumer) snapshotLocked() error {
 	l := c.log
-	snap := consumerSnapshot{Gen: l.gen + 1, Next: c.sseq, DSeq: c.dseq, DSSeq: c.dsseq, LPS: c.lps}
-	for seq, p := range c.pending {
+	snap := consumerSnapshot{Gen: l.gen + 1, Next: c.cur.next, DSeq: c.cur.dseq, DSSeq: c.cur.dsseq, LPS: c.cur.lps}
+	for seq, p := range c.acks.pending {
 		snap.Pending = append(snap.Pending, snapshotEntry{Seq: seq, CSeq: p.cseq, DC: p.dc, Sent: p.sent})
 	}
 	js, err := json.Marshal(snap)
@@ -199,7 +198,7 @@ func (c *Consumer) openConsumerLog(dir string) error {
 		l.buf = appendConsumerRecord(l.buf, kindLogGen, l.gen)
 	}
 	c.log = l
-	c.rebuildTimersLocked()
+	c.acks.rebuild(c.ackWaitFor)
 	return nil
 }
 
@@ -216,12 +215,9 @@ func (c *Consumer) loadSnapshot(raw []byte, l *consumerLog) error {
 		return err
 	}
 	l.gen = snap.Gen
-	c.sseq, c.dseq, c.dsseq, c.lps = snap.Next, snap.DSeq, snap.DSSeq, snap.LPS
+	c.cur.next, c.cur.dseq, c.cur.dsseq, c.cur.lps = snap.Next, snap.DSeq, snap.DSSeq, snap.LPS
 	for _, e := range snap.Pending {
-		c.pending[e.Seq] = &pendingMsg{cseq: e.CSeq, dc: e.DC, sent: e.Sent}
-		if e.DC > 1 {
-			c.redelivers++
-		}
+		c.acks.restore(e.Seq, e.CSeq, e.DC, e.Sent)
 	}
 	return nil
 }
@@ -242,7 +238,7 @@ func (c *Consumer) replayLog(data []byte, gen uint64) int {
 		case kindDelivered:
 			c.replayDelivered(f[0], f[1], int(f[2]), int64(f[3]))
 		case kindAcked:
-			c.forgetPendingLocked(f[0])
+			c.acks.forget(f[0])
 		}
 		off += n
 	}
@@ -250,38 +246,10 @@ func (c *Consumer) replayLog(data []byte, gen uint64) int {
 }
 
 func (c *Consumer) replayDelivered(sseq, cseq uint64, dc int, sent int64) {
-	c.dseq = max(c.dseq, cseq)
-	c.dsseq = max(c.dsseq, sseq)
-	if i, found := binarySearch(c.lps, sseq); found {
-		c.lps = append(c.lps[:i], c.lps[i+1:]...)
-	} else if sseq >= c.sseq {
-		c.sseq = sseq + 1
+	c.cur.replayed(sseq, cseq)
+	if c.cfg.AckPolicy != AckNone {
+		c.acks.restore(sseq, cseq, dc, sent)
 	}
-	if c.cfg.AckPolicy == AckNone {
-		return
-	}
-	p := c.pending[sseq]
-	if p == nil {
-		p = &pendingMsg{}
-		c.pending[sseq] = p
-	}
-	if dc > 1 && p.dc <= 1 {
-		c.redelivers++
-	}
-	p.cseq, p.dc, p.sent = max(p.cseq, cseq), max(p.dc, dc), max(p.sent, sent)
-}
-
-// rebuildTimersLocked re-arms redelivery and the ack floor after a load.
-func (c *Consumer) rebuildTimersLocked() {
-	c.deadlines, c.floorHeap = nil, nil
-	for seq, p := range c.pending {
-		at := time.Unix(0, p.sent).Add(c.ackWaitFor(max(p.dc, 1))).UnixNano()
-		p.deadline = at
-		c.deadlines = append(c.deadlines, deadlineItem{at: at, seq: seq})
-		c.floorHeap = append(c.floorHeap, seq)
-	}
-	heap.Init(&c.deadlines)
-	heap.Init(&c.floorHeap)
 }
 
 func (l *consumerLog) close() {

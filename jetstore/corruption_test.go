@@ -22,8 +22,8 @@ func fillStream(t *testing.T, dir string, n int) []string {
 	s := openTestStore(t, dir, func(o *Options) { o.BlockSize = 2048 })
 	st := mustAdd(t, s, StreamConfig{Name: "C", Subjects: []string{"c.*"}})
 	for i := 1; i <= n; i++ {
-		if ack := publish(t, s, st, fmt.Sprintf("c.%d", i%3), nil, payloadFor(uint64(i))); ack.Error != nil {
-			t.Fatal(ack.Error)
+		if ack := publish(t, s, st, fmt.Sprintf("c.%d", i%3), nil, payloadFor(uint64(i))); ack.Err != nil {
+			t.Fatal(ack.Err)
 		}
 	}
 	if err := s.Close(); err != nil {
@@ -59,7 +59,7 @@ func checkIntact(t *testing.T, dir string, n int) (present int) {
 		t.Fatalf("state counts %d messages, %d readable", state.Msgs, present)
 	}
 	// The stream still takes writes after recovery.
-	if ack := publish(t, s, st, "c.x", nil, []byte("new")); ack.Error != nil || ack.Seq <= st.State("", false).FirstSeq-1 {
+	if ack := publish(t, s, st, "c.x", nil, []byte("new")); ack.Err != nil || ack.Seq <= st.State("", false).FirstSeq-1 {
 		t.Fatalf("publish after recovery: %+v", ack)
 	}
 	s.Close()

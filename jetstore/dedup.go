@@ -1,7 +1,7 @@
 package jetstore
 
-// dedupIndex remembers the Nats-Msg-Id of recent messages for the
-// stream's duplicate window.
+// dedupIndex remembers the message ids (PublishOptions.MsgID) of recent
+// messages for the stream's duplicate window.
 type dedupIndex struct {
 	ids   map[string]dedupEntry
 	order []dedupItem // by time, oldest first, from head
@@ -19,8 +19,8 @@ type dedupItem struct {
 }
 
 // find returns the sequence stored under id if it is newer than since.
-func (d *dedupIndex) find(id []byte, since int64) (uint64, bool) {
-	e, ok := d.ids[string(id)]
+func (d *dedupIndex) find(id string, since int64) (uint64, bool) {
+	e, ok := d.ids[id]
 	if !ok || e.ts < since {
 		return 0, false
 	}

@@ -1,79 +1,120 @@
 package jetstore
 
-import "fmt"
-
-// APIError is a JetStream API error as clients receive it: an HTTP-like
-// code, the JetStream error code clients match on, and the reference
-// server's description (JETSTREAM.md §2). Store operations return these for
-// every failure a client can cause, so the API layer sends them unchanged.
-type APIError struct {
-	Code        int    `json:"code"`
-	ErrCode     uint16 `json:"err_code"`
-	Description string `json:"description"`
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("%s (%d/%d)", e.Description, e.Code, e.ErrCode)
-}
-
-// Is makes errors.Is match API errors by JetStream code, whatever the
-// description's details.
-func (e *APIError) Is(target error) bool {
-	t, ok := target.(*APIError)
-	return ok && t.ErrCode == e.ErrCode
-}
-
-func apiErr(code int, errCode uint16, format string, args ...any) *APIError {
-	return &APIError{Code: code, ErrCode: errCode, Description: fmt.Sprintf(format, args...)}
-}
-
-// Errors with fixed texts; compare with errors.Is.
-var (
-	ErrStreamNotFound       = &APIError{404, 10059, "stream not found"}
-	ErrConsumerNotFound     = &APIError{404, 10014, "consumer not found"}
-	ErrStreamNameInUse      = &APIError{400, 10058, "stream name already in use with a different configuration"}
-	ErrNoMessageFound       = &APIError{404, 10037, "no message found"}
-	ErrSubjectsOverlap      = &APIError{400, 10065, "subjects overlap with an existing stream"}
-	ErrReplicasNotSupported = &APIError{500, 10074, "replicas > 1 not supported in non-clustered mode"}
-	ErrMessageTooLarge      = &APIError{400, 10054, "message size exceeds maximum allowed"}
-	ErrBadRequest           = &APIError{400, 10003, "bad request"}
-	ErrStreamNameMismatch   = &APIError{400, 10056, "stream name in subject does not match request"}
-	ErrExpectedStream       = &APIError{400, 10060, "expected stream does not match"}
-	ErrMaxMsgsExceeded      = &APIError{503, 10077, "maximum messages exceeded"}
-	ErrMaxBytesExceeded     = &APIError{503, 10077, "maximum bytes exceeded"}
-	ErrMaxMsgsPerSubject    = &APIError{503, 10077, "maximum messages per subject exceeded"}
-	ErrRollupNotPermitted   = &APIError{500, 10111, "rollup not permitted"}
-	ErrDeleteNotPermitted   = &APIError{500, 10057, "message delete not permitted"}
-	ErrStoreEOF             = &APIError{500, 10057, "stream store EOF"}
-	ErrPurgeNotPermitted    = &APIError{500, 10052, "stream purge not permitted"}
-	ErrMsgTTLDisabled       = &APIError{400, 10166, "per-message TTL is disabled"}
-	ErrJetStreamNotEnabled  = &APIError{503, 10076, "JetStream not enabled"}
-	ErrMaxStreamsReached    = &APIError{400, 10027, "maximum number of streams reached"}
-	ErrStreamSealed         = &APIError{400, 10109, "invalid operation on sealed stream"}
-	ErrIngestQueueFull      = &APIError{503, 10077, "stream ingest queue is full, publish slower"}
-	ErrStreamUnavailable    = &APIError{503, 10008, "JetStream stream is unavailable after a storage failure"}
+import (
+	"errors"
+	"fmt"
 )
 
-// errWrongLastSeq reports the actual last sequence (of the stream or of the
-// subject) an expected-sequence header did not match.
-func errWrongLastSeq(actual uint64) *APIError {
-	return apiErr(400, 10071, "wrong last sequence: %d", actual)
+// Errors are values. A failure the caller or a client can cause is either a
+// sentinel (compare with errors.Is; it may come wrapped with context) or a
+// type carrying the facts needed to explain it (errors.As). The store says
+// nothing about how a failure is shown to clients: the API layer maps these
+// onto its own error codes and texts.
+
+// Stream errors.
+var (
+	ErrStreamNotFound = errors.New("stream not found")
+	// ErrReservedSubject: the configuration captures one of the store's
+	// Options.ReservedSubjects without NoAck.
+	ErrReservedSubject      = errors.New("subject is reserved; a stream may capture it only without acks")
+	ErrStreamNameInUse      = errors.New("stream name already in use with a different configuration")
+	ErrSubjectsOverlap      = errors.New("subjects overlap with an existing stream")
+	ErrReplicasNotSupported = errors.New("replicas > 1 not supported without clustering")
+	ErrNoMessageFound       = errors.New("no message found")
+	// ErrStoreEOF: a delete named a sequence the stream does not hold.
+	ErrStoreEOF           = errors.New("sequence not in the stream")
+	ErrDeleteNotPermitted = errors.New("message delete not permitted")
+	ErrPurgeNotPermitted  = errors.New("stream purge not permitted")
+	ErrPurgeSeqAndKeep    = errors.New("purge can not have both seq and keep")
+	ErrStreamSealed       = errors.New("invalid operation on sealed stream")
+	// ErrStreamUnavailable: the stream is refusing changes after a storage
+	// failure until it can be reopened from what is on disk.
+	ErrStreamUnavailable = errors.New("stream is unavailable after a storage failure")
+	ErrIngestQueueFull   = errors.New("stream ingest queue is full, publish slower")
+	errStoreClosed       = errors.New("jetstore: store closed")
+)
+
+// Publish errors: why a message was refused.
+var (
+	ErrExpectedStream = errors.New("expected stream does not match")
+	// ErrMalformedExpectation: an expected sequence the publisher sent was
+	// not a number (see SeqExpectation).
+	ErrMalformedExpectation = errors.New("expected sequence is not a number")
+	ErrMsgTTLDisabled       = errors.New("per-message TTL is disabled")
+	ErrMessageTooLarge      = errors.New("message size exceeds maximum allowed")
+	ErrMaxMsgsExceeded      = errors.New("maximum messages exceeded")
+	ErrMaxBytesExceeded     = errors.New("maximum bytes exceeded")
+	ErrMaxMsgsPerSubject    = errors.New("maximum messages per subject exceeded")
+	ErrRollupNotPermitted   = errors.New("rollup not permitted")
+)
+
+// Consumer errors.
+var (
+	ErrConsumerNotFound      = errors.New("consumer not found")
+	ErrConsumerExists        = errors.New("consumer already exists")
+	ErrConsumerDoesNotExist  = errors.New("consumer does not exist")
+	ErrMaxConsumers          = errors.New("maximum consumers limit reached")
+	ErrMultipleFilters       = errors.New("consumer config can not have both filter_subject and filter_subjects")
+	ErrOverlappingFilters    = errors.New("consumer subject filters cannot overlap")
+	ErrEmptyFilter           = errors.New("consumer filter in FilterSubjects cannot be empty")
+	ErrWQRequiresExplicitAck = errors.New("workqueue stream requires explicit ack")
+	ErrWQMultipleUnfiltered  = errors.New("multiple non-filtered consumers not allowed on workqueue stream")
+	ErrWQNotUnique           = errors.New("filtered consumer not unique on workqueue stream")
+	ErrWQNotDeliverAll       = errors.New("consumer must be deliver all on workqueue stream")
+	ErrFlowControlNeedsHB    = errors.New("consumer with flow control also needs heartbeats")
+	ErrHeartbeatTooSmall     = errors.New("consumer idle heartbeat needs to be >= 100ms")
+	ErrPushWithMaxWaiting    = errors.New("consumer in push mode can not set max waiting")
+)
+
+// StreamConfigError is an invalid stream configuration or update; Reason
+// says what is wrong.
+type StreamConfigError struct{ Reason string }
+
+func (e *StreamConfigError) Error() string { return e.Reason }
+
+func errStreamConfig(format string, args ...any) error {
+	return &StreamConfigError{Reason: fmt.Sprintf(format, args...)}
 }
 
-func errWrongLastMsgID(last string) *APIError {
-	return apiErr(400, 10070, "wrong last msg ID: %s", last)
+// ConsumerConfigError is an invalid consumer configuration or update.
+type ConsumerConfigError struct{ Reason string }
+
+func (e *ConsumerConfigError) Error() string { return e.Reason }
+
+func errConsumerConfig(format string, args ...any) error {
+	return &ConsumerConfigError{Reason: fmt.Sprintf(format, args...)}
 }
 
-func errRollupInvalid(value string) *APIError {
-	return apiErr(400, 10111, "rollup value invalid: %s", value)
-}
+// WrongLastSeqError refuses a publish whose expected last sequence (of the
+// stream, or of a subject) is not the actual one, Last.
+type WrongLastSeqError struct{ Last uint64 }
 
-// errStreamConfig reports an invalid stream configuration or update.
-func errStreamConfig(format string, args ...any) *APIError {
-	return apiErr(500, 10052, format, args...)
-}
+func (e *WrongLastSeqError) Error() string { return fmt.Sprintf("wrong last sequence: %d", e.Last) }
 
-// errStorage wraps an I/O failure for a client.
-func errStorage(err error) *APIError {
-	return apiErr(503, 10077, "storage failure: %v", err)
+// WrongLastMsgIDError refuses a publish whose expected last message id is
+// not the id of the stream's newest message that had one, Last.
+type WrongLastMsgIDError struct{ Last string }
+
+func (e *WrongLastMsgIDError) Error() string { return "wrong last msg ID: " + e.Last }
+
+// InvalidRollupError refuses a publish asking for a rollup that is neither
+// of a subject nor of the whole stream; Value is what it asked for.
+type InvalidRollupError struct{ Value string }
+
+func (e *InvalidRollupError) Error() string { return "rollup value invalid: " + e.Value }
+
+// StorageError is a failed read, write or sync of the store's files.
+type StorageError struct{ Err error }
+
+func (e *StorageError) Error() string { return "storage failure: " + e.Err.Error() }
+func (e *StorageError) Unwrap() error { return e.Err }
+
+// errStorage wraps an I/O failure; a stream already known to be unusable
+// is reported as that.
+func errStorage(err error) error {
+	var se *StorageError
+	if errors.As(err, &se) || errors.Is(err, ErrStreamUnavailable) {
+		return err
+	}
+	return &StorageError{Err: err}
 }

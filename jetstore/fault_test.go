@@ -3,28 +3,9 @@ package jetstore
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 )
-
-// fakeClock is a settable clock for the retry pacing of failed streams.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func TestWriteAndSyncFailuresPoisonThenRecover(t *testing.T) {
 	for _, tc := range []struct {
@@ -41,24 +22,24 @@ func TestWriteAndSyncFailuresPoisonThenRecover(t *testing.T) {
 			s := openTestStore(t, dir, func(o *Options) { o.FS, o.Now = ffs, clock.Now })
 			st := mustAdd(t, s, StreamConfig{Name: "F", Subjects: []string{"f"}})
 			for i := 1; i <= 10; i++ {
-				if ack := publish(t, s, st, "f", nil, []byte(fmt.Sprint("ok", i))); ack.Error != nil {
-					t.Fatalf("publish %d: %v", i, ack.Error)
+				if ack := publish(t, s, st, "f", nil, []byte(fmt.Sprint("ok", i))); ack.Err != nil {
+					t.Fatalf("publish %d: %v", i, ack.Err)
 				}
 			}
 
 			ffs.set(tc.write, tc.sync)
-			if ack := publish(t, s, st, "f", nil, []byte("lost")); ack.Error == nil {
+			if ack := publish(t, s, st, "f", nil, []byte("lost")); ack.Err == nil {
 				t.Fatalf("publish during failure acked: %+v", ack)
 			}
 			// Poisoned: refused without touching the disk, even once it heals,
 			// until the retry interval passed.
 			ffs.set(nil, nil)
-			if ack := publish(t, s, st, "f", nil, nil); !errors.Is(ack.Error, ErrStreamUnavailable) {
+			if ack := publish(t, s, st, "f", nil, nil); !errors.Is(ack.Err, ErrStreamUnavailable) {
 				t.Fatalf("publish while poisoned: %+v", ack)
 			}
 			clock.advance(2 * retryAfterFailure)
 			ack := publish(t, s, st, "f", nil, []byte("after"))
-			if ack.Error != nil || ack.Seq != 11 {
+			if ack.Err != nil || ack.Seq != 11 {
 				t.Fatalf("publish after recovery: %+v", ack)
 			}
 			verify := func(st *Stream) {

@@ -1,6 +1,8 @@
 package jetstore
 
 import (
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -9,17 +11,17 @@ import (
 // ackSink collects publish outcomes by reply subject.
 type ackSink struct {
 	mu   sync.Mutex
-	acks map[string]PubAck
+	acks map[string]PublishResult
 	cond *sync.Cond
 }
 
 func newAckSink() *ackSink {
-	s := &ackSink{acks: make(map[string]PubAck)}
+	s := &ackSink{acks: make(map[string]PublishResult)}
 	s.cond = sync.NewCond(&s.mu)
 	return s
 }
 
-func (s *ackSink) fn(_ *Stream, msgs []*InMsg, acks []PubAck) {
+func (s *ackSink) fn(_ *Stream, msgs []*InMsg, acks []PublishResult) {
 	s.mu.Lock()
 	for i, m := range msgs {
 		s.acks[string(m.Reply)] = acks[i]
@@ -29,7 +31,7 @@ func (s *ackSink) fn(_ *Stream, msgs []*InMsg, acks []PubAck) {
 }
 
 // wait blocks until the ack for reply arrived (bounded by the test timeout).
-func (s *ackSink) wait(t testing.TB, reply string) PubAck {
+func (s *ackSink) wait(t testing.TB, reply string) PublishResult {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	s.mu.Lock()
@@ -96,13 +98,21 @@ var replySeq struct {
 }
 
 // publish stores one message and waits for its ack.
-func publish(t testing.TB, s *testStore, st *Stream, subject string, hdr, data []byte) PubAck {
+func publish(t testing.TB, s *testStore, st *Stream, subject string, hdr, data []byte) PublishResult {
+	t.Helper()
+	return publishWith(t, s, st, subject, hdr, data, nil)
+}
+
+// publishWith is publish with publish options.
+func publishWith(t testing.TB, s *testStore, st *Stream, subject string, hdr, data []byte, o *PublishOptions) PublishResult {
 	t.Helper()
 	replySeq.Lock()
 	replySeq.n++
 	reply := "r." + itoa(replySeq.n)
 	replySeq.Unlock()
-	if err := st.Publish(NewInMsg([]byte(subject), []byte(reply), hdr, data)); err != nil {
+	m := NewInMsg([]byte(subject), []byte(reply), hdr, data)
+	m.Options = o
+	if err := st.Publish(m); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 	return s.acks.wait(t, reply)
@@ -118,4 +128,19 @@ func itoa(n int) string {
 		n /= 10
 	}
 	return string(b)
+}
+
+// removeIndexFiles deletes every stream's index file under a store
+// directory, as a crash before a clean stop would leave it.
+func removeIndexFiles(dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "streams", "*", indexFile))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// PurgeRequest selects what a purge removes (JETSTREAM.md §5.4).
+// PurgeRequest selects what a purge removes; with none of its fields set,
+// everything.
 type PurgeRequest struct {
 	Filter string `json:"filter,omitempty"` // only messages on matching subjects
 	Seq    uint64 `json:"seq,omitempty"`    // only messages below this sequence
@@ -25,7 +26,7 @@ func (st *Stream) Purge(req PurgeRequest) (uint64, error) {
 	}
 	if req.Seq > 0 && req.Keep > 0 {
 		st.mu.Unlock()
-		return 0, apiErr(400, 10003, "bad request: purge can not have both seq and keep")
+		return 0, ErrPurgeSeqAndKeep
 	}
 	var purged uint64
 	if req.Filter == "" || req.Filter == ">" {

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/midgemq/midge/parser"
 )
 
 // Recovery rebuilds a stream's indexes from its block files. It trusts no
@@ -20,21 +18,23 @@ import (
 // logged with the byte range it occupied. It never deletes a stream or a
 // block file on its own.
 
-// loadLocked (re)builds the stream from its directory.
-func (st *Stream) loadLocked() error {
-	ids, err := st.blockIDs()
+// load (re)builds the stream from its directory: from the index file of
+// a clean stop when it is there and matches the blocks, else from the
+// blocks alone (stream lock held).
+func (f *fileStorage) load(st *Stream) error {
+	ids, err := f.blockIDs(st)
 	if err != nil {
 		return err
 	}
 	st.resetIndexesLocked()
-	if err := st.loadIndexLocked(ids); err != nil {
+	if err := f.loadIndex(st, ids); err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			st.store.log.Warn("index file unusable; rebuilding from blocks", "stream", st.cfg.Name, "error", err)
+			st.store.log.Warn("index file unusable; rebuilding from blocks", "stream", st.name, "error", err)
 		}
 		st.closeBlocksLocked()
 		st.resetIndexesLocked()
 		for _, id := range ids {
-			if err := st.loadBlockLocked(id); err != nil {
+			if err := f.loadBlock(st, id); err != nil {
 				return err
 			}
 			st.nextID = id + 1
@@ -68,8 +68,8 @@ func (st *Stream) resetIndexesLocked() {
 }
 
 // blockIDs lists the block files in order.
-func (st *Stream) blockIDs() ([]uint32, error) {
-	entries, err := st.store.fs.ReadDir(st.blockDir())
+func (f *fileStorage) blockIDs(st *Stream) ([]uint32, error) {
+	entries, err := f.fs.ReadDir(f.blockDir())
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (st *Stream) blockIDs() ([]uint32, error) {
 		}
 		id, err := strconv.ParseUint(strings.TrimSuffix(name, ".blk"), 10, 32)
 		if err != nil {
-			st.store.log.Warn("ignoring unexpected file in stream", "stream", st.cfg.Name, "file", name)
+			st.store.log.Warn("ignoring unexpected file in stream", "stream", st.name, "file", name)
 			continue
 		}
 		ids = append(ids, uint32(id))
@@ -90,29 +90,31 @@ func (st *Stream) blockIDs() ([]uint32, error) {
 	return ids, nil
 }
 
-func (st *Stream) loadBlockLocked(id uint32) error {
-	path := filepath.Join(st.blockDir(), blockFileName(id))
-	f, err := st.store.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
+// loadBlock scans one block file into the indexes, cutting off a torn or
+// damaged tail.
+func (f *fileStorage) loadBlock(st *Stream, id uint32) error {
+	path := filepath.Join(f.blockDir(), blockFileName(id))
+	file, err := f.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", path, err)
 	}
-	info, err := f.Stat()
+	info, err := file.Stat()
 	if err != nil {
-		f.Close()
+		file.Close()
 		return err
 	}
 	data := make([]byte, info.Size())
-	if _, err := f.ReadAt(data, 0); err != nil && info.Size() > 0 {
-		f.Close()
+	if _, err := file.ReadAt(data, 0); err != nil && info.Size() > 0 {
+		file.Close()
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
-	b := &block{id: id, path: path, file: f, first: st.state.last + 1}
+	b := &block{id: id, path: path, file: file, first: st.state.last + 1}
 	st.blocks = append(st.blocks, b)
 	valid := st.scanBlockLocked(b, data, 0)
 	if valid < len(data) {
 		st.store.log.Warn("cut off a torn or damaged block tail",
-			"stream", st.cfg.Name, "block", path, "kept_bytes", valid, "lost_bytes", len(data)-valid)
-		if err := f.Truncate(int64(valid)); err != nil {
+			"stream", st.name, "block", path, "kept_bytes", valid, "lost_bytes", len(data)-valid)
+		if err := file.Truncate(int64(valid)); err != nil {
 			return fmt.Errorf("truncating %s: %w", path, err)
 		}
 		data = data[:valid]
@@ -142,7 +144,7 @@ func (st *Stream) scanBlockLocked(b *block, data []byte, start int) int {
 			return off
 		}
 		st.store.log.Warn("skipped a damaged record range",
-			"stream", st.cfg.Name, "block", b.path, "from", off, "to", next)
+			"stream", st.name, "block", b.path, "from", off, "to", next)
 		off = next
 	}
 	return off
@@ -214,10 +216,11 @@ func nextValidRecord(data []byte, off int) int {
 // window and the id of the newest message that had one. Recovery calls it
 // in sequence (and so time) order while it reads the records anyway.
 func (st *Stream) noteRecoveredLocked(seq uint64, ts int64, header []byte) {
-	if len(header) == 0 {
+	idOf := st.store.opts.MessageID
+	if len(header) == 0 || idOf == nil {
 		return
 	}
-	id := parser.HeaderValue(header, hdrMsgID)
+	id := idOf(header)
 	if len(id) == 0 {
 		return
 	}
@@ -250,13 +253,10 @@ func (st *Stream) reloadLocked() error {
 		}
 		b.file.Close()
 	}
-	if st.dir == "" {
-		return nil
-	}
 	// Consumers must recount: positions in the old change log are void.
 	old := st.changes
 	st.changes = nil
-	err := st.loadLocked()
+	err := st.storage.load(st)
 	if old != nil {
 		st.changes = &changeLog{ring: old.ring, epoch: old.epoch + 1}
 	}

@@ -30,11 +30,8 @@ const (
 
 var errIndexMismatch = errors.New("index does not match the blocks")
 
-// writeIndexLocked snapshots the indexes (after a clean stop).
-func (st *Stream) writeIndexLocked() error {
-	if st.dir == "" {
-		return nil
-	}
+// saveIndex snapshots the indexes (after a clean stop).
+func (f *fileStorage) saveIndex(st *Stream) error {
 	b := []byte(indexMagic)
 	b = binary.LittleEndian.AppendUint32(b, indexVersion)
 	b = binary.LittleEndian.AppendUint64(b, st.state.first)
@@ -59,7 +56,7 @@ func (st *Stream) writeIndexLocked() error {
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(st.lastID)))
 	b = append(b, st.lastID...)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
-	return writeFileAtomic(st.store.fs, filepath.Join(st.dir, indexFile), b)
+	return writeFileAtomic(f.fs, filepath.Join(f.dir, indexFile), b)
 }
 
 // indexReader decodes the index file, remembering the first error.
@@ -82,16 +79,16 @@ func (r *indexReader) u16() uint16 { return binary.LittleEndian.Uint16(r.take(2)
 func (r *indexReader) u32() uint32 { return binary.LittleEndian.Uint32(r.take(4)) }
 func (r *indexReader) u64() uint64 { return binary.LittleEndian.Uint64(r.take(8)) }
 
-// loadIndexLocked rebuilds the indexes from the index file and the bytes
+// loadIndex rebuilds the indexes from the index file and the bytes
 // appended since. On any error the caller rebuilds from the blocks.
-func (st *Stream) loadIndexLocked(ids []uint32) error {
-	path := filepath.Join(st.dir, indexFile)
-	raw, err := st.store.fs.ReadFile(path)
+func (f *fileStorage) loadIndex(st *Stream, ids []uint32) error {
+	path := filepath.Join(f.dir, indexFile)
+	raw, err := f.fs.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	// Whatever happens next, a crash must not find this snapshot again.
-	defer st.store.fs.Remove(path)
+	defer f.fs.Remove(path)
 	if len(raw) < len(indexMagic)+8 || string(raw[:len(indexMagic)]) != indexMagic {
 		return errIndexMismatch
 	}
@@ -110,7 +107,7 @@ func (st *Stream) loadIndexLocked(ids []uint32) error {
 	}
 	sizes := make([]uint64, nblocks)
 	for i := 0; i < nblocks; i++ {
-		if err := st.loadIndexedBlockLocked(r, ids[i], &sizes[i]); err != nil {
+		if err := f.loadIndexedBlock(st, r, ids[i], &sizes[i]); err != nil {
 			return err
 		}
 	}
@@ -132,7 +129,7 @@ func (st *Stream) loadIndexLocked(ids []uint32) error {
 		}
 	}
 	for _, id := range ids[nblocks:] {
-		if err := st.loadBlockLocked(id); err != nil {
+		if err := f.loadBlock(st, id); err != nil {
 			return err
 		}
 		st.nextID = id + 1
@@ -140,25 +137,25 @@ func (st *Stream) loadIndexLocked(ids []uint32) error {
 	return nil
 }
 
-// loadIndexedBlockLocked reads one block's table and opens its file.
-func (st *Stream) loadIndexedBlockLocked(r *indexReader, wantID uint32, size *uint64) error {
+// loadIndexedBlock reads one block's table and opens its file.
+func (f *fileStorage) loadIndexedBlock(st *Stream, r *indexReader, wantID uint32, size *uint64) error {
 	id, first, recorded, n := r.u32(), r.u64(), r.u64(), int(r.u32())
 	if r.err != nil || id != wantID || n > len(r.b)/12 {
 		return errIndexMismatch
 	}
-	path := filepath.Join(st.blockDir(), blockFileName(id))
-	f, err := st.store.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
+	path := filepath.Join(f.blockDir(), blockFileName(id))
+	file, err := f.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	b := &block{id: id, path: path, file: f, first: first}
+	b := &block{id: id, path: path, file: file, first: first}
 	st.blocks = append(st.blocks, b)
-	info, err := f.Stat()
+	info, err := file.Stat()
 	if err != nil || uint64(info.Size()) < recorded {
 		return errIndexMismatch
 	}
 	data := make([]byte, recorded)
-	if _, err := f.ReadAt(data, 0); err != nil && recorded > 0 {
+	if _, err := file.ReadAt(data, 0); err != nil && recorded > 0 {
 		return err
 	}
 	b.entries = make([]entry, n)
@@ -172,7 +169,7 @@ func (st *Stream) loadIndexedBlockLocked(r *indexReader, wantID uint32, size *ui
 		// points at must still pass its checksum, so counts stay exact.
 		rec, _, err := decodeRecord(data[min(int(e.off), len(data)):])
 		if err != nil || rec.seq != first+uint64(i) {
-			st.store.log.Warn("indexed message failed its checksum; dropped", "stream", st.cfg.Name,
+			st.store.log.Warn("indexed message failed its checksum; dropped", "stream", st.name,
 				"block", path, "seq", first+uint64(i))
 			e.off = deletedOff
 			continue
@@ -242,7 +239,7 @@ func (st *Stream) scanTailLocked(b *block, from int64) error {
 	if info.Size() > from {
 		valid = st.scanBlockLocked(b, data, int(from))
 		if valid < len(data) {
-			st.store.log.Warn("cut off a torn block tail", "stream", st.cfg.Name, "block", b.path,
+			st.store.log.Warn("cut off a torn block tail", "stream", st.name, "block", b.path,
 				"lost_bytes", len(data)-valid)
 			if err := b.file.Truncate(int64(valid)); err != nil {
 				return err

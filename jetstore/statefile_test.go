@@ -55,7 +55,7 @@ func TestStaleIndexPlusAppendedRecords(t *testing.T) {
 	st, _ = s.Stream("I")
 	s.mu.Lock()
 	st.mu.Lock()
-	if err := st.writeIndexLocked(); err != nil { // the snapshot a crash would leave
+	if err := st.storage.saveIndex(st); err != nil { // the snapshot a crash would leave
 		t.Fatal(err)
 	}
 	st.mu.Unlock()

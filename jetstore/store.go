@@ -1,16 +1,8 @@
-// Package jetstore owns midge's persistence: streams stored as
-// checksummed records in block files (or in memory), their indexes, limits,
-// deduplication and purges, the group-commit pipeline that makes publishes
-// durable before they are acknowledged, and recovery after a crash. It
-// knows nothing of connections or the wire: the server reaches it through
-// the JetStream API subjects and hands it copied messages.
 package jetstore
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,9 +36,14 @@ type Options struct {
 	// (not a process crash) can lose up to one interval of acknowledged
 	// messages.
 	SyncInterval time.Duration
-	BlockSize    int64            // default DefaultBlockSize
-	Ack          AckFunc          // receives publish outcomes
-	Now          func() time.Time // default time.Now
+	BlockSize    int64   // default DefaultBlockSize
+	Ack          AckFunc // receives publish outcomes
+	// Now is the store's clock (default time.Now): message timestamps, max
+	// age, the pacing of recovery after a failure, and every consumer
+	// deadline (ack waits, backoff, pull expiry, heartbeats, inactivity).
+	// Timers are armed for the distance the clock gives, so a clock that
+	// jumps ahead takes effect at a consumer's next pass.
+	Now func() time.Time
 
 	// NewSender gives each consumer its way to clients.
 	NewSender func(stream, consumer string) Sender
@@ -59,6 +56,19 @@ type Options struct {
 	// Observer, when set, is told about every committed publish batch
 	// (monitoring: fsync latency and group-commit batch sizes).
 	Observer CommitObserver
+
+	// ReservedSubjects (wildcards allowed) may be captured by a stream only
+	// with NoAck set: acknowledgements published on them would be taken for
+	// something else (the server's own API subjects, for instance).
+	ReservedSubjects []string
+
+	// MessageID reads a stored message's deduplication id (what its
+	// publisher passed as PublishOptions.MsgID) back from the header it was
+	// stored with, so that recovery can rebuild the duplicate windows; it
+	// returns nil when the message had none. Without it, duplicate windows
+	// start empty after a restart. The store keeps headers as opaque bytes;
+	// only the protocol that wrote them knows how to read them.
+	MessageID func(header []byte) []byte
 }
 
 // CommitObserver receives one call per group commit, on the stream's
@@ -84,8 +94,6 @@ type Store struct {
 	stopSync chan struct{}
 	syncDone chan struct{}
 }
-
-var errStoreClosed = errors.New("jetstore: store closed")
 
 // Open opens (creating if needed) the store in dir and recovers every
 // stream found there.
@@ -120,7 +128,7 @@ func Open(dir string, opts Options) (*Store, error) {
 			s.log.Error("cannot open stream; leaving it untouched", "stream", e.Name(), "error", err)
 			continue
 		}
-		s.streams[st.cfg.Name] = st
+		s.streams[st.name] = st
 	}
 	if opts.SyncInterval > 0 {
 		s.stopSync, s.syncDone = make(chan struct{}), make(chan struct{})
@@ -150,14 +158,14 @@ func (s *Store) Streams() []*Stream {
 		out = append(out, st)
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b *Stream) int { return strings.Compare(a.cfg.Name, b.cfg.Name) })
+	slices.SortFunc(out, func(a, b *Stream) int { return strings.Compare(a.name, b.name) })
 	return out
 }
 
 // AddStream creates a stream, or returns the existing one when its
 // configuration is identical (created is false then).
 func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error) {
-	cfg, err = cfg.Normalize()
+	cfg, err = cfg.normalize(s.opts.ReservedSubjects)
 	if err != nil {
 		return nil, false, err
 	}
@@ -173,7 +181,7 @@ func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error
 		return nil, false, ErrStreamNameInUse
 	}
 	for _, other := range s.streams {
-		if other.cfg.Name != cfg.Name && cfg.overlaps(&other.cfg) {
+		if ocfg := other.Config(); other.name != cfg.Name && cfg.overlaps(&ocfg) {
 			return nil, false, ErrSubjectsOverlap
 		}
 	}
@@ -188,7 +196,7 @@ func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error
 // UpdateStream changes a stream's configuration within what CheckUpdate
 // allows and applies tightened limits at once.
 func (s *Store) UpdateStream(cfg StreamConfig) (*Stream, error) {
-	cfg, err := cfg.Normalize()
+	cfg, err := cfg.normalize(s.opts.ReservedSubjects)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +207,7 @@ func (s *Store) UpdateStream(cfg StreamConfig) (*Stream, error) {
 		return nil, ErrStreamNotFound
 	}
 	for _, other := range s.streams {
-		if other != st && cfg.overlaps(&other.cfg) {
+		if ocfg := other.Config(); other != st && cfg.overlaps(&ocfg) {
 			s.mu.Unlock()
 			return nil, ErrSubjectsOverlap
 		}
@@ -222,15 +230,12 @@ func (s *Store) DeleteStream(name string) error {
 	if !ok {
 		return ErrStreamNotFound
 	}
-	st.stopConsumers(statusDeleted, true)
+	st.stopConsumers(StatusConsumerDeleted, true)
 	st.stop()
-	if st.dir == "" {
-		return nil
-	}
-	if err := s.fs.RemoveAll(st.dir); err != nil {
+	if err := st.storage.remove(); err != nil {
 		return errStorage(err)
 	}
-	return s.fs.SyncDir(s.streamsDir())
+	return nil
 }
 
 // Close stops every stream after making what they hold durable.
@@ -252,7 +257,7 @@ func (s *Store) Close() error {
 	}
 	var errs []error
 	for _, st := range streams {
-		st.stopConsumers(nil, false)
+		st.stopConsumers(0, false)
 		errs = append(errs, st.stop())
 	}
 	return errors.Join(errs...)
@@ -262,10 +267,10 @@ func (s *Store) Close() error {
 func (s *Store) Usage() (memory, file uint64) {
 	for _, st := range s.Streams() {
 		st.mu.RLock()
-		if st.dir == "" {
-			memory += st.state.bytes
-		} else {
+		if st.storage.persistent() {
 			file += st.state.bytes
+		} else {
+			memory += st.state.bytes
 		}
 		st.mu.RUnlock()
 	}
@@ -289,85 +294,11 @@ func (s *Store) syncLoop() {
 	}
 }
 
-// streamMeta is what a stream's meta file holds.
-type streamMeta struct {
-	Config  StreamConfig `json:"config"`
-	Created time.Time    `json:"created"`
-}
-
-// The meta file is written twice, each copy atomically, so that a damaged
-// copy never costs the stream its configuration.
-const (
-	metaFile       = "meta.json"
-	metaBackupFile = "meta.bak"
-)
-
-// writeMeta stores both copies of a stream's meta file.
-func writeMeta(fsys FS, dir string, m streamMeta) error {
-	data, err := encodeMeta(m)
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(fsys, filepath.Join(dir, metaFile), data); err != nil {
-		return err
-	}
-	return writeFileAtomic(fsys, filepath.Join(dir, metaBackupFile), data)
-}
-
-// readMeta reads the meta file, falling back to (and repairing from) the
-// backup copy.
-func (s *Store) readMeta(dir string) (streamMeta, error) {
-	raw, err := s.fs.ReadFile(filepath.Join(dir, metaFile))
-	var m streamMeta
-	if err == nil {
-		if m, err = decodeMeta(raw); err == nil {
-			return m, nil
-		}
-	}
-	primaryErr := err
-	raw, err = s.fs.ReadFile(filepath.Join(dir, metaBackupFile))
-	if err != nil {
-		return m, fmt.Errorf("%s: %w (no usable backup: %v)", metaFile, primaryErr, err)
-	}
-	if m, err = decodeMeta(raw); err != nil {
-		return m, fmt.Errorf("%s: %w (backup: %v)", metaFile, primaryErr, err)
-	}
-	s.log.Warn("stream meta file damaged; restored from its backup", "dir", dir, "error", primaryErr)
-	if err := writeFileAtomic(s.fs, filepath.Join(dir, metaFile), raw); err != nil {
-		s.log.Warn("cannot repair meta file", "dir", dir, "error", err)
-	}
-	return m, nil
-}
-
-// encodeMeta renders the meta file: JSON, a newline, and the JSON's CRC32C
-// in hex so that a damaged file is detected rather than misread.
-func encodeMeta(m streamMeta) ([]byte, error) {
-	js, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return fmt.Appendf(js, "\n%08x\n", crc32.Checksum(js, crcTable)), nil
-}
-
-func decodeMeta(b []byte) (streamMeta, error) {
-	var m streamMeta
-	text := strings.TrimRight(string(b), "\n")
-	i := strings.LastIndexByte(text, '\n')
-	if i < 0 {
-		return m, errors.New("meta file has no checksum")
-	}
-	js, sum := text[:i], text[i+1:]
-	if fmt.Sprintf("%08x", crc32.Checksum([]byte(js), crcTable)) != sum {
-		return m, errors.New("meta file checksum mismatch")
-	}
-	err := json.Unmarshal([]byte(js), &m)
-	return m, err
-}
-
-func newStream(s *Store, cfg StreamConfig, dir string, created time.Time) *Stream {
+func newStream(s *Store, cfg StreamConfig, sto storage, created time.Time) *Stream {
 	return &Stream{
 		store:   s,
-		dir:     dir,
+		storage: sto,
+		name:    cfg.Name,
 		cfg:     cfg,
 		created: created,
 		subj:    newSubjectIndex(),
@@ -378,23 +309,15 @@ func newStream(s *Store, cfg StreamConfig, dir string, created time.Time) *Strea
 	}
 }
 
-// createStream makes a new stream's directory, meta file and first block.
+// createStream records a new stream and makes its first block.
 func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
-	var dir string
+	var sto storage = memStorage{}
 	if cfg.Storage == StorageFile {
-		dir = filepath.Join(s.streamsDir(), cfg.Name)
-		if err := s.fs.MkdirAll(filepath.Join(dir, "blocks"), 0o755); err != nil {
-			return nil, err
-		}
+		sto = s.fileStorage(cfg.Name)
 	}
-	st := newStream(s, cfg, dir, s.now().UTC())
-	if dir != "" {
-		if err := writeMeta(s.fs, dir, streamMeta{Config: cfg, Created: st.created}); err != nil {
-			return nil, err
-		}
-		if err := s.fs.SyncDir(s.streamsDir()); err != nil {
-			return nil, err
-		}
+	st := newStream(s, cfg, sto, s.now().UTC())
+	if err := sto.create(streamMeta{Config: cfg, Created: st.created}); err != nil {
+		return nil, err
 	}
 	st.mu.Lock()
 	_, err := st.newBlockLocked()
@@ -412,9 +335,7 @@ func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
 	}
 	if err != nil {
 		st.closeFiles()
-		if dir != "" {
-			_ = s.fs.RemoveAll(dir)
-		}
+		_ = sto.remove()
 		return nil, err
 	}
 	st.start()
@@ -423,20 +344,20 @@ func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
 
 // openStream recovers an existing file stream from its directory.
 func (s *Store) openStream(name string) (*Stream, error) {
-	dir := filepath.Join(s.streamsDir(), name)
-	meta, err := s.readMeta(dir)
+	files := s.fileStorage(name)
+	meta, err := files.readMeta()
 	if err != nil {
 		return nil, err
 	}
 	if meta.Config.Name != name {
 		return nil, fmt.Errorf("meta names stream %q, directory is %q", meta.Config.Name, name)
 	}
-	st := newStream(s, meta.Config, dir, meta.Created)
-	if err := s.fs.MkdirAll(st.blockDir(), 0o755); err != nil {
+	st := newStream(s, meta.Config, files, meta.Created)
+	if err := s.fs.MkdirAll(files.blockDir(), 0o755); err != nil {
 		return nil, err
 	}
 	st.mu.Lock()
-	err = st.loadLocked()
+	err = files.load(st)
 	st.mu.Unlock()
 	if err != nil {
 		st.closeFiles()
@@ -446,8 +367,6 @@ func (s *Store) openStream(name string) (*Stream, error) {
 	st.loadConsumers()
 	return st, nil
 }
-
-func (st *Stream) blockDir() string { return filepath.Join(st.dir, "blocks") }
 
 func (st *Stream) start() {
 	go st.run()
@@ -477,8 +396,8 @@ func (st *Stream) stop() error {
 	}
 	st.mu.Lock()
 	if err == nil && st.failed == nil {
-		if ierr := st.writeIndexLocked(); ierr != nil {
-			st.store.log.Warn("cannot write index file; next start rebuilds from blocks", "stream", st.cfg.Name, "error", ierr)
+		if ierr := st.storage.saveIndex(st); ierr != nil {
+			st.store.log.Warn("cannot write index file; next start rebuilds from blocks", "stream", st.name, "error", ierr)
 		}
 	}
 	st.mu.Unlock()
@@ -532,11 +451,9 @@ func (st *Stream) update(cfg StreamConfig) error {
 	if cfg.FirstSeq == 0 {
 		cfg.FirstSeq = st.cfg.FirstSeq
 	}
-	if st.dir != "" {
-		if err := writeMeta(st.store.fs, st.dir, streamMeta{Config: cfg, Created: st.created}); err != nil {
-			st.mu.Unlock()
-			return errStorage(err)
-		}
+	if err := st.storage.saveMeta(streamMeta{Config: cfg, Created: st.created}); err != nil {
+		st.mu.Unlock()
+		return errStorage(err)
 	}
 	st.cfg = cfg
 	st.enforceAllLimitsLocked()

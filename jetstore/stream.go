@@ -9,21 +9,82 @@ import (
 	"github.com/midgemq/midge/sublist"
 )
 
+// Locks and goroutines of a stream and its consumers.
+//
+// Locks, each with what it guards:
+//
+//   - Store.mu: the store's map of streams and its closed flag.
+//   - Stream.cmu: the map of consumers and the interest filter sets
+//     published from it. Consumer.cfg is written only with both Stream.cmu
+//     and Consumer.mu held (an update), so either one suffices to read it.
+//   - Consumer.mu: a consumer's configuration, filter, cursor, ack tracker,
+//     pull queue and push flow (consumer.go); its durable log.
+//   - Stream.writeMu: the right to write or fsync the stream's files, so
+//     that one goroutine at a time hands bytes to them and a sync knows
+//     which writes it covers.
+//   - Stream.mu (read-write): everything else of the stream: configuration,
+//     blocks and their entries and byte counts, the subject index, counters,
+//     deduplication, the committed watermark, deletes and emptied blocks
+//     waiting for the next write, the change log, the failure state and
+//     the expiry timer. Readers (Get, State, consumer passes) take it for
+//     reading; the committer, purges, deletes, expiry and recovery for
+//     writing.
+//   - Stream.cacheMu: the small list of older blocks whose bytes are
+//     loaded. A block's bytes are an atomic pointer, read without a lock.
+//   - Leaves, taken with nothing else acquired inside them: the ingest
+//     queue's lock, the listeners' lock, a consumer's inbox lock.
+//
+// Order: a goroutine holding a lock of this list takes only locks further
+// down it:
+//
+//	Store.mu → Stream.cmu → Consumer.mu → Stream.writeMu → Stream.mu → Stream.cacheMu → leaves
+//
+// Not every step occurs (no path takes Stream.writeMu while holding
+// Consumer.mu: a consumer removes acknowledged messages after its pass). A
+// new consumer is built holding Stream.mu and then its own Consumer.mu,
+// against the order, before any other goroutine can reach it. Callbacks
+// into the server (AckFunc, CommitObserver, Options.ConsumerAdded and
+// ConsumerRemoved) run with no stream lock held; a consumer's Sender runs
+// with its Consumer.mu held (and, during delivery, Stream.mu for reading),
+// so it must not call back into the store.
+//
+// Goroutines:
+//
+//   - the committer (Stream.run, commit.go), one per stream, owns the
+//     ingest queue's consumer side: it applies each batch under Stream.mu,
+//     writes it under Stream.writeMu and either acks it (sync interval,
+//     memory) or hands it on;
+//   - the syncer (Stream.syncLoop), one per file stream with sync policy
+//     always, fsyncs batches (group commit), raises the committed
+//     watermark and sends their acks, in order;
+//   - the store's interval syncer (Store.syncLoop), one per store with a
+//     sync interval, fsyncs what every stream wrote;
+//   - the expiry timer's function (Stream.expire) deletes messages past
+//     max age;
+//   - one goroutine per consumer (Consumer.run, consumer_deliver.go) does
+//     all of that consumer's delivery, redelivery and state writes;
+//   - callers: publishers only queue (Stream.Publish takes the ingest
+//     lock); acks and pull requests only queue into the consumer's inbox;
+//     API calls (purge, delete, update, info) take the locks above in
+//     order.
+
 // Stream is one stream: its configuration, its log of blocks, the indexes
-// over them and the commit pipeline that appends to them.
+// over them and the commit pipeline that appends to them. Stream.mu guards
+// the fields from cfg to failedAt; the others say what guards them.
 type Stream struct {
-	store *Store
-	dir   string // "" for memory streams
+	store   *Store
+	storage storage // where the stream's data lives: files or memory only
+	name    string  // cfg.Name, which never changes; read without a lock
 
 	mu      sync.RWMutex
 	cfg     StreamConfig
-	created time.Time
+	created time.Time // set at creation, read without a lock
 	blocks  []*block
 	nextID  uint32 // id of the next block
 	subj    subjectIndex
 	state   counters
 	dedup   dedupIndex
-	lastID  string // Nats-Msg-Id of the newest message that had one
+	lastID  string // MsgID of the newest message that had one
 
 	dedupSince int64 // recovery: ids of messages older than this are not restored
 
@@ -39,22 +100,22 @@ type Stream struct {
 	changes  *changeLog // nil until the stream has consumers
 	failed   error      // set by a failed write or sync; see commit.go
 	failedAt time.Time
+	expiry   *time.Timer
 
 	writeMu sync.Mutex // one writer of the files at a time
 
 	cacheMu sync.Mutex
 	cached  []*block // non-tail blocks whose bytes are loaded, oldest first
 
-	cmu       sync.Mutex // consumers; never held while taking mu
+	cmu       sync.Mutex // guards consumers
 	consumers map[string]*Consumer
-	interest  atomic.Pointer[[][]string] // consumer filters, for interest retention
+	interest  atomic.Pointer[[][]string] // consumer filters, for interest retention; written under cmu
 
-	ingest    ingestQueue
+	ingest    ingestQueue   // its own lock
 	syncQ     chan *syncJob // committer -> syncer, with sync policy always
-	listeners listeners
+	listeners listeners     // its own lock
 	quit      chan struct{}
 	done      chan struct{}
-	expiry    *time.Timer
 }
 
 // counters are the stream's message accounting.
@@ -99,7 +160,7 @@ func msgSize(subject, header, data []byte) uint64 {
 }
 
 // Name is the stream's name.
-func (st *Stream) Name() string { return st.cfg.Name }
+func (st *Stream) Name() string { return st.name }
 
 // Config returns the stream's configuration.
 func (st *Stream) Config() StreamConfig {
@@ -214,7 +275,7 @@ func (st *Stream) getLocked(seq uint64) (StoredMsg, error) {
 	if err != nil || rec.kind != kindMsg || rec.seq != seq {
 		// The bytes changed under us (disk corruption after recovery):
 		// never hand out a message that fails its checksum.
-		st.store.log.Error("stored message failed its checksum", "stream", st.cfg.Name, "seq", seq)
+		st.store.log.Error("stored message failed its checksum", "stream", st.name, "seq", seq)
 		return StoredMsg{}, ErrNoMessageFound
 	}
 	return StoredMsg{

@@ -12,7 +12,7 @@ func TestPublishGetRestart(t *testing.T) {
 	st := mustAdd(t, s, StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}})
 	for i := 1; i <= 5; i++ {
 		ack := publish(t, s, st, fmt.Sprintf("orders.%d", i%2), nil, []byte(fmt.Sprint("m", i)))
-		if ack.Error != nil || ack.Seq != uint64(i) || ack.Stream != "ORDERS" {
+		if ack.Err != nil || ack.Seq != uint64(i) {
 			t.Fatalf("ack %d: %+v", i, ack)
 		}
 	}
@@ -80,5 +80,20 @@ func TestDeletePurgeSurviveRestart(t *testing.T) {
 	state := st.State("", false)
 	if state.Msgs != 0 || state.LastSeq != 40 || state.FirstSeq != 41 {
 		t.Fatalf("after purge+restart %+v", state)
+	}
+}
+
+// A stream may capture the store's reserved subjects only without acks.
+func TestReservedSubjectsNeedNoAck(t *testing.T) {
+	s := openTestStore(t, t.TempDir(), func(o *Options) { o.ReservedSubjects = []string{"api.>"} })
+	if _, _, err := s.AddStream(StreamConfig{Name: "A", Subjects: []string{"x", "api.*.info"}}); !errors.Is(err, ErrReservedSubject) {
+		t.Fatalf("capturing a reserved subject with acks: %v", err)
+	}
+	var cfgErr *StreamConfigError
+	if _, _, err := s.AddStream(StreamConfig{Name: "A", Subjects: []string{"a..b", "api.x"}}); !errors.As(err, &cfgErr) {
+		t.Fatalf("an invalid subject listed first is reported first: %v", err)
+	}
+	if _, _, err := s.AddStream(StreamConfig{Name: "A", Subjects: []string{"api.>"}, NoAck: true}); err != nil {
+		t.Fatalf("with no_ack: %v", err)
 	}
 }

@@ -1,15 +1,9 @@
 package mqttgw
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/nats-io/nuid"
 
 	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
@@ -29,9 +23,9 @@ import (
 //	                                    client identifier; empty once ended
 //
 // Stored messages carry the header "Nmqtt-Pub: <qos>" with the QoS they
-// were published with. Writes go straight into the streams with a reply
-// subject of the account's ack inbox; the store's acknowledgement, sent
-// once the record is durable, completes the write (a PUBACK, a SUBACK).
+// were published with. Writes go straight into the streams; the store's
+// outcome, reported once the record is durable, completes the write (a
+// PUBACK, a SUBACK).
 
 const (
 	mqttMsgsStream   = "$MQTT_msgs"
@@ -43,7 +37,6 @@ const (
 	mqttRetainPrefix   = "$MQTT.rmsgs."
 	mqttSessPrefix     = "$MQTT.sess."
 	mqttDeliverPrefix  = "$MQTT.sub."
-	mqttAckInboxPrefix = "$MQTT.JSA."
 
 	// mqttQoSHeader marks a message published over MQTT with its QoS.
 	mqttQoSHeader = "Nmqtt-Pub"
@@ -68,16 +61,12 @@ type account struct {
 
 	msgs, retained, sessions *jetstore.Stream
 
-	ackInbox string // $MQTT.JSA.<id>. ; the store's acks arrive on <ackInbox><token>
-	ackSub   *broker.Subscription
-	token    atomic.Uint64
-	willPub  *broker.Publisher
+	willPub *broker.Publisher
 
 	connectMu sync.Mutex // serializes openSession
 
-	mu      sync.Mutex
-	waiters map[uint64]func(error)
-	live    map[string]*session // sessions known in memory, by client identifier
+	mu   sync.Mutex
+	live map[string]*session // sessions known in memory, by client identifier
 }
 
 // account returns the account's MQTT state, creating it (and its streams)
@@ -89,7 +78,7 @@ func (ms *Gateway) account(acc *broker.Account) (*account, error) {
 		return ma, nil
 	}
 	ma := &account{ms: ms, acc: acc, persistent: ms.streams.Enabled(acc), willPub: acc.NewPublisher(),
-		waiters: make(map[uint64]func(error)), live: make(map[string]*session)}
+		live: make(map[string]*session)}
 	if ma.persistent {
 		if err := ma.openStreams(); err != nil {
 			return nil, err
@@ -114,11 +103,7 @@ func (ma *account) openStreams() error {
 	}
 	sess := base
 	sess.Name, sess.Subjects, sess.MaxMsgsPerSubject = mqttSessStream, []string{mqttSessPrefix + ">"}, 1
-	if ma.sessions, err = ma.ensureStream(sess); err != nil {
-		return err
-	}
-	ma.ackInbox = mqttAckInboxPrefix + nuid.Next() + "."
-	ma.ackSub, err = ma.acc.Subscribe(ma.ackInbox+"*", "", ma.storeAcked)
+	ma.sessions, err = ma.ensureStream(sess)
 	return err
 }
 
@@ -132,25 +117,11 @@ func (ma *account) ensureStream(cfg jetstore.StreamConfig) (*jetstore.Stream, er
 // stream's committer once the record is durable, or with the failure. It
 // must be quick.
 func (ma *account) store(st *jetstore.Stream, subject string, hdr, data []byte, done func(error)) error {
-	var reply []byte
-	var token uint64
+	m := jetstore.NewInMsg([]byte(subject), nil, hdr, data)
 	if done != nil {
-		token = ma.token.Add(1)
-		reply = strconv.AppendUint([]byte(ma.ackInbox), token, 10)
-		ma.mu.Lock()
-		ma.waiters[token] = done
-		ma.mu.Unlock()
+		m.Done = func(r jetstore.PublishResult) { done(r.Err) }
 	}
-	m := jetstore.NewInMsg([]byte(subject), reply, hdr, data)
-	if err := st.Publish(m); err != nil {
-		if done != nil {
-			ma.mu.Lock()
-			delete(ma.waiters, token)
-			ma.mu.Unlock()
-		}
-		return err
-	}
-	return nil
+	return st.Publish(m)
 }
 
 // storeSync is store that waits for the outcome.
@@ -165,31 +136,6 @@ func (ma *account) storeSync(st *jetstore.Stream, subject string, hdr, data []by
 	case <-time.After(mqttStoreWait):
 		return fmt.Errorf("stream %s did not acknowledge a write within %v", st.Name(), mqttStoreWait)
 	}
-}
-
-// storeAcked receives the store's acknowledgements (JSON PubAcks).
-func (ma *account) storeAcked(subject, _, _, data []byte) {
-	token, err := strconv.ParseUint(string(subject[len(ma.ackInbox):]), 10, 64)
-	if err != nil {
-		return
-	}
-	ma.mu.Lock()
-	done := ma.waiters[token]
-	delete(ma.waiters, token)
-	ma.mu.Unlock()
-	if done == nil {
-		return
-	}
-	if !bytes.Contains(data, []byte(`"error"`)) {
-		done(nil)
-		return
-	}
-	var ack jetstore.PubAck
-	if json.Unmarshal(data, &ack) == nil && ack.Error != nil {
-		done(ack.Error)
-		return
-	}
-	done(fmt.Errorf("store refused the write: %s", data))
 }
 
 // mqttMsgQoS reads the QoS a stored or forwarded message was published

@@ -477,7 +477,7 @@ func (s *session) pubAcked(pi uint16) {
 
 func (s *session) ackStored(consumer string, sseq, cseq uint64) {
 	if cons, err := s.ma.msgs.Consumer(consumer); err == nil {
-		cons.Ack(sseq, cseq, nil, nil)
+		cons.Ack(sseq, cseq, nil)
 	}
 }
 

@@ -58,6 +58,9 @@ func (s *Server) enableJetStream(acc *broker.Account) (*jsAccount, error) {
 		ConsumerAdded:   ja.consumerAdded,
 		ConsumerRemoved: ja.consumerRemoved,
 		Observer:        s.mon.CommitObserver(),
+		MessageID:       storedMsgID,
+		// A stream capturing the API with acks would answer requests.
+		ReservedSubjects: []string{jsAPIPrefix + ">"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening JetStream store in %s: %w", dir, err)
@@ -120,7 +123,7 @@ func (ja *jsAccount) subscribeStream(js *jsStream) error {
 		return err
 	}
 	js.subs = append(js.subs, ack)
-	fc, err := ja.acc.Subscribe(jetstore.FlowControlPrefix+cfg.Name+".>", "", ja.flowControlHandler(js))
+	fc, err := ja.acc.Subscribe(jsFlowControlPrefix+cfg.Name+".>", "", ja.flowControlHandler(js))
 	if err != nil {
 		ja.unsubscribeStream(js)
 		return err
@@ -179,24 +182,20 @@ func (ja *jsAccount) lookup(name string) *jsStream {
 // capture runs in the publisher's read loop: copy the message into the
 // stream's queue and return. A refusal is answered at once.
 func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
-	err := js.stream.Publish(jetstore.NewInMsg(subject, reply, hdr, data))
+	m := jetstore.NewInMsg(subject, reply, hdr, data)
+	m.Options = publishOptions(m.Header)
+	err := js.stream.Publish(m)
 	if err == nil || len(reply) == 0 {
 		return
 	}
-	ack := jetstore.PubAck{Stream: js.stream.Name()}
-	if ae, ok := err.(*jetstore.APIError); ok {
-		ack.Error = ae
-	} else {
-		ack.Error = &jetstore.APIError{Code: 503, ErrCode: 10077, Description: err.Error()}
-	}
-	body, _ := json.Marshal(ack)
+	body, _ := json.Marshal(pubAck{Stream: js.stream.Name(), Error: toAPIError(err)})
 	ja.errPub.Publish(reply, nil, nil, body)
 }
 
 // sendPubAcks is the store's AckFunc: it runs on the stream's committer,
 // in sequence order, once the batch is durable. All acks of a batch go out
 // with one wake-up per receiving connection.
-func (ja *jsAccount) sendPubAcks(st *jetstore.Stream, msgs []*jetstore.InMsg, acks []jetstore.PubAck) {
+func (ja *jsAccount) sendPubAcks(st *jetstore.Stream, msgs []*jetstore.InMsg, results []jetstore.PublishResult) {
 	js := ja.lookup(st.Name())
 	if js == nil || js.noAck.Load() {
 		return
@@ -205,16 +204,16 @@ func (ja *jsAccount) sendPubAcks(st *jetstore.Stream, msgs []*jetstore.InMsg, ac
 		if len(m.Reply) == 0 {
 			continue
 		}
-		js.ackPub.Stage(m.Reply, nil, nil, js.ackJSON(acks[i]))
+		js.ackPub.Stage(m.Reply, nil, nil, js.ackJSON(results[i]))
 	}
 	js.ackPub.Flush()
 }
 
-// ackJSON renders a PubAck; the success case is built by hand, without
-// reflection, into a buffer reused for the next ack.
-func (js *jsStream) ackJSON(ack jetstore.PubAck) []byte {
-	if ack.Error != nil {
-		body, _ := json.Marshal(ack)
+// ackJSON renders a publish result; the success case is built by hand,
+// without reflection, into a buffer reused for the next ack.
+func (js *jsStream) ackJSON(ack jetstore.PublishResult) []byte {
+	if ack.Err != nil {
+		body, _ := json.Marshal(pubAck{Stream: js.stream.Name(), Error: toAPIError(ack.Err)})
 		return body
 	}
 	body := append(js.ackLine[:0], `{"stream":`...)

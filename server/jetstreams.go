@@ -104,7 +104,7 @@ func (j *jetStreams) Enabled(acc *broker.Account) bool { return j.of(acc) != nil
 func (j *jetStreams) EnsureStream(acc *broker.Account, cfg jetstore.StreamConfig) (*jetstore.Stream, error) {
 	ja := j.of(acc)
 	if ja == nil {
-		return nil, jetstore.ErrJetStreamNotEnabled
+		return nil, fmt.Errorf("account %s has no JetStream", acc.Name())
 	}
 	st, created, err := ja.store.AddStream(cfg)
 	if errors.Is(err, jetstore.ErrStreamNameInUse) {

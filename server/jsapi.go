@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/midgemq/midge/broker"
-	"github.com/midgemq/midge/jetstore"
 )
 
 // The JetStream API: requests arrive on $JS.API.* subjects (JETSTREAM.md
@@ -128,36 +127,26 @@ func (api *jsAPI) work(pub *broker.Publisher) {
 // apiResponse is embedded in every response: its type and, on failure, the
 // error.
 type apiResponse struct {
-	Type  string             `json:"type"`
-	Error *jetstore.APIError `json:"error,omitempty"`
+	Type  string    `json:"type"`
+	Error *apiError `json:"error,omitempty"`
 }
 
-type apiErrorer interface{ apiError() *jetstore.APIError }
+type apiErrorer interface{ apiErr() *apiError }
 
-func (r *apiResponse) apiError() *jetstore.APIError { return r.Error }
+func (r *apiResponse) apiErr() *apiError { return r.Error }
 
 func hasAPIError(resp any) bool {
 	e, ok := resp.(apiErrorer)
-	return ok && e.apiError() != nil
+	return ok && e.apiErr() != nil
 }
 
 func newResponse(suffix string) apiResponse { return apiResponse{Type: jsTypePrefix + suffix} }
 
-// toAPIError converts any failure into the error object clients get.
-func toAPIError(err error) *jetstore.APIError {
-	if ae, ok := err.(*jetstore.APIError); ok {
-		return ae
-	}
-	return &jetstore.APIError{Code: 500, ErrCode: 10049, Description: err.Error()}
-}
-
 // errInvalidJSON is the reference server's answer to an unparsable body.
-func errInvalidJSON(err error) *jetstore.APIError {
-	return &jetstore.APIError{Code: 400, ErrCode: 10025, Description: "invalid JSON: " + err.Error()}
-}
+func errInvalidJSON(err error) *apiError { return jsErrInvalidJSON.with(err) }
 
 // decodeBody unmarshals an optional JSON body; empty means defaults.
-func decodeBody(body []byte, v any) *jetstore.APIError {
+func decodeBody(body []byte, v any) *apiError {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil
 	}

@@ -76,7 +76,7 @@ func (api *jsAPI) consumerCreate(stream, name, filter string, legacyDurable bool
 		return resp
 	}
 	if r.Stream != stream {
-		resp.Error = jetstore.ErrStreamNameMismatch
+		resp.Error = jsErrStreamNameMismatch
 		return resp
 	}
 	st, err := api.ja.store.Stream(stream)
@@ -87,16 +87,16 @@ func (api *jsAPI) consumerCreate(stream, name, filter string, legacyDurable bool
 	cfg := r.Config
 	switch {
 	case legacyDurable && cfg.Durable == "":
-		resp.Error = &jetstore.APIError{Code: 400, ErrCode: 10016, Description: "consumer expected to be durable but no durable name set in subject"}
+		resp.Error = jsErrDurableNotInSubject
 		return resp
 	case cfg.Durable != "" && name != "" && cfg.Durable != name:
-		resp.Error = jetstore.ErrDurableNameMismatch
+		resp.Error = jsErrDurableNameMismatch
 		return resp
 	case cfg.Name != "" && name != "" && cfg.Name != name:
-		resp.Error = &jetstore.APIError{Code: 400, ErrCode: 10018, Description: "consumer name in subject does not match name in request"}
+		resp.Error = jsErrConsumerNameMismatch
 		return resp
 	case filter != "" && (len(cfg.FilterSubjects) > 0 || cfg.FilterSubject != filter):
-		resp.Error = jetstore.ErrFilterMismatch
+		resp.Error = jsErrFilterMismatch
 		return resp
 	}
 	if cfg.Name == "" {
@@ -112,7 +112,7 @@ func (api *jsAPI) consumerCreate(stream, name, filter string, legacyDurable bool
 	return resp
 }
 
-func (api *jsAPI) lookupConsumer(stream, name string) (*jetstore.Consumer, *jetstore.APIError) {
+func (api *jsAPI) lookupConsumer(stream, name string) (*jetstore.Consumer, *apiError) {
 	st, err := api.ja.store.Stream(stream)
 	if err != nil {
 		return nil, toAPIError(err)
@@ -151,7 +151,7 @@ func (api *jsAPI) consumerDelete(stream, name string) any {
 }
 
 // pagedConsumers returns a stream's consumers and one page of them.
-func (api *jsAPI) pagedConsumers(stream string, req apiRequest, limit int) ([]*jetstore.Consumer, []*jetstore.Consumer, int, *jetstore.APIError) {
+func (api *jsAPI) pagedConsumers(stream string, req apiRequest, limit int) ([]*jetstore.Consumer, []*jetstore.Consumer, int, *apiError) {
 	var r namesRequest
 	if e := decodeBody(req.body, &r); e != nil {
 		return nil, nil, 0, e

@@ -130,7 +130,7 @@ func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
 	resp := &streamInfoResponse{apiResponse: newResponse(suffix)}
 	var cfg jetstore.StreamConfig
 	if len(req.body) == 0 {
-		resp.Error = jetstore.ErrStreamNameMismatch
+		resp.Error = jsErrStreamNameMismatch
 		return resp
 	}
 	if err := json.Unmarshal(req.body, &cfg); err != nil {
@@ -138,7 +138,7 @@ func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
 		return resp
 	}
 	if cfg.Name != name {
-		resp.Error = jetstore.ErrStreamNameMismatch
+		resp.Error = jsErrStreamNameMismatch
 		return resp
 	}
 	ja := api.ja
@@ -233,7 +233,7 @@ func (api *jsAPI) streamPurge(name string, req apiRequest) any {
 		return resp
 	}
 	if r.Filter != "" && !sublist.ValidSubject(r.Filter) {
-		resp.Error = &jetstore.APIError{Code: 400, ErrCode: 10003, Description: "bad request: invalid purge filter"}
+		resp.Error = jsErrBadPurgeFilter
 		return resp
 	}
 	st, err := api.ja.store.Stream(name)
@@ -257,7 +257,7 @@ type namesRequest struct {
 }
 
 // pagedStreams returns the (filtered, sorted) streams and one page of them.
-func (api *jsAPI) pagedStreams(req apiRequest, limit int) (all, page []*jetstore.Stream, offset int, e *jetstore.APIError) {
+func (api *jsAPI) pagedStreams(req apiRequest, limit int) (all, page []*jetstore.Stream, offset int, e *apiError) {
 	var r namesRequest
 	if e = decodeBody(req.body, &r); e != nil {
 		return nil, nil, 0, e
@@ -319,7 +319,7 @@ func (r *msgGetRequest) find(st *jetstore.Stream) (*jetstore.StoredMsg, error) {
 	case r.Seq > 0:
 		return st.Get(r.Seq)
 	}
-	return nil, jetstore.ErrBadRequest
+	return nil, jsErrBadRequest
 }
 
 func (api *jsAPI) msgGet(name string, req apiRequest) any {
