@@ -21,7 +21,7 @@ func (s *Server) LameDuckShutdown() {
 		return
 	}
 	s.mu.Unlock()
-	opts := s.opts()
+	opts := s.Options()
 	grace, duration := opts.LameDuckGracePeriod, opts.LameDuckDuration
 	s.serving.Store(false)
 	s.log.Info("entering lame duck mode, no longer accepting clients",
@@ -29,7 +29,7 @@ func (s *Server) LameDuckShutdown() {
 	_ = s.listener.Close()
 	// Streams commit and acknowledge what they hold while every client is
 	// still connected to receive the acks, as the reference server does.
-	s.js.close()
+	s.js.Close()
 
 	clients := s.broker.EnterLameDuck()
 	if len(clients) > 0 && s.waitOrStopped(grace) {

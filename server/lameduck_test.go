@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"net"
@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testutil"
 	"github.com/midgemq/midge/monitor"
+	"github.com/midgemq/midge/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -19,10 +21,10 @@ type ldmClient struct {
 	closed   chan time.Time // ClosedHandler
 }
 
-func connectLDM(t *testing.T, s *Server) *ldmClient {
+func connectLDM(t *testing.T, s *server.Server) *ldmClient {
 	t.Helper()
 	c := &ldmClient{notified: make(chan time.Time, 1), closed: make(chan time.Time, 1)}
-	c.nc = connect(t, s,
+	c.nc = testutil.Connect(t, s,
 		nats.LameDuckModeHandler(func(*nats.Conn) { c.notified <- time.Now() }),
 		nats.ClosedHandler(func(*nats.Conn) { c.closed <- time.Now() }))
 	return c
@@ -41,14 +43,14 @@ func waitLDMEvent(t *testing.T, ch <-chan time.Time, what string) time.Time {
 
 func TestLameDuckModeTellsWaitsAndClosesGradually(t *testing.T) {
 	const grace, duration = 300 * time.Millisecond, 700 * time.Millisecond
-	s := startServer(t, withMonitor, func(o *config.Options) {
+	s := testutil.StartServer(t, testutil.WithMonitor, func(o *config.Options) {
 		o.LameDuckGracePeriod, o.LameDuckDuration = grace, duration
 	})
 	clients := []*ldmClient{connectLDM(t, s), connectLDM(t, s), connectLDM(t, s)}
 	// A telnet-style client (protocol 0) cannot take an async INFO.
-	raw := dialRaw(t, s)
-	raw.send("CONNECT {\"verbose\":false}\r\n")
-	raw.roundTrip()
+	raw := testutil.DialRaw(t, s)
+	raw.Send("CONNECT {\"verbose\":false}\r\n")
+	raw.RoundTrip()
 
 	start := time.Now()
 	go s.LameDuckShutdown()
@@ -62,7 +64,7 @@ func TestLameDuckModeTellsWaitsAndClosesGradually(t *testing.T) {
 		t.Fatal("not in lame duck mode")
 	}
 	if time.Since(start) < grace { // the monitoring server goes with the shutdown
-		if code, body := httpGet(t, s, monitor.HealthzPath); code != http.StatusInternalServerError {
+		if code, body := testutil.HTTPGet(t, s, monitor.HealthzPath); code != http.StatusInternalServerError {
 			t.Fatalf("healthz in lame duck mode: %d %s", code, body)
 		}
 	}
@@ -75,7 +77,7 @@ func TestLameDuckModeTellsWaitsAndClosesGradually(t *testing.T) {
 	for _, c := range clients {
 		closedAt = append(closedAt, waitLDMEvent(t, c.closed, "close"))
 	}
-	raw.expectClosed() // with nothing sent to it before
+	raw.ExpectClosed() // with nothing sent to it before
 	select {
 	case <-s.Stopped():
 	case <-time.After(10 * time.Second):
@@ -93,7 +95,7 @@ func TestLameDuckModeTellsWaitsAndClosesGradually(t *testing.T) {
 }
 
 func TestLameDuckModeWithoutClientsShutsDownAtOnce(t *testing.T) {
-	s := startServer(t, func(o *config.Options) { o.LameDuckGracePeriod, o.LameDuckDuration = time.Hour, 2*time.Hour })
+	s := testutil.StartServer(t, func(o *config.Options) { o.LameDuckGracePeriod, o.LameDuckDuration = time.Hour, 2*time.Hour })
 	done := make(chan struct{})
 	go func() { s.LameDuckShutdown(); close(done) }()
 	select {

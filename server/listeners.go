@@ -18,7 +18,7 @@ func (s *Server) configureProtocols() error {
 	if err != nil {
 		return err
 	}
-	mq, err := mqttgw.New(s.broker, &s.js)
+	mq, err := mqttgw.New(s.broker, s.js)
 	if err != nil {
 		return err
 	}

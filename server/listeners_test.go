@@ -1,15 +1,16 @@
-package server
+package server_test
 
 import (
 	"testing"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testutil"
 )
 
 // An IPv4 host, the wildcard included, listens on IPv4 only: 0.0.0.0 must
 // not take IPv6 connections as [::] would. Every listener follows it.
 func TestIPv4WildcardListensOnIPv4(t *testing.T) {
-	s := startServer(t, withMonitor, func(o *config.Options) {
+	s := testutil.StartServer(t, testutil.WithMonitor, func(o *config.Options) {
 		o.Host = "0.0.0.0"
 		o.WebSocket = config.WebSocketOptions{Host: "0.0.0.0", Port: -1, NoTLS: true}
 		o.MQTT = config.MQTTOptions{Host: "0.0.0.0", Port: -1}

@@ -3,9 +3,9 @@ package server
 import (
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
+	"github.com/midgemq/midge/jsapi"
 	"github.com/midgemq/midge/monitor"
 )
 
@@ -53,15 +53,9 @@ func (s *Server) WebSocketPage() http.Handler {
 // JetStream lists the accounts that have JetStream, by account name.
 func (s *Server) JetStream() []monitor.JetStreamAccount {
 	var out []monitor.JetStreamAccount
-	for _, ja := range s.js.list() {
-		out = append(out, monitor.JetStreamAccount{
-			Name:        ja.acc.Name(),
-			Store:       ja.store,
-			Dir:         filepath.Join(s.opts().StoreDir, "jetstream", ja.acc.Name()),
-			APILevel:    jsAPILevel,
-			APIRequests: uint64(ja.api.total.Load()),
-			APIErrors:   uint64(ja.api.errors.Load()),
-		})
+	for _, a := range s.js.Accounts() {
+		out = append(out, monitor.JetStreamAccount{Name: a.Name, Store: a.Store, Dir: a.Dir,
+			APILevel: jsapi.APILevel, APIRequests: a.APIRequests, APIErrors: a.APIErrors})
 	}
 	return out
 }

@@ -26,12 +26,12 @@ type portsFile struct {
 // portsFilePath is where this process writes its ports file.
 func (s *Server) portsFilePath() string {
 	exe := filepath.Base(os.Args[0])
-	return filepath.Join(s.opts().PortsFileDir, fmt.Sprintf("%s_%d.ports", exe, os.Getpid()))
+	return filepath.Join(s.Options().PortsFileDir, fmt.Sprintf("%s_%d.ports", exe, os.Getpid()))
 }
 
 // writePortsFile lists the listeners' URLs; called once they are all up.
 func (s *Server) writePortsFile() error {
-	if s.opts().PortsFileDir == "" {
+	if s.Options().PortsFileDir == "" {
 		return nil
 	}
 	pf := portsFile{Nats: listenerURLs("nats", s.Addr())}
@@ -62,7 +62,7 @@ func (s *Server) writePortsFile() error {
 }
 
 func (s *Server) removePortsFile() {
-	if s.opts().PortsFileDir != "" {
+	if s.Options().PortsFileDir != "" {
 		os.Remove(s.portsFilePath())
 	}
 }

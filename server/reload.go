@@ -26,7 +26,7 @@ func (s *Server) Reload(newOpts config.Options) error {
 	reloadMu.Lock()
 	defer reloadMu.Unlock()
 	newOpts.SetDefaults()
-	changed, err := config.Diff(s.opts(), &newOpts)
+	changed, err := config.Diff(s.Options(), &newOpts)
 	if err == nil {
 		err = newOpts.Validate()
 	}
@@ -56,13 +56,13 @@ func (s *Server) Reload(newOpts config.Options) error {
 // Start). On failure the ones enabled are closed again and nothing is
 // installed.
 func (s *Server) enableAddedJetStream(ch *broker.SecurityChange) error {
-	if !s.opts().JetStream || !s.started.Load() {
+	if !s.Options().JetStream || !s.started.Load() {
 		return nil
 	}
 	for i, acc := range ch.Added {
-		if err := s.js.enable(acc); err != nil {
+		if err := s.js.Enable(acc); err != nil {
 			for _, done := range ch.Added[:i] {
-				s.js.disable(done)
+				s.js.Disable(done)
 			}
 			return err
 		}

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testutil"
+	"github.com/midgemq/midge/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
@@ -19,23 +21,23 @@ import (
 // and close the test can wait for.
 type watched struct {
 	*nats.Conn
-	errs         asyncErrors
+	errs         testutil.AsyncErrors
 	closed       chan struct{}
 	mu           sync.Mutex
 	disconnected int
 }
 
-func connectWatched(t *testing.T, s *Server, opts ...nats.Option) *watched {
+func connectWatched(t *testing.T, s *server.Server, opts ...nats.Option) *watched {
 	t.Helper()
 	w := &watched{closed: make(chan struct{})}
-	opts = append(opts, w.errs.handler(),
+	opts = append(opts, w.errs.Handler(),
 		nats.DisconnectErrHandler(func(*nats.Conn, error) {
 			w.mu.Lock()
 			w.disconnected++
 			w.mu.Unlock()
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { close(w.closed) }))
-	w.Conn = connect(t, s, opts...)
+	w.Conn = testutil.Connect(t, s, opts...)
 	return w
 }
 
@@ -43,12 +45,12 @@ func connectWatched(t *testing.T, s *Server, opts ...nats.Option) *watched {
 // 'Authorization Violation'.
 func (w *watched) expectRevoked(t *testing.T) {
 	t.Helper()
-	if e := w.errs.next(t); !strings.Contains(strings.ToLower(e), "authorization violation") {
+	if e := w.errs.Next(t); !strings.Contains(strings.ToLower(e), "authorization violation") {
 		t.Fatalf("async error %q, want an authorization violation", e)
 	}
 	select {
 	case <-w.closed:
-	case <-time.After(msgWait):
+	case <-time.After(testutil.MsgWait):
 		t.Fatal("connection not closed")
 	}
 }
@@ -57,7 +59,7 @@ func (w *watched) expectRevoked(t *testing.T) {
 // disconnect, no reconnect, and a round trip works.
 func (w *watched) expectUntouched(t *testing.T) {
 	t.Helper()
-	if err := w.FlushTimeout(msgWait); err != nil {
+	if err := w.FlushTimeout(testutil.MsgWait); err != nil {
 		t.Fatal(err)
 	}
 	w.mu.Lock()
@@ -70,15 +72,15 @@ func (w *watched) expectUntouched(t *testing.T) {
 // expectError waits for an asynchronous error containing want.
 func (w *watched) expectError(t *testing.T, want string) {
 	t.Helper()
-	if e := w.errs.next(t); !strings.Contains(e, want) {
+	if e := w.errs.Next(t); !strings.Contains(e, want) {
 		t.Fatalf("async error %q, want one containing %q", e, want)
 	}
 }
 
 // reloadAuth reloads s with its options as changed by mutate.
-func reloadAuth(t *testing.T, s *Server, mutate func(*config.Options)) {
+func reloadAuth(t *testing.T, s *server.Server, mutate func(*config.Options)) {
 	t.Helper()
-	next := *s.opts()
+	next := *s.Options()
 	next.Auth.Users = append([]config.User(nil), next.Auth.Users...)
 	mutate(&next)
 	if err := s.Reload(next); err != nil {
@@ -87,7 +89,7 @@ func reloadAuth(t *testing.T, s *Server, mutate func(*config.Options)) {
 }
 
 // serverSubs counts the subscriptions the server holds for a connection.
-func serverSubs(t *testing.T, s *Server, nc *nats.Conn) int {
+func serverSubs(t *testing.T, s *server.Server, nc *nats.Conn) int {
 	t.Helper()
 	cid, err := nc.GetClientID()
 	if err != nil {
@@ -100,9 +102,9 @@ func serverSubs(t *testing.T, s *Server, nc *nats.Conn) int {
 	return int(conns[0].NumSubs)
 }
 
-func usersServer(t *testing.T, users ...config.User) *Server {
+func usersServer(t *testing.T, users ...config.User) *server.Server {
 	t.Helper()
-	return startServer(t, func(o *config.Options) { o.Auth.Users = users })
+	return testutil.StartServer(t, func(o *config.Options) { o.Auth.Users = users })
 }
 
 func TestReloadRemovedUserIsClosedOthersUntouched(t *testing.T) {
@@ -117,13 +119,13 @@ func TestReloadRemovedUserIsClosedOthersUntouched(t *testing.T) {
 	bob.expectRevoked(t)
 	alice.expectUntouched(t)
 	alice.Publish("still.here", []byte("yes"))
-	if m := nextMsg(t, sub); string(m.Data) != "yes" {
+	if m := testutil.NextMsg(t, sub); string(m.Data) != "yes" {
 		t.Fatalf("got %q", m.Data)
 	}
-	if err := connectErr(t, s, nats.UserInfo("bob", "b")); !errors.Is(err, nats.ErrAuthorization) {
+	if err := testutil.ConnectErr(t, s, nats.UserInfo("bob", "b")); !errors.Is(err, nats.ErrAuthorization) {
 		t.Fatalf("bob reconnecting: %v", err)
 	}
-	waitFor(t, "bob's connection to go", func() bool { return s.NumClients() == 1 })
+	testutil.WaitFor(t, "bob's connection to go", func() bool { return s.NumClients() == 1 })
 }
 
 func TestReloadChangedPasswordClosesClient(t *testing.T) {
@@ -131,7 +133,7 @@ func TestReloadChangedPasswordClosesClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, func(o *config.Options) {
+	s := testutil.StartServer(t, func(o *config.Options) {
 		o.Auth.Users = []config.User{{Username: "alice", Password: string(hash)}, {Username: "bob", Password: string(hash)}}
 	})
 	alice := connectWatched(t, s, nats.UserInfo("alice", "old"))
@@ -140,10 +142,10 @@ func TestReloadChangedPasswordClosesClient(t *testing.T) {
 	reloadAuth(t, s, func(o *config.Options) { o.Auth.Users[1].Password = "new" })
 	bob.expectRevoked(t)
 	alice.expectUntouched(t) // same bcrypt hash: still proven
-	pubSubWorks(t, connect(t, s, nats.UserInfo("bob", "new")))
+	testutil.PubSubWorks(t, testutil.Connect(t, s, nats.UserInfo("bob", "new")))
 
 	// A token server whose token changes.
-	ts := startServer(t, func(o *config.Options) { o.Auth.Token = "t1" })
+	ts := testutil.StartServer(t, func(o *config.Options) { o.Auth.Token = "t1" })
 	tc := connectWatched(t, ts, nats.Token("t1"))
 	reloadAuth(t, ts, func(o *config.Options) { o.Auth.Token = "t1" }) // unchanged: nothing to do
 	tc.expectUntouched(t)
@@ -154,14 +156,14 @@ func TestReloadChangedPasswordClosesClient(t *testing.T) {
 func TestReloadTightenedPermissions(t *testing.T) {
 	s := usersServer(t, config.User{Username: "alice", Password: "a"}, config.User{Username: "free", Password: "f"})
 	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
-	free := connect(t, s, nats.UserInfo("free", "f"))
+	free := testutil.Connect(t, s, nats.UserInfo("free", "f"))
 	okSub, _ := alice.SubscribeSync("ok.x")
 	secretSub, _ := alice.SubscribeSync("secret.x")
 	feed, _ := alice.SubscribeSync("feed.>")
 	watch, _ := free.SubscribeSync("secret.y")
 	free.Flush()
 	alice.Publish("secret.y", []byte("before")) // cached as allowed
-	if m := nextMsg(t, watch); string(m.Data) != "before" {
+	if m := testutil.NextMsg(t, watch); string(m.Data) != "before" {
 		t.Fatalf("got %q", m.Data)
 	}
 
@@ -189,13 +191,13 @@ func TestReloadTightenedPermissions(t *testing.T) {
 		free.Publish(subj, []byte(subj))
 	}
 	free.Flush()
-	if m := nextMsg(t, feed); m.Subject != "feed.news" {
+	if m := testutil.NextMsg(t, feed); m.Subject != "feed.news" {
 		t.Fatalf("feed.> got %q", m.Subject)
 	}
-	nextMsg(t, okSub)
-	expectNoMsg(t, alice.Conn, secretSub)
-	expectNoMsg(t, alice.Conn, feed)
-	expectNoMsg(t, free, watch)
+	testutil.NextMsg(t, okSub)
+	testutil.ExpectNoMsg(t, alice.Conn, secretSub)
+	testutil.ExpectNoMsg(t, alice.Conn, feed)
+	testutil.ExpectNoMsg(t, free, watch)
 	alice.expectUntouched(t)
 	v := s.Stats().Violations
 	if v.PublishDenied != 1 || v.SubscribeDenied != 1 || v.AuthFailures != 0 {
@@ -209,7 +211,7 @@ func TestReloadLoosenedPermissions(t *testing.T) {
 		Subscribe: &config.SubjectPermission{Allow: []string{"ok.>"}},
 	}}, config.User{Username: "free", Password: "f"})
 	alice := connectWatched(t, s, nats.UserInfo("alice", "a"))
-	free := connect(t, s, nats.UserInfo("free", "f"))
+	free := testutil.Connect(t, s, nats.UserInfo("free", "f"))
 	watch, _ := free.SubscribeSync("more.x")
 	free.Flush()
 	alice.Publish("more.x", nil)
@@ -217,7 +219,7 @@ func TestReloadLoosenedPermissions(t *testing.T) {
 
 	reloadAuth(t, s, func(o *config.Options) { o.Auth.Users[0].Permissions = nil })
 	alice.Publish("more.x", []byte("now"))
-	if m := nextMsg(t, watch); string(m.Data) != "now" {
+	if m := testutil.NextMsg(t, watch); string(m.Data) != "now" {
 		t.Fatalf("got %q", m.Data)
 	}
 	sub, err := alice.SubscribeSync("more.>")
@@ -226,7 +228,7 @@ func TestReloadLoosenedPermissions(t *testing.T) {
 	}
 	alice.Flush()
 	free.Publish("more.y", []byte("in"))
-	if m := nextMsg(t, sub); string(m.Data) != "in" {
+	if m := testutil.NextMsg(t, sub); string(m.Data) != "in" {
 		t.Fatalf("got %q", m.Data)
 	}
 	alice.expectUntouched(t)
@@ -243,7 +245,7 @@ func TestReloadGrantsAllowResponses(t *testing.T) {
 	requests := make(chan *nats.Msg, 2)
 	svc.ChanSubscribe("svc", requests)
 	svc.Flush()
-	caller := connect(t, s, nats.UserInfo("free", "f"))
+	caller := testutil.Connect(t, s, nats.UserInfo("free", "f"))
 	request := func() (*nats.Msg, error) {
 		done := make(chan struct{})
 		var reply *nats.Msg
@@ -274,7 +276,7 @@ func TestReloadGrantsAllowResponses(t *testing.T) {
 }
 
 func TestReloadUserMovedToAnotherAccountIsClosed(t *testing.T) {
-	s := startServer(t, func(o *config.Options) {
+	s := testutil.StartServer(t, func(o *config.Options) {
 		o.Accounts = []config.AccountOptions{{Name: "A"}}
 		o.Auth.Users = []config.User{{Username: "alice", Password: "a"}, {Username: "bob", Password: "b", Account: "A"}}
 	})
@@ -284,15 +286,15 @@ func TestReloadUserMovedToAnotherAccountIsClosed(t *testing.T) {
 	alice.expectRevoked(t)
 	bob.expectUntouched(t)
 	// Reconnecting, alice shares account A with bob.
-	again := connect(t, s, nats.UserInfo("alice", "a"))
+	again := testutil.Connect(t, s, nats.UserInfo("alice", "a"))
 	sub, _ := again.SubscribeSync("in.a")
 	again.Flush()
 	bob.Publish("in.a", []byte("same account"))
-	nextMsg(t, sub)
+	testutil.NextMsg(t, sub)
 }
 
 func TestReloadAccounts(t *testing.T) {
-	s := startServer(t, func(o *config.Options) {
+	s := testutil.StartServer(t, func(o *config.Options) {
 		o.Accounts = []config.AccountOptions{{Name: "A"}}
 		o.Auth.Users = []config.User{{Username: "a", Password: "a", Account: "A"}}
 	})
@@ -304,34 +306,34 @@ func TestReloadAccounts(t *testing.T) {
 	if _, ok := s.LookupAccount("B"); !ok {
 		t.Fatal("account B not added")
 	}
-	b := connect(t, s, nats.UserInfo("b", "b"))
+	b := testutil.Connect(t, s, nats.UserInfo("b", "b"))
 	bSub, _ := b.SubscribeSync("x")
 	b.Flush()
 	a.Publish("x", []byte("from A"))
-	expectNoMsg(t, b, bSub)
+	testutil.ExpectNoMsg(t, b, bSub)
 	a.expectUntouched(t)
 
 	// Removing an account is refused; the configuration in force stays.
-	next := *s.opts()
+	next := *s.Options()
 	next.Accounts = []config.AccountOptions{{Name: "B"}}
 	next.Auth.Users = next.Auth.Users[1:]
 	if err := s.Reload(next); err == nil || !strings.Contains(err.Error(), `cannot remove accounts "A"`) {
 		t.Fatalf("removing account A: %v", err)
 	}
 	// So is a user of an unknown account.
-	next = *s.opts()
+	next = *s.Options()
 	next.Auth.Users = []config.User{{Username: "c", Password: "c", Account: "C"}}
 	if err := s.Reload(next); err == nil || !strings.Contains(err.Error(), `unknown account "C"`) {
 		t.Fatalf("unknown account: %v", err)
 	}
 	a.expectUntouched(t)
-	pubSubWorks(t, connect(t, s, nats.UserInfo("a", "a")))
+	testutil.PubSubWorks(t, testutil.Connect(t, s, nats.UserInfo("a", "a")))
 }
 
 // Turning auth on closes the clients that presented nothing; turning it
 // off keeps everyone and lifts their permissions.
 func TestReloadTurnsAuthOnAndOff(t *testing.T) {
-	s := startServer(t)
+	s := testutil.StartServer(t)
 	anon := connectWatched(t, s)
 	withCreds := connectWatched(t, s, nats.UserInfo("alice", "a"))
 	reloadAuth(t, s, func(o *config.Options) {
@@ -346,9 +348,9 @@ func TestReloadTurnsAuthOnAndOff(t *testing.T) {
 	reloadAuth(t, s, func(o *config.Options) { o.Auth = config.AuthOptions{} })
 	sub, _ := withCreds.SubscribeSync("no")
 	withCreds.Publish("no", []byte("allowed"))
-	nextMsg(t, sub)
+	testutil.NextMsg(t, sub)
 	withCreds.expectUntouched(t)
-	pubSubWorks(t, connect(t, s))
+	testutil.PubSubWorks(t, testutil.Connect(t, s))
 }
 
 func TestReloadNkeyUsers(t *testing.T) {
@@ -356,7 +358,7 @@ func TestReloadNkeyUsers(t *testing.T) {
 	keptPub, _ := kept.PublicKey()
 	dropped, _ := nkeys.CreateUser()
 	droppedPub, _ := dropped.PublicKey()
-	s := startServer(t, func(o *config.Options) { o.Auth.Nkeys = []config.NkeyUser{{Nkey: keptPub}, {Nkey: droppedPub}} })
+	s := testutil.StartServer(t, func(o *config.Options) { o.Auth.Nkeys = []config.NkeyUser{{Nkey: keptPub}, {Nkey: droppedPub}} })
 	k := connectWatched(t, s, nats.Nkey(keptPub, kept.Sign))
 	d := connectWatched(t, s, nats.Nkey(droppedPub, dropped.Sign))
 	// The kept key's signature of its connection's nonce is checked again.
@@ -380,7 +382,7 @@ func TestReloadRefusesBrokenAuthAndKeepsIt(t *testing.T) {
 			o.Auth.Users[0].Permissions = &config.Permissions{Publish: &config.SubjectPermission{Allow: []string{"bad..subject"}}}
 		},
 	} {
-		next := *s.opts()
+		next := *s.Options()
 		next.Auth.Users = append([]config.User(nil), next.Auth.Users...)
 		mutate(&next)
 		if err := s.Reload(next); err == nil {
@@ -388,8 +390,8 @@ func TestReloadRefusesBrokenAuthAndKeepsIt(t *testing.T) {
 		}
 	}
 	alice.expectUntouched(t)
-	pubSubWorks(t, alice.Conn)
-	pubSubWorks(t, connect(t, s, nats.UserInfo("alice", "a")))
+	testutil.PubSubWorks(t, alice.Conn)
+	testutil.PubSubWorks(t, testutil.Connect(t, s, nats.UserInfo("alice", "a")))
 }
 
 // Reloads racing connections, CONNECTs, subscriptions and publishes: under
@@ -436,26 +438,26 @@ func TestReloadRacesClients(t *testing.T) {
 	// The last reload restricted nothing (i = 39): subscribing works.
 	sub, _ := stayer.SubscribeSync("race.denied")
 	stayer.Publish("race.denied", []byte("ok"))
-	nextMsg(t, sub)
+	testutil.NextMsg(t, sub)
 }
 
 // The exact wire texts, as nats-server sends them on a reload, and the
 // close reason monitoring records.
 func TestReloadWireTexts(t *testing.T) {
-	s := startServer(t, withMonitor, func(o *config.Options) {
+	s := testutil.StartServer(t, testutil.WithMonitor, func(o *config.Options) {
 		o.Auth.Users = []config.User{{Username: "keep", Password: "k"}, {Username: "drop", Password: "d"}}
 	})
-	keep, drop := dialRaw(t, s), dialRaw(t, s)
-	keep.send("CONNECT {\"user\":\"keep\",\"pass\":\"k\",\"verbose\":false}\r\nSUB secret 1\r\nSUB ok q 2\r\n")
-	keep.roundTrip()
-	drop.send("CONNECT {\"user\":\"drop\",\"pass\":\"d\",\"verbose\":false}\r\n")
-	drop.roundTrip()
+	keep, drop := testutil.DialRaw(t, s), testutil.DialRaw(t, s)
+	keep.Send("CONNECT {\"user\":\"keep\",\"pass\":\"k\",\"verbose\":false}\r\nSUB secret 1\r\nSUB ok q 2\r\n")
+	keep.RoundTrip()
+	drop.Send("CONNECT {\"user\":\"drop\",\"pass\":\"d\",\"verbose\":false}\r\n")
+	drop.RoundTrip()
 
 	reloadAuth(t, s, func(o *config.Options) {
 		o.Auth.Users = []config.User{{Username: "keep", Password: "k", Permissions: &config.Permissions{
 			Subscribe: &config.SubjectPermission{Allow: []string{"ok"}, Deny: []string{"ok q"}}}}}
 	})
-	got := []string{keep.readLine(), keep.readLine()}
+	got := []string{keep.ReadLine(), keep.ReadLine()}
 	slices.Sort(got) // map order
 	want := []string{
 		"-ERR 'Permissions Violation for Subscription to \"ok\" using queue \"q\" (sid \"2\")'\r\n",
@@ -464,10 +466,10 @@ func TestReloadWireTexts(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
-	keep.roundTrip()
-	drop.expect("-ERR 'Authorization Violation'\r\n")
-	drop.expectClosed()
-	waitFor(t, "the closed connection's record", func() bool { return len(s.Broker().ClosedConns(broker.SubsNone)) == 1 })
+	keep.RoundTrip()
+	drop.Expect("-ERR 'Authorization Violation'\r\n")
+	drop.ExpectClosed()
+	testutil.WaitFor(t, "the closed connection's record", func() bool { return len(s.Broker().ClosedConns(broker.SubsNone)) == 1 })
 	if r := s.Broker().ClosedConns(broker.SubsNone)[0].Reason; r != "Authentication Failure" {
 		t.Fatalf("close reason %q", r)
 	}

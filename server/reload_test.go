@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/internal/testutil"
 	"github.com/midgemq/midge/logging/logtest"
 	"github.com/midgemq/midge/monitor"
 	"github.com/nats-io/nats.go"
@@ -15,16 +16,16 @@ import (
 
 func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
 	logs := logtest.New()
-	s := startServerLogged(t, logs, withMonitor)
-	old := connect(t, s)
+	s := testutil.StartServerLogged(t, logs, testutil.WithMonitor)
+	old := testutil.Connect(t, s)
 	sub, err := old.SubscribeSync("reload.>")
 	if err != nil {
 		t.Fatal(err)
 	}
-	monFlush(t, old)
-	loadedBefore := getJSON[monitor.Varz](t, s, monitor.VarzPath).ConfigLoadTime
+	testutil.Flush(t, old)
+	loadedBefore := testutil.GetJSON[monitor.Varz](t, s, monitor.VarzPath).ConfigLoadTime
 
-	next := *s.opts()
+	next := *s.Options()
 	next.MaxPayload, next.PingInterval, next.Trace = 512, time.Minute, true
 	if err := s.Reload(next); err != nil {
 		t.Fatal(err)
@@ -32,7 +33,7 @@ func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
 
 	// New connections get the new limit in their INFO; the old one keeps
 	// what it negotiated and stays connected.
-	fresh := connect(t, s)
+	fresh := testutil.Connect(t, s)
 	if fresh.MaxPayload() != 512 || old.MaxPayload() != config.DefaultMaxPayload {
 		t.Fatalf("max payload: fresh %d, old %d", fresh.MaxPayload(), old.MaxPayload())
 	}
@@ -42,7 +43,7 @@ func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
 	if err := old.Publish("reload.after", []byte("still here")); err != nil {
 		t.Fatal(err)
 	}
-	if m := nextMsg(t, sub); string(m.Data) != "still here" || !old.IsConnected() {
+	if m := testutil.NextMsg(t, sub); string(m.Data) != "still here" || !old.IsConnected() {
 		t.Fatalf("old connection after reload: %q connected=%v", m.Data, old.IsConnected())
 	}
 	// Tracing was switched on for the connection that already existed.
@@ -56,7 +57,7 @@ func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
 		t.Fatalf("reload log: %+v", reloaded)
 	}
 
-	v := getJSON[monitor.Varz](t, s, monitor.VarzPath)
+	v := testutil.GetJSON[monitor.Varz](t, s, monitor.VarzPath)
 	if v.MaxPayload != 512 || v.PingInterval != time.Minute || !v.ConfigLoadTime.After(loadedBefore) {
 		t.Fatalf("varz after reload: max_payload %d ping %v loaded %v (before %v)",
 			v.MaxPayload, v.PingInterval, v.ConfigLoadTime, loadedBefore)
@@ -67,8 +68,8 @@ func TestReloadAppliesLiveWithoutDroppingConnections(t *testing.T) {
 }
 
 func TestReloadRefusesWhatCannotChangeAndKeepsConfig(t *testing.T) {
-	s := startServer(t, withMonitor)
-	nc := connect(t, s)
+	s := testutil.StartServer(t, testutil.WithMonitor)
+	nc := testutil.Connect(t, s)
 	for _, tc := range []struct {
 		name   string
 		mutate func(*config.Options)
@@ -79,21 +80,21 @@ func TestReloadRefusesWhatCannotChangeAndKeepsConfig(t *testing.T) {
 		{"monitoring", func(o *config.Options) { o.HTTPBasePath = "/x" }, "HTTPBasePath"},
 		{"lame duck", func(o *config.Options) { o.LameDuckGracePeriod = 3 * time.Minute }, "grace period"},
 	} {
-		next := *s.opts()
+		next := *s.Options()
 		tc.mutate(&next)
 		err := s.Reload(next)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want one mentioning %q", tc.name, err, tc.want)
 		}
 	}
-	if o := s.opts(); o.MaxPayload != config.DefaultMaxPayload || o.LameDuckGracePeriod != config.DefaultLameDuckGracePeriod {
+	if o := s.Options(); o.MaxPayload != config.DefaultMaxPayload || o.LameDuckGracePeriod != config.DefaultLameDuckGracePeriod {
 		t.Fatalf("configuration changed by a refused reload: %+v", o)
 	}
 	if !nc.IsConnected() {
 		t.Fatal("client dropped")
 	}
 	// Zero values mean defaults, as for New: reloading them changes nothing.
-	if err := s.Reload(config.Options{Host: s.opts().Host, HTTPPort: config.MonitorRandomPort}); err != nil {
+	if err := s.Reload(config.Options{Host: s.Options().Host, HTTPPort: config.MonitorRandomPort}); err != nil {
 		t.Fatalf("reload with defaults: %v", err)
 	}
 }

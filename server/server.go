@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/jsapi"
 	"github.com/midgemq/midge/logging"
 	"github.com/midgemq/midge/monitor"
 	"github.com/midgemq/midge/mqttgw"
@@ -37,7 +39,7 @@ type Server struct {
 
 	ws *websocket.Listener // nil without a WebSocket listener
 	mq *mqttgw.Gateway     // nil without an MQTT listener
-	js jetStreams
+	js *jsapi.JetStream
 
 	mu       sync.Mutex
 	stopping bool
@@ -75,8 +77,13 @@ func New(opts config.Options, log logging.Logger) (*Server, error) {
 		log:     b.Logger(),
 		stopped: make(chan struct{}),
 	}
-	s.js.init(s)
 	s.mon = monitor.New(s)
+	s.js = jsapi.New(b, jsapi.Options{
+		Dir:          filepath.Join(opts.StoreDir, "jetstream"),
+		SyncInterval: opts.SyncInterval,
+		BlockSize:    opts.StoreBlockSize,
+		Observer:     s.mon.CommitObserver(),
+	})
 	if err := s.configureProtocols(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -86,8 +93,9 @@ func New(opts config.Options, log logging.Logger) (*Server, error) {
 // Broker is the server's broker core.
 func (s *Server) Broker() *broker.Broker { return s.broker }
 
-// opts are the options in force; the broker holds them.
-func (s *Server) opts() *config.Options { return s.broker.Options() }
+// Options are the options in force; the broker holds them. Callers must
+// not modify them.
+func (s *Server) Options() *config.Options { return s.broker.Options() }
 
 // Start listens on the configured address and begins accepting clients in
 // the background. It fails if the address cannot be listened on.
@@ -95,20 +103,22 @@ func (s *Server) Start() error {
 	if s.isStopping() {
 		return ErrServerStopped
 	}
-	o := s.opts()
+	o := s.Options()
 	// Monitoring comes first so that /healthz answers (unavailable) while
 	// streams are recovered.
 	if err := s.startMonitoring(); err != nil {
 		return err
 	}
-	if err := s.js.start(); err != nil {
-		s.stopMonitoring()
-		return err
+	if o.JetStream {
+		if err := s.js.EnableAll(); err != nil {
+			s.stopMonitoring()
+			return err
+		}
 	}
 	addr := net.JoinHostPort(o.Host, strconv.Itoa(max(o.Port, 0)))
 	ln, err := broker.Listen(o.Host, max(o.Port, 0))
 	if err != nil {
-		s.js.close()
+		s.js.Close()
 		s.stopMonitoring()
 		return fmt.Errorf("cannot listen for clients on %s: %w", addr, err)
 	}
@@ -117,7 +127,7 @@ func (s *Server) Start() error {
 	if err := s.startProtocols(); err != nil {
 		_ = ln.Close()
 		s.stopProtocols()
-		s.js.close()
+		s.js.Close()
 		s.stopMonitoring()
 		return err
 	}
@@ -167,7 +177,7 @@ func (s *Server) stoppedAccepting() bool { return s.isStopping() || s.lameDuck.L
 // Addr is the address clients connect to (useful with port 0).
 func (s *Server) Addr() *net.TCPAddr {
 	if s.listener == nil {
-		o := s.opts()
+		o := s.Options()
 		return &net.TCPAddr{IP: net.ParseIP(o.Host), Port: o.Port}
 	}
 	return s.listener.Addr().(*net.TCPAddr)
@@ -217,7 +227,7 @@ func (s *Server) Shutdown() {
 		s.stopProtocols()
 		// Streams commit and acknowledge what they hold before the clients
 		// waiting for those acks are closed (with a flush).
-		s.js.close()
+		s.js.Close()
 		s.broker.Shutdown()
 		s.live.Wait()
 		s.stopMonitoring()

@@ -20,7 +20,7 @@ var HTTPClient = &http.Client{Timeout: 10 * time.Second}
 
 // monURL is the address of a monitoring path (base path included).
 func MonitorURL(s *server.Server, path string) string {
-	base := strings.Trim(s.Broker().Options().HTTPBasePath, "/")
+	base := strings.Trim(s.Options().HTTPBasePath, "/")
 	if base != "" {
 		base = "/" + base
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -204,4 +205,49 @@ func RawInfo(t *testing.T, s *server.Server) map[string]any {
 		t.Fatalf("INFO %q: %v", line, err)
 	}
 	return info
+}
+
+// RawMsg is one MSG or HMSG as a raw connection received it.
+type RawMsg struct {
+	Subject, Reply string
+	Header, Data   string
+}
+
+// ReadMsg reads the next MSG or HMSG, answering the server's PINGs.
+func (rc *RawConn) ReadMsg() RawMsg {
+	rc.t.Helper()
+	for {
+		line := strings.TrimSuffix(rc.ReadLine(), "\r\n")
+		if line == "PING" {
+			rc.Send("PONG\r\n")
+			continue
+		}
+		f := strings.Fields(line)
+		var m RawMsg
+		var hdrLen, total int
+		switch {
+		case len(f) >= 4 && f[0] == "MSG":
+			m.Subject = f[1]
+			if len(f) == 5 {
+				m.Reply = f[3]
+			}
+			total, _ = strconv.Atoi(f[len(f)-1])
+		case len(f) >= 5 && f[0] == "HMSG":
+			m.Subject = f[1]
+			if len(f) == 6 {
+				m.Reply = f[3]
+			}
+			hdrLen, _ = strconv.Atoi(f[len(f)-2])
+			total, _ = strconv.Atoi(f[len(f)-1])
+		default:
+			rc.t.Fatalf("expected a message, got %q", line)
+		}
+		buf := make([]byte, total+2)
+		_ = rc.Conn.SetReadDeadline(time.Now().Add(RawTimeout))
+		if _, err := io.ReadFull(rc.Reader, buf); err != nil {
+			rc.t.Fatalf("reading message body: %v", err)
+		}
+		m.Header, m.Data = string(buf[:hdrLen]), string(buf[hdrLen:total])
+		return m
+	}
 }

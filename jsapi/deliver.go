@@ -1,0 +1,169 @@
+package jsapi
+
+import (
+	"strconv"
+
+	"github.com/midgemq/midge/broker"
+	"github.com/midgemq/midge/jetstore"
+)
+
+// The delivery side of the JetStream wire: a consumer's typed output
+// (jetstore.Delivery, jetstore.Status) becomes messages with ack reply
+// subjects and status header blocks. Everything is appended into scratch
+// buffers the sender reuses, so a delivery allocates nothing.
+
+const (
+	// jsAckPrefix starts the reply subject of every delivered message:
+	// $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<stored ns>.<pending>.
+	jsAckPrefix = "$JS.ACK."
+	// jsFlowControlPrefix starts the reply subject of a flow control
+	// request: $JS.FC.<stream>.<consumer>.<request id in base 36>.
+	jsFlowControlPrefix = "$JS.FC."
+)
+
+// consumerSender delivers one consumer's output through the account. The
+// consumer calls it from one goroutine at a time, so the scratch buffers
+// need no lock.
+type consumerSender struct {
+	acc *broker.Account
+	pub *broker.Publisher
+
+	subject []byte // the delivered message's subject
+	reply   []byte // ack or flow control reply subject
+	hdr     []byte // status and headers-only header blocks
+}
+
+func (ja *jsAccount) newSender(stream, consumer string) jetstore.Sender {
+	return &consumerSender{acc: ja.acc, pub: ja.acc.NewPublisher()}
+}
+
+// Deliver sends a message to target, showing the stored subject, with its
+// ack reply subject.
+func (s *consumerSender) Deliver(target []byte, d jetstore.Delivery) {
+	s.subject = append(s.subject[:0], d.Subject...)
+	s.reply = appendAckSubject(s.reply[:0], &d)
+	hdr, data := d.Header, d.Data
+	if d.HeadersOnly {
+		s.hdr = appendHeadersOnly(s.hdr[:0], d.Header, len(d.Data))
+		hdr, data = s.hdr, nil
+	}
+	s.pub.StageAs(target, s.subject, s.reply, hdr, data)
+}
+
+// Status sends a status header block (no payload) to target; a flow
+// control request carries the subject its answer goes to.
+func (s *consumerSender) Status(target []byte, st jetstore.Status) {
+	var reply []byte
+	if st.Kind == jetstore.StatusFlowControl {
+		s.reply = appendFlowControlSubject(s.reply[:0], st.Stream, st.Consumer, st.FlowControl)
+		reply = s.reply
+	}
+	s.hdr = appendStatus(s.hdr[:0], &st)
+	if s.hdr == nil {
+		return
+	}
+	s.pub.StageAs(target, target, reply, s.hdr, nil)
+}
+
+// AckDone answers an acknowledgement with an empty message.
+func (s *consumerSender) AckDone(reply []byte) { s.pub.StageAs(reply, reply, nil, nil, nil) }
+
+func (s *consumerSender) Flush() { s.pub.Flush() }
+
+func (s *consumerSender) HasInterest(target []byte) bool { return s.acc.HasInterestBytes(target) }
+
+// appendAckSubject renders a delivery's ack reply subject.
+func appendAckSubject(b []byte, d *jetstore.Delivery) []byte {
+	b = append(b, jsAckPrefix...)
+	b = append(b, d.Stream...)
+	b = append(b, '.')
+	b = append(b, d.Consumer...)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(d.Deliveries), 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, d.StreamSeq, 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, d.ConsumerSeq, 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, d.Time.UnixNano(), 10)
+	b = append(b, '.')
+	return strconv.AppendUint(b, d.Pending, 10)
+}
+
+func appendFlowControlSubject(b []byte, stream, consumer string, id uint64) []byte {
+	b = append(b, jsFlowControlPrefix...)
+	b = append(b, stream...)
+	b = append(b, '.')
+	b = append(b, consumer...)
+	b = append(b, '.')
+	return strconv.AppendUint(b, id, 36)
+}
+
+// appendHeadersOnly renders the stored header plus Nats-Msg-Size, the size
+// of the data left out.
+func appendHeadersOnly(b, stored []byte, size int) []byte {
+	if len(stored) >= 2 {
+		b = append(b, stored[:len(stored)-2]...) // without the closing blank line
+	} else {
+		b = append(b, "NATS/1.0\r\n"...)
+	}
+	b = append(b, "Nats-Msg-Size: "...)
+	b = strconv.AppendInt(b, int64(size), 10)
+	return append(b, "\r\n\r\n"...)
+}
+
+// jsStatusLines are the status code and description of each status kind.
+var jsStatusLines = [...]string{
+	jetstore.StatusIdleHeartbeat:      "100 Idle Heartbeat",
+	jetstore.StatusFlowControl:        "100 FlowControl Request",
+	jetstore.StatusNoMessages:         "404 No Messages",
+	jetstore.StatusRequestTimeout:     "408 Request Timeout",
+	jetstore.StatusMaxBytesExceeded:   "409 Message Size Exceeds MaxBytes",
+	jetstore.StatusMaxWaiting:         "409 Exceeded MaxWaiting",
+	jetstore.StatusMaxRequestBatch:    "409 Exceeded MaxRequestBatch",
+	jetstore.StatusMaxRequestExpires:  "409 Exceeded MaxRequestExpires",
+	jetstore.StatusMaxRequestMaxBytes: "409 Exceeded MaxRequestMaxBytes",
+	jetstore.StatusPushBased:          "409 Consumer is push based",
+	jetstore.StatusHeartbeatTooLarge:  "400 Bad Request - heartbeat value too large",
+	jetstore.StatusBadRequest:         "400 Bad Request",
+	jetstore.StatusConsumerDeleted:    "409 Consumer Deleted",
+}
+
+// appendStatus renders a status header block, or returns nil for a kind
+// it does not know.
+func appendStatus(b []byte, s *jetstore.Status) []byte {
+	if int(s.Kind) >= len(jsStatusLines) || jsStatusLines[s.Kind] == "" {
+		return nil
+	}
+	b = append(b, "NATS/1.0 "...)
+	b = append(b, jsStatusLines[s.Kind]...)
+	switch s.Kind {
+	case jetstore.StatusMaxRequestBatch, jetstore.StatusMaxRequestMaxBytes:
+		b = append(b, " of "...)
+		b = strconv.AppendInt(b, int64(s.Limit), 10)
+	case jetstore.StatusMaxRequestExpires:
+		b = append(b, " of "...)
+		b = append(b, s.MaxExpires.String()...)
+	}
+	b = append(b, "\r\n"...)
+	switch s.Kind {
+	case jetstore.StatusRequestTimeout, jetstore.StatusMaxBytesExceeded:
+		b = append(b, "Nats-Pending-Messages: "...)
+		b = strconv.AppendInt(b, int64(s.PendingMsgs), 10)
+		b = append(b, "\r\nNats-Pending-Bytes: "...)
+		b = strconv.AppendInt(b, int64(s.PendingBytes), 10)
+		b = append(b, "\r\n"...)
+	case jetstore.StatusIdleHeartbeat:
+		b = append(b, "Nats-Last-Consumer: "...)
+		b = strconv.AppendUint(b, s.LastConsumerSeq, 10)
+		b = append(b, "\r\nNats-Last-Stream: "...)
+		b = strconv.AppendUint(b, s.LastStreamSeq, 10)
+		b = append(b, "\r\n"...)
+		if s.FlowControl != 0 { // stalled: name the request the client owes
+			b = append(b, "Nats-Consumer-Stalled: "...)
+			b = appendFlowControlSubject(b, s.Stream, s.Consumer, s.FlowControl)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return append(b, "\r\n"...)
+}

@@ -1,0 +1,159 @@
+package jsapi
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/midgemq/midge/jetstore"
+)
+
+// apiError is a JetStream API error as clients receive it: an HTTP-like
+// code, the JetStream error code clients match on, and a description in
+// the reference server's words.
+type apiError struct {
+	Code        int    `json:"code"`
+	ErrCode     uint16 `json:"err_code"`
+	Description string `json:"description"`
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%s (%d/%d)", e.Description, e.Code, e.ErrCode)
+}
+
+// with fills a template entry of the table (one whose description has
+// verbs) with the details of one failure.
+func (e *apiError) with(args ...any) *apiError {
+	return &apiError{Code: e.Code, ErrCode: e.ErrCode, Description: fmt.Sprintf(e.Description, args...)}
+}
+
+// The JetStream API error table: every error object clients can receive,
+// by name, declared here and nowhere else. Entries whose description has
+// verbs are templates, filled with with().
+var (
+	jsErrBadRequest           = &apiError{400, 10003, "bad request"}
+	jsErrPurgeSeqAndKeep      = &apiError{400, 10003, "bad request: purge can not have both seq and keep"}
+	jsErrBadPurgeFilter       = &apiError{400, 10003, "bad request: invalid purge filter"}
+	jsErrStreamUnavailable    = &apiError{503, 10008, "JetStream stream is unavailable after a storage failure"}
+	jsErrConsumerConfig       = &apiError{400, 10012, "%s"}
+	jsErrConsumerNotFound     = &apiError{404, 10014, "consumer not found"}
+	jsErrDurableNotInSubject  = &apiError{400, 10016, "consumer expected to be durable but no durable name set in subject"}
+	jsErrDurableNameMismatch  = &apiError{400, 10017, "consumer name in subject does not match durable name in request"}
+	jsErrConsumerNameMismatch = &apiError{400, 10018, "consumer name in subject does not match name in request"}
+	jsErrInvalidJSON          = &apiError{400, 10025, "invalid JSON: %v"}
+	jsErrMaxConsumers         = &apiError{400, 10026, "maximum consumers limit reached"}
+	jsErrMessageNotFound      = &apiError{404, 10037, "no message found"}
+	jsErrUnknown              = &apiError{500, 10049, "%v"}
+	jsErrStreamConfig         = &apiError{500, 10052, "%s"}
+	jsErrReservedSubject      = &apiError{500, 10052, "subjects that overlap with jetstream api require no-ack to be true"}
+	jsErrPurgeNotPermitted    = &apiError{500, 10052, "stream purge not permitted"}
+	jsErrMessageTooLarge      = &apiError{400, 10054, "message size exceeds maximum allowed"}
+	jsErrStreamNameMismatch   = &apiError{400, 10056, "stream name in subject does not match request"}
+	jsErrDeleteNotPermitted   = &apiError{500, 10057, "message delete not permitted"}
+	jsErrStoreEOF             = &apiError{500, 10057, "stream store EOF"}
+	jsErrStreamNameInUse      = &apiError{400, 10058, "stream name already in use with a different configuration"}
+	jsErrStreamNotFound       = &apiError{404, 10059, "stream not found"}
+	jsErrExpectedStream       = &apiError{400, 10060, "expected stream does not match"}
+	jsErrSubjectsOverlap      = &apiError{400, 10065, "subjects overlap with an existing stream"}
+	jsErrWrongLastMsgID       = &apiError{400, 10070, "wrong last msg ID: %s"}
+	jsErrWrongLastSeq         = &apiError{400, 10071, "wrong last sequence: %d"}
+	jsErrReplicasNotSupported = &apiError{500, 10074, "replicas > 1 not supported in non-clustered mode"}
+	jsErrMaxMsgs              = &apiError{503, 10077, "maximum messages exceeded"}
+	jsErrMaxBytes             = &apiError{503, 10077, "maximum bytes exceeded"}
+	jsErrMaxMsgsPerSubject    = &apiError{503, 10077, "maximum messages per subject exceeded"}
+	jsErrIngestQueueFull      = &apiError{503, 10077, "stream ingest queue is full, publish slower"}
+	jsErrStorage              = &apiError{503, 10077, "storage failure: %v"}
+	jsErrPushWithMaxWaiting   = &apiError{400, 10080, "consumer in push mode can not set max waiting"}
+	jsErrHeartbeatTooSmall    = &apiError{400, 10083, "consumer idle heartbeat needs to be >= 100ms"}
+	jsErrWQRequiresExplicit   = &apiError{400, 10098, "workqueue stream requires explicit ack"}
+	jsErrWQMultipleUnfiltered = &apiError{400, 10099, "multiple non-filtered consumers not allowed on workqueue stream"}
+	jsErrWQNotUnique          = &apiError{400, 10100, "filtered consumer not unique on workqueue stream"}
+	jsErrWQNotDeliverAll      = &apiError{400, 10101, "consumer must be deliver all on workqueue stream"}
+	jsErrFlowControlNeedsHB   = &apiError{400, 10108, "consumer with flow control also needs heartbeats"}
+	jsErrStreamSealed         = &apiError{400, 10109, "invalid operation on sealed stream"}
+	jsErrRollupNotPermitted   = &apiError{500, 10111, "rollup not permitted"}
+	jsErrRollupInvalid        = &apiError{400, 10111, "rollup value invalid: %s"}
+	jsErrFilterMismatch       = &apiError{400, 10131, "Consumer create request did not match filtered subject from create subject"}
+	jsErrMultipleFilters      = &apiError{400, 10136, "consumer config can not have both filter_subject and filter_subjects"}
+	jsErrOverlappingFilters   = &apiError{400, 10138, "consumer subject filters cannot overlap"}
+	jsErrEmptyFilter          = &apiError{400, 10139, "consumer filter in FilterSubjects cannot be empty"}
+	jsErrConsumerExists       = &apiError{400, 10148, "consumer already exists"}
+	jsErrConsumerDoesNotExist = &apiError{400, 10149, "consumer does not exist"}
+	jsErrMsgTTLDisabled       = &apiError{400, 10166, "per-message TTL is disabled"}
+)
+
+// storeErrors maps the store's sentinel errors onto the table.
+var storeErrors = map[error]*apiError{
+	jetstore.ErrStreamNotFound:        jsErrStreamNotFound,
+	jetstore.ErrReservedSubject:       jsErrReservedSubject,
+	jetstore.ErrStreamNameInUse:       jsErrStreamNameInUse,
+	jetstore.ErrSubjectsOverlap:       jsErrSubjectsOverlap,
+	jetstore.ErrReplicasNotSupported:  jsErrReplicasNotSupported,
+	jetstore.ErrNoMessageFound:        jsErrMessageNotFound,
+	jetstore.ErrStoreEOF:              jsErrStoreEOF,
+	jetstore.ErrDeleteNotPermitted:    jsErrDeleteNotPermitted,
+	jetstore.ErrPurgeNotPermitted:     jsErrPurgeNotPermitted,
+	jetstore.ErrPurgeSeqAndKeep:       jsErrPurgeSeqAndKeep,
+	jetstore.ErrStreamSealed:          jsErrStreamSealed,
+	jetstore.ErrStreamUnavailable:     jsErrStreamUnavailable,
+	jetstore.ErrIngestQueueFull:       jsErrIngestQueueFull,
+	jetstore.ErrExpectedStream:        jsErrExpectedStream,
+	jetstore.ErrMalformedExpectation:  jsErrBadRequest,
+	jetstore.ErrMsgTTLDisabled:        jsErrMsgTTLDisabled,
+	jetstore.ErrMessageTooLarge:       jsErrMessageTooLarge,
+	jetstore.ErrMaxMsgsExceeded:       jsErrMaxMsgs,
+	jetstore.ErrMaxBytesExceeded:      jsErrMaxBytes,
+	jetstore.ErrMaxMsgsPerSubject:     jsErrMaxMsgsPerSubject,
+	jetstore.ErrRollupNotPermitted:    jsErrRollupNotPermitted,
+	jetstore.ErrConsumerNotFound:      jsErrConsumerNotFound,
+	jetstore.ErrConsumerExists:        jsErrConsumerExists,
+	jetstore.ErrConsumerDoesNotExist:  jsErrConsumerDoesNotExist,
+	jetstore.ErrMaxConsumers:          jsErrMaxConsumers,
+	jetstore.ErrMultipleFilters:       jsErrMultipleFilters,
+	jetstore.ErrOverlappingFilters:    jsErrOverlappingFilters,
+	jetstore.ErrEmptyFilter:           jsErrEmptyFilter,
+	jetstore.ErrWQRequiresExplicitAck: jsErrWQRequiresExplicit,
+	jetstore.ErrWQMultipleUnfiltered:  jsErrWQMultipleUnfiltered,
+	jetstore.ErrWQNotUnique:           jsErrWQNotUnique,
+	jetstore.ErrWQNotDeliverAll:       jsErrWQNotDeliverAll,
+	jetstore.ErrFlowControlNeedsHB:    jsErrFlowControlNeedsHB,
+	jetstore.ErrHeartbeatTooSmall:     jsErrHeartbeatTooSmall,
+	jetstore.ErrPushWithMaxWaiting:    jsErrPushWithMaxWaiting,
+}
+
+// toAPIError converts any failure into the error object clients get: an
+// entry of the table, or, for a failure the table does not know, its text
+// under the generic code.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ae, ok := storeErrors[e]; ok {
+			return ae
+		}
+	}
+	var (
+		streamCfg   *jetstore.StreamConfigError
+		consumerCfg *jetstore.ConsumerConfigError
+		lastSeq     *jetstore.WrongLastSeqError
+		lastID      *jetstore.WrongLastMsgIDError
+		rollup      *jetstore.InvalidRollupError
+		storage     *jetstore.StorageError
+	)
+	switch {
+	case errors.As(err, &streamCfg):
+		return jsErrStreamConfig.with(streamCfg.Reason)
+	case errors.As(err, &consumerCfg):
+		return jsErrConsumerConfig.with(consumerCfg.Reason)
+	case errors.As(err, &lastSeq):
+		return jsErrWrongLastSeq.with(lastSeq.Last)
+	case errors.As(err, &lastID):
+		return jsErrWrongLastMsgID.with(lastID.Last)
+	case errors.As(err, &rollup):
+		return jsErrRollupInvalid.with(rollup.Value)
+	case errors.As(err, &storage):
+		return jsErrStorage.with(storage.Err)
+	}
+	return jsErrUnknown.with(err)
+}
