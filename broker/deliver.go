@@ -30,6 +30,16 @@ type producer struct {
 	flushes   flushSet      // destinations to wake after this read
 	stallLeft time.Duration // stall budget left in this read
 
+	// fromRemote is set for the producer of a route's inbound messages:
+	// they reach local subscribers only (one hop), and queue groups only
+	// when queues names them.
+	fromRemote bool
+	queues     [][]byte
+	// remotes are the routes the message being published goes to; reset
+	// for each message.
+	remotes []remoteTarget
+	reply   []byte // scratch for a reply that carries a shown subject
+
 	// shown, when set, is the subject receivers see instead of the one the
 	// message was routed by (JetStream delivers stream messages to an inbox
 	// but shows their stream subject).
@@ -87,36 +97,87 @@ func (b *Broker) oneTimeSubject(subject []byte) bool {
 
 // publish delivers one message to every matching plain subscription and one
 // member of each matching queue group, and reports whether anyone got it.
+// Remote interest (routes) is collected on the way and served last, one
+// message per route however many of its subscriptions matched.
 func (p *producer) publish(pa *parser.PubArg) bool {
 	r := p.match(pa.Subject)
 	delivered := false
+	p.remotes = p.remotes[:0]
 	for _, sub := range r.Plain {
 		if p.deliver(sub, pa) {
 			delivered = true
 		}
 	}
 	for i := range r.Queues {
-		if p.deliverToGroup(r.Queues[i].Members, pa) {
+		g := &r.Queues[i]
+		if p.fromRemote && !p.queueListed(g.Name) {
+			continue
+		}
+		if p.deliverToGroup(g, pa) {
 			delivered = true
 		}
+	}
+	if len(p.remotes) > 0 && p.sendToRemotes(pa) {
+		delivered = true
 	}
 	return delivered
 }
 
-// deliverToGroup hands the message to one member of a queue group, starting
-// at a random member and moving on past members that cannot take it.
-func (p *producer) deliverToGroup(members []*subscription, pa *parser.PubArg) bool {
-	n := len(members)
-	if n == 0 {
-		return false
-	}
-	start := rand.IntN(n)
-	for i := 0; i < n; i++ {
-		if p.deliver(members[(start+i)%n], pa) {
+// queueListed reports whether a message from a route names the queue group:
+// the sending server chose this server for those groups only.
+func (p *producer) queueListed(name string) bool {
+	for _, q := range p.queues {
+		if string(q) == name {
 			return true
 		}
 	}
 	return false
+}
+
+// deliverToGroup hands the message to one member of a queue group, starting
+// at a random member and moving on past members that cannot take it.
+func (p *producer) deliverToGroup(g *sublist.QueueGroup[*subscription], pa *parser.PubArg) bool {
+	members := g.Members
+	n := len(members)
+	if n == 0 {
+		return false
+	}
+	start := 0
+	if p.acc.remoteQueueSubs.Load() > 0 && !p.fromRemote {
+		start = weightedStart(members)
+	} else {
+		start = rand.IntN(n)
+	}
+	for i := 0; i < n; i++ {
+		sub := members[(start+i)%n]
+		if sub.remote != nil {
+			if p.targetRemote(sub.remote, g.Name) {
+				return true
+			}
+			continue
+		}
+		if p.deliver(sub, pa) {
+			return true
+		}
+	}
+	return false
+}
+
+// weightedStart picks a member at random, a route's member counting as many
+// times as the remote server has members in the group: each member anywhere
+// in the cluster is then equally likely to get the message.
+func weightedStart(members []*subscription) int {
+	total := 0
+	for _, m := range members {
+		total += m.weightOf()
+	}
+	x := rand.IntN(total)
+	for i, m := range members {
+		if x -= m.weightOf(); x < 0 {
+			return i
+		}
+	}
+	return len(members) - 1
 }
 
 // deliver queues the message for one subscription and reports whether it
@@ -129,6 +190,9 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 		}
 		sub.handler(subject, pa.Reply, pa.Header, pa.Data)
 		return true
+	}
+	if sub.remote != nil {
+		return p.targetRemote(sub.remote, "")
 	}
 	dst := sub.client
 	if (dst == p.self && !p.echo) || dst.closed.Load() {
@@ -170,12 +234,12 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	}
 	dst.stats.outMsgs.Add(1)
 	dst.stats.outBytes.Add(int64(size))
-	p.flushes.add(dst)
+	p.flushes.add(&dst.Conn)
 	if stall != nil {
 		if dst == p.self {
 			p.stallSelf(stall)
 		} else {
-			p.stallFor(dst, stall)
+			p.stallFor(&dst.Conn, stall)
 		}
 	}
 	return true
@@ -190,7 +254,7 @@ const (
 	stallBudget = 10 * time.Millisecond
 )
 
-func (p *producer) stallFor(dst *client, gate <-chan struct{}) {
+func (p *producer) stallFor(dst *Conn, gate <-chan struct{}) {
 	if p.stallLeft <= 0 {
 		return
 	}
@@ -243,7 +307,7 @@ func (c *client) sendNoResponders(pa *parser.PubArg) {
 		c.SlowConsumer(CloseSlowConsumer)
 		return
 	}
-	c.prod.flushes.add(c)
+	c.prod.flushes.add(&c.Conn)
 }
 
 // replySid finds the client's own plain subscription matching reply. The

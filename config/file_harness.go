@@ -13,7 +13,6 @@ var toleratedHarnessKeys = map[string]bool{
 	"server_tags": true,
 	"leafnodes":   true,
 	"leaf":        true,
-	"cluster":     true,
 }
 
 // tolerate records a tolerated key; finishWarnings turns them into one
