@@ -19,7 +19,7 @@ type subscription struct {
 	weight atomic.Int32
 	// local marks an internal subscription that is not announced to other
 	// servers.
-	local bool
+	local   bool
 	subject string
 	queue   string
 	sid     []byte // echoed verbatim in MSG/HMSG

@@ -39,7 +39,7 @@ type Server struct {
 	ws     *websocket.Listener // nil without a WebSocket listener
 	mq     *mqttgw.Gateway     // nil without an MQTT listener
 	routes *route.Manager      // nil without clustering
-	js jetStreams
+	js     jetStreams
 
 	mu       sync.Mutex
 	stopping bool
