@@ -1,6 +1,6 @@
 // Package route owns the routes between the servers of a cluster: the
 // reference server's route protocol (INFO, CONNECT, PING/PONG, RS+/RS-,
-// RMSG/HRMSG) on a listener of its own and on connections it solicits,
+// RMSG/HMSG) on a listener of its own and on connections it solicits,
 // the full mesh (gossip of the servers it learns of, reconnection with
 // backoff, one connection per pair of servers), and interest propagation:
 // local subscriptions are announced to every route and replayed when one

@@ -8,7 +8,7 @@ import "testing"
 func FuzzParser(f *testing.F) {
 	for _, seed := range []string{
 		"INFO {}\r\nPING\r\n", "RS+ $G foo q 2\r\nRS- $G foo q\r\n",
-		"RMSG $G foo + r q 2\r\nhi\r\n", "HRMSG $G foo | q 3 5\r\nabcde\r\n",
+		"RMSG $G foo + r q 2\r\nhi\r\n", "HMSG $G foo | q 3 5\r\nabcde\r\n",
 		"RMSG $G foo 5\r\nab", "CONNECT {\"name\":\"x\"}\r\n-ERR 'x'\r\n",
 	} {
 		f.Add([]byte(seed), uint8(3))

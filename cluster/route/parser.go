@@ -7,7 +7,7 @@ import (
 )
 
 // The route protocol parser: bytes from a peer in, one call per operation
-// out. Operations are lines; RMSG and HRMSG are followed by their payload
+// out. Operations are lines; RMSG and HMSG are followed by their payload
 // and a CRLF. An operation split across reads is carried over in a buffer
 // of the parser's own; everything else is handed out as slices of the read
 // buffer, valid during the call only.
@@ -24,7 +24,7 @@ type handler interface {
 	processErr(arg []byte) error
 }
 
-// routedMsg is one RMSG or HRMSG with its payload.
+// routedMsg is one RMSG or HMSG with its payload.
 type routedMsg struct {
 	account, subject, reply []byte
 	queues                  [][]byte
@@ -128,7 +128,7 @@ func (p *parser) op(line, rest []byte) (int, error) {
 		return 0, nil // an empty line: tolerated, as a keep-alive
 	case equalFold(verb, "RMSG"):
 		return p.message(arg, rest, false)
-	case equalFold(verb, "HRMSG"):
+	case equalFold(verb, "HMSG"), equalFold(verb, "HRMSG"):
 		return p.message(arg, rest, true)
 	case equalFold(verb, "RS+"):
 		return 0, p.sub(arg)
@@ -150,7 +150,7 @@ func (p *parser) op(line, rest []byte) (int, error) {
 	return 0, protoErrorf("unknown operation %q", truncate(verb))
 }
 
-// message parses an RMSG/HRMSG line and, once its payload is there,
+// message parses an RMSG/HMSG line and, once its payload is there,
 // delivers it.
 func (p *parser) message(arg, rest []byte, withHeader bool) (int, error) {
 	args := splitArgs(p.args[:0], arg)

@@ -31,7 +31,7 @@ func TestParserOperations(t *testing.T) {
 	in := "INFO {\"server_id\":\"X\"}\r\nCONNECT {}\r\nping\r\nPONG\r\n" +
 		"RS+ $G foo\r\nRS+ $G foo q 3\r\nRS+ $G foo q x\r\nRS- $G foo\r\nRS- $G foo q\r\n" +
 		"RMSG $G foo 2\r\nhi\r\nRMSG $G foo r 2\r\nhi\r\nRMSG $G foo + r q1 q2 2\r\nhi\r\nRMSG $G foo | q1 2\r\nhi\r\n" +
-		"HRMSG $G foo 4 6\r\nh:v\nhi\r\nHRMSG $G foo + r q 4 6\r\nh:v\nhi\r\n-ERR 'x'\r\n"
+		"HMSG $G foo 4 6\r\nh:v\nhi\r\nHRMSG $G foo + r q 4 6\r\nh:v\nhi\r\n-ERR 'x'\r\n"
 	want := []string{
 		`INFO {"server_id":"X"}`, "CONNECT {}", "PING", "PONG",
 		"SUB $G foo  0", "SUB $G foo q 3", "SUB $G foo q 1", "UNSUB $G foo ", "UNSUB $G foo q",
@@ -88,8 +88,8 @@ func TestWireFormatsMessages(t *testing.T) {
 		{"r", nil, -1, "RMSG $G s r 5\r\n"},
 		{"r", []string{"q1", "q2"}, -1, "RMSG $G s + r q1 q2 5\r\n"},
 		{"", []string{"q"}, -1, "RMSG $G s | q 5\r\n"},
-		{"", nil, 3, "HRMSG $G s 3 5\r\n"},
-		{"r", []string{"q"}, 3, "HRMSG $G s + r q 3 5\r\n"},
+		{"", nil, 3, "HMSG $G s 3 5\r\n"},
+		{"r", []string{"q"}, 3, "HMSG $G s + r q 3 5\r\n"},
 	} {
 		if got := string(w.AppendMsg(nil, "$G", []byte("s"), []byte(tc.reply), tc.queues, tc.hdr, 5)); got != tc.want {
 			t.Errorf("got %q want %q", got, tc.want)

@@ -16,7 +16,10 @@ import (
 //	RMSG <account> <subject> [<reply>] <size>
 //	RMSG <account> <subject> + <reply> <queue>... <size>     to those queue groups
 //	RMSG <account> <subject> | <queue>... <size>             same, no reply
-//	HRMSG ... <header size> <size>  the same with headers
+//	HMSG <account> <subject> ... <header size> <size>   the same with headers
+//
+// (The header form is often called HRMSG; on the wire the reference server
+// writes and expects HMSG, and accepts nothing else from a route.)
 
 // routeInfo is the INFO JSON of a route, with the reference server's field
 // names. Fields midge does not send are read from peers that do.
@@ -103,10 +106,10 @@ func appendUnsub(dst []byte, account, subject, queue string) []byte {
 // wire formats messages for a route; it implements broker.RemoteEncoder.
 type wire struct{}
 
-// AppendMsg appends the RMSG (or, with hdrLen >= 0, HRMSG) control line.
+// AppendMsg appends the RMSG (or, with hdrLen >= 0, HMSG) control line.
 func (wire) AppendMsg(dst []byte, account string, subject, reply []byte, queues []string, hdrLen, size int) []byte {
 	if hdrLen >= 0 {
-		dst = append(dst, "HRMSG "...)
+		dst = append(dst, "HMSG "...)
 	} else {
 		dst = append(dst, "RMSG "...)
 	}

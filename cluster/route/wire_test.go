@@ -93,14 +93,14 @@ func TestRouteHandshakeByHand(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 
-	// A routed message reaches the local subscriber; HRMSG keeps headers.
+	// A routed message reaches the local subscriber; HMSG keeps headers.
 	rr.send("RMSG $G local.x reply.to 5\r\nhello\r\n")
 	m := nextMsg(t, sub)
 	if string(m.Data) != "hello" || m.Reply != "reply.to" {
 		t.Fatalf("got %q reply %q", m.Data, m.Reply)
 	}
 	hdr := "NATS/1.0\r\nK: v\r\n\r\n"
-	rr.send("HRMSG $G local.y " + strconv.Itoa(len(hdr)) + " " + strconv.Itoa(len(hdr)+2) + "\r\n" + hdr + "ok\r\n")
+	rr.send("HMSG $G local.y " + strconv.Itoa(len(hdr)) + " " + strconv.Itoa(len(hdr)+2) + "\r\n" + hdr + "ok\r\n")
 	m = nextMsg(t, sub)
 	if string(m.Data) != "ok" || m.Header.Get("K") != "v" {
 		t.Fatalf("got %q headers %v", m.Data, m.Header)
