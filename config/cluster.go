@@ -63,11 +63,12 @@ func ParseRouteURL(s string) (*url.URL, error) {
 // ParseClusterListen reads the --cluster flag's listen URL,
 // nats://host:port (the port may be -1).
 func ParseClusterListen(s string) (host string, port int, err error) {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
+	// Not url.Parse: it refuses the port -1.
+	scheme, hostPort, ok := strings.Cut(s, "://")
+	if !ok || (scheme != "nats" && scheme != "nats-route") {
 		return "", 0, fmt.Errorf("invalid cluster URL %q (want nats://host:port)", s)
 	}
-	h, p, err := net.SplitHostPort(u.Host)
+	h, p, err := net.SplitHostPort(strings.TrimSuffix(hostPort, "/"))
 	if err != nil {
 		return "", 0, fmt.Errorf("invalid cluster URL %q (want nats://host:port)", s)
 	}
