@@ -7,7 +7,7 @@ FUZZTIME ?= 10s
 # Every fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
 FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch \
 	./broker:FuzzConnect ./broker:FuzzClientSession ./broker:FuzzConfig ./server:FuzzJetStreamAPI ./jetstore:FuzzDecodeRecord \
-	./mqtt:FuzzDecode ./mqtt:FuzzTopic ./mqttgw:FuzzMQTTConnection
+	./mqtt:FuzzDecode ./mqtt:FuzzTopic ./mqttgw:FuzzMQTTConnection ./cluster/route:FuzzParser
 
 SOAK_ROUNDS ?= 50
 
