@@ -30,20 +30,15 @@ type producer struct {
 	flushes   flushSet      // destinations to wake after this read
 	stallLeft time.Duration // stall budget left in this read
 
-	// fromRemote is set for the producer of a route's inbound messages:
-	// they reach local subscribers only (one hop), and queue groups only
-	// when queues names them.
-	fromRemote bool
-	queues     [][]byte
-	// remotes are the routes the message being published goes to; reset
-	// for each message.
-	remotes []remoteTarget
-	reply   []byte // scratch for a reply that carries a shown subject
-
 	// shown, when set, is the subject receivers see instead of the one the
 	// message was routed by (JetStream delivers stream messages to an inbox
 	// but shows their stream subject).
 	shown []byte
+
+	// rt is what only cluster traffic needs, allocated once a message goes
+	// to a route (or the producer is a route's): kept out of line so that
+	// a producer without routes stays as small as before.
+	rt *routeScratch
 }
 
 func pubArg(subject, reply, header, data []byte) parser.PubArg {
@@ -102,7 +97,7 @@ func (b *Broker) oneTimeSubject(subject []byte) bool {
 func (p *producer) publish(pa *parser.PubArg) bool {
 	r := p.match(pa.Subject)
 	delivered := false
-	p.remotes = p.remotes[:0]
+	fromRemote := p.rt != nil && p.rt.fromRemote
 	for _, sub := range r.Plain {
 		if p.deliver(sub, pa) {
 			delivered = true
@@ -110,14 +105,14 @@ func (p *producer) publish(pa *parser.PubArg) bool {
 	}
 	for i := range r.Queues {
 		g := &r.Queues[i]
-		if p.fromRemote && !p.queueListed(g.Name) {
+		if fromRemote && !p.rt.queueListed(g.Name) {
 			continue
 		}
 		if p.deliverToGroup(g, pa) {
 			delivered = true
 		}
 	}
-	if len(p.remotes) > 0 && p.sendToRemotes(pa) {
+	if p.rt != nil && len(p.rt.remotes) > 0 && p.sendToRemotes(pa) {
 		delivered = true
 	}
 	return delivered
@@ -125,8 +120,8 @@ func (p *producer) publish(pa *parser.PubArg) bool {
 
 // queueListed reports whether a message from a route names the queue group:
 // the sending server chose this server for those groups only.
-func (p *producer) queueListed(name string) bool {
-	for _, q := range p.queues {
+func (rt *routeScratch) queueListed(name string) bool {
+	for _, q := range rt.queues {
 		if string(q) == name {
 			return true
 		}
@@ -143,7 +138,7 @@ func (p *producer) deliverToGroup(g *sublist.QueueGroup[*subscription], pa *pars
 		return false
 	}
 	start := 0
-	if p.acc.remoteQueueSubs.Load() > 0 && !p.fromRemote {
+	if p.acc.remoteQueueSubs.Load() > 0 && (p.rt == nil || !p.rt.fromRemote) {
 		start = weightedStart(members)
 	} else {
 		start = rand.IntN(n)

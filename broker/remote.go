@@ -41,7 +41,7 @@ type Remote struct {
 // NewRemote wraps a route connection created by NewConn with KindRoute.
 func (b *Broker) NewRemote(c *Conn, enc RemoteEncoder) *Remote {
 	r := &Remote{conn: c, enc: enc}
-	r.prod = producer{acc: b.gacc, echo: true, fromRemote: true}
+	r.prod = producer{acc: b.gacc, echo: true, rt: &routeScratch{fromRemote: true}}
 	return r
 }
 
@@ -101,13 +101,13 @@ func (r *Remote) Deliver(acc *Account, subject, reply, header, data []byte, queu
 	if p.stallLeft <= 0 {
 		p.stallLeft = stallBudget
 	}
-	p.queues = queues
+	p.rt.queues = queues
 	var shown []byte
 	reply, shown = splitShownSubject(reply)
 	p.shown = shown
 	pa := pubArg(subject, reply, header, data)
 	delivered := p.publish(&pa)
-	p.shown, p.queues = nil, nil
+	p.shown, p.rt.queues = nil, nil
 	return delivered
 }
 
@@ -116,6 +116,19 @@ func (r *Remote) Deliver(acc *Account, subject, reply, header, data []byte, queu
 func (r *Remote) Flush() {
 	r.prod.flushes.kickAll()
 	r.prod.stallLeft = stallBudget
+}
+
+// routeScratch is a producer's state for cluster traffic.
+type routeScratch struct {
+	// fromRemote is set for the producer of a route's inbound messages:
+	// they reach local subscribers only (one hop), and queue groups only
+	// when queues names them.
+	fromRemote bool
+	queues     [][]byte
+	// remotes are the routes the message being published goes to;
+	// emptied once it went to them.
+	remotes []remoteTarget
+	reply   []byte // scratch for a reply that carries a shown subject
 }
 
 // remoteTarget is one route a message goes to, with the queue groups the
@@ -129,24 +142,28 @@ type remoteTarget struct {
 // many of its subscriptions matched), for a queue group when queue is set.
 // Messages from a route never go to another route.
 func (p *producer) targetRemote(r *Remote, queue string) bool {
-	if p.fromRemote || r.conn.closed.Load() {
+	if p.rt == nil {
+		p.rt = &routeScratch{}
+	}
+	rt := p.rt
+	if rt.fromRemote || r.conn.closed.Load() {
 		return false
 	}
 	var t *remoteTarget
-	for i := range p.remotes {
-		if p.remotes[i].r == r {
-			t = &p.remotes[i]
+	for i := range rt.remotes {
+		if rt.remotes[i].r == r {
+			t = &rt.remotes[i]
 			break
 		}
 	}
 	if t == nil {
-		if n := len(p.remotes); n < cap(p.remotes) {
-			p.remotes = p.remotes[:n+1] // reuse the queue list's storage
-			t = &p.remotes[n]
+		if n := len(rt.remotes); n < cap(rt.remotes) {
+			rt.remotes = rt.remotes[:n+1] // reuse the queue list's storage
+			t = &rt.remotes[n]
 			t.r, t.queues = r, t.queues[:0]
 		} else {
-			p.remotes = append(p.remotes, remoteTarget{r: r})
-			t = &p.remotes[n]
+			rt.remotes = append(rt.remotes, remoteTarget{r: r})
+			t = &rt.remotes[n]
 		}
 	}
 	if queue != "" {
@@ -158,15 +175,16 @@ func (p *producer) targetRemote(r *Remote, queue string) bool {
 // sendToRemotes queues the message once for each route it goes to.
 func (p *producer) sendToRemotes(pa *parser.PubArg) bool {
 	sent := false
+	rt := p.rt
 	reply := pa.Reply
 	if p.shown != nil && len(reply) > 0 {
 		// The remote server routes by the delivery subject but must show
 		// receivers the stream's subject: it travels after the reply.
-		p.reply = append(append(append(p.reply[:0], reply...), '@'), p.shown...)
-		reply = p.reply
+		rt.reply = append(append(append(rt.reply[:0], reply...), '@'), p.shown...)
+		reply = rt.reply
 	}
-	for i := range p.remotes {
-		t := &p.remotes[i]
+	for i := range rt.remotes {
+		t := &rt.remotes[i]
 		dst := t.r.conn
 		header, hdrLen, size := pa.Header, len(pa.Header), pa.Size
 		if header == nil {
@@ -188,6 +206,7 @@ func (p *producer) sendToRemotes(pa *parser.PubArg) bool {
 		}
 		sent = true
 	}
+	rt.remotes = rt.remotes[:0]
 	return sent
 }
 
