@@ -418,6 +418,12 @@ func quote(s string) string { return "\"" + s + "\"" }
 
 // infoLine is this server's route INFO.
 func (m *Manager) infoLine() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.infoLineLocked()
+}
+
+func (m *Manager) infoLineLocked() []byte {
 	o := m.b.Options()
 	info := routeInfo{
 		ID:         m.id,
@@ -432,7 +438,8 @@ func (m *Manager) infoLine() []byte {
 		info.Host, info.Port = m.opts.Host, a.Port
 	}
 	info.ConnectURLs = m.clientURLs
-	info.Cluster, info.Dynamic = m.clusterState()
+	info.Cluster, info.Dynamic = m.clusterName, m.dynamic
+	info.LameDuckMode = m.lameDuck
 	js, _ := json.Marshal(info) // plain fields: cannot fail
 	return append(append([]byte("INFO "), js...), '\r', '\n')
 }

@@ -41,6 +41,7 @@ type Manager struct {
 	self        map[string]bool     // route URLs found to lead back to this server
 	changed     chan struct{}       // closed and replaced when routes changes
 	stopping    bool
+	lameDuck    bool
 
 	urlMu sync.Mutex // serialises updates of the clients' connect URLs
 
@@ -147,6 +148,19 @@ func (m *Manager) ClusterName() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.clusterName
+}
+
+// EnterLameDuck tells every route that this server is leaving: their
+// servers take its client URLs out of what they tell their clients. The
+// routes themselves keep serving until shutdown.
+func (m *Manager) EnterLameDuck() {
+	m.mu.Lock()
+	m.lameDuck = true
+	line := m.infoLineLocked()
+	for _, r := range m.routes {
+		r.send(line)
+	}
+	m.mu.Unlock()
 }
 
 // NumRoutes is the number of registered routes.

@@ -159,3 +159,25 @@ func getJSON(t *testing.T, url string, v any) {
 		t.Fatal(err)
 	}
 }
+
+func TestLameDuckServerLeavesClientsConnectURLs(t *testing.T) {
+	a := startNode(t, "a", nil, func(o *config.Options) {
+		o.LameDuckGracePeriod, o.LameDuckDuration = 10*time.Second, 20*time.Second
+	})
+	b := startNode(t, "b", []string{a.ClusterURL()})
+	c := startNode(t, "c", []string{a.ClusterURL()})
+	waitMesh(t, a, b, c)
+	nc := connect(t, b)
+	waitFor(t, 5*time.Second, func() bool { return len(nc.DiscoveredServers()) == 2 }, nil)
+	connect(t, a) // a server with clients stays in lame duck mode a while
+	go a.LameDuckShutdown()
+	// Still routed, but b no longer sends its clients to a.
+	waitFor(t, 5*time.Second, func() bool {
+		ds := nc.DiscoveredServers()
+		return len(ds) == 1 && !strings.Contains(ds[0], strings.TrimPrefix(a.ClientURL(), "nats://"))
+	}, func() string { return "discovered " + strings.Join(nc.DiscoveredServers(), ",") })
+	if b.NumRoutes() != 2 {
+		t.Fatalf("b has %d routes while a is in lame duck mode", b.NumRoutes())
+	}
+	a.Shutdown()
+}
