@@ -6,8 +6,8 @@ BIN      := bin
 FUZZTIME ?= 10s
 # Every fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
 FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch \
-	./broker:FuzzConnect ./broker:FuzzClientSession ./broker:FuzzConfig ./server:FuzzJetStreamAPI ./server:FuzzJetStreamWire ./jetstore:FuzzDecodeRecord \
-	./mqtt:FuzzDecode ./mqtt:FuzzTopic ./mqttgw:FuzzMQTTConnection ./config/conffile:FuzzParse
+	./broker:FuzzConnect ./broker:FuzzClientSession ./broker:FuzzConfig ./jsapi:FuzzJetStreamAPI ./jsapi:FuzzJetStreamWire ./jetstore:FuzzDecodeRecord \
+	./mqtt:FuzzDecode ./mqtt:FuzzTopic ./mqttgw:FuzzMQTTConnection ./config/conffile:FuzzParse ./cluster/route:FuzzParser
 
 SOAK_ROUNDS ?= 50
 

@@ -17,7 +17,7 @@ import (
 // client it was and why, from the server's own count.
 func TestServerSideSlowConsumerFailsTheRun(t *testing.T) {
 	e := embeddedWith(t, config.Options{MaxPending: 512})
-	cfg := Config{Scenario: "pubsub", Msgs: 100_000, Size: 128}
+	cfg := Config{Scenario: "pubsub", Msgs: 100_000, Size: 1024} // larger than the pending limit: the first delivery overflows it
 	e.Configure(&cfg)
 	rep := mustRun(t, cfg)
 	if rep.OK() {
@@ -55,7 +55,7 @@ func TestServerSideSlowConsumerFailsTheRun(t *testing.T) {
 func TestServerClosedConnectionFailsTheRunWithoutCount(t *testing.T) {
 	e := embeddedWith(t, config.Options{MaxPending: 512})
 	start := time.Now()
-	rep := mustRun(t, Config{Scenario: "pubsub", URL: e.URL, Msgs: 100_000, Size: 128})
+	rep := mustRun(t, Config{Scenario: "pubsub", URL: e.URL, Msgs: 100_000, Size: 1024})
 	if rep.OK() || rep.Disconnects != 1 || rep.ServerSlowConsumers != -1 || rep.SlowConsumers != 0 {
 		t.Fatalf("ok %v, disconnects %d, server slow consumers %d, slow consumers %d",
 			rep.OK(), rep.Disconnects, rep.ServerSlowConsumers, rep.SlowConsumers)

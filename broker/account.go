@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/midgemq/midge/sublist"
 )
@@ -16,6 +17,10 @@ type Account struct {
 	name   string
 	subs   *sublist.Sublist[*subscription]
 	broker *Broker
+
+	// remoteQueueSubs counts routes' queue subscriptions: while there are
+	// none, a queue group's member is chosen without weights.
+	remoteQueueSubs atomic.Int32
 }
 
 func newAccount(name string, b *Broker) *Account {
@@ -36,18 +41,33 @@ type Subscription struct {
 
 // Subscribe registers an internal subscription: h is called synchronously by
 // the publishing goroutine for every matching message, so it must be quick
-// and must copy anything it keeps. queue may be empty.
+// and must copy anything it keeps. queue may be empty. Like a client's, the
+// subscription is interest other servers of a cluster are told about.
 func (a *Account) Subscribe(subject, queue string, h MsgHandler) (*Subscription, error) {
-	sub := &subscription{handler: h, subject: subject, queue: queue}
+	return a.subscribe(subject, queue, h, false)
+}
+
+// SubscribeLocal is Subscribe for a subscription only messages published
+// on this server reach: it is never announced to other servers (a
+// server's own API, which every server of a cluster answers for itself).
+func (a *Account) SubscribeLocal(subject, queue string, h MsgHandler) (*Subscription, error) {
+	return a.subscribe(subject, queue, h, true)
+}
+
+func (a *Account) subscribe(subject, queue string, h MsgHandler, local bool) (*Subscription, error) {
+	sub := &subscription{handler: h, subject: subject, queue: queue, local: local}
 	if err := a.subs.Insert(subject, queue, sub); err != nil {
 		return nil, err
 	}
+	a.broker.interestChanged(a, sub, 1)
 	return &Subscription{acc: a, sub: sub}, nil
 }
 
 // Unsubscribe removes the subscription; later calls do nothing.
 func (s *Subscription) Unsubscribe() {
-	_ = s.acc.subs.Remove(s.sub.subject, s.sub.queue, s.sub)
+	if s.acc.subs.Remove(s.sub.subject, s.sub.queue, s.sub) == nil {
+		s.acc.broker.interestChanged(s.acc, s.sub, -1)
+	}
 }
 
 // Publisher publishes messages from inside the server (JetStream replies and

@@ -47,6 +47,13 @@ type Broker struct {
 	// caching. Replaced whole by AddOneTimePrefix.
 	oneTime atomic.Pointer[[][]byte]
 
+	// observer learns of changes in local interest (ObserveInterest);
+	// connectURLs are the cluster's client URLs INFO tells clients
+	// (SetConnectURLs). Both nil without a cluster.
+	observer    atomic.Pointer[InterestObserver]
+	connectURLs atomic.Pointer[[]string]
+	clusterName atomic.Pointer[string]
+
 	mu       sync.Mutex
 	conns    map[uint64]*Conn
 	stopping bool
@@ -159,7 +166,7 @@ func (b *Broker) register(c *Conn, pin func()) error {
 	if b.stopping {
 		return ErrStopping
 	}
-	if len(b.conns) >= b.Options().MaxConnections {
+	if c.kind != KindRoute && len(b.conns) >= b.Options().MaxConnections {
 		b.viol.maxConnections.Add(1)
 		return ErrMaxConnections
 	}

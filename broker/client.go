@@ -165,7 +165,9 @@ func (c *client) closing(reason CloseReason) {
 	c.mon.closing(reason, subs)
 	c.mu.Unlock()
 	for _, sub := range subs {
-		_ = acc.subs.Remove(sub.subject, sub.queue, sub)
+		if acc.subs.Remove(sub.subject, sub.queue, sub) == nil {
+			c.broker.interestChanged(acc, sub, -1)
+		}
 	}
 }
 
@@ -190,7 +192,7 @@ func (c *client) sendProto(b []byte) {
 		c.SlowConsumer(CloseSlowConsumer)
 		return
 	}
-	c.prod.flushes.add(c)
+	c.prod.flushes.add(&c.Conn)
 }
 
 // sendProtoNow queues protocol bytes from any goroutine and wakes the writer.
@@ -242,16 +244,16 @@ func (c *client) pingDue() {
 	c.schedulePing(opts.PingInterval)
 }
 
-// flushSet collects the clients a read loop queued data for, so each is woken
-// once per read however many messages it got.
+// flushSet collects the connections a read loop queued data for, so each is
+// woken once per read however many messages it got.
 type flushSet struct {
-	list  []*client
-	index map[*client]struct{} // used once the list is too long to scan
+	list  []*Conn
+	index map[*Conn]struct{} // used once the list is too long to scan
 }
 
 const flushSetScanLimit = 32
 
-func (f *flushSet) add(c *client) {
+func (f *flushSet) add(c *Conn) {
 	if n := len(f.list); n > 0 && f.list[n-1] == c {
 		return
 	}
@@ -270,7 +272,7 @@ func (f *flushSet) add(c *client) {
 	}
 	f.list = append(f.list, c)
 	if len(f.list) > flushSetScanLimit {
-		f.index = make(map[*client]struct{}, 2*len(f.list))
+		f.index = make(map[*Conn]struct{}, 2*len(f.list))
 		for _, x := range f.list {
 			f.index[x] = struct{}{}
 		}

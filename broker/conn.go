@@ -250,3 +250,21 @@ func (c *Conn) Close(reason CloseReason, flush bool) {
 			"remote", c.host, "reason", reason)
 	}
 }
+
+// ConnStats are a connection's cumulative counters.
+type ConnStats struct {
+	InMsgs, InBytes, OutMsgs, OutBytes int64
+}
+
+// Stats returns the connection's counters so far.
+func (c *Conn) Stats() ConnStats {
+	return ConnStats{
+		InMsgs:   c.stats.inMsgs.Load(),
+		InBytes:  c.stats.inBytes.Load(),
+		OutMsgs:  c.stats.outMsgs.Load(),
+		OutBytes: c.stats.outBytes.Load(),
+	}
+}
+
+// Start is when the connection was accepted or made.
+func (c *Conn) Start() time.Time { return c.start }

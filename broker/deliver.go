@@ -34,6 +34,11 @@ type producer struct {
 	// message was routed by (JetStream delivers stream messages to an inbox
 	// but shows their stream subject).
 	shown []byte
+
+	// rt is what only cluster traffic needs, allocated once a message goes
+	// to a route (or the producer is a route's): kept out of line so that
+	// a producer without routes stays as small as before.
+	rt *routeScratch
 }
 
 func pubArg(subject, reply, header, data []byte) parser.PubArg {
@@ -87,36 +92,87 @@ func (b *Broker) oneTimeSubject(subject []byte) bool {
 
 // publish delivers one message to every matching plain subscription and one
 // member of each matching queue group, and reports whether anyone got it.
+// Remote interest (routes) is collected on the way and served last, one
+// message per route however many of its subscriptions matched.
 func (p *producer) publish(pa *parser.PubArg) bool {
 	r := p.match(pa.Subject)
 	delivered := false
+	fromRemote := p.rt != nil && p.rt.fromRemote
 	for _, sub := range r.Plain {
 		if p.deliver(sub, pa) {
 			delivered = true
 		}
 	}
 	for i := range r.Queues {
-		if p.deliverToGroup(r.Queues[i].Members, pa) {
+		g := &r.Queues[i]
+		if fromRemote && !p.rt.queueListed(g.Name) {
+			continue
+		}
+		if p.deliverToGroup(g, pa) {
 			delivered = true
 		}
+	}
+	if p.rt != nil && len(p.rt.remotes) > 0 && p.sendToRemotes(pa) {
+		delivered = true
 	}
 	return delivered
 }
 
-// deliverToGroup hands the message to one member of a queue group, starting
-// at a random member and moving on past members that cannot take it.
-func (p *producer) deliverToGroup(members []*subscription, pa *parser.PubArg) bool {
-	n := len(members)
-	if n == 0 {
-		return false
-	}
-	start := rand.IntN(n)
-	for i := 0; i < n; i++ {
-		if p.deliver(members[(start+i)%n], pa) {
+// queueListed reports whether a message from a route names the queue group:
+// the sending server chose this server for those groups only.
+func (rt *routeScratch) queueListed(name string) bool {
+	for _, q := range rt.queues {
+		if string(q) == name {
 			return true
 		}
 	}
 	return false
+}
+
+// deliverToGroup hands the message to one member of a queue group, starting
+// at a random member and moving on past members that cannot take it.
+func (p *producer) deliverToGroup(g *sublist.QueueGroup[*subscription], pa *parser.PubArg) bool {
+	members := g.Members
+	n := len(members)
+	if n == 0 {
+		return false
+	}
+	start := 0
+	if p.acc.remoteQueueSubs.Load() > 0 && (p.rt == nil || !p.rt.fromRemote) {
+		start = weightedStart(members)
+	} else {
+		start = rand.IntN(n)
+	}
+	for i := 0; i < n; i++ {
+		sub := members[(start+i)%n]
+		if sub.remote != nil {
+			if p.targetRemote(sub.remote, g.Name) {
+				return true
+			}
+			continue
+		}
+		if p.deliver(sub, pa) {
+			return true
+		}
+	}
+	return false
+}
+
+// weightedStart picks a member at random, a route's member counting as many
+// times as the remote server has members in the group: each member anywhere
+// in the cluster is then equally likely to get the message.
+func weightedStart(members []*subscription) int {
+	total := 0
+	for _, m := range members {
+		total += m.weightOf()
+	}
+	x := rand.IntN(total)
+	for i, m := range members {
+		if x -= m.weightOf(); x < 0 {
+			return i
+		}
+	}
+	return len(members) - 1
 }
 
 // deliver queues the message for one subscription and reports whether it
@@ -129,6 +185,9 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 		}
 		sub.handler(subject, pa.Reply, pa.Header, pa.Data)
 		return true
+	}
+	if sub.remote != nil {
+		return p.targetRemote(sub.remote, "")
 	}
 	dst := sub.client
 	if (dst == p.self && !p.echo) || dst.closed.Load() {
@@ -170,12 +229,12 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	}
 	dst.stats.outMsgs.Add(1)
 	dst.stats.outBytes.Add(int64(size))
-	p.flushes.add(dst)
+	p.flushes.add(&dst.Conn)
 	if stall != nil {
 		if dst == p.self {
 			p.stallSelf(stall)
 		} else {
-			p.stallFor(dst, stall)
+			p.stallFor(&dst.Conn, stall)
 		}
 	}
 	return true
@@ -190,7 +249,7 @@ const (
 	stallBudget = 10 * time.Millisecond
 )
 
-func (p *producer) stallFor(dst *client, gate <-chan struct{}) {
+func (p *producer) stallFor(dst *Conn, gate <-chan struct{}) {
 	if p.stallLeft <= 0 {
 		return
 	}
@@ -243,7 +302,7 @@ func (c *client) sendNoResponders(pa *parser.PubArg) {
 		c.SlowConsumer(CloseSlowConsumer)
 		return
 	}
-	c.prod.flushes.add(c)
+	c.prod.flushes.add(&c.Conn)
 }
 
 // replySid finds the client's own plain subscription matching reply. The

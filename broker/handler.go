@@ -129,7 +129,9 @@ func (c *client) ProcessSub(subject, queue, sid []byte) error {
 		return nil
 	}
 	c.subs[string(sid)] = sub
+	acc := c.acc
 	c.mu.Unlock()
+	c.broker.interestChanged(acc, sub, 1)
 	c.ackVerbose()
 	return nil
 }
@@ -171,7 +173,9 @@ func (c *client) removeSub(sub *subscription) {
 	delete(c.subs, string(sub.sid))
 	acc := c.acc
 	c.mu.Unlock()
-	_ = acc.subs.Remove(sub.subject, sub.queue, sub)
+	if acc.subs.Remove(sub.subject, sub.queue, sub) == nil {
+		c.broker.interestChanged(acc, sub, -1)
+	}
 }
 
 func (c *client) ProcessPing() error {

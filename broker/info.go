@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"runtime"
+	"slices"
 
 	"github.com/midgemq/midge/parser"
 )
@@ -36,6 +37,11 @@ type serverInfo struct {
 	TLSVerify    bool   `json:"tls_verify,omitempty"`
 	Nonce        string `json:"nonce,omitempty"`
 	LameDuckMode bool   `json:"ldm,omitempty"`
+	// Cluster and ConnectURLs tell a client of a clustered server the
+	// cluster's name and the client URLs of its servers, which clients
+	// fail over to.
+	Cluster     string   `json:"cluster,omitempty"`
+	ConnectURLs []string `json:"connect_urls,omitempty"`
 }
 
 // Transport is how a NATS-protocol connection reached the broker, as its
@@ -80,6 +86,12 @@ func (c *client) info() serverInfo {
 		LameDuckMode: b.lameDuck.Load(),
 	}
 	if c.kind == KindNATS {
+		if o.Cluster.Enabled() {
+			info.Cluster = b.ClusterName()
+		}
+		if urls := b.connectURLs.Load(); urls != nil {
+			info.ConnectURLs = *urls
+		}
 		info.TLSRequired = b.tlsConfig != nil
 		info.TLSVerify = b.tlsConfig != nil && b.tlsConfig.ClientAuth == tls.RequireAndVerifyClientCert
 	}
@@ -93,4 +105,33 @@ func (c *client) infoLine() []byte {
 		panic("broker: INFO does not marshal: " + err.Error()) // fixed struct of plain fields
 	}
 	return parser.AppendInfo(nil, js)
+}
+
+// SetClusterName sets the cluster name INFO tells clients (a cluster whose
+// name was not configured learns it from its peers).
+func (b *Broker) SetClusterName(name string) { b.clusterName.Store(&name) }
+
+// ClusterName is the name of the server's cluster; empty without one.
+func (b *Broker) ClusterName() string {
+	if n := b.clusterName.Load(); n != nil {
+		return *n
+	}
+	return b.Options().Cluster.Name
+}
+
+// SetConnectURLs sets the client URLs of the cluster's servers (host:port),
+// which INFO lists in connect_urls, and sends the new INFO to the
+// connected TCP clients that take asynchronous INFOs, so that they know
+// where to go should this server fail.
+func (b *Broker) SetConnectURLs(urls []string) {
+	urls = append([]string(nil), urls...)
+	if old := b.connectURLs.Load(); old != nil && slices.Equal(*old, urls) {
+		return
+	}
+	b.connectURLs.Store(&urls)
+	for _, c := range b.natsClients() {
+		if c.kind == KindNATS {
+			c.sendAsyncInfo()
+		}
+	}
 }

@@ -23,7 +23,7 @@ func (b *Broker) EnterLameDuck() []*LameDuckClient {
 	rand.Shuffle(len(clients), func(i, j int) { clients[i], clients[j] = clients[j], clients[i] })
 	out := make([]*LameDuckClient, len(clients))
 	for i, c := range clients {
-		c.sendLameDuckInfo()
+		c.sendAsyncInfo()
 		out[i] = &LameDuckClient{c}
 	}
 	return out
@@ -32,7 +32,9 @@ func (b *Broker) EnterLameDuck() []*LameDuckClient {
 // LameDuckClient is a client to be closed in lame duck mode.
 type LameDuckClient struct{ c *client }
 
-func (c *client) sendLameDuckInfo() {
+// sendAsyncInfo sends the client a fresh INFO if it understands INFOs
+// after the first (it said so with protocol 1 in its CONNECT).
+func (c *client) sendAsyncInfo() {
 	c.mu.Lock()
 	understands := c.mon.hello && c.mon.protocol >= 1
 	c.mu.Unlock()

@@ -9,10 +9,11 @@ const (
 	KindNATS      Kind = iota // the NATS protocol over TCP
 	KindWebSocket             // the NATS protocol over WebSocket
 	KindMQTT                  // MQTT 3.1.1, through the MQTT gateway
+	KindRoute                 // another server of the cluster
 	numKinds
 )
 
-var kindNames = [numKinds]string{KindNATS: "nats", KindWebSocket: "websocket", KindMQTT: "mqtt"}
+var kindNames = [numKinds]string{KindNATS: "nats", KindWebSocket: "websocket", KindMQTT: "mqtt", KindRoute: "route"}
 
 func (k Kind) String() string { return kindNames[k] }
 

@@ -7,11 +7,19 @@ import "sync/atomic"
 // publisher's read buffer and only valid during the call.
 type MsgHandler func(subject, reply, header, data []byte)
 
-// subscription is one SUB of a client, or an internal subscription of the
-// server when handler is set (then client is nil).
+// subscription is one SUB of a client, an internal subscription of the
+// server when handler is set, or a remote server's interest when remote is
+// set (then client is nil).
 type subscription struct {
 	client  *client
 	handler MsgHandler
+	remote  *Remote
+	// weight is, for a remote queue subscription, how many members the
+	// remote server has in the group.
+	weight atomic.Int32
+	// local marks an internal subscription that is not announced to other
+	// servers.
+	local   bool
 	subject string
 	queue   string
 	sid     []byte // echoed verbatim in MSG/HMSG
@@ -37,4 +45,12 @@ func (s *subscription) claim() (ok, last bool) {
 		return true, false
 	}
 	return n <= max, n == max
+}
+
+// weightOf is the subscription's share in its queue group's random choice.
+func (s *subscription) weightOf() int {
+	if s.remote == nil {
+		return 1
+	}
+	return max(int(s.weight.Load()), 1)
 }

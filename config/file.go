@@ -296,6 +296,7 @@ var topLevelKeys = map[string]keyHandler[Options]{
 	"websocket": websocketKey,
 	"ws":        websocketKey,
 	"mqtt":      mqttKey,
+	"cluster":   clusterKey,
 }
 
 func serverNameKey(cp *configParser, o *Options, v cval) {

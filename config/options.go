@@ -93,6 +93,7 @@ type Options struct {
 
 	WebSocket WebSocketOptions // NATS protocol over WebSocket
 	MQTT      MQTTOptions      // MQTT 3.1.1 listener
+	Cluster   ClusterOptions   // routes to the other servers of a cluster
 
 	Debug bool // log connection lifecycle events
 	Trace bool // log every protocol operation (expensive; off by default)
@@ -119,6 +120,17 @@ func (o *Options) Validate() error {
 	}
 	if o.HTTPPort < MonitorRandomPort || o.HTTPPort > 65535 {
 		return fmt.Errorf("invalid monitoring port %d", o.HTTPPort)
+	}
+	if o.Cluster.Port < RandomPort || o.Cluster.Port > 65535 {
+		return fmt.Errorf("invalid cluster port %d", o.Cluster.Port)
+	}
+	for _, r := range o.Cluster.Routes {
+		if _, err := ParseRouteURL(r); err != nil {
+			return err
+		}
+	}
+	if len(o.Cluster.Routes) > 0 && !o.Cluster.Enabled() {
+		return fmt.Errorf("routes need a cluster listen port")
 	}
 	return nil
 }
@@ -170,5 +182,11 @@ func (o *Options) SetDefaults() {
 	}
 	if o.MQTT.Host == "" {
 		o.MQTT.Host = o.Host
+	}
+	if o.Cluster.PingInterval <= 0 {
+		o.Cluster.PingInterval = DefaultRoutePingInterval
+	}
+	if o.Cluster.MaxPingsOut <= 0 {
+		o.Cluster.MaxPingsOut = o.MaxPingsOut
 	}
 }

@@ -58,7 +58,9 @@ type apiRequest struct {
 func newJSAPI(ja *jsAccount) (*jsAPI, error) {
 	api := &jsAPI{ja: ja, queue: make(chan apiRequest, jsAPIQueueLen), done: make(chan struct{})}
 	for _, subject := range jsAPISubjects {
-		sub, err := ja.acc.Subscribe(subject, "", api.enqueue)
+		// Each server answers its own API: announced to a cluster, a
+		// request would be answered (and acted on) by every server.
+		sub, err := ja.acc.SubscribeLocal(subject, "", api.enqueue)
 		if err != nil {
 			api.close()
 			return nil, err

@@ -398,6 +398,7 @@ func (notStarted) MQTTAddr() *net.TCPAddr                { return nil }
 func (notStarted) Protocols() monitor.ProtocolStats      { return monitor.ProtocolStats{} }
 func (notStarted) JetStream() []monitor.JetStreamAccount { return nil }
 func (notStarted) WebSocketPage() http.Handler           { return nil }
+func (notStarted) Cluster() *monitor.Cluster             { return nil }
 
 // Before Start has finished the monitoring server already answers, and
 // /healthz says no.

@@ -53,6 +53,8 @@ type Source interface {
 	// WebSocketPage serves the WebSocket check page; nil without a
 	// WebSocket listener.
 	WebSocketPage() http.Handler
+	// Cluster describes the routes; nil without clustering.
+	Cluster() *Cluster
 }
 
 // JetStreamAccount is one account's JetStream, as monitoring reads it:
@@ -216,6 +218,7 @@ func (s *Server) monitorMux() *http.ServeMux {
 	handle(JszPath, s.handleJsz)
 	handle(HealthzPath, s.handleHealthz)
 	handle(AccountzPath, s.handleAccountz)
+	handle(RoutezPath, s.handleRoutez)
 	handle(MetricsPath, s.prom.handler().ServeHTTP)
 	handle(RatezPath, s.handleRatez)
 	// A page that connects back over WebSocket, to check that listener

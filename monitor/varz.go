@@ -36,7 +36,7 @@ type Varz struct {
 	MaxControlLine   int32             `json:"max_control_line"`
 	MaxPayload       int               `json:"max_payload"`
 	MaxPending       int64             `json:"max_pending"`
-	Cluster          struct{}          `json:"cluster"`
+	Cluster          ClusterVarz       `json:"cluster"`
 	Gateway          struct{}          `json:"gateway"`
 	LeafNode         struct{}          `json:"leaf"`
 	MQTT             ListenerVarz      `json:"mqtt"`
@@ -176,6 +176,10 @@ func (s *Server) varz() *Varz {
 	if len(s.jetStream()) > 0 {
 		cfg, stats := s.jetStreamConfig(), s.jetStreamStats()
 		v.JetStream = JetStreamVarz{Config: &cfg, Stats: &stats, Limits: &struct{}{}}
+	}
+	if c := s.cluster(); c != nil {
+		v.Cluster = ClusterVarz{Name: c.Name, Host: c.Host, Port: c.Port, URLs: c.URLs}
+		v.Routes = len(c.Routes)
 	}
 	if _, ok := s.src.Started(); ok { // the listeners are set up by then
 		ps := s.src.Protocols()

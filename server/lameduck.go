@@ -31,6 +31,10 @@ func (s *Server) LameDuckShutdown() {
 	// still connected to receive the acks, as the reference server does.
 	s.js.Close()
 
+	if s.routes != nil {
+		// The other servers stop sending clients here.
+		s.routes.EnterLameDuck()
+	}
 	clients := s.broker.EnterLameDuck()
 	if len(clients) > 0 && s.waitOrStopped(grace) {
 		s.broker.CloseGradually(clients, duration-grace, s.stopped)

@@ -44,6 +44,9 @@ func (s *Server) writePortsFile() error {
 	if a := s.MQTTAddr(); a != nil {
 		pf.MQTT = listenerURLs("mqtt", a)
 	}
+	if a := s.ClusterAddr(); a != nil {
+		pf.Cluster = listenerURLs("nats", a)
+	}
 	data, err := json.Marshal(pf)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/midgemq/midge/broker"
+	"github.com/midgemq/midge/cluster/route"
 	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/jsapi"
 	"github.com/midgemq/midge/logging"
@@ -37,9 +38,10 @@ type Server struct {
 	// Start is still writing.
 	started atomic.Bool
 
-	ws *websocket.Listener // nil without a WebSocket listener
-	mq *mqttgw.Gateway     // nil without an MQTT listener
-	js *jsapi.JetStream
+	ws     *websocket.Listener // nil without a WebSocket listener
+	mq     *mqttgw.Gateway     // nil without an MQTT listener
+	routes *route.Manager      // nil without clustering
+	js     *jsapi.JetStream
 
 	mu       sync.Mutex
 	stopping bool
@@ -76,6 +78,9 @@ func New(opts config.Options, log logging.Logger) (*Server, error) {
 		broker:  b,
 		log:     b.Logger(),
 		stopped: make(chan struct{}),
+	}
+	if err := s.configureCluster(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.mon = monitor.New(s)
 	s.js = jsapi.New(b, jsapi.Options{
@@ -131,6 +136,14 @@ func (s *Server) Start() error {
 		s.stopMonitoring()
 		return err
 	}
+	if err := s.startCluster(); err != nil {
+		_ = ln.Close()
+		s.stopProtocols()
+		s.stopCluster()
+		s.js.Close()
+		s.stopMonitoring()
+		return err
+	}
 	fields := []any{
 		"version", broker.Version,
 		"listen", ln.Addr().String(),
@@ -142,6 +155,9 @@ func (s *Server) Start() error {
 	}
 	if a := s.MonitorAddr(); a != nil {
 		fields = append(fields, "monitor", a.String())
+	}
+	if a := s.ClusterAddr(); a != nil {
+		fields = append(fields, "cluster", a.String())
 	}
 	s.log.Info("midge started", fields...)
 	for _, w := range o.ConfigWarnings {
@@ -225,6 +241,7 @@ func (s *Server) Shutdown() {
 			_ = s.listener.Close()
 		}
 		s.stopProtocols()
+		s.stopCluster()
 		// Streams commit and acknowledge what they hold before the clients
 		// waiting for those acks are closed (with a flush).
 		s.js.Close()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/midgemq/midge/config"
@@ -51,6 +52,11 @@ JetStream Options:
                                      duration such as 2m: acknowledge once
                                      written, fsync at that interval
 
+Cluster Options:
+        --cluster <url>              Listen for routes on nats://host:port (-1: any free port)
+        --cluster_name <name>        Cluster name (every server of the cluster the same)
+        --routes <url>[,<url>...]    Routes to solicit (nats-route://host:port)
+
 Logging Options:
     -l, --log <file>                 File to redirect log output
     -D, --debug                      Enable debugging output
@@ -88,6 +94,32 @@ func parseSyncInterval(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("invalid sync_interval %q (want \"always\" or a duration like 2m)", v)
 	}
 	return d, nil
+}
+
+// applyClusterFlags reads --cluster nats://host:port (the route listener)
+// and --routes url[,url...] (replacing the file's routes, as nats-server
+// does).
+func applyClusterFlags(o *config.Options, listen, routes string) error {
+	if listen != "" {
+		host, port, err := config.ParseClusterListen(listen)
+		if err != nil {
+			return err
+		}
+		o.Cluster.Host, o.Cluster.Port = host, port
+	}
+	if routes != "" {
+		o.Cluster.Routes = nil
+		for _, r := range strings.Split(routes, ",") {
+			if strings.TrimSpace(r) == "" {
+				continue
+			}
+			if _, err := config.ParseRouteURL(r); err != nil {
+				return err
+			}
+			o.Cluster.Routes = append(o.Cluster.Routes, strings.TrimSpace(r))
+		}
+	}
+	return nil
 }
 
 // errHelp reports that -h was given; the caller prints usage and exits 0.
@@ -194,6 +226,11 @@ func bindAndParse(cfg *invocation, tf *tlsFlags, args []string) error {
 	fs.StringVar(&tf.cert, "tlscert", "", "")
 	fs.StringVar(&tf.key, "tlskey", "", "")
 	fs.StringVar(&tf.ca, "tlscacert", "", "")
+	var clusterListen, routes string
+	fs.StringVar(&clusterListen, "cluster", "", "")
+	fs.StringVar(&clusterListen, "cluster_listen", "", "")
+	fs.StringVar(&routes, "routes", "", "")
+	fs.StringVar(&o.Cluster.Name, "cluster_name", o.Cluster.Name, "")
 
 	err := fs.Parse(args)
 	if err != nil {
@@ -213,6 +250,9 @@ func bindAndParse(cfg *invocation, tf *tlsFlags, args []string) error {
 	}
 	if debugTrace {
 		o.Debug, o.Trace = true, true
+	}
+	if err := applyClusterFlags(o, clusterListen, routes); err != nil {
+		return err
 	}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {

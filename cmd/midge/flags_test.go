@@ -134,3 +134,35 @@ tls { cert_file: f.pem, key_file: f.key, timeout: 3 }
 		t.Fatalf("--tls=false: %v %+v", err, cfg.opts.TLS)
 	}
 }
+
+func TestClusterFlags(t *testing.T) {
+	inv, err := parseFlags([]string{"--cluster", "nats://127.0.0.1:-1", "--cluster_name", "c1",
+		"--routes", "nats-route://127.0.0.1:6222,nats-route://127.0.0.1:6223"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := inv.opts.Cluster
+	if c.Host != "127.0.0.1" || c.Port != -1 || c.Name != "c1" || len(c.Routes) != 2 || c.Routes[1] != "nats-route://127.0.0.1:6223" {
+		t.Fatalf("cluster options %+v", c)
+	}
+	for _, bad := range [][]string{
+		{"--cluster", "127.0.0.1"},
+		{"--cluster", "nats://h:x"},
+		{"--routes", "http://h:1"},
+		{"--routes", "nats-route://nohost"},
+	} {
+		if _, err := parseFlags(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	// The file's routes are replaced by --routes, as in nats-server.
+	conf := filepath.Join(t.TempDir(), "c.conf")
+	os.WriteFile(conf, []byte("cluster { name: f, listen: \"127.0.0.1:-1\", routes: [nats-route://127.0.0.1:1] }\n"), 0o644)
+	inv, err = parseFlags([]string{"-c", conf, "--routes", "nats-route://127.0.0.1:2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := inv.opts.Cluster; c.Name != "f" || c.Port != -1 || len(c.Routes) != 1 || c.Routes[0] != "nats-route://127.0.0.1:2" {
+		t.Fatalf("file plus flags: %+v", c)
+	}
+}
