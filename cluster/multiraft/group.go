@@ -112,9 +112,22 @@ func (g *group) takeInputs() inputs {
 // process runs the group once: it finishes a persisted Ready, feeds raft
 // the queued inputs and, unless a Ready is already being persisted, returns
 // the next one as a job for the committer.
-func (g *group) process() *job {
+//
+// Raft panics when it finds its log inconsistent with the leader's (a
+// commit index past its last entry: a suffix this replica acknowledged is
+// gone). The panic is contained to the group: it stops, and the host marks
+// the replica damaged, so it no longer votes and can be rebuilt.
+func (g *group) process() (j *job) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("%w: group %d: %v", ErrDamaged, g.id, r)
+			g.stop(err)
+			g.h.markDamaged(g.id, err)
+			j = nil
+		}
+	}()
 	in := g.takeInputs()
 	if g.stopped != nil {
 		g.failInputs(in, g.stopped)

@@ -66,6 +66,7 @@ func (h *Host) recover() error {
 	if err != nil {
 		return err
 	}
+	w.noSync = h.cfg.unsafeNoSync
 	h.log = w
 	h.report = RecoveryReport{Damaged: make(map[GroupID]error, len(h.damaged)), TornBytes: rec.tornBytes}
 	for g, err := range h.damaged {

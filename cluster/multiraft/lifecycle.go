@@ -121,3 +121,32 @@ func failDrops(jobs []*job, err error) {
 		}
 	}
 }
+
+// markDamaged records a replica as damaged, durably, and tells the caller.
+func (h *Host) markDamaged(id GroupID, err error) {
+	h.mu.Lock()
+	h.damaged[id] = err
+	set := make(map[GroupID]bool, len(h.damaged))
+	for d := range h.damaged {
+		set[d] = true
+	}
+	h.mu.Unlock()
+	if werr := writeDamaged(h.fs, h.cfg.Dir, set); werr != nil {
+		h.fail(fmt.Errorf("multiraft: write damaged list: %w", werr))
+	}
+	if h.cfg.OnDamaged != nil {
+		h.cfg.OnDamaged(id, err)
+	}
+}
+
+// Damaged returns the replicas found damaged, at open or since, and not
+// dropped since.
+func (h *Host) Damaged() map[GroupID]error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[GroupID]error, len(h.damaged))
+	for g, err := range h.damaged {
+		out[g] = err
+	}
+	return out
+}

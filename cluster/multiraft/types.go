@@ -77,6 +77,15 @@ type Config struct {
 	// OnFatal is called once when the log can no longer be written (a failed
 	// write or fsync). The host then stops; the caller must reopen it.
 	OnFatal func(error)
+	// OnDamaged is called when a running replica finds that its log lost
+	// entries it had acknowledged (raft detects this as a commit index past
+	// its log). The replica has stopped and will not vote; the caller
+	// should remove it from the group and rebuild it (see RecoveryReport).
+	OnDamaged func(GroupID, error)
+
+	// unsafeNoSync makes the log skip fsync; only tests set it, to check
+	// that the simulation notices lost writes.
+	unsafeNoSync bool
 }
 
 func (c *Config) withDefaults() (Config, error) {
