@@ -148,6 +148,10 @@ func (h *Host) commitBatch(jobs []*job) {
 	h.collectLog()
 }
 
+// maxSealedSegments is how many sealed log segments may be kept alive by
+// groups that have not snapshotted past them before they are made to.
+const maxSealedSegments = 4
+
 func (h *Host) collectLog() {
 	if len(h.log.sealed) == 0 {
 		return
@@ -163,6 +167,11 @@ func (h *Host) collectLog() {
 	})
 	if err != nil {
 		h.fail(err)
+		return
+	}
+	// Snapshots cost a state machine copy; force them only when the log
+	// holds several sealed segments that lagging snapshots keep alive.
+	if len(h.log.sealed) <= maxSealedSegments {
 		return
 	}
 	for _, id := range pinned {

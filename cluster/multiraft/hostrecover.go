@@ -25,10 +25,6 @@ func (h *Host) recover() error {
 	if err != nil {
 		return fmt.Errorf("multiraft: read damaged list: %w", err)
 	}
-	rec, err := recoverLog(h.fs, h.logDir)
-	if err != nil {
-		return err
-	}
 	ids, err := listSnapshotGroups(h.fs, h.snapDir)
 	if err != nil {
 		return fmt.Errorf("multiraft: list groups: %w", err)
@@ -37,12 +33,26 @@ func (h *Host) recover() error {
 	for g := range damaged {
 		h.damaged[g] = fmt.Errorf("%w: found damaged at an earlier open", ErrDamaged)
 	}
-	if rec.corrupt != nil {
-		for _, g := range ids {
-			h.damaged[g] = fmt.Errorf("%w: log %v", ErrDamaged, rec.corrupt)
-		}
-		if err := h.setAsideCorrupt(rec); err != nil {
+	var rec *recovery
+	for {
+		if rec, err = recoverLog(h.fs, h.logDir); err != nil {
 			return err
+		}
+		if rec.corrupt == nil {
+			break
+		}
+		for _, g := range ids {
+			if h.damaged[g] == nil {
+				h.damaged[g] = fmt.Errorf("%w: log %v", ErrDamaged, rec.corrupt)
+			}
+		}
+		// Set the bad segment aside and read the rest again, so that the
+		// segments after it are recovered (and sealed) as usual.
+		if err := h.fs.Rename(rec.corruptSegment, rec.corruptSegment+".corrupt"); err != nil {
+			return fmt.Errorf("multiraft: set aside corrupt segment: %w", err)
+		}
+		if err := h.fs.SyncDir(h.logDir); err != nil {
+			return fmt.Errorf("multiraft: set aside corrupt segment: %w", err)
 		}
 	}
 	for _, g := range ids {
@@ -75,37 +85,6 @@ func (h *Host) recover() error {
 	for _, g := range h.order {
 		h.report.Groups = append(h.report.Groups, g.id)
 	}
-	return nil
-}
-
-// setAsideCorrupt renames the corrupt segment to *.corrupt and forgets it,
-// keeping the segments around it.
-func (h *Host) setAsideCorrupt(rec *recovery) error {
-	if err := h.fs.Rename(rec.corruptSegment, rec.corruptSegment+".corrupt"); err != nil {
-		return fmt.Errorf("multiraft: set aside corrupt segment: %w", err)
-	}
-	if err := h.fs.SyncDir(h.logDir); err != nil {
-		return fmt.Errorf("multiraft: set aside corrupt segment: %w", err)
-	}
-	kept := rec.segments[:0]
-	for _, s := range rec.segments {
-		if s.name != rec.corruptSegment {
-			kept = append(kept, s)
-		}
-	}
-	rec.segments = kept
-	// Later segments were not read; the new segment must come after them.
-	names, err := h.fs.ReadDir(h.logDir)
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		var seq uint64
-		if _, err := fmt.Sscanf(n, "%016x.log", &seq); err == nil && seq > rec.lastSeq {
-			rec.lastSeq = seq
-		}
-	}
-	rec.lastSealed = true
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+
+	pb "go.etcd.io/raft/v3/raftpb"
 )
 
 func putID(b []byte, id uint64) { binary.LittleEndian.PutUint64(b, id) }
@@ -131,4 +133,12 @@ func (c *safetyChecker) final(s *sim) {
 			}
 		}
 	}
+}
+
+func entry(term, index uint64, data string) *pb.Entry {
+	return &pb.Entry{Term: new(term), Index: new(index), Type: pb.EntryNormal.Enum(), Data: []byte(data)}
+}
+
+func hardState(term, vote, commit uint64) *pb.HardState {
+	return &pb.HardState{Term: new(term), Vote: new(vote), Commit: new(commit)}
 }
