@@ -82,8 +82,13 @@ func Open(cfg Config, newSM func(GroupID) (StateMachine, error)) (*Host, error) 
 	if err != nil {
 		return nil, err
 	}
-	h.drv = startRuntime(h)
+	r := newRuntime(h)
+	h.drv = r
+	r.start()
 	h.cfg.Transport.SetHandler(h.receive)
+	for _, g := range h.order {
+		h.schedule(g)
+	}
 	return h, nil
 }
 

@@ -22,10 +22,15 @@ type runtime struct {
 	wg   sync.WaitGroup
 }
 
-func startRuntime(h *Host) *runtime {
+func newRuntime(h *Host) *runtime {
 	r := &runtime{h: h, quit: make(chan struct{})}
 	r.wakeRun = sync.NewCond(&r.mu)
 	r.wakeJob = sync.NewCond(&r.mu)
+	return r
+}
+
+func (r *runtime) start() {
+	h := r.h
 	for range h.cfg.Workers {
 		r.wg.Add(1)
 		go r.worker()
@@ -33,7 +38,6 @@ func startRuntime(h *Host) *runtime {
 	r.wg.Add(2)
 	go r.committer()
 	go r.ticker()
-	return r
 }
 
 func (r *runtime) schedule(g *group) {

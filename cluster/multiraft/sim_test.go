@@ -370,7 +370,7 @@ func simSeeds() (first uint64, count int) {
 		n, _ := strconv.ParseUint(v, 10, 64)
 		return n, 1
 	}
-	count = 12
+	count = 6
 	if v := os.Getenv("MULTIRAFT_SIM_SEEDS"); v != "" {
 		count, _ = strconv.Atoi(v)
 	}
