@@ -40,6 +40,7 @@ type group struct {
 	idleTicks int
 	epoch     uint64 // host liveness epoch last seen
 	forceSnap bool
+	confIndex uint64 // index of the last membership change applied
 
 	waiters     map[uint64]*proposal // by proposal ID, not yet seen in the log
 	byIndex     map[uint64]*proposal // by log index, seen and not yet applied
@@ -143,6 +144,9 @@ func (g *group) process() (j *job) {
 	g.step(in)
 	if g.inFlight {
 		return nil
+	}
+	if g.forceSnap {
+		g.maybeSnapshot()
 	}
 	if !g.rn.HasReady() {
 		g.maybeQuiesce()
@@ -376,6 +380,7 @@ func (g *group) applyConfChange(e *pb.Entry) {
 		cc = &v2
 	}
 	g.confState = g.rn.ApplyConfChange(cc)
+	g.confIndex = e.GetIndex()
 	g.h.notePeers(g.confState)
 	if p := g.takeProposal(e.GetIndex(), e.GetTerm()); p != nil {
 		p.finish(proto.Clone(g.confState), nil)

@@ -4,7 +4,31 @@ import (
 	"encoding/binary"
 
 	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
 )
+
+// groupStorage is the raft Storage of a group: the in-memory log, except
+// that a snapshot older than the group's last membership change is not
+// handed out. A member added after the snapshot was taken would reject it
+// (raft ignores a snapshot whose configuration lacks the recipient), and
+// the leader would resend it forever; instead raft is told to retry, and
+// the group takes a fresh snapshot on its next run.
+type groupStorage struct {
+	*raft.MemoryStorage
+	g *group
+}
+
+func (s groupStorage) Snapshot() (*pb.Snapshot, error) {
+	snap, err := s.MemoryStorage.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	if snap.GetMetadata().GetIndex() < s.g.confIndex {
+		s.g.forceSnap = true
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
+	return snap, nil
+}
 
 // onSoftState notes a leader change: reads waiting on a leadership this
 // replica lost can no longer be answered, and leader watchers are woken.

@@ -238,11 +238,18 @@ func (h *Host) startGroup(id GroupID, snap *pb.Snapshot, ents []*pb.Entry, hs *p
 			return nil, fmt.Errorf("multiraft: group %d: restore snapshot: %w", id, err)
 		}
 	}
+	g := &group{
+		h: h, id: id, store: store, sm: sm,
+		confState: md.GetConfState(), applied: md.GetIndex(),
+		waiters: map[uint64]*proposal{}, byIndex: map[uint64]*proposal{},
+		reads: map[uint64]*readRequest{}, leaderChanged: make(chan struct{}),
+		epoch: h.livenessEpoch.Load(),
+	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:                        h.id,
 		ElectionTick:              h.cfg.ElectionTicks,
 		HeartbeatTick:             h.cfg.HeartbeatTicks,
-		Storage:                   store,
+		Storage:                   groupStorage{MemoryStorage: store, g: g},
 		Applied:                   md.GetIndex(),
 		MaxSizePerMsg:             h.cfg.MaxSizePerMsg,
 		MaxInflightMsgs:           h.cfg.MaxInflightMsgs,
@@ -257,13 +264,7 @@ func (h *Host) startGroup(id GroupID, snap *pb.Snapshot, ents []*pb.Entry, hs *p
 	if err != nil {
 		return nil, fmt.Errorf("multiraft: group %d: %w", id, err)
 	}
-	g := &group{
-		h: h, id: id, rn: rn, store: store, sm: sm,
-		confState: md.GetConfState(), applied: md.GetIndex(),
-		waiters: map[uint64]*proposal{}, byIndex: map[uint64]*proposal{},
-		reads: map[uint64]*readRequest{}, leaderChanged: make(chan struct{}),
-		epoch: h.livenessEpoch.Load(),
-	}
+	g.rn = rn
 	g.snapIndex.Store(md.GetIndex())
 	g.term = hs.GetTerm()
 	h.notePeers(g.confState)
