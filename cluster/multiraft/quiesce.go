@@ -30,7 +30,7 @@ import (
 // maybeQuiesce quiesces an idle leader. It runs under g.mu after a run that
 // produced no Ready.
 func (g *group) maybeQuiesce() {
-	if g.quiesced.Load() || g.idleTicks < 2*g.h.cfg.HeartbeatTicks {
+	if g.h.cfg.DisableQuiescence || g.quiesced.Load() || g.idleTicks < 2*g.h.cfg.HeartbeatTicks {
 		return
 	}
 	if len(g.waiters) > 0 || len(g.byIndex) > 0 || len(g.reads) > 0 || len(g.readWaiting) > 0 {

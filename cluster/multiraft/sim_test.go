@@ -55,6 +55,7 @@ type sim struct {
 	acked   int
 	trace   []string
 	noSync  bool // mutation: the log skips fsync, which the checks must catch
+	noClients bool
 }
 
 // simSM is the state machine used in the simulation: it reports every
@@ -187,7 +188,7 @@ func (s *sim) step(faults bool) {
 	if faults {
 		s.injectFault()
 	}
-	if s.rng.IntN(3) == 0 {
+	if !s.noClients && s.rng.IntN(3) == 0 {
 		s.propose()
 	}
 	for _, n := range s.nodes {

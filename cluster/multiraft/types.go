@@ -74,6 +74,9 @@ type Config struct {
 	// MaxInflightMsgs bounds append messages in flight per follower
 	// (default 256).
 	MaxInflightMsgs int
+	// DisableQuiescence keeps every group ticking and heartbeating even
+	// when idle (for measurement and debugging).
+	DisableQuiescence bool
 	// OnFatal is called once when the log can no longer be written (a failed
 	// write or fsync). The host then stops; the caller must reopen it.
 	OnFatal func(error)
