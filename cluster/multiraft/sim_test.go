@@ -40,21 +40,21 @@ type simCall struct {
 }
 
 type sim struct {
-	t       testing.TB
-	seed    uint64
-	rng     *rand.Rand
-	now     int
-	seq     int
-	nodes   []*simNode
-	groups  []GroupID
-	frames  []simFrame
-	blocked map[[2]NodeID]bool
-	drop    float64 // probability of dropping a frame
-	delay   int     // maximum delivery delay in steps
-	check   *safetyChecker
-	acked   int
-	trace   []string
-	noSync  bool // mutation: the log skips fsync, which the checks must catch
+	t         testing.TB
+	seed      uint64
+	rng       *rand.Rand
+	now       int
+	seq       int
+	nodes     []*simNode
+	groups    []GroupID
+	frames    []simFrame
+	blocked   map[[2]NodeID]bool
+	drop      float64 // probability of dropping a frame
+	delay     int     // maximum delivery delay in steps
+	check     *safetyChecker
+	acked     int
+	trace     []string
+	noSync    bool // mutation: the log skips fsync, which the checks must catch
 	noClients bool
 }
 
