@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// runtime drives a host with goroutines: Workers goroutines run scheduled
+// goDriver drives a host with goroutines: Workers goroutines run scheduled
 // groups, one committer persists batches, one ticker ticks the host. No
 // goroutine exists per group, so idle groups cost only memory.
-type runtime struct {
+type goDriver struct {
 	h *Host
 
 	mu      sync.Mutex
@@ -22,14 +22,14 @@ type runtime struct {
 	wg   sync.WaitGroup
 }
 
-func newRuntime(h *Host) *runtime {
-	r := &runtime{h: h, quit: make(chan struct{})}
+func newRuntime(h *Host) *goDriver {
+	r := &goDriver{h: h, quit: make(chan struct{})}
 	r.wakeRun = sync.NewCond(&r.mu)
 	r.wakeJob = sync.NewCond(&r.mu)
 	return r
 }
 
-func (r *runtime) start() {
+func (r *goDriver) start() {
 	h := r.h
 	for range h.cfg.Workers {
 		r.wg.Add(1)
@@ -40,14 +40,14 @@ func (r *runtime) start() {
 	go r.ticker()
 }
 
-func (r *runtime) schedule(g *group) {
+func (r *goDriver) schedule(g *group) {
 	r.mu.Lock()
 	r.runq = append(r.runq, g)
 	r.mu.Unlock()
 	r.wakeRun.Signal()
 }
 
-func (r *runtime) submit(j *job) {
+func (r *goDriver) submit(j *job) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -59,7 +59,7 @@ func (r *runtime) submit(j *job) {
 	r.wakeJob.Signal()
 }
 
-func (r *runtime) worker() {
+func (r *goDriver) worker() {
 	defer r.wg.Done()
 	for {
 		r.mu.Lock()
@@ -80,7 +80,7 @@ func (r *runtime) worker() {
 
 // committer takes every job waiting and commits them as one batch: the
 // longer the previous fsync took, the more Readies share the next one.
-func (r *runtime) committer() {
+func (r *goDriver) committer() {
 	defer r.wg.Done()
 	for {
 		r.mu.Lock()
@@ -101,7 +101,7 @@ func (r *runtime) committer() {
 	}
 }
 
-func (r *runtime) ticker() {
+func (r *goDriver) ticker() {
 	defer r.wg.Done()
 	t := time.NewTicker(r.h.cfg.TickInterval)
 	defer t.Stop()
@@ -115,7 +115,7 @@ func (r *runtime) ticker() {
 	}
 }
 
-func (r *runtime) stop() {
+func (r *goDriver) stop() {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
