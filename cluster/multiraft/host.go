@@ -309,7 +309,11 @@ func (h *Host) isLive(id NodeID) bool {
 // Close stops the host's goroutines and closes the log. Groups stop; their
 // waiting callers get ErrStopped.
 func (h *Host) Close() error {
-	h.fail(ErrStopped)
+	h.fatalMu.Lock()
+	if h.fatalErr == nil {
+		h.fatalErr = ErrStopped // stops the pipeline; not a failure to report
+	}
+	h.fatalMu.Unlock()
 	if h.drv != nil {
 		h.drv.stop()
 	}

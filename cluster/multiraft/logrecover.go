@@ -19,9 +19,6 @@ import (
 type groupReplay struct {
 	ents []*pb.Entry
 	hs   *pb.HardState
-	// gap is set when an entry did not follow its predecessor; the host
-	// then checks that a snapshot covers the missing range.
-	gap bool
 }
 
 // recovery is the result of reading a host's log back.
@@ -159,7 +156,7 @@ func (rec *recovery) apply(seg *segment, r record) {
 		rec.group(r.group).hs = &pb.HardState{Term: new(r.term), Vote: new(r.vote), Commit: new(r.commit)}
 	case kindSnapMark:
 		gr := rec.group(r.group)
-		gr.ents, gr.gap = nil, false
+		gr.ents = nil
 	case kindDrop:
 		delete(rec.groups, r.group)
 		for _, s := range rec.segments {
@@ -180,9 +177,9 @@ func (gr *groupReplay) appendEntry(e *pb.Entry) {
 	case idx == last+1:
 		gr.ents = append(gr.ents, e)
 	case idx > last+1:
-		// A hole: keep only what follows it; the host decides whether a
-		// snapshot covers the rest.
-		gr.ents, gr.gap = []*pb.Entry{e}, true
+		// A hole: keep only what follows it; the host then finds that the
+		// entries do not follow on from the snapshot and reports damage.
+		gr.ents = []*pb.Entry{e}
 	case idx < first:
 		gr.ents = []*pb.Entry{e}
 	default:

@@ -297,3 +297,20 @@ func TestSnapshotFileChecksum(t *testing.T) {
 		t.Fatalf("corrupt snapshot file: damage %v", err)
 	}
 }
+
+func TestRecoveryReportsMissingSegmentAsHole(t *testing.T) {
+	s := openSolo(t, NewMemFS())
+	s.h.CreateGroup(1, []NodeID{1})
+	s.lead(1)
+	s.fill(1, 60)
+	segs := segments(t, s.fs)
+	if len(segs) < 3 {
+		t.Fatalf("want several segments, have %d", len(segs))
+	}
+	s.fs.Remove(segs[1])
+	s.fs.SyncDir("/n/log")
+	s = s.crashAndReopen()
+	if err := s.h.Report().Damaged[1]; !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "hole") {
+		t.Fatalf("missing middle segment: damage %v", err)
+	}
+}
