@@ -225,7 +225,11 @@ func (g *group) notLeader() error {
 
 // bindProposals records the log position of this host's proposals as they
 // enter the log, so that apply can tell whether the entry at that position
-// is still theirs.
+// is still theirs. A Ready carries every entry appended since the last
+// one, so a proposal accepted since then that is not among them was cut
+// from the log before it was ever persisted (its leader stepped down, or
+// raft replaced a second pending membership change with an empty entry):
+// it can never be applied, and fails with ErrDropped.
 func (g *group) bindProposals(ents []*pb.Entry) {
 	if len(g.waiters) == 0 {
 		return
@@ -243,6 +247,10 @@ func (g *group) bindProposals(ents []*pb.Entry) {
 			}
 			g.byIndex[p.index] = p
 		}
+	}
+	for id, p := range g.waiters {
+		delete(g.waiters, id)
+		p.finish(nil, ErrDropped)
 	}
 }
 

@@ -150,3 +150,37 @@ func TestDamagedReplicaIsRebuiltFromPeers(t *testing.T) {
 		t.Fatalf("rebuilt replica not a voter: %+v", st)
 	}
 }
+
+// TestConcurrentMembershipChangesAnswerPromptly proposes two membership
+// changes at once. Raft keeps one pending change at a time and turns a
+// second into an empty entry; its caller must get ErrDropped, not wait.
+func TestConcurrentMembershipChangesAnswerPromptly(t *testing.T) {
+	c := newTestCluster(t, 5)
+	c.createGroup(1, 1, 2, 3)
+	c.fill(1, 0, 3)
+	gr := c.hosts[c.leader(1)].Group(1)
+	errs := make(chan error, 2)
+	for _, n := range []NodeID{4, 5} {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := gr.ChangeMembership(ctx, MemberChange{Op: AddLearner, Node: n})
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range 2 {
+		err := <-errs
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrDropped):
+			t.Log("one change was dropped")
+		default:
+			t.Fatalf("membership change: %v, want success or ErrDropped", err)
+		}
+	}
+	if ok == 0 {
+		t.Fatal("neither membership change was applied")
+	}
+}
