@@ -109,7 +109,7 @@ func (gr *Group) ChangeMembership(ctx context.Context, changes ...MemberChange) 
 		}
 		cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: t.Enum(), NodeId: new(c.Node)})
 	}
-	p := &proposal{id: g.h.nextID(), cc: cc, done: make(chan struct{})}
+	p := &proposal{id: g.h.nextID(), done: make(chan struct{})}
 	cc.Context = binary.LittleEndian.AppendUint64(nil, p.id)
 	g.push(func(in *inputs) {
 		in.ops = append(in.ops, func(g *group) {

@@ -73,7 +73,6 @@ type snapReport struct {
 type proposal struct {
 	id     uint64
 	data   []byte // ID header + payload, or nil for a conf change
-	cc     *pb.ConfChangeV2
 	index  uint64
 	term   uint64
 	result any
