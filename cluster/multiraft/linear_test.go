@@ -123,20 +123,25 @@ func TestSimulatedKVIsLinearizable(t *testing.T) {
 	if v := os.Getenv("MULTIRAFT_SIM_SEEDS"); v != "" {
 		seeds, _ = strconv.Atoi(v)
 	}
+	total, ran := 0, 0
 	for seed := uint64(100); seed < 100+uint64(seeds); seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			cryptotest.SetGlobalRandom(t, seed)
 			s := newSim(t, seed, 3, 1)
 			history := runSimClients(s, 5, 5000, false)
-			t.Logf("%d operations", len(history))
 			if s.check.err != nil {
 				s.fatalf("%v", s.check.err)
 			}
-			if len(history) < 50 {
-				t.Fatalf("only %d completed operations; the run tested little", len(history))
-			}
+			t.Logf("%d operations", len(history))
+			total += len(history)
+			ran++
 			checkLinearizable(t, history)
 		})
+	}
+	// Some schedules keep a majority down most of the time; together they
+	// must still have exercised the KV.
+	if total < 500*ran {
+		t.Fatalf("only %d operations over %d schedules; the runs tested little", total, ran)
 	}
 }
 

@@ -31,6 +31,7 @@ type simNode struct {
 	sms    map[GroupID]*simSM
 	pend   []*simCall // proposals in flight from this node
 	opened int
+	downAt int
 }
 
 type simCall struct {
@@ -156,7 +157,7 @@ func (s *sim) crash(n *simNode) {
 		s.check.unknown(c.group, c.data)
 	}
 	n.pend = nil
-	n.host, n.drv, n.up = nil, nil, false
+	n.host, n.drv, n.up, n.downAt = nil, nil, false, s.now
 	n.fs.SetFaults(nil, nil)
 	n.fs.Crash()
 }
@@ -227,6 +228,14 @@ func (s *sim) deliver() {
 }
 
 func (s *sim) injectFault() {
+	// A crashed node stays down for a bounded time, so that schedules do
+	// not spend most of their steps without a majority.
+	for _, n := range s.nodes {
+		if !n.up && s.now-n.downAt > 1000 {
+			s.logf("restart %d", n.id)
+			s.open(n)
+		}
+	}
 	if s.rng.Float64() >= 0.004 {
 		return
 	}
