@@ -187,7 +187,8 @@ func (co *coordinator) join(req *kmsg.JoinGroupRequest, clientID, host string) (
 	if m.joining != nil { // a second join from the same member replaces the first
 		m.joining <- joinError(req, errUnknownMemberID)
 	}
-	m.joining = make(chan *kmsg.JoinGroupResponse, 1)
+	wait := make(chan *kmsg.JoinGroupResponse, 1)
+	m.joining = wait
 	g.protocolType = req.ProtocolType
 	if g.state != groupPreparingRebalance {
 		co.prepareRebalance(g)
@@ -195,7 +196,7 @@ func (co *coordinator) join(req *kmsg.JoinGroupRequest, clientID, host string) (
 	if g.allJoined() {
 		co.completeJoin(g)
 	}
-	return nil, m.joining
+	return nil, wait
 }
 
 func joinError(req *kmsg.JoinGroupRequest, code int16) *kmsg.JoinGroupResponse {
@@ -395,9 +396,11 @@ func (co *coordinator) sync(req *kmsg.SyncGroupRequest) (syncResult, <-chan sync
 		return syncResult{assignment: m.assignment}, nil, g.protocolType, g.protocol
 	}
 	m.lastSeen, m.synced = co.now(), true
-	m.syncing = make(chan syncResult, 1)
+	wait := make(chan syncResult, 1)
+	m.syncing = wait
 	if req.MemberID == g.leader {
 		for _, a := range req.GroupAssignment {
+
 			if am := g.members[a.MemberID]; am != nil {
 				am.assignment = a.MemberAssignment
 			}
@@ -410,7 +413,7 @@ func (co *coordinator) sync(req *kmsg.SyncGroupRequest) (syncResult, <-chan sync
 			}
 		}
 	}
-	return syncResult{}, m.syncing, g.protocolType, g.protocol
+	return syncResult{}, wait, g.protocolType, g.protocol
 }
 
 // heartbeat handles a Heartbeat and returns its error code.
