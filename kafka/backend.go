@@ -48,10 +48,10 @@ type Backend interface {
 	// Watch returns a channel that receives a (coalesced) signal when new
 	// records of the topic become readable, and a function to stop.
 	Watch(topic string) (<-chan struct{}, func(), error)
-	// LastProducerSequence recovers an idempotent producer's last durable
-	// sequence on a partition (for example after a restart), searching a
-	// bounded number of recent records; found is false when none is seen.
-	LastProducerSequence(topic string, partition int32, producerID int64) (epoch int16, seq int32, found bool, err error)
+	// LastProducerBatch recovers an idempotent producer's last durable
+	// batch on a partition (after a restart, or a failed batch), searching
+	// a bounded number of recent records; found is false when none is seen.
+	LastProducerBatch(topic string, partition int32, producerID int64) (pos ProducerBatchPosition, found bool, err error)
 
 	OffsetStore
 }
@@ -114,6 +114,15 @@ type ProduceBatch struct {
 	ProducerID    int64 // -1 without an idempotent producer
 	ProducerEpoch int16
 	FirstSequence int32
+}
+
+// ProducerBatchPosition is where an idempotent producer's last batch on a
+// partition ended.
+type ProducerBatchPosition struct {
+	Epoch         int16
+	FirstSequence int32
+	LastSequence  int32
+	LastOffset    int64 // of the batch's last record
 }
 
 // CommittedOffset is one committed position of a group.

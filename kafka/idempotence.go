@@ -12,9 +12,10 @@ import (
 // being stored twice. The table below keeps, per producer and partition,
 // the epoch, the next expected sequence and the last five batches (the
 // most a producer has in flight). The last record of each batch carries
-// the producer's id, epoch and sequence in a header, so after a restart
-// (or any failed batch) the position is recovered from the stream itself
-// before the next batch is checked. A batch that was only partly durable
+// the producer's id, epoch and the batch's sequences in a header, so after
+// a restart (or any failed batch) the position, and the answer to a retry
+// of the last batch, are recovered from the stream itself before the next
+// batch is checked. A batch that was only partly durable
 // when the process died can therefore be stored twice from its first
 // record to the last durable one; nothing acknowledged is ever lost.
 
@@ -97,13 +98,21 @@ func (t *producerTable) check(b Backend, topic string, partition int32, pb *Prod
 	st := t.get(producerKey{pb.ProducerID, topic, partition})
 	st.mu.Lock()
 	if !st.known {
-		epoch, seq, found, err := b.LastProducerSequence(topic, partition, pb.ProducerID)
+		pos, found, err := b.LastProducerBatch(topic, partition, pb.ProducerID)
 		if err != nil {
 			st.mu.Unlock()
 			return nil, errorCode(err), nil
 		}
 		if found {
-			st.known, st.epoch, st.nextSeq, st.recent = true, epoch, nextSequence(seq), nil
+			st.known, st.epoch, st.nextSeq = true, pos.Epoch, nextSequence(pos.LastSequence)
+			// The recovered batch answers its own retry. Its records were
+			// queued next to each other, so its first offset is counted
+			// back from the last (exact unless another protocol published
+			// into the stream in between).
+			r := &batchResult{epoch: pos.Epoch, firstSeq: pos.FirstSequence, lastSeq: pos.LastSequence,
+				done: make(chan struct{}), base: pos.LastOffset - int64(pos.LastSequence-pos.FirstSequence)}
+			close(r.done)
+			st.recent = []*batchResult{r}
 		}
 	}
 	last := lastSequence(pb.FirstSequence, len(pb.Records))

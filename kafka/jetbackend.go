@@ -394,7 +394,7 @@ func (b *JetBackend) Produce(topic string, partition int32, batch ProduceBatch) 
 		r := &batch.Records[i]
 		var mark *producerMark
 		if batch.ProducerID >= 0 && i == len(batch.Records)-1 {
-			mark = &producerMark{batch.ProducerID, batch.ProducerEpoch, lastSequence(batch.FirstSequence, len(batch.Records))}
+			mark = &producerMark{batch.ProducerID, batch.ProducerEpoch, batch.FirstSequence, lastSequence(batch.FirstSequence, len(batch.Records))}
 		}
 		start := len(hdrs)
 		hdrs = appendRecordHeader(hdrs, r, mark)
@@ -495,15 +495,15 @@ func (b *JetBackend) Watch(topic string) (<-chan struct{}, func(), error) {
 	return ch, stop, nil
 }
 
-func (b *JetBackend) LastProducerSequence(topic string, partition int32, producerID int64) (int16, int32, bool, error) {
+func (b *JetBackend) LastProducerBatch(topic string, partition int32, producerID int64) (ProducerBatchPosition, bool, error) {
 	st, _, err := b.partitionStream(topic, partition)
 	if err != nil {
-		return 0, 0, false, err
+		return ProducerBatchPosition{}, false, err
 	}
 	subject := PartitionSubject(topic, partition)
 	last, err := st.LastBySubject(subject)
 	if err != nil {
-		return 0, 0, false, nil
+		return ProducerBatchPosition{}, false, nil
 	}
 	for seq, n := last.Seq, 0; seq > 0 && n < producerScanLimit; seq, n = seq-1, n+1 {
 		m, err := st.Get(seq)
@@ -511,10 +511,11 @@ func (b *JetBackend) LastProducerSequence(topic string, partition int32, produce
 			continue
 		}
 		if mark, ok := parseProducerMark(parser.HeaderValue(m.Header, hdrProducer)); ok && mark.id == producerID {
-			return mark.epoch, mark.seq, true, nil
+			return ProducerBatchPosition{Epoch: mark.epoch, FirstSequence: mark.first, LastSequence: mark.last,
+				LastOffset: int64(m.Seq) - 1}, true, nil
 		}
 	}
-	return 0, 0, false, nil
+	return ProducerBatchPosition{}, false, nil
 }
 
 // offsetValue is a committed offset as the bucket stores it.

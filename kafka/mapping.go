@@ -26,7 +26,7 @@ import (
 //     value "<base64 name>:<base64 value>", or just "<base64 name>" for a
 //     null value.
 //   - The last record of an idempotent producer's batch carries
-//     "Kafka-Producer: <producer id> <epoch> <last sequence>" so that the
+//     "Kafka-Producer: <producer id> <epoch> <first> <last sequence>" so that the
 //     producer's position survives a restart.
 //
 // A message published by another protocol therefore reads, in Kafka, as a
@@ -52,9 +52,9 @@ func PartitionSubject(topic string, partition int32) string {
 
 // producerMark identifies an idempotent producer's last record of a batch.
 type producerMark struct {
-	id    int64
-	epoch int16
-	seq   int32
+	id          int64
+	epoch       int16
+	first, last int32
 }
 
 // appendRecordHeader renders a record's NATS header block into dst. It
@@ -96,7 +96,9 @@ func appendRecordHeader(dst []byte, r *Record, mark *producerMark) []byte {
 		dst = append(dst, ' ')
 		dst = strconv.AppendInt(dst, int64(mark.epoch), 10)
 		dst = append(dst, ' ')
-		dst = strconv.AppendInt(dst, int64(mark.seq), 10)
+		dst = strconv.AppendInt(dst, int64(mark.first), 10)
+		dst = append(dst, ' ')
+		dst = strconv.AppendInt(dst, int64(mark.last), 10)
 		dst = append(dst, "\r\n"...)
 	}
 	return append(dst, "\r\n"...)
@@ -235,16 +237,17 @@ func decodeEscapedHeader(v []byte) (RecordHeader, bool) {
 // parseProducerMark reads a Kafka-Producer header value.
 func parseProducerMark(v []byte) (producerMark, bool) {
 	f := strings.Fields(string(v))
-	if len(f) != 3 {
+	if len(f) != 4 {
 		return producerMark{}, false
 	}
 	id, err1 := strconv.ParseInt(f[0], 10, 64)
 	epoch, err2 := strconv.ParseInt(f[1], 10, 16)
-	seq, err3 := strconv.ParseInt(f[2], 10, 32)
-	if err1 != nil || err2 != nil || err3 != nil {
+	first, err3 := strconv.ParseInt(f[2], 10, 32)
+	last, err4 := strconv.ParseInt(f[3], 10, 32)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 		return producerMark{}, false
 	}
-	return producerMark{id: id, epoch: int16(epoch), seq: int32(seq)}, true
+	return producerMark{id: id, epoch: int16(epoch), first: int32(first), last: int32(last)}, true
 }
 
 // recordSize is the size Fetch budgets a record at.
