@@ -134,6 +134,7 @@ func (c *conn) fetchOnce(req *kmsg.FetchRequest, resp *kmsg.FetchResponse, sc *f
 			p := kmsg.NewFetchResponseTopicPartition()
 			p.Partition = rp.Partition
 			p.PreferredReadReplica = -1
+			p.RecordBatches = []byte{} // empty, not null: librdkafka rejects a null record set
 			offs, err := c.backend().Offsets(rt.Topic, rp.Partition)
 			if err != nil {
 				p.ErrorCode = errorCode(err)
