@@ -7,7 +7,7 @@ FUZZTIME ?= 10s
 # Every fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
 FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch \
 	./server:FuzzConnect ./server:FuzzClientSession ./server:FuzzConfig ./server:FuzzJetStreamAPI ./jetstore:FuzzDecodeRecord \
-	./mqtt:FuzzDecode ./mqtt:FuzzTopic ./server:FuzzMQTTConnection
+	./mqtt:FuzzDecode ./mqtt:FuzzTopic ./server:FuzzMQTTConnection ./kafka:FuzzRequest
 
 SOAK_ROUNDS ?= 50
 
