@@ -15,7 +15,7 @@ import (
 // testBroker is a listener on 127.0.0.1:0 over a real store in a
 // directory that outlives restarts within one test.
 type testBroker struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	store   *jetstore.Store
 	backend *JetBackend
@@ -23,7 +23,7 @@ type testBroker struct {
 	cfg     Config
 }
 
-type testLogger struct{ t *testing.T }
+type testLogger struct{ t testing.TB }
 
 func (l testLogger) Debug(string, ...any) {}
 func (l testLogger) Info(msg string, kv ...any) {
@@ -43,11 +43,24 @@ func (l testLogger) Error(msg string, kv ...any) {
 // nor Authenticate is set.
 func startBroker(t *testing.T, cfg Config) *testBroker {
 	t.Helper()
+	return newTestBroker(t, cfg)
+}
+
+func newTestBroker(t testing.TB, cfg Config) *testBroker {
+	t.Helper()
 	b := &testBroker{t: t, dir: t.TempDir(), cfg: cfg}
 	b.start()
 	t.Cleanup(b.stop)
 	return b
 }
+
+// benchBroker is a broker for benchmarks, logging only problems.
+func benchBroker(b *testing.B) *testBroker {
+	b.Helper()
+	return newTestBroker(b, Config{Logger: quietLogger{}})
+}
+
+type quietLogger struct{ nopLogger }
 
 func (b *testBroker) start() {
 	b.t.Helper()
