@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 
@@ -189,5 +188,3 @@ func appendFetchBatch(dst []byte, recs []Record, scratch *[]byte) []byte {
 	binary.BigEndian.PutUint32(dst[start+17:], crc32.Checksum(dst[start+batchCRCStart:], crc32c))
 	return dst
 }
-
-var errNoRecords = errors.New("no records")

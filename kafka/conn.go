@@ -27,7 +27,8 @@ type conn struct {
 	out    chan pending // bounded: the reader waits when the writer lags
 
 	// Owned by the reader goroutine.
-	acct           *account // nil until authenticated
+	be             Backend  // the user's view of the account; nil until authenticated
+	acct           *account // the account's groups and producers
 	saslMechanism  string   // set by SaslHandshake
 	rawSASL        bool     // SaslHandshake v0: the next frame is a bare token
 	clientID       string
@@ -49,7 +50,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, id: s.nextConn.Add(1), out: make(chan pending, s.cfg.MaxInflight)}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	if s.cfg.Backend != nil && s.cfg.Authenticate == nil {
-		c.acct = s.accountFor(s.cfg.Backend)
+		c.be, c.acct = s.cfg.Backend, s.accountFor(s.cfg.Backend)
 	}
 	return c
 }

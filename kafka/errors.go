@@ -12,13 +12,11 @@ const (
 	errOffsetOutOfRange          int16 = 1
 	errCorruptMessage            int16 = 2
 	errUnknownTopicOrPartition   int16 = 3
-	errInvalidFetchSize          int16 = 4
 	errNotLeaderForPartition     int16 = 6
 	errRequestTimedOut           int16 = 7
 	errMessageTooLarge           int16 = 10
 	errCoordinatorLoadInProgress int16 = 14
 	errCoordinatorNotAvailable   int16 = 15
-	errNotCoordinator            int16 = 16
 	errInvalidTopic              int16 = 17
 	errRecordListTooLarge        int16 = 18
 	errInvalidRequiredAcks       int16 = 21
@@ -28,10 +26,7 @@ const (
 	errUnknownMemberID           int16 = 25
 	errInvalidSessionTimeout     int16 = 26
 	errRebalanceInProgress       int16 = 27
-	errInvalidCommitOffsetSize   int16 = 28
 	errTopicAuthorizationFailed  int16 = 29
-	errGroupAuthorizationFailed  int16 = 30
-	errClusterAuthorization      int16 = 31
 	errUnsupportedSASLMechanism  int16 = 33
 	errIllegalSASLState          int16 = 34
 	errUnsupportedVersion        int16 = 35
@@ -45,13 +40,8 @@ const (
 	errInvalidConfig             int16 = 40
 	errSASLAuthenticationFailed  int16 = 58
 	errKafkaStorage              int16 = 56
-	errUnknownProducerID         int16 = 59
 	errFetchSessionIDNotFound    int16 = 70
 	errMemberIDRequired          int16 = 79
-	errGroupIDNotFound           int16 = 69
-	errNonEmptyGroup             int16 = 68
-	errUnstableOffsetCommit      int16 = 88
-	errTransactionalIDNotFound   int16 = 105
 	errTransactionalIDAuthFailed int16 = 53
 )
 

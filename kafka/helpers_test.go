@@ -79,10 +79,14 @@ func (b *testBroker) start() {
 	} else {
 		auth := cfg.Authenticate
 		cfg.Authenticate = func(u, p string) (Backend, error) {
-			if _, err := auth(u, p); err != nil {
+			be, err := auth(u, p)
+			if err != nil {
 				return nil, err
 			}
-			return backend, nil
+			if be == nil {
+				be = backend
+			}
+			return be, nil
 		}
 	}
 	srv, err := NewServer(cfg)

@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -58,16 +57,6 @@ type JetBackendOptions struct {
 	StreamDeleted func(name string)
 }
 
-type topicPartition struct {
-	topic     string
-	partition int32
-}
-
-type storedOffset struct {
-	CommittedOffset
-	seq uint64 // of the KV message, to keep the newest of racing commits
-}
-
 // publishWait collects the acks of one batch of messages.
 type publishWait struct {
 	remaining int
@@ -75,21 +64,6 @@ type publishWait struct {
 	err       error
 	done      chan struct{}
 }
-
-// Names of the offsets bucket and the topic metadata keys.
-const (
-	offsetsBucket  = "KAFKA_OFFSETS"
-	offsetsStream  = "KV_" + offsetsBucket
-	offsetsPrefix  = "$KV." + offsetsBucket + "."
-	metaTopic      = "kafka.topic"
-	metaTopicID    = "kafka.topic_id"
-	metaMaxMsgSize = "kafka.max_message_bytes"
-	// producerScanLimit bounds the messages read back to find an
-	// idempotent producer's last sequence.
-	producerScanLimit = 10000
-	// busyRetry bounds how long a full ingest queue holds a produce back.
-	busyRetry = 5 * time.Second
-)
 
 // NewJetBackend returns the Backend of a store. The store's AckFunc must
 // call HandleAcks (OpenJetStore wires that).
@@ -229,17 +203,6 @@ func (b *JetBackend) streamLock(name string) *sync.Mutex {
 		b.pubBy[name] = l
 	}
 	return l
-}
-
-// StreamName is the stream that holds a topic.
-func StreamName(topic string) string { return strings.ReplaceAll(topic, ".", "_") }
-
-func partitionSubjects(topic string, from, to int32) []string {
-	out := make([]string, 0, to-from)
-	for p := from; p < to; p++ {
-		out = append(out, PartitionSubject(topic, p))
-	}
-	return out
 }
 
 // topicInfo describes a stream that is a topic, or fails.
@@ -516,22 +479,6 @@ func (b *JetBackend) LastProducerBatch(topic string, partition int32, producerID
 		}
 	}
 	return ProducerBatchPosition{}, false, nil
-}
-
-// offsetValue is a committed offset as the bucket stores it.
-type offsetValue struct {
-	Group       string    `json:"group"`
-	Topic       string    `json:"topic"`
-	Partition   int32     `json:"partition"`
-	Offset      int64     `json:"offset"`
-	LeaderEpoch int32     `json:"leader_epoch"`
-	Metadata    string    `json:"metadata,omitempty"`
-	Committed   time.Time `json:"committed"`
-}
-
-func offsetKey(group, topic string, partition int32) string {
-	return offsetsPrefix + base64.RawURLEncoding.EncodeToString([]byte(group)) + "." +
-		base64.RawURLEncoding.EncodeToString([]byte(topic)) + "." + strconv.Itoa(int(partition))
 }
 
 // offsetsStreamFor returns the offsets bucket's stream, creating it.

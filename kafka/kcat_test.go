@@ -103,7 +103,7 @@ func TestKcatAuthenticatesWithSASLPlain(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, kcatPath(t), append(append([]string{"-b", b.addr(), "-L", "-m", "5"}, sasl...), "-X", "sasl.password=wrong")...)
+	cmd := exec.CommandContext(ctx, kcatPath(t), append(append([]string{"-b", b.addr(), "-L", "-m", "2"}, sasl...), "-X", "sasl.password=wrong")...)
 	if outb, err := cmd.CombinedOutput(); err == nil {
 		t.Fatalf("kcat with a wrong password succeeded:\n%s", outb)
 	}

@@ -75,7 +75,7 @@ func (c *conn) authenticatePlain(token []byte) error {
 		s.log.Warn("Kafka SASL authentication failed", "cid", c.id, "user", user, "remote", c.nc.RemoteAddr().String())
 		return errors.New("SASL authentication failed for user " + user)
 	}
-	c.acct = s.accountFor(b)
+	c.be, c.acct = b, s.accountFor(b)
 	s.log.Debug("Kafka client authenticated", "cid", c.id, "user", user)
 	return nil
 }

@@ -75,3 +75,48 @@ func TestRequestsBeforeSASLAreRefused(t *testing.T) {
 		t.Fatalf("metadata after v0 SASL: %d %+v", corr, mr)
 	}
 }
+
+// subjectPerms allows publishing to listed subjects only and subscribing
+// to none.
+type subjectPerms map[string]bool
+
+func (p subjectPerms) CanPublish(s string) bool { return p[s] }
+func (subjectPerms) CanSubscribe(string) bool   { return false }
+
+func TestRestrictAppliesTheUsersSubjectPermissions(t *testing.T) {
+	var b *testBroker
+	b = startBroker(t, Config{Authenticate: func(user, pass string) (Backend, error) {
+		if user == "admin" {
+			return nil, nil
+		}
+		return Restrict(b.backend, subjectPerms{"perm.0": true}), nil
+	}})
+	admin := b.client(kgo.SASL(plain.Auth{User: "admin", Pass: "x"}.AsMechanism()))
+	b.createTopic(admin, "perm", 2)
+
+	user := b.client(kgo.SASL(plain.Auth{User: "bob", Pass: "x"}.AsMechanism()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RecordRetries(1))
+	ctx := ctxTimeout(t, 20*time.Second)
+	if err := user.ProduceSync(ctx, &kgo.Record{Topic: "perm", Partition: 0, Value: []byte("ok")}).FirstErr(); err != nil {
+		t.Fatalf("allowed partition: %v", err)
+	}
+	if err := user.ProduceSync(ctx, &kgo.Record{Topic: "perm", Partition: 1, Value: []byte("no")}).FirstErr(); err == nil {
+		t.Fatal("produce to a subject without publish permission succeeded")
+	}
+	fr := kmsg.NewPtrFetchRequest()
+	fr.MaxBytes = 1 << 20
+	fr.Topics = []kmsg.FetchRequestTopic{{Topic: "perm", Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0, PartitionMaxBytes: 1 << 20}}}}
+	resp, err := fr.RequestWith(ctx, user)
+	if err != nil || resp.Topics[0].Partitions[0].ErrorCode != errTopicAuthorizationFailed {
+		t.Fatalf("fetch without subscribe permission: %v %+v", err, resp)
+	}
+	ct := kmsg.NewPtrCreateTopicsRequest()
+	ct.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "mine", NumPartitions: 1, ReplicationFactor: 1}}
+	if cr, err := ct.RequestWith(ctx, user); err != nil || cr.Topics[0].ErrorCode != errTopicAuthorizationFailed {
+		t.Fatalf("create topic without API permission: %v %+v", err, cr)
+	}
+	// One account: bob's producer state and groups are admin's.
+	if n := len(b.srv.accounts); n != 1 {
+		t.Fatalf("%d accounts, want 1", n)
+	}
+}

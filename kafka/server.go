@@ -185,10 +185,6 @@ func (s *Server) Close() error {
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	accounts := make([]*account, 0, len(s.accounts))
-	for _, a := range s.accounts {
-		accounts = append(accounts, a)
-	}
 	s.mu.Unlock()
 	s.cancel()
 	var err error
@@ -198,10 +194,13 @@ func (s *Server) Close() error {
 	for _, c := range conns {
 		c.nc.Close()
 	}
-	for _, a := range accounts {
+	s.wg.Wait()
+	// No connection is left to add an account now.
+	s.mu.Lock()
+	for _, a := range s.accounts {
 		a.groups.stop()
 	}
-	s.wg.Wait()
+	s.mu.Unlock()
 	return err
 }
 
@@ -248,9 +247,10 @@ func (s *Server) acceptLoop(ln net.Listener) {
 	}
 }
 
-// accountFor returns the state kept for a Backend, creating it on first
-// use.
+// accountFor returns the state kept for a Backend's account, creating it
+// on first use.
 func (s *Server) accountFor(b Backend) *account {
+	b = accountBackend(b)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.accounts[b]

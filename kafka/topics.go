@@ -19,7 +19,7 @@ const nodeID = 0
 // adminTimeout bounds topic administration that the request did not bound.
 const adminTimeout = 30 * time.Second
 
-func (c *conn) backend() Backend { return c.acct.backend }
+func (c *conn) backend() Backend { return c.be }
 
 func (c *conn) handleMetadata(req *kmsg.MetadataRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
