@@ -46,12 +46,9 @@ func (c *conn) handleFetch(req *kmsg.FetchRequest) kmsg.Response {
 	for {
 		resp.Topics = resp.Topics[:0]
 		n := c.fetchOnce(req, resp, &scratch)
-		if n >= minBytes || wake == nil || c.fetchHasError(resp) {
-			c.srv.stats.recordBytesOut.Add(uint64(n))
-			return resp
-		}
 		left := time.Until(deadline)
-		if left <= 0 {
+		if n >= minBytes || wake == nil || left <= 0 || c.ctx.Err() != nil || c.fetchHasError(resp) {
+			c.srv.stats.recordBytesOut.Add(uint64(n))
 			return resp
 		}
 		t := time.NewTimer(left)
@@ -62,7 +59,6 @@ func (c *conn) handleFetch(req *kmsg.FetchRequest) kmsg.Response {
 			// One last read at the deadline.
 		case <-c.ctx.Done():
 			t.Stop()
-			return resp
 		}
 	}
 }

@@ -108,3 +108,34 @@ func TestKcatAuthenticatesWithSASLPlain(t *testing.T) {
 		t.Fatalf("kcat with a wrong password succeeded:\n%s", outb)
 	}
 }
+
+func TestKcatGroupConsumerCommitsAndResumes(t *testing.T) {
+	kcatPath(t)
+	b := startBroker(t, Config{})
+	b.createTopic(b.client(), "kg", 3)
+	prod := b.client(kgo.DefaultProduceTopic("kg"))
+	ctx := ctxTimeout(t, 30*time.Second)
+	produce := func(from, to int) {
+		for i := from; i < to; i++ {
+			if err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte(keyOf(i)), Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	consume := func() []string {
+		out := runKcat(t, "", "-b", b.addr(), "-G", "kgroup", "-X", "auto.offset.reset=earliest", "-e", "-q", "-f", "%s\n", "kg")
+		got := strings.Fields(out)
+		sort.Slice(got, func(i, j int) bool { return len(got[i]) < len(got[j]) || len(got[i]) == len(got[j]) && got[i] < got[j] })
+		return got
+	}
+	produce(0, 30)
+	if got := consume(); len(got) != 30 || got[0] != "0" || got[29] != "29" {
+		t.Fatalf("first kcat group run read %v", got)
+	}
+	produce(30, 35)
+	// The group's committed offsets send the second run past what the
+	// first one read.
+	if got := consume(); strings.Join(got, " ") != "30 31 32 33 34" {
+		t.Fatalf("second kcat group run read %v", got)
+	}
+}
