@@ -41,7 +41,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./parser ./sublist ./server ./jetstore
+	$(GO) test -run '^$$' -bench . -benchmem ./parser ./sublist ./server ./jetstore ./kafka
 
 # Longer crash runs: SIGKILL a real midge SOAK_ROUNDS times mid-publish.
 soak:

@@ -51,8 +51,7 @@ func (s groupState) String() string {
 const expiryTick = 100 * time.Millisecond
 
 type coordinator struct {
-	srv     *Server
-	backend Backend
+	srv *Server
 
 	mu     sync.Mutex
 	groups map[string]*group
@@ -92,8 +91,8 @@ type syncResult struct {
 	assignment []byte
 }
 
-func newCoordinator(s *Server, b Backend) *coordinator {
-	c := &coordinator{srv: s, backend: b, groups: make(map[string]*group),
+func newCoordinator(s *Server) *coordinator {
+	c := &coordinator{srv: s, groups: make(map[string]*group),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	go c.expiryLoop()
 	return c

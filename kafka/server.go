@@ -89,10 +89,9 @@ type Server struct {
 	}
 }
 
-// account is the per-Backend state: consumer groups and idempotent
+// account is the per-account state: consumer groups and idempotent
 // producers.
 type account struct {
-	backend   Backend
 	groups    *coordinator
 	producers *producerTable
 }
@@ -255,8 +254,7 @@ func (s *Server) accountFor(b Backend) *account {
 	defer s.mu.Unlock()
 	a := s.accounts[b]
 	if a == nil {
-		a = &account{backend: b, producers: newProducerTable()}
-		a.groups = newCoordinator(s, b)
+		a = &account{groups: newCoordinator(s), producers: newProducerTable()}
 		s.accounts[b] = a
 	}
 	return a
