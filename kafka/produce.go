@@ -45,6 +45,9 @@ func (c *conn) handleProduce(req *kmsg.ProduceRequest) pending {
 		return pending{resp: produceError(req, errInvalidRequiredAcks, "acks must be 0, 1 or -1")}
 	}
 	var parts []*partitionProduce
+	// Decompressed records of the whole request are bounded like the
+	// request itself, so a small request cannot expand without end.
+	budget := int(s.cfg.MaxRequestSize)
 	for _, rt := range req.Topics {
 		info, terr := c.topicOrCreate(rt.Topic, s.cfg.AutoCreateTopics)
 		for _, rp := range rt.Partitions {
@@ -56,7 +59,7 @@ func (c *conn) handleProduce(req *kmsg.ProduceRequest) pending {
 			case rp.Partition < 0 || rp.Partition >= info.Partitions:
 				pp.code = errUnknownTopicOrPartition
 			default:
-				c.producePartition(pp, rp.Records)
+				c.producePartition(pp, rp.Records, &budget)
 			}
 			if pp.code != errNone {
 				s.stats.produceErrors.Add(1)
@@ -138,9 +141,10 @@ func addProduceResult(resp *kmsg.ProduceResponse, pp *partitionProduce) {
 }
 
 // producePartition decodes, checks and queues one partition's records.
-func (c *conn) producePartition(pp *partitionProduce, data []byte) {
+func (c *conn) producePartition(pp *partitionProduce, data []byte, budget *int) {
 	s := c.srv
-	batch, err := decodeProduced(data, int(s.cfg.MaxRequestSize))
+	batch, err := decodeProduced(data, *budget)
+	*budget -= batch.bytes
 	if err != nil {
 		var be *batchError
 		if errors.As(err, &be) {
