@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubject ./sublist:FuzzMatch \
 	./broker:FuzzConnect ./broker:FuzzClientSession ./broker:FuzzConfig ./jsapi:FuzzJetStreamAPI ./jsapi:FuzzJetStreamWire ./jetstore:FuzzDecodeRecord \
 	./mqtt:FuzzDecode ./mqtt:FuzzTopic ./mqttgw:FuzzMQTTConnection ./config/conffile:FuzzParse ./cluster/route:FuzzParser \
-	./cluster/multiraft:FuzzDecodeFrame ./cluster/multiraft:FuzzDecodeRecord ./cluster/multiraft:FuzzDecodeSnapshot
+	./cluster/multiraft:FuzzDecodeFrame ./cluster/multiraft:FuzzDecodeRecord ./cluster/multiraft:FuzzDecodeSnapshot ./kafka:FuzzRequest
 
 SOAK_ROUNDS ?= 50
 # Seeds per simulation test in `make soak-cluster` (the default run uses a few).
@@ -44,7 +44,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./parser ./sublist ./broker ./jetstore
+	$(GO) test -run '^$$' -bench . -benchmem ./parser ./sublist ./broker ./jetstore ./kafka
 
 # Longer crash runs: SIGKILL a real midge SOAK_ROUNDS times mid-publish.
 soak:
