@@ -11,7 +11,6 @@ import (
 	"github.com/midgemq/midge/parser"
 )
 
-
 // client is one NATS-protocol connection (TCP or WebSocket): the
 // connection core plus the protocol's handler. Two goroutines serve it:
 // the read loop (parsing, publishing to others) and the core's writer
