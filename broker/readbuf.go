@@ -25,7 +25,7 @@ const (
 
 // zeroCopyMin is the smallest payload queued by reference: below it a copy
 // costs less than the reference counting and the extra iovec.
-const zeroCopyMin = 2 << 10
+const zeroCopyMin = 4 << 10
 
 type readBuf struct {
 	b    []byte
