@@ -96,7 +96,7 @@ func BenchmarkDeliverBatch(b *testing.B) {
 // the read buffer; copy=on forces the copy for comparison.
 func BenchmarkDeliverLarge(b *testing.B) {
 	for _, tc := range []struct {
-		subs, size int
+		subs, size  int
 		copyPayload bool
 	}{{1, 4096, false}, {1, 4096, true}, {1, 8192, false}, {1, 8192, true}, {1, 16 << 10, false}, {1, 16 << 10, true}, {4, 16 << 10, false}, {4, 16 << 10, true}} {
 		b.Run(fmt.Sprintf("subs=%d/size=%d/copy=%v", tc.subs, tc.size, tc.copyPayload), func(b *testing.B) {
