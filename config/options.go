@@ -75,6 +75,10 @@ type Options struct {
 	// defaults to Host; HTTPBasePath prefixes every endpoint.
 	HTTPHost     string
 	HTTPPort     int
+	// ProfPort, when set, serves Go's pprof profiles over HTTP on the
+	// monitoring host (-1 picks a free port); for performance work, never
+	// on a public interface.
+	ProfPort int
 	HTTPBasePath string
 	// MaxClosedClients is how many closed connections /connz remembers.
 	MaxClosedClients int

@@ -55,6 +55,7 @@ type Server struct {
 	serving  atomic.Bool
 	lameDuck atomic.Bool
 	mon      *monitor.Server
+	prof     *monitor.Profiler // nil without prof_port
 }
 
 // ErrServerStopped is returned by Start on a server that was shut down.
@@ -114,6 +115,12 @@ func (s *Server) Start() error {
 	if err := s.startMonitoring(); err != nil {
 		return err
 	}
+	prof, err := monitor.StartProfiler(s.broker)
+	if err != nil {
+		s.stopMonitoring()
+		return err
+	}
+	s.prof = prof
 	if o.JetStream {
 		if err := s.js.EnableAll(); err != nil {
 			s.stopMonitoring()

@@ -35,6 +35,7 @@ Server Options:
     -t                               Test configuration and exit
     -m, --http_port <port>           Use port for http monitoring (-1: any free port)
         --http_base_path <path>      Prefix for the monitoring endpoints
+        --profile <port>             Serve Go pprof profiles on this port (-1: any free port)
     -sl,--signal <signal>[=<pid>]    Send signal to a midge process (ldm, stop, quit,
                                      term, reopen, reload); <pid> is a PID or a pid
                                      file, or give the pid file with -P
@@ -187,6 +188,7 @@ func bindAndParse(cfg *invocation, tf *tlsFlags, args []string) error {
 		fs.IntVar(&o.HTTPPort, name, o.HTTPPort, "")
 	}
 	fs.StringVar(&o.HTTPBasePath, "http_base_path", o.HTTPBasePath, "")
+	fs.IntVar(&o.ProfPort, "profile", o.ProfPort, "")
 	fs.StringVar(&o.PortsFileDir, "ports_file_dir", o.PortsFileDir, "")
 	for _, name := range []string{"sl", "signal"} {
 		fs.StringVar(&cfg.signal, name, cfg.signal, "")
