@@ -73,12 +73,12 @@ type Options struct {
 	// Monitoring over HTTP: HTTPPort 0 disables it,
 	// MonitorRandomPort picks a free port (see MonitorAddr). HTTPHost
 	// defaults to Host; HTTPBasePath prefixes every endpoint.
-	HTTPHost     string
-	HTTPPort     int
+	HTTPHost string
+	HTTPPort int
 	// ProfPort, when set, serves Go's pprof profiles over HTTP on the
 	// monitoring host (-1 picks a free port); for performance work, never
 	// on a public interface.
-	ProfPort int
+	ProfPort     int
 	HTTPBasePath string
 	// MaxClosedClients is how many closed connections /connz remembers.
 	MaxClosedClients int
