@@ -24,8 +24,10 @@ const (
 )
 
 // zeroCopyMin is the smallest payload queued by reference: below it a copy
-// costs less than the reference counting and the extra iovec.
-const zeroCopyMin = 4 << 10
+// costs less than the reference counting, the extra iovec and, above all,
+// the fresh (cold) read buffer the read loop must take while the old one is
+// referenced; a copy out of a buffer that stays hot is cheap.
+const zeroCopyMin = 16 << 10
 
 type readBuf struct {
 	b    []byte

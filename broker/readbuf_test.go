@@ -13,12 +13,12 @@ import (
 func TestLargePayloadQueuedByReference(t *testing.T) {
 	o := newOutbound(1 << 20)
 	rb := getReadBuf(maxReadBuf)
-	payload := rb.b[100 : 100+8<<10]
+	payload := rb.b[100 : 100+zeroCopyMin]
 	for i := range payload {
 		payload[i] = byte(i)
 	}
 	want := append([]byte(nil), payload...)
-	if ok, _ := o.enqueueMsg([]byte("MSG big 1 8192\r\n"), nil, payload, rb); !ok {
+	if ok, _ := o.enqueueMsg([]byte("MSG big 1 16384\r\n"), nil, payload, rb); !ok {
 		t.Fatal("refused")
 	}
 	if n := rb.refs.Load(); n != 2 {
@@ -34,7 +34,7 @@ func TestLargePayloadQueuedByReference(t *testing.T) {
 	if _, err := w.flush(&o); err != nil {
 		t.Fatal(err)
 	}
-	if got := out.Bytes(); !bytes.Equal(got, append(append([]byte("MSG big 1 8192\r\n"), want...), "\r\n"...)) {
+	if got := out.Bytes(); !bytes.Equal(got, append(append([]byte("MSG big 1 16384\r\n"), want...), "\r\n"...)) {
 		t.Fatalf("wrote %d bytes, not the message", len(got))
 	}
 	if rb.refs.Load() != 0 || o.pinned != 0 || o.pending != 0 {
@@ -49,15 +49,15 @@ func TestPayloadsCopiedWhenReferenceDoesNotPay(t *testing.T) {
 	rb := getReadBuf(maxReadBuf)
 	other := getReadBuf(maxReadBuf)
 	small := rb.b[:zeroCopyMin-1]
-	outside := make([]byte, 4<<10)
+	outside := make([]byte, zeroCopyMin)
 	o.enqueueMsg(nil, nil, small, rb)
 	o.enqueueMsg(nil, nil, outside, rb)
 	if rb.refs.Load() != 1 {
 		t.Fatalf("refs %d after copies", rb.refs.Load())
 	}
-	o.enqueueMsg(nil, nil, rb.b[:4<<10], rb)
-	o.enqueueMsg(nil, nil, rb.b[4<<10:8<<10], rb)  // same buffer: pinned once
-	o.enqueueMsg(nil, nil, other.b[:4<<10], other) // a second buffer would pass the bound
+	o.enqueueMsg(nil, nil, rb.b[:zeroCopyMin], rb)
+	o.enqueueMsg(nil, nil, rb.b[zeroCopyMin:2*zeroCopyMin], rb) // same buffer: pinned once
+	o.enqueueMsg(nil, nil, other.b[:zeroCopyMin], other)        // a second buffer would pass the bound
 	if rb.refs.Load() != 3 || other.refs.Load() != 1 || o.pinned != maxReadBuf {
 		t.Fatalf("refs %d and %d, pinned %d", rb.refs.Load(), other.refs.Load(), o.pinned)
 	}
