@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
-
 )
 
 // seedRequests are real requests, one per handled api, as clients send
