@@ -129,7 +129,9 @@ func (s *AccountStreams) Streams() []*jetstore.Stream {
 // publishing them would: core subscribers (and routes) receive them, and
 // the stream named, which must capture each subject, stores them. Each
 // message's Done (when set) receives its outcome on the stream's
-// committer once it is durable or refused. Messages are published by one
+// committer once it is durable or refused. Each message's Options are the
+// stream's instructions as given: its header is not read for them, as a
+// client's Nats-* headers are. Messages are published by one
 // typed publisher per stream at a time, so those of one call are queued
 // next to each other (a NATS client may still publish in between).
 //
