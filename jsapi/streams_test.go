@@ -226,3 +226,28 @@ func TestTypedStreamLifeCycleAttaches(t *testing.T) {
 		t.Fatal("a deleted stream still captures its subjects")
 	}
 }
+
+// A typed message's Options are what the stream acts on; its header is
+// carried, not read: a Nats-Msg-Id header does not deduplicate, a MsgID
+// option does.
+func TestTypedPublishOptionsAreGivenNotRead(t *testing.T) {
+	_, streams := typedStreams(t)
+	if _, _, err := streams.CreateStream(jetstore.StreamConfig{Name: "D", Subjects: []string{"d"}}); err != nil {
+		t.Fatal(err)
+	}
+	hdr := []byte("NATS/1.0\r\nNats-Msg-Id: same\r\n\r\n")
+	out := newOutcomes(4)
+	msgs := []*jetstore.InMsg{
+		{Subject: "d", Header: hdr, Done: out.record},
+		{Subject: "d", Header: hdr, Done: out.record},
+		{Subject: "d", Options: &jetstore.PublishOptions{MsgID: "opt"}, Done: out.record},
+		{Subject: "d", Options: &jetstore.PublishOptions{MsgID: "opt"}, Done: out.record},
+	}
+	if _, err := streams.Publish("D", msgs, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	got := out.wait(t)
+	if got[0].Duplicate || got[1].Duplicate || got[1].Seq != 2 || got[2].Duplicate || !got[3].Duplicate || got[3].Seq != 3 {
+		t.Fatalf("outcomes %+v", got)
+	}
+}
