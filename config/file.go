@@ -297,6 +297,7 @@ var topLevelKeys = map[string]keyHandler[Options]{
 	"websocket": websocketKey,
 	"ws":        websocketKey,
 	"mqtt":      mqttKey,
+	"kafka":     kafkaKey,
 	"cluster":   clusterKey,
 }
 
