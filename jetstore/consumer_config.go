@@ -70,6 +70,13 @@ type ConsumerConfig struct {
 	PriorityPolicy     string            `json:"priority_policy,omitempty"`
 	PriorityGroups     []string          `json:"priority_groups,omitempty"`
 	PriorityTimeout    time.Duration     `json:"priority_timeout,omitempty"`
+	// RecordBeforeSend writes each delivery's record to the state file
+	// before the receiver sees the message, at the cost of a write per
+	// message. In-process receivers (MQTT sessions) act on a delivery at
+	// once, before the consumer's pass ends and writes its records; without
+	// this a process crash could forget a delivery the client saw, and the
+	// message would come again unmarked as a duplicate.
+	RecordBeforeSend bool `json:"record_before_send,omitempty"`
 }
 
 // isPull reports whether the consumer is pulled from (no deliver subject).

@@ -196,6 +196,12 @@ func (c *Consumer) sendMsgLocked(to []byte, m *StoredMsg, redelivery bool, now t
 		dc = c.acks.redelivering(m.Seq)
 	}
 	c.cur.delivered(m.Seq, redelivery)
+	c.logDelivered(m.Seq, c.cur.dseq, dc, now)
+	if c.cfg.RecordBeforeSend {
+		if err := c.persistLocked(false); err != nil {
+			c.st.store.log.Error("consumer state not saved", "stream", c.st.Name(), "consumer", c.name, "error", err)
+		}
+	}
 	c.send.Deliver(to, Delivery{
 		Stream:      c.st.Name(),
 		Consumer:    c.name,
@@ -210,7 +216,6 @@ func (c *Consumer) sendMsgLocked(to []byte, m *StoredMsg, redelivery bool, now t
 		HeadersOnly: c.cfg.HeadersOnly,
 	})
 	c.push.lastSend = now
-	c.logDelivered(m.Seq, c.cur.dseq, dc, now)
 	if c.cfg.AckPolicy != AckNone {
 		c.acks.track(m.Seq, c.cur.dseq, dc, now, now.Add(c.ackWaitFor(dc)))
 	}

@@ -342,6 +342,9 @@ func (s *session) ensureConsumer(sub *subscription) (*jetstore.Consumer, error) 
 		MaxAckPending:  o.MaxAckPending,
 		ReplayPolicy:   jetstore.ReplayInstant,
 		MemoryStorage:  s.clean,
+		// A delivery must be on record before the client can see it, so
+		// that after a crash it is sent again with DUP set.
+		RecordBeforeSend: true,
 	}
 	if len(sub.subjects) == 1 {
 		cfg.FilterSubject = mqttMsgsPrefix + sub.subjects[0]
