@@ -154,6 +154,9 @@ func (c *Consumer) deliverLocked(now time.Time) (next time.Time) {
 			}
 		}
 		size := len(m.Subject) + len(m.Header) + len(m.Data)
+		if req != nil && req.maxBytes > 0 {
+			size = c.pullSizeLocked(&m, redelivery)
+		}
 		if req != nil && req.maxBytes > 0 && size > req.maxBytes {
 			c.send.Status(req.reply, c.pendingStatus(StatusMaxBytesExceeded, req))
 			c.pulls.pop()

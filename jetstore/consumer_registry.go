@@ -215,16 +215,19 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 	return c, nil
 }
 
+// startConsumer tells the server about the consumer, then runs it: the
+// server's subscriptions for it (acks, pull requests) exist before its
+// first delivery can be acknowledged.
 func (st *Stream) startConsumer(c *Consumer) {
+	if fn := st.store.opts.ConsumerAdded; fn != nil {
+		fn(st, c)
+	}
 	wake, stop := st.Watch()
 	go func() {
 		defer stop()
 		c.run(wake)
 	}()
 	c.kick()
-	if fn := st.store.opts.ConsumerAdded; fn != nil {
-		fn(st, c)
-	}
 }
 
 // update applies a new configuration to a running consumer.

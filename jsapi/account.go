@@ -24,7 +24,7 @@ type jsAccount struct {
 
 	mu       sync.Mutex
 	streams  map[string]*jsStream            // by name
-	pullSubs map[string]*broker.Subscription // pull request subscriptions by subject
+	consumerSubs map[string]*broker.Subscription // consumers' pull request and ack subscriptions by subject
 	errPub   *broker.Publisher               // answers publishes a stream refused at once
 }
 
@@ -44,7 +44,7 @@ type jsStream struct {
 func (j *JetStream) open(acc *broker.Account) (*jsAccount, error) {
 	dir := j.accountDir(acc)
 	ja := &jsAccount{js: j, acc: acc, streams: make(map[string]*jsStream),
-		pullSubs: make(map[string]*broker.Subscription), errPub: acc.NewPublisher()}
+		consumerSubs: make(map[string]*broker.Subscription), errPub: acc.NewPublisher()}
 	store, err := jetstore.Open(dir, jetstore.Options{
 		Log:             j.log.With("account", acc.Name()),
 		SyncInterval:    j.opts.SyncInterval,
@@ -113,12 +113,6 @@ func (ja *jsAccount) subscribeStream(js *jsStream) error {
 		}
 		js.subs = append(js.subs, sub)
 	}
-	ack, err := ja.acc.Subscribe(jsAckPrefix+cfg.Name+".>", "", ja.ackHandler(js))
-	if err != nil {
-		ja.unsubscribeStream(js)
-		return err
-	}
-	js.subs = append(js.subs, ack)
 	fc, err := ja.acc.Subscribe(jsFlowControlPrefix+cfg.Name+".>", "", ja.flowControlHandler(js))
 	if err != nil {
 		ja.unsubscribeStream(js)

@@ -24,21 +24,6 @@ type acker interface {
 	AckNext(sseq, cseq uint64, next jetstore.PullRequest)
 }
 
-// ackHandler routes the acks of one stream to its consumers.
-func (ja *jsAccount) ackHandler(js *jsStream) broker.MsgHandler {
-	return func(subject, reply, _, data []byte) {
-		consumer, sseq, cseq, ok := parseAckSubject(subject)
-		if !ok {
-			return
-		}
-		c, err := js.stream.Consumer(string(consumer))
-		if err != nil {
-			return
-		}
-		applyAck(c, sseq, cseq, data, reply)
-	}
-}
-
 // parseAckSubject reads $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<cseq>.<tm>.<pending>
 // and the v2 form with domain and account hash before the stream.
 func parseAckSubject(subject []byte) (consumer []byte, sseq, cseq uint64, ok bool) {

@@ -50,6 +50,18 @@ func (s *consumerSender) Deliver(target []byte, d jetstore.Delivery) {
 	s.pub.StageAs(target, s.subject, s.reply, hdr, data)
 }
 
+// DeliverySize is what Deliver would send for d: subject, ack reply
+// subject, header and data (jetstore.DeliverySizer, for pull requests'
+// max_bytes).
+func (s *consumerSender) DeliverySize(d *jetstore.Delivery) int {
+	s.reply = appendAckSubject(s.reply[:0], d)
+	if d.HeadersOnly {
+		s.hdr = appendHeadersOnly(s.hdr[:0], d.Header, len(d.Data))
+		return len(d.Subject) + len(s.reply) + len(s.hdr)
+	}
+	return len(d.Subject) + len(s.reply) + len(d.Header) + len(d.Data)
+}
+
 // Status sends a status header block (no payload) to target; a flow
 // control request carries the subject its answer goes to.
 func (s *consumerSender) Status(target []byte, st jetstore.Status) {

@@ -141,6 +141,12 @@ func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
 		resp.Error = jsErrStreamNameMismatch
 		return resp
 	}
+	if pedanticRequest(req.body) {
+		if e := checkPedanticStream(&cfg); e != nil {
+			resp.Error = e
+			return resp
+		}
+	}
 	ja := api.ja
 	var st *jetstore.Stream
 	var err error
@@ -355,6 +361,10 @@ func (api *jsAPI) msgDelete(name string, req apiRequest) any {
 		return resp
 	}
 	st, err := api.ja.store.Stream(name)
+	if err == nil && st.Config().Sealed {
+		resp.Error = jsErrStreamSealed
+		return resp
+	}
 	if err == nil {
 		err = st.DeleteMsg(r.Seq)
 	}
