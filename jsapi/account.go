@@ -22,10 +22,10 @@ type jsAccount struct {
 	store *jetstore.Store
 	api   *jsAPI
 
-	mu       sync.Mutex
-	streams  map[string]*jsStream            // by name
+	mu           sync.Mutex
+	streams      map[string]*jsStream            // by name
 	consumerSubs map[string]*broker.Subscription // consumers' pull request and ack subscriptions by subject
-	errPub   *broker.Publisher               // answers publishes a stream refused at once
+	errPub       *broker.Publisher               // answers publishes a stream refused at once
 }
 
 // jsStream is the server's handle on one stream: its capture and direct-get
