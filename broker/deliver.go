@@ -35,6 +35,10 @@ type producer struct {
 	// but shows their stream subject).
 	shown []byte
 
+	// trace is the trace of the message being published, set only while a
+	// traced message fans out (msgtrace.go).
+	trace *MsgTrace
+
 	// rt is what only cluster traffic needs, allocated once a message goes
 	// to a route (or the producer is a route's): kept out of line so that
 	// a producer without routes stays as small as before.
@@ -178,6 +182,9 @@ func weightedStart(members []*subscription) int {
 // deliver queues the message for one subscription and reports whether it
 // was handed over.
 func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
+	if p.trace != nil {
+		return p.deliverTraced(sub, pa)
+	}
 	if sub.handler != nil {
 		subject := pa.Subject
 		if p.shown != nil { // an internal receiver of consumer deliveries (MQTT) sees what clients see

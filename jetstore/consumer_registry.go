@@ -398,6 +398,13 @@ func (st *Stream) publishInterestLocked() {
 	st.interest.Store(&sets)
 }
 
+// DropsForNoInterest reports whether a message on subject would be dropped
+// as soon as stored: an interest-retention stream without a consumer for
+// it (message traces report it).
+func (st *Stream) DropsForNoInterest(subject string) bool {
+	return st.Config().Retention == RetentionInterest && !st.hasInterest(subject)
+}
+
 // hasInterest reports whether some consumer would receive subject.
 func (st *Stream) hasInterest(subject string) bool {
 	p := st.interest.Load()

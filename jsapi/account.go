@@ -105,8 +105,11 @@ func (ja *jsAccount) subscribeStream(js *jsStream) error {
 	capture := func(subject, reply, hdr, data []byte) {
 		ja.capture(js, subject, reply, hdr, data)
 	}
+	traced := func(t *broker.MsgTrace, subject, reply, hdr, data []byte) {
+		ja.captureTraced(js, t, subject, reply, hdr, data)
+	}
 	for _, subject := range cfg.Subjects {
-		sub, err := ja.acc.Subscribe(subject, "", capture)
+		sub, err := ja.acc.SubscribeTraced(subject, "", capture, traced)
 		if err != nil {
 			ja.unsubscribeStream(js)
 			return fmt.Errorf("subscribing stream %s to %q: %w", cfg.Name, subject, err)
@@ -174,8 +177,14 @@ func (ja *jsAccount) lookup(name string) *jsStream {
 func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
 	m := jetstore.NewInMsg(subject, reply, hdr, data)
 	m.Options = publishOptions(m.Header)
-	err := js.stream.Publish(m)
-	if err == nil || len(reply) == 0 {
+	if err := js.stream.Publish(m); err != nil {
+		ja.refusePublish(js, reply, err)
+	}
+}
+
+// refusePublish answers a publish the stream refused at once.
+func (ja *jsAccount) refusePublish(js *jsStream, reply []byte, err error) {
+	if len(reply) == 0 {
 		return
 	}
 	body, _ := json.Marshal(pubAck{Stream: js.stream.Name(), Error: toAPIError(err)})
