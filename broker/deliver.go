@@ -185,16 +185,8 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	if p.trace != nil {
 		return p.deliverTraced(sub, pa)
 	}
-	if sub.handler != nil {
-		subject := pa.Subject
-		if p.shown != nil { // an internal receiver of consumer deliveries (MQTT) sees what clients see
-			subject = p.shown
-		}
-		sub.handler(subject, pa.Reply, pa.Header, pa.Data)
-		return true
-	}
-	if sub.remote != nil {
-		return p.targetRemote(sub.remote, "")
+	if sub.client == nil {
+		return p.deliverInternal(sub, pa)
 	}
 	dst := sub.client
 	if (dst == p.self && !p.echo) || dst.closed.Load() {

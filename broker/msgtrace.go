@@ -314,7 +314,7 @@ func (p *producer) deliverTraced(sub *subscription, pa *parser.PubArg) bool {
 	switch {
 	case sub.remote != nil:
 		return p.deliverUntraced(sub, pa) // traced when the message leaves (sendToRemotes)
-	case sub.handler != nil:
+	case sub.client == nil:
 		if sub.traced != nil {
 			subject := pa.Subject
 			if p.shown != nil {

@@ -67,6 +67,7 @@ func (c *Consumer) process() (inactive bool) {
 			c.send.AckDone(a.reply)
 		}
 	}
+	c.emitEvents()
 	c.send.Flush()
 	for _, ch := range settled {
 		close(ch)
@@ -183,7 +184,7 @@ func (c *Consumer) hasWorkLocked(now time.Time) bool {
 // nextSeqLocked picks the next message: a due redelivery first, then the
 // last-per-subject backlog, then the next new message.
 func (c *Consumer) nextSeqLocked(now time.Time) (seq uint64, redelivery bool) {
-	if seq := c.acks.nextDue(now, c.cfg.MaxDeliver); seq != 0 {
+	if seq := c.acks.nextDue(now, c.cfg.MaxDeliver, c.maxDeliveriesLocked); seq != 0 {
 		return seq, true
 	}
 	if len(c.cur.lps) > 0 {

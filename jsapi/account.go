@@ -26,6 +26,7 @@ type jsAccount struct {
 	streams      map[string]*jsStream            // by name
 	consumerSubs map[string]*broker.Subscription // consumers' pull request and ack subscriptions by subject
 	errPub       *broker.Publisher               // answers publishes a stream refused at once
+	advPub       *broker.Publisher               // advisories (advisories.go)
 }
 
 // jsStream is the server's handle on one stream: its capture and direct-get
@@ -44,7 +45,7 @@ type jsStream struct {
 func (j *JetStream) open(acc *broker.Account) (*jsAccount, error) {
 	dir := j.accountDir(acc)
 	ja := &jsAccount{js: j, acc: acc, streams: make(map[string]*jsStream),
-		consumerSubs: make(map[string]*broker.Subscription), errPub: acc.NewPublisher()}
+		consumerSubs: make(map[string]*broker.Subscription), errPub: acc.NewPublisher(), advPub: acc.NewPublisher()}
 	store, err := jetstore.Open(dir, jetstore.Options{
 		Log:             j.log.With("account", acc.Name()),
 		SyncInterval:    j.opts.SyncInterval,

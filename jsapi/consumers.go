@@ -40,6 +40,7 @@ func (ja *jsAccount) consumerAdded(st *jetstore.Stream, c *jetstore.Consumer) {
 }
 
 func (ja *jsAccount) consumerRemoved(st *jetstore.Stream, c *jetstore.Consumer) {
+	ja.adviseConsumer(st.Name(), c.Name(), actionDelete)
 	pull := jsPullPrefix + st.Name() + "." + c.Name()
 	acks := ackSubject(st, c)
 	ja.mu.Lock()

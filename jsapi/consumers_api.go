@@ -118,10 +118,13 @@ func (api *jsAPI) consumerCreate(stream, name, filter string, legacyDurable bool
 		resp.Error = e
 		return resp
 	}
-	c, _, err := st.AddConsumer(cfg, r.Action)
+	c, created, err := st.AddConsumer(cfg, r.Action)
 	if err != nil {
 		resp.Error = toAPIError(err)
 		return resp
+	}
+	if created {
+		api.ja.adviseConsumer(stream, c.Name(), actionCreate)
 	}
 	info := c.Info()
 	resp.ConsumerInfo = &info

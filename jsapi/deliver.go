@@ -25,8 +25,10 @@ const (
 // consumer calls it from one goroutine at a time, so the scratch buffers
 // need no lock.
 type consumerSender struct {
-	acc *broker.Account
-	pub *broker.Publisher
+	ja               *jsAccount
+	acc              *broker.Account
+	pub              *broker.Publisher
+	stream, consumer string
 
 	subject []byte // the delivered message's subject
 	reply   []byte // ack or flow control reply subject
@@ -34,7 +36,7 @@ type consumerSender struct {
 }
 
 func (ja *jsAccount) newSender(stream, consumer string) jetstore.Sender {
-	return &consumerSender{acc: ja.acc, pub: ja.acc.NewPublisher()}
+	return &consumerSender{ja: ja, acc: ja.acc, pub: ja.acc.NewPublisher(), stream: stream, consumer: consumer}
 }
 
 // Deliver sends a message to target, showing the stored subject, with its

@@ -163,10 +163,16 @@ func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
 			}
 		}
 		resp.DidCreate = err == nil
+		if err == nil && created {
+			ja.adviseStream(name, actionCreate)
+		}
 	}
 	if err != nil {
 		resp.Error = toAPIError(err)
 		return resp
+	}
+	if update {
+		ja.adviseStream(name, actionModify)
 	}
 	resp.streamInfo = ja.info(st, "", false)
 	return resp
@@ -227,6 +233,7 @@ func (api *jsAPI) streamDelete(name string) any {
 		resp.Error = toAPIError(err)
 		return resp
 	}
+	api.ja.adviseStream(name, actionDelete)
 	resp.Success = true
 	return resp
 }
