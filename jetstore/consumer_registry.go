@@ -148,10 +148,12 @@ func (st *Stream) checkWorkQueueConsumerLocked(cfg *ConsumerConfig) error {
 }
 
 // stateDir is where a consumer keeps its state; ok is false when it keeps
-// it in memory only: ephemerals, durables that asked for memory storage,
-// and every consumer of a stream whose storage keeps no consumer state.
+// it in memory only: consumers that asked for memory storage (see
+// consumer_restart.go) and every consumer of a stream whose storage keeps
+// no consumer state. Ephemerals keep theirs like durables, as in the
+// reference server, so that they survive a restart.
 func (st *Stream) stateDir(cfg *ConsumerConfig) (dir string, ok bool) {
-	if cfg.Durable == "" || cfg.MemoryStorage {
+	if cfg.MemoryStorage {
 		return "", false
 	}
 	return st.storage.consumerDir(cfg.Name)
@@ -203,6 +205,10 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 		err := c.openConsumerLog(dir)
 		c.mu.Unlock()
 		if err != nil {
+			return nil, errStorage(err)
+		}
+	} else if !fresh {
+		if err := c.loadSaved(); err != nil {
 			return nil, errStorage(err)
 		}
 	}
@@ -341,6 +347,9 @@ func (st *Stream) stopConsumers(kind StatusKind, remove bool) {
 	st.cmu.Unlock()
 	for _, c := range all {
 		c.stop(kind)
+		if !remove {
+			c.saveForRestart()
+		}
 		if remove {
 			if fn := st.store.opts.ConsumerRemoved; fn != nil {
 				fn(st, c)
@@ -349,7 +358,7 @@ func (st *Stream) stopConsumers(kind StatusKind, remove bool) {
 	}
 }
 
-// loadConsumers opens the durable consumers saved under the stream.
+// loadConsumers opens the consumers saved under the stream.
 func (st *Stream) loadConsumers() {
 	names, err := st.storage.consumerNames()
 	if err != nil {

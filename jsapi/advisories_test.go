@@ -13,21 +13,41 @@ import (
 // JetStream advisories on $JS.EVENT.ADVISORY.>: subjects, order and JSON as
 // the reference server sends them, asserted on midge and on the reference.
 
-// advisories reads advisories in order.
+// advisories reads advisories. Each subject's advisories come in order;
+// the reference server sends an audit and the action advisory of the same
+// request in either order, so advisories on other subjects wait in held.
 type advisories struct {
-	t   *testing.T
-	sub *nats.Subscription
+	t    *testing.T
+	sub  *nats.Subscription
+	held []*nats.Msg
 }
 
-// next reads the next advisory, which must be on subject, and returns its
-// JSON without the fields that differ every time (id, timestamp), after
-// checking they are there.
-func (a advisories) next(subject string) map[string]any {
+// take returns the first advisory on subject, held or next to come.
+func (a *advisories) take(subject string) *nats.Msg {
 	a.t.Helper()
-	m := testutil.NextMsg(a.t, a.sub)
-	if m.Subject != subject {
-		a.t.Fatalf("advisory on %s, want %s: %s", m.Subject, subject, m.Data)
+	for i, m := range a.held {
+		if m.Subject == subject {
+			a.held = append(a.held[:i], a.held[i+1:]...)
+			return m
+		}
 	}
+	for len(a.held) < 8 {
+		m := testutil.NextMsg(a.t, a.sub)
+		if m.Subject == subject {
+			return m
+		}
+		a.held = append(a.held, m)
+	}
+	a.t.Fatalf("no advisory on %s; got %d others, first on %s: %s", subject, len(a.held), a.held[0].Subject, a.held[0].Data)
+	return nil
+}
+
+// next reads the next advisory on subject and returns its JSON without
+// the fields that differ every time (id, timestamp), after checking they
+// are there.
+func (a *advisories) next(subject string) map[string]any {
+	a.t.Helper()
+	m := a.take(subject)
 	var v map[string]any
 	if err := json.Unmarshal(m.Data, &v); err != nil {
 		a.t.Fatalf("%s: %s: %v", m.Subject, m.Data, err)
@@ -45,7 +65,7 @@ func (a advisories) next(subject string) map[string]any {
 	return v
 }
 
-func (a advisories) expect(subject string, want map[string]any) {
+func (a *advisories) expect(subject string, want map[string]any) {
 	a.t.Helper()
 	if got := a.next(subject); !reflect.DeepEqual(got, want) {
 		a.t.Errorf("%s:\n got %v\nwant %v", subject, got, want)
@@ -53,7 +73,7 @@ func (a advisories) expect(subject string, want map[string]any) {
 }
 
 // audit checks the API audit of a request from nc.
-func (a advisories) audit(nc *nats.Conn, server, apiSubject, request, responseType string, failed bool) {
+func (a *advisories) audit(nc *nats.Conn, server, apiSubject, request, responseType string, failed bool) {
 	a.t.Helper()
 	v := a.next("$JS.EVENT.ADVISORY.API")
 	if v["type"] != "io.nats.jetstream.advisory.v1.api_audit" || v["subject"] != apiSubject || v["server"] != server {
@@ -87,7 +107,7 @@ func TestJetStreamAdvisories(t *testing.T) {
 		nc := p.Connect(t, nats.Name("advisor"))
 		sub, _ := nc.SubscribeSync("$JS.EVENT.ADVISORY.>")
 		testutil.Flush(t, nc)
-		a := advisories{t, sub}
+		a := &advisories{t: t, sub: sub}
 		server := nc.ConnectedServerName()
 		api := func(subject, body string) {
 			t.Helper()
@@ -177,7 +197,7 @@ func TestAdvisoryOnInactiveConsumer(t *testing.T) {
 		sub, _ := nc.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.>")
 		mustAPI(t, nc, "$JS.API.STREAM.CREATE.I", `{"name":"I","subjects":["i"]}`)
 		mustAPI(t, nc, "$JS.API.CONSUMER.CREATE.I.E", `{"stream_name":"I","config":{"name":"E","inactive_threshold":300000000}}`)
-		a := advisories{t, sub}
+		a := &advisories{t: t, sub: sub}
 		a.next("$JS.EVENT.ADVISORY.CONSUMER.CREATED.I.E")
 		a.expect("$JS.EVENT.ADVISORY.CONSUMER.DELETED.I.E", map[string]any{
 			"type": "io.nats.jetstream.advisory.v1.consumer_action", "stream": "I", "consumer": "E", "action": "delete"})

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -46,7 +47,11 @@ func StartReference(t testing.TB, args ...string) *Reference {
 func (r *Reference) start() {
 	r.t.Helper()
 	log := filepath.Join(r.dir, "ref.log")
-	args := append([]string{"-a", "127.0.0.1", "-p", "-1", "-n", "reference",
+	port := "-1"
+	if r.URL != "" { // a restart keeps the port, so that clients reconnect
+		port = r.URL[strings.LastIndexByte(r.URL, ':')+1:]
+	}
+	args := append([]string{"-a", "127.0.0.1", "-p", port, "-n", "reference",
 		"--ports_file_dir", r.dir, "-l", log}, r.args...)
 	for _, a := range r.args {
 		if a == "-js" || a == "--jetstream" {
@@ -97,11 +102,15 @@ func (r *Reference) Stop() {
 	}
 }
 
-// Restart stops the server and starts it again on the same store
-// directory (its port changes: read URL again).
+// Restart stops the server cleanly (SIGTERM) and starts it again on the
+// same port and store directory.
 func (r *Reference) Restart() {
 	r.t.Helper()
-	r.Stop()
+	if r.cmd != nil {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
 	r.start()
 }
 

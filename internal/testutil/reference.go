@@ -20,6 +20,21 @@ type Peer struct {
 	Midge *server.Server
 	// Ref is the reference server (nil for midge).
 	Ref *testtools.Reference
+
+	restartMidge func() *server.Server
+}
+
+// Restart stops the server cleanly and starts it again on the same port
+// and store directory; clients that reconnect find it where it was.
+func (p *Peer) Restart(t testing.TB) {
+	t.Helper()
+	if p.Ref != nil {
+		p.Ref.Restart()
+		p.URL = p.Ref.URL
+		return
+	}
+	p.Midge = p.restartMidge()
+	p.URL = p.Midge.ClientURL()
 }
 
 // IsReference reports whether the peer is the reference server.
@@ -45,13 +60,22 @@ func (p *Peer) Connect(t testing.TB, extra ...nats.Option) *nats.Conn {
 func OnBoth(t *testing.T, jetStream bool, fn func(t *testing.T, p *Peer)) {
 	t.Helper()
 	t.Run("midge", func(t *testing.T) {
-		var s *server.Server
-		if jetStream {
-			s = StartJS(t)
-		} else {
-			s = StartServer(t, func(*config.Options) {})
+		dir := t.TempDir()
+		port := 0
+		opts := func(o *config.Options) {
+			o.Port = port
+			if jetStream {
+				o.JetStream, o.StoreDir = true, dir
+			}
 		}
-		fn(t, &Peer{Name: "midge", URL: s.ClientURL(), Midge: s})
+		s := StartServer(t, opts)
+		port = s.Addr().Port
+		p := &Peer{Name: "midge", URL: s.ClientURL(), Midge: s}
+		p.restartMidge = func() *server.Server {
+			p.Midge.Shutdown()
+			return StartServer(t, opts)
+		}
+		fn(t, p)
 	})
 	t.Run("reference", func(t *testing.T) {
 		var args []string
