@@ -345,7 +345,7 @@ func TestConfigTopLevelReferenceKeys(t *testing.T) {
 		!strings.HasSuffix(o.ConfigWarnings[0], "does not implement yet: logtime, system_account") {
 		t.Fatalf("%+v %v", o, err)
 	}
-	for _, k := range []string{"mappings { a: b }", "proxy_protocol: true", "allow_non_tls: true", "operator: x.jwt"} {
+	for _, k := range []string{"mappings { a: b }", "proxy_protocol: true", "operator: x.jwt"} {
 		if _, err := config.ParseConfig(k); err == nil || !strings.Contains(err.Error(), "midge does not support") {
 			t.Errorf("%s: %v", k, err)
 		}

@@ -72,6 +72,11 @@ type Options struct {
 	Auth     AuthOptions      // client authentication and permissions
 	Accounts []AccountOptions // isolated subject spaces
 	TLS      TLSOptions       // TLS for client connections
+	// AllowNonTLS, with TLS configured, lets clients choose: INFO offers
+	// TLS (tls_available) instead of requiring it, and a client that starts
+	// with plaintext instead of a TLS handshake stays plaintext
+	// (nats-server's allow_non_tls).
+	AllowNonTLS bool
 	// Monitoring over HTTP: HTTPPort 0 disables it,
 	// MonitorRandomPort picks a free port (see MonitorAddr). HTTPHost
 	// defaults to Host; HTTPBasePath prefixes every endpoint.
