@@ -257,6 +257,7 @@ var topLevelKeys = map[string]keyHandler[Options]{
 	"trace":         boolKey(func(o *Options) *bool { return &o.Trace }),
 	"logfile":       strKey(func(o *Options) *string { return &o.LogFile }),
 	"log_file":      strKey(func(o *Options) *string { return &o.LogFile }),
+	"log_format":    strKey(func(o *Options) *string { return &o.LogFormat }),
 	"pidfile":       strKey(func(o *Options) *string { return &o.PidFile }),
 	"pid_file":      strKey(func(o *Options) *string { return &o.PidFile }),
 

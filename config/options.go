@@ -110,10 +110,12 @@ type Options struct {
 	Debug bool // log connection lifecycle events
 	Trace bool // log every protocol operation (expensive; off by default)
 
-	// LogFile and PidFile are for the command that runs the server; a
-	// configuration file can set them.
-	LogFile string
-	PidFile string
+	// LogFile, LogFormat and PidFile are for the command that runs the
+	// server; a configuration file can set them. LogFormat is "console"
+	// (the default) or "reference" (nats-server's log line format).
+	LogFile   string
+	LogFormat string
+	PidFile   string
 }
 
 // DefaultOptions returns the reference server's defaults.

@@ -67,6 +67,9 @@ Logging Options:
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -DV                              Debug and trace
+        --log_format <format>        console (default: zap's, fields as JSON) or
+                                     reference (nats-server's lines:
+                                     [pid] 2006/01/02 15:04:05.000000 [INF] ...)
 
 Authorization Options:
     --user <user>                    User required for connections
@@ -206,6 +209,7 @@ func bindAndParse(cfg *invocation, tf *tlsFlags, args []string) error {
 	for _, name := range []string{"l", "log"} {
 		fs.StringVar(&o.LogFile, name, o.LogFile, "")
 	}
+	fs.StringVar(&o.LogFormat, "log_format", o.LogFormat, "")
 	for _, name := range []string{"D", "debug"} {
 		fs.BoolVar(&o.Debug, name, o.Debug, "")
 	}
