@@ -258,8 +258,14 @@ var topLevelKeys = map[string]keyHandler[Options]{
 	"logfile":       strKey(func(o *Options) *string { return &o.LogFile }),
 	"log_file":      strKey(func(o *Options) *string { return &o.LogFile }),
 	"log_format":    strKey(func(o *Options) *string { return &o.LogFormat }),
-	"pidfile":       strKey(func(o *Options) *string { return &o.PidFile }),
-	"pid_file":      strKey(func(o *Options) *string { return &o.PidFile }),
+	"logtime": func(cp *configParser, o *Options, v cval) {
+		if b, ok := cp.boolean(v); ok {
+			o.NoLogTime = !b
+		}
+	},
+	"logtime_utc": boolKey(func(o *Options) *bool { return &o.LogTimeUTC }),
+	"pidfile":     strKey(func(o *Options) *string { return &o.PidFile }),
+	"pid_file":    strKey(func(o *Options) *string { return &o.PidFile }),
 
 	"max_connections":   intKey(1, math.MaxInt32, func(o *Options, n int64) { o.MaxConnections = int(n) }),
 	"max_conn":          intKey(1, math.MaxInt32, func(o *Options, n int64) { o.MaxConnections = int(n) }),

@@ -116,6 +116,11 @@ type Options struct {
 	LogFile   string
 	LogFormat string
 	PidFile   string
+	// NoLogTime leaves the time out of log lines (nats-server's
+	// logtime: false, -T=false); LogTimeUTC writes it in UTC rather than
+	// local time (logtime_utc).
+	NoLogTime  bool
+	LogTimeUTC bool
 }
 
 // DefaultOptions returns the reference server's defaults.

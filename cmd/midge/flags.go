@@ -70,6 +70,8 @@ Logging Options:
         --log_format <format>        console (default: zap's, fields as JSON) or
                                      reference (nats-server's lines:
                                      [pid] 2006/01/02 15:04:05.000000 [INF] ...)
+    -T, --logtime                    Timestamp log entries (default: true)
+        --logtime_utc                Timestamps in UTC instead of local time
 
 Authorization Options:
     --user <user>                    User required for connections
@@ -210,6 +212,11 @@ func bindAndParse(cfg *invocation, tf *tlsFlags, args []string) error {
 		fs.StringVar(&o.LogFile, name, o.LogFile, "")
 	}
 	fs.StringVar(&o.LogFormat, "log_format", o.LogFormat, "")
+	logTime := !o.NoLogTime
+	for _, name := range []string{"T", "logtime"} {
+		fs.BoolVar(&logTime, name, logTime, "")
+	}
+	fs.BoolVar(&o.LogTimeUTC, "logtime_utc", o.LogTimeUTC, "")
 	for _, name := range []string{"D", "debug"} {
 		fs.BoolVar(&o.Debug, name, o.Debug, "")
 	}
@@ -256,6 +263,7 @@ func bindAndParse(cfg *invocation, tf *tlsFlags, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	o.NoLogTime = !logTime
 	if o.SyncInterval, err = parseSyncInterval(syncInterval); err != nil {
 		return err
 	}

@@ -41,14 +41,15 @@ var refBufferPool = buffer.NewPool()
 type referenceEncoder struct {
 	*zapcore.MapObjectEncoder // fields added with With
 	pid                       int
+	noTime, utc               bool // logtime: false; logtime_utc
 }
 
-func newReferenceEncoder(pid int) *referenceEncoder {
-	return &referenceEncoder{MapObjectEncoder: zapcore.NewMapObjectEncoder(), pid: pid}
+func newReferenceEncoder(pid int, noTime, utc bool) *referenceEncoder {
+	return &referenceEncoder{MapObjectEncoder: zapcore.NewMapObjectEncoder(), pid: pid, noTime: noTime, utc: utc}
 }
 
 func (e *referenceEncoder) Clone() zapcore.Encoder {
-	c := newReferenceEncoder(e.pid)
+	c := newReferenceEncoder(e.pid, e.noTime, e.utc)
 	for k, v := range e.Fields {
 		c.Fields[k] = v
 	}
@@ -70,8 +71,15 @@ func (e *referenceEncoder) EncodeEntry(ent zapcore.Entry, fields []zapcore.Field
 	b.AppendByte('[')
 	b.AppendInt(int64(e.pid))
 	b.AppendString("] ")
-	b.AppendString(ent.Time.Format(referenceTimeLayout))
-	b.AppendString(" [")
+	if !e.noTime {
+		at := ent.Time
+		if e.utc {
+			at = at.UTC()
+		}
+		b.AppendString(at.Format(referenceTimeLayout))
+		b.AppendByte(' ')
+	}
+	b.AppendByte('[')
 	b.AppendString(referenceLevel(ent))
 	b.AppendString("] ")
 	if remote, ok := kv["remote"]; ok {

@@ -31,7 +31,7 @@ var referenceLine = regexp.MustCompile(`^\[(\d+)\] (\d{4}/\d\d/\d\d \d\d:\d\d:\d
 // message and the other fields.
 func TestReferenceEncoderLines(t *testing.T) {
 	var buf bytes.Buffer
-	core := zapcore.NewCore(newReferenceEncoder(4242), zapcore.AddSync(&buf), zapcore.DebugLevel)
+	core := zapcore.NewCore(newReferenceEncoder(4242, false, false), zapcore.AddSync(&buf), zapcore.DebugLevel)
 	log := zap.New(core).Sugar()
 	at := time.Date(2026, 12, 5, 13, 0, 43, 442320000, time.Local)
 	log = log.WithOptions(zap.WithClock(fixedClock(at)))
@@ -52,6 +52,47 @@ func TestReferenceEncoderLines(t *testing.T) {
 	got := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// logtime: false leaves the time out; logtime_utc writes it in UTC.
+func TestReferenceEncoderLogTime(t *testing.T) {
+	at := time.Date(2026, 12, 5, 13, 0, 43, 442320000, time.FixedZone("X", 2*3600))
+	for _, tc := range []struct {
+		noTime, utc bool
+		want        string
+	}{
+		{false, false, "[7] 2026/12/05 13:00:43.442320 [INF] ready\n"},
+		{false, true, "[7] 2026/12/05 11:00:43.442320 [INF] ready\n"},
+		{true, false, "[7] [INF] ready\n"},
+	} {
+		var buf bytes.Buffer
+		core := zapcore.NewCore(newReferenceEncoder(7, tc.noTime, tc.utc), zapcore.AddSync(&buf), zapcore.DebugLevel)
+		zap.New(core, zap.WithClock(fixedClock(at))).Info("ready")
+		if buf.String() != tc.want {
+			t.Errorf("noTime %v utc %v: %q, want %q", tc.noTime, tc.utc, buf.String(), tc.want)
+		}
+	}
+}
+
+// The flags and keys for the time of log lines, as nats-server's.
+func TestLogTimeFlagsAndKeys(t *testing.T) {
+	o, err := config.ParseConfig("logtime: false\nlogtime_utc: true\n")
+	if err != nil || !o.NoLogTime || !o.LogTimeUTC || len(o.ConfigWarnings) != 0 {
+		t.Fatalf("%v %v %v %v", o.NoLogTime, o.LogTimeUTC, o.ConfigWarnings, err)
+	}
+	for _, tc := range []struct {
+		args        []string
+		noTime, utc bool
+	}{
+		{nil, false, false},
+		{[]string{"-T=false"}, true, false},
+		{[]string{"--logtime=false", "--logtime_utc"}, true, true},
+	} {
+		cfg, err := parseFlags(tc.args)
+		if err != nil || cfg.opts.NoLogTime != tc.noTime || cfg.opts.LogTimeUTC != tc.utc {
+			t.Errorf("%v: NoLogTime %v LogTimeUTC %v (%v)", tc.args, cfg.opts.NoLogTime, cfg.opts.LogTimeUTC, err)
+		}
 	}
 }
 
