@@ -32,7 +32,14 @@ func (a *advisories) take(subject string) *nats.Msg {
 		}
 	}
 	for len(a.held) < 8 {
-		m := testutil.NextMsg(a.t, a.sub)
+		m, err := a.sub.NextMsg(testutil.MsgWait)
+		if err != nil {
+			held := make([]string, len(a.held))
+			for i, h := range a.held {
+				held[i] = h.Subject
+			}
+			a.t.Fatalf("no advisory on %s: %v; held %v", subject, err, held)
+		}
 		if m.Subject == subject {
 			return m
 		}
