@@ -45,17 +45,29 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
-// Listen opens a TCP listener on host and port (0 picks a free one). An IPv4
-// host, 0.0.0.0 included, listens on IPv4 only, as the address says (a
-// plain "tcp" listener on 0.0.0.0 would take IPv6 too); an IPv6 literal
-// listens on IPv6 only; a name lets the system choose.
+// Listen opens a TCP listener on host and port (0 picks a free one). The
+// wildcard 0.0.0.0 takes IPv4 and IPv6 clients, as the reference server's
+// listener does, and its address reads 0.0.0.0:port as configured (Go
+// would report the dual-stack socket as [::]:port, which looks like an
+// IPv6-only listener in the log, INFO and the ports file).
 func Listen(host string, port int) (net.Listener, error) {
-	network := "tcp"
-	if ip := net.ParseIP(host); ip != nil {
-		network = "tcp6"
-		if ip.To4() != nil {
-			network = "tcp4"
-		}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return nil, err
 	}
-	return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+	if ip := net.ParseIP(host); ip != nil && ip.To4() != nil && ip.IsUnspecified() {
+		return ipv4WildcardListener{ln}, nil
+	}
+	return ln, nil
+}
+
+// ipv4WildcardListener is a dual-stack listener asked for as 0.0.0.0.
+type ipv4WildcardListener struct{ net.Listener }
+
+func (l ipv4WildcardListener) Addr() net.Addr {
+	a, ok := l.Listener.Addr().(*net.TCPAddr)
+	if !ok {
+		return l.Listener.Addr()
+	}
+	return &net.TCPAddr{IP: net.IPv4zero, Port: a.Port}
 }

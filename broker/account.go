@@ -54,9 +54,19 @@ func (a *Account) SubscribeLocal(subject, queue string, h MsgHandler) (*Subscrip
 	return a.subscribe(subject, queue, h, true)
 }
 
+// SubscribeTraced is Subscribe for a receiver that takes part in message
+// tracing: traced messages go to th, with their trace, instead of h. It is
+// called for trace-only messages too, which it must not act on.
+func (a *Account) SubscribeTraced(subject, queue string, h MsgHandler, th TracedHandler) (*Subscription, error) {
+	return a.subscribeSub(&subscription{handler: h, traced: th, subject: subject, queue: queue})
+}
+
 func (a *Account) subscribe(subject, queue string, h MsgHandler, local bool) (*Subscription, error) {
-	sub := &subscription{handler: h, subject: subject, queue: queue, local: local}
-	if err := a.subs.Insert(subject, queue, sub); err != nil {
+	return a.subscribeSub(&subscription{handler: h, subject: subject, queue: queue, local: local})
+}
+
+func (a *Account) subscribeSub(sub *subscription) (*Subscription, error) {
+	if err := a.subs.Insert(sub.subject, sub.queue, sub); err != nil {
 		return nil, err
 	}
 	a.broker.interestChanged(a, sub, 1)

@@ -90,6 +90,30 @@ func BenchmarkDeliverBatch(b *testing.B) {
 	b.ReportMetric(float64(b.N*perBatch)/b.Elapsed().Seconds(), "msgs/s")
 }
 
+// BenchmarkDeliverHeaders is BenchmarkDeliver for HPUB with an ordinary
+// header block, which the publish path searches once for a trace header.
+func BenchmarkDeliverHeaders(b *testing.B) {
+	hdr := "NATS/1.0\r\nNats-Msg-Id: 0123456789\r\nX-Tenant: acme\r\n\r\n"
+	for _, subs := range []int{0, 1} {
+		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) {
+			pub, subs := benchClients(b, subs)
+			msg := []byte(fmt.Sprintf("HPUB bench %d %d\r\n%s0123456789abcdef\r\n", len(hdr), len(hdr)+16, hdr))
+			b.SetBytes(16)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := pub.parser.Parse(msg); err != nil {
+					b.Fatal(err)
+				}
+				pub.prod.flushes.kickAll()
+				if i%64 == 0 {
+					drain(subs)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkDeliverLarge parses reads of large PUBs the way the read loop
 // does (the payloads in a reference-counted read buffer) into 1 and 4
 // subscribers, and drains them: with zero copy the payload is written from

@@ -61,7 +61,8 @@ type Broker struct {
 	nextCID       atomic.Uint64
 	totalConns    atomic.Uint64
 	slowConsumers atomic.Int64
-	stalls        atomic.Int64 // producers held back by a slow destination
+	stalls        atomic.Int64  // producers held back by a slow destination
+	traceSeq      atomic.Uint64 // message trace events sent
 	viol          violationCounters
 	kinds         kindCounters
 	closedStats   connStats // totals of NATS-protocol connections already gone

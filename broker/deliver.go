@@ -35,6 +35,10 @@ type producer struct {
 	// but shows their stream subject).
 	shown []byte
 
+	// trace is the trace of the message being published, set only while a
+	// traced message fans out (msgtrace.go).
+	trace *MsgTrace
+
 	// rb is the read buffer being parsed (nil for internal publishers):
 	// large payloads in it are queued by reference.
 	rb *readBuf
@@ -182,16 +186,11 @@ func weightedStart(members []*subscription) int {
 // deliver queues the message for one subscription and reports whether it
 // was handed over.
 func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
-	if sub.handler != nil {
-		subject := pa.Subject
-		if p.shown != nil { // an internal receiver of consumer deliveries (MQTT) sees what clients see
-			subject = p.shown
-		}
-		sub.handler(subject, pa.Reply, pa.Header, pa.Data)
-		return true
+	if p.trace != nil {
+		return p.deliverTraced(sub, pa)
 	}
-	if sub.remote != nil {
-		return p.targetRemote(sub.remote, "")
+	if sub.client == nil {
+		return p.deliverInternal(sub, pa)
 	}
 	dst := sub.client
 	if (dst == p.self && !p.echo) || dst.closed.Load() {

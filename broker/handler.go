@@ -71,6 +71,10 @@ func (c *client) ProcessPub(pa *parser.PubArg) error {
 	if c.opts.verbose {
 		c.sendProto(parser.OKLine)
 	}
+	if pa.Header != nil && hasTraceHeader(pa.Header) {
+		c.publishTraced(pa)
+		return nil
+	}
 	if !c.prod.publish(pa) && len(pa.Reply) > 0 && c.opts.noResponders {
 		c.sendNoResponders(pa)
 	}

@@ -34,6 +34,7 @@ type serverInfo struct {
 	ClientIP     string `json:"client_ip,omitempty"`
 	AuthRequired bool   `json:"auth_required,omitempty"`
 	TLSRequired  bool   `json:"tls_required,omitempty"`
+	TLSAvailable bool   `json:"tls_available,omitempty"`
 	TLSVerify    bool   `json:"tls_verify,omitempty"`
 	Nonce        string `json:"nonce,omitempty"`
 	LameDuckMode bool   `json:"ldm,omitempty"`
@@ -92,7 +93,9 @@ func (c *client) info() serverInfo {
 		if urls := b.connectURLs.Load(); urls != nil {
 			info.ConnectURLs = *urls
 		}
-		info.TLSRequired = b.tlsConfig != nil
+		// With allow_non_tls the client chooses: TLS is offered, not required.
+		info.TLSRequired = b.tlsConfig != nil && !o.AllowNonTLS
+		info.TLSAvailable = b.tlsConfig != nil && o.AllowNonTLS
 		info.TLSVerify = b.tlsConfig != nil && b.tlsConfig.ClientAuth == tls.RequireAndVerifyClientCert
 	}
 	return info

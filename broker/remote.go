@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/midgemq/midge/parser"
 )
@@ -35,7 +36,8 @@ type Remote struct {
 	conn    *Conn
 	enc     RemoteEncoder
 	headers atomic.Bool
-	prod    producer // inbound messages; owned by the read loop
+	name    atomic.Pointer[string] // the remote server's name, once known
+	prod    producer               // inbound messages; owned by the read loop
 }
 
 // NewRemote wraps a route connection created by NewConn with KindRoute.
@@ -51,6 +53,9 @@ func (r *Remote) Conn() *Conn { return r.conn }
 // SetHeaders records whether the remote server takes messages with headers;
 // without, they cross with their payload alone.
 func (r *Remote) SetHeaders(ok bool) { r.headers.Store(ok) }
+
+// SetName records the remote server's name, which message traces show.
+func (r *Remote) SetName(name string) { r.name.Store(&name) }
 
 // RemoteSub is a remote server's interest in one subject (and queue group)
 // of one account.
@@ -106,8 +111,38 @@ func (r *Remote) Deliver(acc *Account, subject, reply, header, data []byte, queu
 	reply, shown = splitShownSubject(reply)
 	p.shown = shown
 	pa := pubArg(subject, reply, header, data)
-	delivered := p.publish(&pa)
+	var delivered bool
+	if header != nil && hasTraceHeader(header) {
+		delivered = r.deliverTraced(&pa)
+	} else {
+		delivered = p.publish(&pa)
+	}
 	p.shown, p.rt.queues = nil, nil
+	return delivered
+}
+
+// deliverTraced is Deliver for a traced message: this server's part of the
+// trace, whose ingress is the route.
+func (r *Remote) deliverTraced(pa *parser.PubArg) bool {
+	p := &r.prod
+	t, skip := newMsgTrace(r.conn.broker, p.acc, pa)
+	if skip {
+		return false
+	}
+	if t != nil {
+		in := &traceIngress{Type: "in", TS: time.Now().UTC(), Kind: traceKindRouter, CID: r.conn.cid,
+			Account: p.acc.name, Subject: string(pa.Subject)}
+		if name := r.name.Load(); name != nil {
+			in.Name = *name
+		}
+		t.add(in)
+	}
+	p.trace = t
+	delivered := p.publish(pa)
+	p.trace = nil
+	if t != nil {
+		t.finish()
+	}
 	return delivered
 }
 
@@ -187,6 +222,10 @@ func (p *producer) sendToRemotes(pa *parser.PubArg) bool {
 		t := &rt.remotes[i]
 		dst := t.r.conn
 		header, hdrLen, size := pa.Header, len(pa.Header), pa.Size
+		if p.trace != nil && header != nil && t.r.headers.Load() {
+			header = p.trace.traceRoute(t.r, header)
+			hdrLen, size = len(header), len(header)+len(pa.Data)
+		}
 		if header == nil {
 			hdrLen = -1
 		} else if !t.r.headers.Load() {

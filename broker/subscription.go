@@ -7,12 +7,19 @@ import "sync/atomic"
 // publisher's read buffer and only valid during the call.
 type MsgHandler func(subject, reply, header, data []byte)
 
+// TracedHandler receives the traced messages of an internal subscription
+// that takes part in message tracing (SubscribeTraced) instead of its
+// MsgHandler, with the trace to add its part to.
+type TracedHandler func(t *MsgTrace, subject, reply, header, data []byte)
+
 // subscription is one SUB of a client, an internal subscription of the
-// server when handler is set, or a remote server's interest when remote is
-// set (then client is nil).
+// server when handler (or from) is set, or a remote server's interest when
+// remote is set; client is nil but for a client's.
 type subscription struct {
 	client  *client
 	handler MsgHandler
+	from    OriginHandler // instead of handler, for SubscribeLocalFrom
+	traced  TracedHandler // set for internal subscriptions that trace
 	remote  *Remote
 	// weight is, for a remote queue subscription, how many members the
 	// remote server has in the group.

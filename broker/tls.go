@@ -30,7 +30,9 @@ var errPlaintextOnTLS = errors.New("plaintext client on a TLS port")
 
 // startTLS runs on the read loop before anything is parsed: it sends the
 // plaintext INFO, waits for the client's handshake and switches the
-// connection's reader and writer to the TLS session.
+// connection's reader and writer to the TLS session (or, when non-TLS
+// clients are allowed and the client starts in plaintext, carries on in
+// plaintext).
 func (c *client) startTLS() error {
 	// The writer goroutine has not started, so this flush is the only
 	// writer; INFO tells the client TLS is required.
@@ -45,6 +47,13 @@ func (c *client) startTLS() error {
 		return err
 	}
 	if first[0] != tlsRecordHandshake {
+		if c.broker.Options().AllowNonTLS {
+			// Mixed mode: the client chose plaintext; its first byte is
+			// the start of its CONNECT.
+			_ = raw.SetDeadline(time.Time{})
+			c.rw = &prefixConn{Conn: raw, prefix: first[:]}
+			return nil
+		}
 		refusePlaintext(raw)
 		return errPlaintextOnTLS
 	}

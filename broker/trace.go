@@ -9,9 +9,9 @@ import (
 
 // Protocol tracing (-V), in the reference server's line format so that
 // tools and people grepping traces find the same text: an inbound operation
-// is `<<- [SUB foo 1]`, a message body `<<- MSG_PAYLOAD: ["hello"]`, and
-// each outbound control line `->> [MSG foo 1 5]`. Payloads are cut at
-// traceArgLimit bytes. Callers check c.trace (inbound) or rely on the
+// is `<<- [SUB foo 1]`, a message body `<<- MSG_PAYLOAD: ["hello"]`, each
+// outbound control line `->> [MSG foo 1 5]` and its body
+// `->> MSG_PAYLOAD: ["hello"]`. Payloads are cut at traceArgLimit bytes. Callers check c.trace (inbound) or rely on the
 // writer's per-flush check (outbound), so nothing is built when tracing is
 // off.
 
@@ -33,7 +33,17 @@ func (c *client) traceIn(op string, args ...[]byte) {
 		line = append(line, a[:min(len(a), traceArgLimit)]...)
 	}
 	line = append(line, ']')
-	c.broker.log.Debug(string(line), "cid", c.cid)
+	c.traceLog(string(line))
+}
+
+// traceLog logs one trace line with the connection it belongs to, which
+// the reference format shows as `127.0.0.1:52234 - cid:5 - `.
+func (c *client) traceLog(line string) {
+	remote := ""
+	if c.conn != nil {
+		remote = c.conn.RemoteAddr().String()
+	}
+	c.broker.log.Debug(line, "remote", remote, "cid", c.cid)
 }
 
 // tracePub logs a PUB or HPUB and its body.
@@ -46,11 +56,11 @@ func (c *client) tracePub(pa *parser.PubArg) {
 		c.traceIn("PUB", pa.Subject, pa.Reply, size)
 	}
 	body := append(append([]byte(nil), pa.Header...), pa.Data...)
-	c.broker.log.Debug(`<<- MSG_PAYLOAD: [`+strconv.Quote(string(body[:min(len(body), traceArgLimit)]))+`]`, "cid", c.cid)
+	c.traceLog(`<<- MSG_PAYLOAD: [` + strconv.Quote(string(body[:min(len(body), traceArgLimit)])) + `]`)
 }
 
 // traceOut logs the control lines of what the writer is about to send,
-// skipping message bodies.
+// each message's body on a line of its own (cut at traceArgLimit).
 func (c *client) traceOut(iov [][]byte) {
 	var out []byte
 	for _, b := range iov {
@@ -66,8 +76,10 @@ func (c *client) traceOut(iov [][]byte) {
 		}
 		line := out[:end]
 		out = out[end+2:]
-		c.broker.log.Debug("->> ["+string(line)+"]", "cid", c.cid)
+		c.traceLog("->> [" + string(line) + "]")
 		if n := bodySize(line); n >= 0 {
+			body := out[:min(len(out), n, traceArgLimit)]
+			c.traceLog(`->> MSG_PAYLOAD: [` + strconv.Quote(string(body)) + `]`)
 			out = out[min(len(out), n+2):]
 		}
 	}

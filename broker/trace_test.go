@@ -11,7 +11,8 @@ import (
 )
 
 // -V traces the protocol both ways, line by line in the reference server's
-// format: `<<- [SUB t 1]`, `<<- MSG_PAYLOAD: ["hello"]`, `->> [MSG t 1 5]`.
+// format: `<<- [SUB t 1]`, `<<- MSG_PAYLOAD: ["hello"]`, `->> [MSG t 1 5]`,
+// `->> MSG_PAYLOAD: ["hello"]`.
 func TestProtocolTraceBothWays(t *testing.T) {
 	logs := logtest.New()
 	s := testutil.StartServerLogged(t, logs, func(o *config.Options) { o.Trace = true })
@@ -21,7 +22,7 @@ func TestProtocolTraceBothWays(t *testing.T) {
 	rc.RoundTrip()
 	want := []string{
 		`<<- [CONNECT {"verbose":false}]`, "<<- [SUB t 1]", "<<- [PUB t 5]", `<<- MSG_PAYLOAD: ["hello"]`,
-		"<<- [PING]", "->> [MSG t 1 5]", "->> [PONG]",
+		"<<- [PING]", "->> [MSG t 1 5]", `->> MSG_PAYLOAD: ["hello"]`, "->> [PONG]",
 	}
 	var got []string
 	for _, e := range logs.Entries() {

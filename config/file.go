@@ -231,7 +231,7 @@ var unsupportedNatsKeys = map[string]bool{
 	"operator": true, "operators": true, "root": true, "roots": true, "root_operator": true, "root_operators": true,
 	"resolver": true, "account_resolver": true, "accounts_resolver": true, "resolver_tls": true,
 	"resolver_preload": true, "resolver_pinned_accounts": true, "trusted": true, "trusted_keys": true,
-	"syslog": true, "remote_syslog": true, "ocsp": true, "ocsp_cache": true, "allow_non_tls": true,
+	"syslog": true, "remote_syslog": true, "ocsp": true, "ocsp_cache": true,
 	"mappings": true, "maps": true, "proxy_protocol": true, "proxies": true, "no_header_support": true,
 	"default_sentinel": true,
 }
@@ -248,14 +248,22 @@ var topLevelKeys = map[string]keyHandler[Options]{
 		}
 		o.Port = port
 	},
-	"host":        strKey(func(o *Options) *string { return &o.Host }),
-	"net":         strKey(func(o *Options) *string { return &o.Host }),
-	"port":        clientPortKey,
-	"server_name": serverNameKey,
-	"debug":       boolKey(func(o *Options) *bool { return &o.Debug }),
-	"trace":       boolKey(func(o *Options) *bool { return &o.Trace }),
-	"logfile":     strKey(func(o *Options) *string { return &o.LogFile }),
-	"log_file":    strKey(func(o *Options) *string { return &o.LogFile }),
+	"host":          strKey(func(o *Options) *string { return &o.Host }),
+	"net":           strKey(func(o *Options) *string { return &o.Host }),
+	"port":          clientPortKey,
+	"server_name":   serverNameKey,
+	"debug":         boolKey(func(o *Options) *bool { return &o.Debug }),
+	"allow_non_tls": boolKey(func(o *Options) *bool { return &o.AllowNonTLS }),
+	"trace":         boolKey(func(o *Options) *bool { return &o.Trace }),
+	"logfile":       strKey(func(o *Options) *string { return &o.LogFile }),
+	"log_file":      strKey(func(o *Options) *string { return &o.LogFile }),
+	"log_format":    strKey(func(o *Options) *string { return &o.LogFormat }),
+	"logtime": func(cp *configParser, o *Options, v cval) {
+		if b, ok := cp.boolean(v); ok {
+			o.NoLogTime = !b
+		}
+	},
+	"logtime_utc": boolKey(func(o *Options) *bool { return &o.LogTimeUTC }),
 	"pidfile":     strKey(func(o *Options) *string { return &o.PidFile }),
 	"pid_file":    strKey(func(o *Options) *string { return &o.PidFile }),
 

@@ -16,7 +16,7 @@ var toleratedHarnessKeys = map[string]bool{
 	"server_tags": true, "server_metadata": true,
 	"leafnodes": true, "leaf": true, "client_advertise": true,
 	"system_account": true, "system": true, "no_system_account": true, "no_system": true, "no_sys_acc": true,
-	"logtime": true, "logtime_utc": true, "logfile_size_limit": true, "log_size_limit": true,
+	"logfile_size_limit": true, "log_size_limit": true,
 	"logfile_max_num": true, "log_max_num": true, "trace_verbose": true, "trace_headers": true,
 	"max_traced_msg_len": true, "connect_error_reports": true, "reconnect_error_reports": true,
 	"prof_block_rate": true, "disable_sublist_cache": true, "no_sublist_cache": true,

@@ -72,6 +72,11 @@ type Options struct {
 	Auth     AuthOptions      // client authentication and permissions
 	Accounts []AccountOptions // isolated subject spaces
 	TLS      TLSOptions       // TLS for client connections
+	// AllowNonTLS, with TLS configured, lets clients choose: INFO offers
+	// TLS (tls_available) instead of requiring it, and a client that starts
+	// with plaintext instead of a TLS handshake stays plaintext
+	// (nats-server's allow_non_tls).
+	AllowNonTLS bool
 	// Monitoring over HTTP: HTTPPort 0 disables it,
 	// MonitorRandomPort picks a free port (see MonitorAddr). HTTPHost
 	// defaults to Host; HTTPBasePath prefixes every endpoint.
@@ -105,10 +110,17 @@ type Options struct {
 	Debug bool // log connection lifecycle events
 	Trace bool // log every protocol operation (expensive; off by default)
 
-	// LogFile and PidFile are for the command that runs the server; a
-	// configuration file can set them.
-	LogFile string
-	PidFile string
+	// LogFile, LogFormat and PidFile are for the command that runs the
+	// server; a configuration file can set them. LogFormat is "console"
+	// (the default) or "reference" (nats-server's log line format).
+	LogFile   string
+	LogFormat string
+	PidFile   string
+	// NoLogTime leaves the time out of log lines (nats-server's
+	// logtime: false, -T=false); LogTimeUTC writes it in UTC rather than
+	// local time (logtime_utc).
+	NoLogTime  bool
+	LogTimeUTC bool
 }
 
 // DefaultOptions returns the reference server's defaults.

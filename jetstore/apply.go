@@ -54,6 +54,7 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	if st.cfg.Retention == RetentionInterest && !st.hasInterest(m.Subject) {
 		// Nobody will ever acknowledge it: stored, acknowledged, gone.
 		st.deleteLocked(seq)
+		return PublishResult{Seq: seq, NoInterest: true}
 	}
 	return PublishResult{Seq: seq}
 }

@@ -142,8 +142,12 @@ func (c StreamConfig) normalize(reserved []string) (StreamConfig, error) {
 	if c.DenyPurge && c.AllowRollup {
 		return c, errStreamConfig("roll-ups require the purge permission")
 	}
-	if c.DiscardNewPerSubject && (c.Discard != DiscardNew || c.MaxMsgsPerSubject <= 0) {
-		return c, errStreamConfig("discard new per subject requires discard new policy and max msgs per subject to be set")
+	// The reference server's two texts, which clients match.
+	if c.DiscardNewPerSubject && c.Discard != DiscardNew {
+		return c, errStreamConfig("discard new per subject requires discard new policy to be set")
+	}
+	if c.DiscardNewPerSubject && c.MaxMsgsPerSubject <= 0 {
+		return c, errStreamConfig("discard new per subject requires max msgs per subject > 0")
 	}
 	return c, nil
 }

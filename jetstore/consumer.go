@@ -44,6 +44,7 @@ type Consumer struct {
 	pulls      pullQueue
 	push       pushFlow
 	lastActive time.Time // last sign of interest, for the inactive threshold
+	events     consumerEvents
 
 	inbox inbox
 	wake  chan struct{}

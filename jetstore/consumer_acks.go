@@ -134,8 +134,9 @@ func (t *ackTracker) dueAll() {
 }
 
 // nextDue returns the earliest pending message due by now, skipping (and
-// forgetting) those delivered maxDeliver times already, or 0.
-func (t *ackTracker) nextDue(now time.Time, maxDeliver int) uint64 {
+// forgetting, after telling exceeded) those delivered maxDeliver times
+// already, or 0.
+func (t *ackTracker) nextDue(now time.Time, maxDeliver int, exceeded func(seq uint64, dc int)) uint64 {
 	for t.deadlines.Len() > 0 {
 		top := t.deadlines[0]
 		p, ok := t.pending[top.seq]
@@ -148,6 +149,7 @@ func (t *ackTracker) nextDue(now time.Time, maxDeliver int) uint64 {
 		}
 		heap.Pop(&t.deadlines)
 		if maxDeliver > 0 && p.dc >= maxDeliver {
+			exceeded(top.seq, p.dc)
 			t.forget(top.seq) // delivered often enough; no more
 			continue
 		}
@@ -250,11 +252,21 @@ func (c *Consumer) applyAcksLocked(acks []ackReq, now time.Time) []uint64 {
 		c.lastActive = now
 		switch a.kind {
 		case ackAck, ackTerm, ackNext:
+			if a.kind == ackTerm {
+				dc := 1
+				if p := c.acks.get(a.sseq); p != nil {
+					dc = p.dc
+				}
+				c.noteLocked(ConsumerEvent{Kind: EventTerm, StreamSeq: a.sseq, ConsumerSeq: a.cseq, Deliveries: dc, Reason: a.reason})
+			}
 			acked = c.ackLocked(a, acked)
 			if a.kind == ackNext && len(a.next.Reply) > 0 {
 				c.admitPullsLocked([]PullRequest{a.next}, now)
 			}
 		case ackNak:
+			if p := c.acks.get(a.sseq); p != nil {
+				c.noteLocked(ConsumerEvent{Kind: EventNak, StreamSeq: a.sseq, ConsumerSeq: a.cseq, Deliveries: p.dc})
+			}
 			c.acks.postpone(a.sseq, now.Add(a.delay))
 		case ackProgress:
 			if p := c.acks.get(a.sseq); p != nil {

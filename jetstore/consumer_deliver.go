@@ -67,6 +67,7 @@ func (c *Consumer) process() (inactive bool) {
 			c.send.AckDone(a.reply)
 		}
 	}
+	c.emitEvents()
 	c.send.Flush()
 	for _, ch := range settled {
 		close(ch)
@@ -154,6 +155,9 @@ func (c *Consumer) deliverLocked(now time.Time) (next time.Time) {
 			}
 		}
 		size := len(m.Subject) + len(m.Header) + len(m.Data)
+		if req != nil && req.maxBytes > 0 {
+			size = c.pullSizeLocked(&m, redelivery)
+		}
 		if req != nil && req.maxBytes > 0 && size > req.maxBytes {
 			c.send.Status(req.reply, c.pendingStatus(StatusMaxBytesExceeded, req))
 			c.pulls.pop()
@@ -180,7 +184,7 @@ func (c *Consumer) hasWorkLocked(now time.Time) bool {
 // nextSeqLocked picks the next message: a due redelivery first, then the
 // last-per-subject backlog, then the next new message.
 func (c *Consumer) nextSeqLocked(now time.Time) (seq uint64, redelivery bool) {
-	if seq := c.acks.nextDue(now, c.cfg.MaxDeliver); seq != 0 {
+	if seq := c.acks.nextDue(now, c.cfg.MaxDeliver, c.maxDeliveriesLocked); seq != 0 {
 		return seq, true
 	}
 	if len(c.cur.lps) > 0 {

@@ -34,12 +34,13 @@ const (
 
 // ackReq is one acknowledgement from a client.
 type ackReq struct {
-	kind  ackKind
-	sseq  uint64
-	cseq  uint64
-	delay time.Duration // ackNak: redeliver after this (0: at once)
-	reply []byte        // answered (Sender.AckDone) once processed
-	next  PullRequest   // ackNext: the pull request that comes with it
+	kind   ackKind
+	sseq   uint64
+	cseq   uint64
+	delay  time.Duration // ackNak: redeliver after this (0: at once)
+	reason string        // ackTerm: the client's reason, for the event
+	reply  []byte        // answered (Sender.AckDone) once processed
+	next   PullRequest   // ackNext: the pull request that comes with it
 }
 
 // PullRequest asks a pull consumer for messages.

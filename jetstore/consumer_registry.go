@@ -148,10 +148,12 @@ func (st *Stream) checkWorkQueueConsumerLocked(cfg *ConsumerConfig) error {
 }
 
 // stateDir is where a consumer keeps its state; ok is false when it keeps
-// it in memory only: ephemerals, durables that asked for memory storage,
-// and every consumer of a stream whose storage keeps no consumer state.
+// it in memory only: consumers that asked for memory storage (see
+// consumer_restart.go) and every consumer of a stream whose storage keeps
+// no consumer state. Ephemerals keep theirs like durables, as in the
+// reference server, so that they survive a restart.
 func (st *Stream) stateDir(cfg *ConsumerConfig) (dir string, ok bool) {
-	if cfg.Durable == "" || cfg.MemoryStorage {
+	if cfg.MemoryStorage {
 		return "", false
 	}
 	return st.storage.consumerDir(cfg.Name)
@@ -205,6 +207,10 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 		if err != nil {
 			return nil, errStorage(err)
 		}
+	} else if !fresh {
+		if err := c.loadSaved(); err != nil {
+			return nil, errStorage(err)
+		}
 	}
 	st.mu.RLock()
 	c.mu.Lock()
@@ -215,16 +221,19 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 	return c, nil
 }
 
+// startConsumer tells the server about the consumer, then runs it: the
+// server's subscriptions for it (acks, pull requests) exist before its
+// first delivery can be acknowledged.
 func (st *Stream) startConsumer(c *Consumer) {
+	if fn := st.store.opts.ConsumerAdded; fn != nil {
+		fn(st, c)
+	}
 	wake, stop := st.Watch()
 	go func() {
 		defer stop()
 		c.run(wake)
 	}()
 	c.kick()
-	if fn := st.store.opts.ConsumerAdded; fn != nil {
-		fn(st, c)
-	}
 }
 
 // update applies a new configuration to a running consumer.
@@ -348,6 +357,9 @@ func (st *Stream) stopConsumers(kind StatusKind, remove bool) {
 	st.cmu.Unlock()
 	for _, c := range all {
 		c.stop(kind)
+		if !remove {
+			c.saveForRestart()
+		}
 		if remove {
 			if fn := st.store.opts.ConsumerRemoved; fn != nil {
 				fn(st, c)
@@ -356,7 +368,7 @@ func (st *Stream) stopConsumers(kind StatusKind, remove bool) {
 	}
 }
 
-// loadConsumers opens the durable consumers saved under the stream.
+// loadConsumers opens the consumers saved under the stream.
 func (st *Stream) loadConsumers() {
 	names, err := st.storage.consumerNames()
 	if err != nil {
@@ -403,6 +415,13 @@ func (st *Stream) publishInterestLocked() {
 		sets = append(sets, c.cfg.filters())
 	}
 	st.interest.Store(&sets)
+}
+
+// DropsForNoInterest reports whether a message on subject would be dropped
+// as soon as stored: an interest-retention stream without a consumer for
+// it (message traces report it).
+func (st *Stream) DropsForNoInterest(subject string) bool {
+	return st.Config().Retention == RetentionInterest && !st.hasInterest(subject)
 }
 
 // hasInterest reports whether some consumer would receive subject.

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Durable consumers keep their state in their own directory:
+// Consumers of file streams keep their state in their own directory:
 //
 //	meta.json, meta.bak  the configuration (as for streams)
 //	state.snap           a snapshot: positions, pending messages; checksummed

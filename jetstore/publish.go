@@ -99,6 +99,9 @@ type PublishResult struct {
 	Seq       uint64 // the message's sequence; for a duplicate, the original's
 	Duplicate bool   // an earlier message with the same id is stored
 	Err       error  // why the message was refused or not stored (Seq is 0)
+	// NoInterest: an interest-retention stream had no consumer for the
+	// message, so it was acknowledged and not kept.
+	NoInterest bool
 }
 
 // AckFunc receives the outcome of a batch of published messages, in

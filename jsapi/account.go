@@ -22,10 +22,11 @@ type jsAccount struct {
 	store *jetstore.Store
 	api   *jsAPI
 
-	mu       sync.Mutex
-	streams  map[string]*jsStream            // by name
-	pullSubs map[string]*broker.Subscription // pull request subscriptions by subject
-	errPub   *broker.Publisher               // answers publishes a stream refused at once
+	mu           sync.Mutex
+	streams      map[string]*jsStream            // by name
+	consumerSubs map[string]*broker.Subscription // consumers' pull request and ack subscriptions by subject
+	errPub       *broker.Publisher               // answers publishes a stream refused at once
+	advPub       *broker.Publisher               // advisories (advisories.go)
 }
 
 // jsStream is the server's handle on one stream: its capture and direct-get
@@ -45,7 +46,7 @@ type jsStream struct {
 func (j *JetStream) open(acc *broker.Account) (*jsAccount, error) {
 	dir := j.accountDir(acc)
 	ja := &jsAccount{js: j, acc: acc, streams: make(map[string]*jsStream),
-		pullSubs: make(map[string]*broker.Subscription), errPub: acc.NewPublisher()}
+		consumerSubs: make(map[string]*broker.Subscription), errPub: acc.NewPublisher(), advPub: acc.NewPublisher()}
 	store, err := jetstore.Open(dir, jetstore.Options{
 		Log:             j.log.With("account", acc.Name()),
 		SyncInterval:    j.opts.SyncInterval,
@@ -106,20 +107,17 @@ func (ja *jsAccount) subscribeStream(js *jsStream) error {
 	capture := func(subject, reply, hdr, data []byte) {
 		ja.capture(js, subject, reply, hdr, data)
 	}
+	traced := func(t *broker.MsgTrace, subject, reply, hdr, data []byte) {
+		ja.captureTraced(js, t, subject, reply, hdr, data)
+	}
 	for _, subject := range cfg.Subjects {
-		sub, err := ja.acc.Subscribe(subject, "", capture)
+		sub, err := ja.acc.SubscribeTraced(subject, "", capture, traced)
 		if err != nil {
 			ja.unsubscribeStream(js)
 			return fmt.Errorf("subscribing stream %s to %q: %w", cfg.Name, subject, err)
 		}
 		js.subs = append(js.subs, sub)
 	}
-	ack, err := ja.acc.Subscribe(jsAckPrefix+cfg.Name+".>", "", ja.ackHandler(js))
-	if err != nil {
-		ja.unsubscribeStream(js)
-		return err
-	}
-	js.subs = append(js.subs, ack)
 	fc, err := ja.acc.Subscribe(jsFlowControlPrefix+cfg.Name+".>", "", ja.flowControlHandler(js))
 	if err != nil {
 		ja.unsubscribeStream(js)
@@ -185,8 +183,14 @@ func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
 	}
 	m := jetstore.NewInMsg(subject, reply, hdr, data)
 	m.Options = publishOptions(m.Header)
-	err := js.stream.Publish(m)
-	if err == nil || len(reply) == 0 {
+	if err := js.stream.Publish(m); err != nil {
+		ja.refusePublish(js, reply, err)
+	}
+}
+
+// refusePublish answers a publish the stream refused at once.
+func (ja *jsAccount) refusePublish(js *jsStream, reply []byte, err error) {
+	if len(reply) == 0 {
 		return
 	}
 	body, _ := json.Marshal(pubAck{Stream: js.stream.Name(), Error: toAPIError(err)})

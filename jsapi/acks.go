@@ -20,23 +20,8 @@ type acker interface {
 	Ack(sseq, cseq uint64, reply []byte)
 	Nak(sseq, cseq uint64, delay time.Duration, reply []byte)
 	Progress(sseq, cseq uint64, reply []byte)
-	Term(sseq, cseq uint64, reply []byte)
+	TermWithReason(sseq, cseq uint64, reason string, reply []byte)
 	AckNext(sseq, cseq uint64, next jetstore.PullRequest)
-}
-
-// ackHandler routes the acks of one stream to its consumers.
-func (ja *jsAccount) ackHandler(js *jsStream) broker.MsgHandler {
-	return func(subject, reply, _, data []byte) {
-		consumer, sseq, cseq, ok := parseAckSubject(subject)
-		if !ok {
-			return
-		}
-		c, err := js.stream.Consumer(string(consumer))
-		if err != nil {
-			return
-		}
-		applyAck(c, sseq, cseq, data, reply)
-	}
 }
 
 // parseAckSubject reads $JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<cseq>.<tm>.<pending>
@@ -88,7 +73,7 @@ func applyAck(c acker, sseq, cseq uint64, payload, reply []byte) {
 	case bytes.HasPrefix(p, []byte("+NXT")):
 		c.AckNext(sseq, cseq, parsePullRequest(reply, p[4:]))
 	case bytes.HasPrefix(p, []byte("+TERM")):
-		c.Term(sseq, cseq, reply)
+		c.TermWithReason(sseq, cseq, string(bytes.TrimSpace(p[5:])), reply)
 	default:
 		c.Ack(sseq, cseq, reply)
 	}

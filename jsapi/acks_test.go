@@ -20,8 +20,8 @@ func (l *ackLog) Nak(sseq, cseq uint64, delay time.Duration, reply []byte) {
 func (l *ackLog) Progress(sseq, cseq uint64, reply []byte) {
 	*l = append(*l, fmt.Sprintf("progress %d %d %q", sseq, cseq, reply))
 }
-func (l *ackLog) Term(sseq, cseq uint64, reply []byte) {
-	*l = append(*l, fmt.Sprintf("term %d %d %q", sseq, cseq, reply))
+func (l *ackLog) TermWithReason(sseq, cseq uint64, reason string, reply []byte) {
+	*l = append(*l, fmt.Sprintf("term %d %d %q %q", sseq, cseq, reason, reply))
 }
 func (l *ackLog) AckNext(sseq, cseq uint64, next jetstore.PullRequest) {
 	*l = append(*l, fmt.Sprintf("next %d %d %q batch=%d expires=%v invalid=%v", sseq, cseq, next.Reply,
@@ -41,7 +41,8 @@ func TestAckPayloadsBecomeTypedCalls(t *testing.T) {
 		{"-NAK -5s", "", `nak 4 2 0s ""`},
 		{"-NAK {bad", "", `nak 4 2 0s ""`},
 		{"+WPI", "r", `progress 4 2 "r"`},
-		{"+TERM reason", "r", `term 4 2 "r"`},
+		{"+TERM reason", "r", `term 4 2 "reason" "r"`},
+		{"+TERM", "", `term 4 2 "" ""`},
 		{"+NXT", "in", `next 4 2 "in" batch=1 expires=0s invalid=false`},
 		{`+NXT {"batch":3,"expires":1000}`, "in", `next 4 2 "in" batch=3 expires=1µs invalid=false`},
 		{"+NXT 7", "in", `next 4 2 "in" batch=7 expires=0s invalid=false`},

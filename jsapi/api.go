@@ -53,6 +53,9 @@ type apiRequest struct {
 	reply   []byte
 	hdr     []byte
 	body    []byte
+	// client is the requester, kept for the audit advisory while someone
+	// listens for those.
+	client *broker.ClientInfo
 }
 
 func newJSAPI(ja *jsAccount) (*jsAPI, error) {
@@ -60,7 +63,7 @@ func newJSAPI(ja *jsAccount) (*jsAPI, error) {
 	for _, subject := range jsAPISubjects {
 		// Each server answers its own API: announced to a cluster, a
 		// request would be answered (and acted on) by every server.
-		sub, err := ja.acc.SubscribeLocal(subject, "", api.enqueue)
+		sub, err := ja.acc.SubscribeLocalFrom(subject, api.enqueueFrom)
 		if err != nil {
 			api.close()
 			return nil, err
@@ -86,6 +89,12 @@ func (api *jsAPI) close() {
 
 // enqueue runs in the requester's read loop.
 func (api *jsAPI) enqueue(subject, reply, hdr, data []byte) {
+	api.enqueueFrom(broker.Origin{}, subject, reply, hdr, data)
+}
+
+// enqueueFrom is enqueue knowing the requester, whom an audit advisory
+// names.
+func (api *jsAPI) enqueueFrom(from broker.Origin, subject, reply, hdr, data []byte) {
 	if len(reply) == 0 {
 		return // nothing to answer to; the reference server ignores these
 	}
@@ -94,6 +103,9 @@ func (api *jsAPI) enqueue(subject, reply, hdr, data []byte) {
 		reply:   append([]byte(nil), reply...),
 		hdr:     append([]byte(nil), hdr...),
 		body:    append([]byte(nil), data...),
+	}
+	if api.ja.wantsAudit() {
+		req.client = from.Info()
 	}
 	select {
 	case api.queue <- req:
@@ -122,6 +134,7 @@ func (api *jsAPI) work(pub *broker.Publisher) {
 				api.errors.Add(1)
 			}
 			pub.Publish(req.reply, nil, nil, body)
+			api.ja.audit(req, body)
 		}
 	}
 }

@@ -190,7 +190,7 @@ func TestAPIErrorBodies(t *testing.T) {
 		{"$JS.API.CONSUMER.CREATE.W.D", `{"stream_name":"W","config":{"deliver_policy":"bogus"}}`,
 			apiErrorJSON(400, 10012, `invalid deliver policy "bogus"`)},
 		{"$JS.API.CONSUMER.CREATE.W.D", `{"stream_name":"W","config":{"filter_subject":"w.a","filter_subjects":["w.b"]}}`,
-			apiErrorJSON(400, 10136, "consumer config can not have both filter_subject and filter_subjects")},
+			apiErrorJSON(400, 10136, "consumer cannot have both FilterSubject and FilterSubjects specified")},
 		{"$JS.API.CONSUMER.CREATE.W.D", `{"stream_name":"W","config":{"filter_subjects":["w.*","w.a"]}}`,
 			apiErrorJSON(400, 10138, "consumer subject filters cannot overlap")},
 		{"$JS.API.CONSUMER.CREATE.W.D", `{"stream_name":"W","config":{"filter_subjects":[""]}}`,
@@ -262,11 +262,13 @@ func TestPullStatusBytes(t *testing.T) {
 	expect("expired", "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 3\r\nNats-Pending-Bytes: 0\r\n\r\n")
 
 	nc.Request("p", []byte("0123456789"), testutil.MsgWait)
-	pull(`{"batch":2,"max_bytes":20,"expires":900000000}`)
+	// A delivery counts subject, ack reply and data against max_bytes:
+	// 1 + len("$JS.ACK.P.C.1.1.1.<19-digit ns>.0") + 10 = 50 of 60.
+	pull(`{"batch":2,"max_bytes":60,"expires":900000000}`)
 	if m := rc.ReadMsg(); m.Data != "0123456789" || !strings.HasPrefix(m.Reply, "$JS.ACK.P.C.1.1.1.") {
 		t.Fatalf("delivery: %+v", m)
 	}
-	expect("over max bytes", "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 1\r\nNats-Pending-Bytes: 9\r\n\r\n")
+	expect("over max bytes", "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 1\r\nNats-Pending-Bytes: 10\r\n\r\n")
 	nc.Request("p", []byte("0123456789"), testutil.MsgWait)
 	pull(`{"batch":1,"max_bytes":5}`)
 	expect("message larger than max bytes", "NATS/1.0 409 Message Size Exceeds MaxBytes\r\nNats-Pending-Messages: 1\r\nNats-Pending-Bytes: 5\r\n\r\n")
@@ -301,7 +303,8 @@ func TestPullStatusBytes(t *testing.T) {
 // A delivery's reply subject is
 // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<stored ns>.<pending>;
 // an ack that asks for an answer gets an empty message; +NXT on a push
-// consumer is refused with a status.
+// consumer is refused with a status (an ack to an AckNone consumer reaches
+// nobody: see TestAckToAckNoneConsumerHasNoResponders).
 func TestAckSubjectAndAnswers(t *testing.T) {
 	s := testutil.StartJS(t)
 	nc := testutil.Connect(t, s)
@@ -310,7 +313,7 @@ func TestAckSubjectAndAnswers(t *testing.T) {
 		nc.Request(subject, []byte("m"), testutil.MsgWait)
 	}
 	mustAPI(t, nc, "$JS.API.CONSUMER.CREATE.A.C", `{"stream_name":"A","config":{"name":"C","durable_name":"C","ack_policy":"explicit","filter_subject":"a.x"}}`)
-	mustAPI(t, nc, "$JS.API.CONSUMER.CREATE.A.H", `{"stream_name":"A","config":{"name":"H","durable_name":"H","ack_policy":"none","deliver_subject":"hd","headers_only":true}}`)
+	mustAPI(t, nc, "$JS.API.CONSUMER.CREATE.A.H", `{"stream_name":"A","config":{"name":"H","durable_name":"H","ack_policy":"explicit","deliver_subject":"hd","headers_only":true}}`)
 	rc := jsRaw(t, s, "in")
 	rc.Send("SUB hd 2\r\nSUB done 3\r\n")
 	got := map[string]testutil.RawMsg{}

@@ -1,17 +1,23 @@
 package jsapi
 
 import (
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
 )
 
-// The pull-request subscription of each pull consumer (so that a request
-// for a missing consumer gets no-responders).
+// The subscriptions each consumer has of its own, so that a request for a
+// missing consumer gets no-responders as from the reference server: the
+// pull-request subject of a pull consumer, and the ack subjects of a
+// consumer that takes acks (an ack to an AckNone consumer reaches nobody).
 
 const jsPullPrefix = "$JS.API.CONSUMER.MSG.NEXT."
 
-// consumerAdded subscribes a pull consumer's request subject.
+// consumerAdded subscribes a consumer's ack and pull-request subjects.
 func (ja *jsAccount) consumerAdded(st *jetstore.Stream, c *jetstore.Consumer) {
 	cfg := c.Config()
+	if cfg.AckPolicy != jetstore.AckNone {
+		ja.subscribeAcks(st, c)
+	}
 	if cfg.DeliverSubject != "" {
 		return
 	}
@@ -26,20 +32,50 @@ func (ja *jsAccount) consumerAdded(st *jetstore.Stream, c *jetstore.Consumer) {
 		return
 	}
 	ja.mu.Lock()
-	if old := ja.pullSubs[subject]; old != nil {
+	if old := ja.consumerSubs[subject]; old != nil {
 		old.Unsubscribe()
 	}
-	ja.pullSubs[subject] = sub
+	ja.consumerSubs[subject] = sub
 	ja.mu.Unlock()
 }
 
 func (ja *jsAccount) consumerRemoved(st *jetstore.Stream, c *jetstore.Consumer) {
-	subject := jsPullPrefix + st.Name() + "." + c.Name()
+	ja.adviseConsumer(st.Name(), c.Name(), actionDelete)
+	pull := jsPullPrefix + st.Name() + "." + c.Name()
+	acks := ackSubject(st, c)
 	ja.mu.Lock()
-	sub := ja.pullSubs[subject]
-	delete(ja.pullSubs, subject)
+	subs := []*broker.Subscription{ja.consumerSubs[pull], ja.consumerSubs[acks]}
+	delete(ja.consumerSubs, pull)
+	delete(ja.consumerSubs, acks)
 	ja.mu.Unlock()
-	if sub != nil {
-		sub.Unsubscribe()
+	for _, sub := range subs {
+		if sub != nil {
+			sub.Unsubscribe()
+		}
 	}
+}
+
+// ackSubject is the wildcard subject of a consumer's acks.
+func ackSubject(st *jetstore.Stream, c *jetstore.Consumer) string {
+	return jsAckPrefix + st.Name() + "." + c.Name() + ".>"
+}
+
+// subscribeAcks routes the acks of one consumer to it.
+func (ja *jsAccount) subscribeAcks(st *jetstore.Stream, c *jetstore.Consumer) {
+	subject := ackSubject(st, c)
+	sub, err := ja.acc.Subscribe(subject, "", func(subject, reply, _, data []byte) {
+		if _, sseq, cseq, ok := parseAckSubject(subject); ok {
+			applyAck(c, sseq, cseq, data, reply)
+		}
+	})
+	if err != nil {
+		ja.js.log.Error("subscribing consumer acks", "subject", subject, "error", err)
+		return
+	}
+	ja.mu.Lock()
+	if old := ja.consumerSubs[subject]; old != nil {
+		old.Unsubscribe()
+	}
+	ja.consumerSubs[subject] = sub
+	ja.mu.Unlock()
 }

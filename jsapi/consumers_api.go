@@ -35,6 +35,8 @@ type createConsumerRequest struct {
 	Stream string                  `json:"stream_name"`
 	Config jetstore.ConsumerConfig `json:"config"`
 	Action string                  `json:"action"`
+	// Pedantic refuses a configuration the server would adjust.
+	Pedantic bool `json:"pedantic"`
 }
 
 const (
@@ -79,12 +81,18 @@ func (api *jsAPI) consumerCreate(stream, name, filter string, legacyDurable bool
 		resp.Error = jsErrStreamNameMismatch
 		return resp
 	}
+	cfg := r.Config
+	if cfg.Replicas > 1 {
+		// Checked before the stream, as the reference server does on a
+		// single server.
+		resp.Error = jsErrReplicasNotSupported
+		return resp
+	}
 	st, err := api.ja.store.Stream(stream)
 	if err != nil {
 		resp.Error = toAPIError(err)
 		return resp
 	}
-	cfg := r.Config
 	switch {
 	case legacyDurable && cfg.Durable == "":
 		resp.Error = jsErrDurableNotInSubject
@@ -95,17 +103,28 @@ func (api *jsAPI) consumerCreate(stream, name, filter string, legacyDurable bool
 	case cfg.Name != "" && name != "" && cfg.Name != name:
 		resp.Error = jsErrConsumerNameMismatch
 		return resp
-	case filter != "" && (len(cfg.FilterSubjects) > 0 || cfg.FilterSubject != filter):
+	case filter != "" && len(cfg.FilterSubjects) > 0:
+		resp.Error = jsErrFiltersBySubject
+		return resp
+	case filter != "" && cfg.FilterSubject != filter:
 		resp.Error = jsErrFilterMismatch
 		return resp
 	}
 	if cfg.Name == "" {
 		cfg.Name = name
 	}
-	c, _, err := st.AddConsumer(cfg, r.Action)
+	scfg := st.Config()
+	if e := checkConsumerRequest(&cfg, &scfg, r.Pedantic); e != nil {
+		resp.Error = e
+		return resp
+	}
+	c, created, err := st.AddConsumer(cfg, r.Action)
 	if err != nil {
 		resp.Error = toAPIError(err)
 		return resp
+	}
+	if created {
+		api.ja.adviseConsumer(stream, c.Name(), actionCreate)
 	}
 	info := c.Info()
 	resp.ConsumerInfo = &info

@@ -25,8 +25,10 @@ const (
 // consumer calls it from one goroutine at a time, so the scratch buffers
 // need no lock.
 type consumerSender struct {
-	acc *broker.Account
-	pub *broker.Publisher
+	ja               *jsAccount
+	acc              *broker.Account
+	pub              *broker.Publisher
+	stream, consumer string
 
 	subject []byte // the delivered message's subject
 	reply   []byte // ack or flow control reply subject
@@ -34,7 +36,7 @@ type consumerSender struct {
 }
 
 func (ja *jsAccount) newSender(stream, consumer string) jetstore.Sender {
-	return &consumerSender{acc: ja.acc, pub: ja.acc.NewPublisher()}
+	return &consumerSender{ja: ja, acc: ja.acc, pub: ja.acc.NewPublisher(), stream: stream, consumer: consumer}
 }
 
 // Deliver sends a message to target, showing the stored subject, with its
@@ -48,6 +50,18 @@ func (s *consumerSender) Deliver(target []byte, d jetstore.Delivery) {
 		hdr, data = s.hdr, nil
 	}
 	s.pub.StageAs(target, s.subject, s.reply, hdr, data)
+}
+
+// DeliverySize is what Deliver would send for d: subject, ack reply
+// subject, header and data (jetstore.DeliverySizer, for pull requests'
+// max_bytes).
+func (s *consumerSender) DeliverySize(d *jetstore.Delivery) int {
+	s.reply = appendAckSubject(s.reply[:0], d)
+	if d.HeadersOnly {
+		s.hdr = appendHeadersOnly(s.hdr[:0], d.Header, len(d.Data))
+		return len(d.Subject) + len(s.reply) + len(s.hdr)
+	}
+	return len(d.Subject) + len(s.reply) + len(d.Header) + len(d.Data)
 }
 
 // Status sends a status header block (no payload) to target; a flow

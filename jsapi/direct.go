@@ -17,7 +17,7 @@ import (
 var (
 	statusNotFound     = []byte("NATS/1.0 404 Message Not Found\r\n\r\n")
 	statusEmptyRequest = []byte("NATS/1.0 408 Empty Request\r\n\r\n")
-	statusBadRequest   = []byte("NATS/1.0 408 Bad Request\r\n\r\n")
+	statusMalformed    = []byte("NATS/1.0 408 Malformed Request\r\n\r\n")
 )
 
 func (api *jsAPI) directGet(name, subject string, req apiRequest, pub *broker.Publisher) {
@@ -36,7 +36,12 @@ func (api *jsAPI) directGet(name, subject string, req apiRequest, pub *broker.Pu
 		}
 		var r msgGetRequest
 		if json.Unmarshal(req.body, &r) != nil {
-			pub.Publish(req.reply, nil, statusBadRequest, nil)
+			pub.Publish(req.reply, nil, statusMalformed, nil)
+			return
+		}
+		if r == (msgGetRequest{}) {
+			// Nothing asked for ({"seq":0} included).
+			pub.Publish(req.reply, nil, statusEmptyRequest, nil)
 			return
 		}
 		m, err = r.find(js.stream)

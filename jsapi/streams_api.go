@@ -141,6 +141,12 @@ func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
 		resp.Error = jsErrStreamNameMismatch
 		return resp
 	}
+	if pedanticRequest(req.body) {
+		if e := checkPedanticStream(&cfg); e != nil {
+			resp.Error = e
+			return resp
+		}
+	}
 	ja := api.ja
 	var st *jetstore.Stream
 	var err error
@@ -157,10 +163,16 @@ func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
 			}
 		}
 		resp.DidCreate = err == nil
+		if err == nil && created {
+			ja.adviseStream(name, actionCreate)
+		}
 	}
 	if err != nil {
 		resp.Error = toAPIError(err)
 		return resp
+	}
+	if update {
+		ja.adviseStream(name, actionModify)
 	}
 	resp.streamInfo = ja.info(st, "", false)
 	return resp
@@ -221,6 +233,7 @@ func (api *jsAPI) streamDelete(name string) any {
 		resp.Error = toAPIError(err)
 		return resp
 	}
+	api.ja.adviseStream(name, actionDelete)
 	resp.Success = true
 	return resp
 }
@@ -355,6 +368,10 @@ func (api *jsAPI) msgDelete(name string, req apiRequest) any {
 		return resp
 	}
 	st, err := api.ja.store.Stream(name)
+	if err == nil && st.Config().Sealed {
+		resp.Error = jsErrStreamSealed
+		return resp
+	}
 	if err == nil {
 		err = st.DeleteMsg(r.Seq)
 	}

@@ -264,6 +264,7 @@ func (r *route) processInfo(arg []byte) error {
 		r.remote.SetHeaders(info.Headers)
 	}
 	r.remoteID, r.remoteName, r.info = info.ID, info.Name, info
+	r.remote.SetName(info.Name)
 	r.mu.Lock()
 	r.connectURLs = slices.Clone(info.ConnectURLs)
 	r.mu.Unlock()

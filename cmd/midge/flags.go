@@ -67,6 +67,11 @@ Logging Options:
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -DV                              Debug and trace
+        --log_format <format>        console (default: zap's, fields as JSON) or
+                                     reference (nats-server's lines:
+                                     [pid] 2006/01/02 15:04:05.000000 [INF] ...)
+    -T, --logtime                    Timestamp log entries (default: true)
+        --logtime_utc                Timestamps in UTC instead of local time
 
 Authorization Options:
     --user <user>                    User required for connections
@@ -206,6 +211,12 @@ func bindAndParse(cfg *invocation, tf *tlsFlags, args []string) error {
 	for _, name := range []string{"l", "log"} {
 		fs.StringVar(&o.LogFile, name, o.LogFile, "")
 	}
+	fs.StringVar(&o.LogFormat, "log_format", o.LogFormat, "")
+	logTime := !o.NoLogTime
+	for _, name := range []string{"T", "logtime"} {
+		fs.BoolVar(&logTime, name, logTime, "")
+	}
+	fs.BoolVar(&o.LogTimeUTC, "logtime_utc", o.LogTimeUTC, "")
 	for _, name := range []string{"D", "debug"} {
 		fs.BoolVar(&o.Debug, name, o.Debug, "")
 	}
@@ -252,6 +263,7 @@ func bindAndParse(cfg *invocation, tf *tlsFlags, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	o.NoLogTime = !logTime
 	if o.SyncInterval, err = parseSyncInterval(syncInterval); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -99,10 +100,17 @@ func runFrom(source configSource) int {
 }
 
 // newLogger builds the zap logger the flags ask for: info level by default,
-// debug with -D or -V, to stderr or the -l file.
+// debug with -D or -V, to stderr or the -l file, in zap's console format or
+// the reference server's (--log_format).
 func newLogger(cfg invocation) (*zap.Logger, *logOutput, func(), error) {
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	if cfg.opts.LogTimeUTC {
+		enc.EncodeTime = func(t time.Time, pe zapcore.PrimitiveArrayEncoder) { zapcore.ISO8601TimeEncoder(t.UTC(), pe) }
+	}
+	if cfg.opts.NoLogTime {
+		enc.TimeKey = ""
+	}
 	enc.EncodeLevel = zapcore.CapitalLevelEncoder
 	out := &logOutput{level: zap.NewAtomicLevelAt(levelFor(cfg.opts.Debug, cfg.opts.Trace))}
 	sink := zapcore.Lock(os.Stderr)
@@ -115,7 +123,16 @@ func newLogger(cfg invocation) (*zap.Logger, *logOutput, func(), error) {
 		out.file, sink = f, f
 		closeFn = func() { _ = f.Close() }
 	}
-	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), sink, out.level)
-	log := zap.New(core).With(zap.Int("pid", os.Getpid()))
+	var log *zap.Logger
+	switch cfg.opts.LogFormat {
+	case "", logFormatConsole:
+		core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), sink, out.level)
+		log = zap.New(core).With(zap.Int("pid", os.Getpid()))
+	case logFormatReference:
+		log = zap.New(zapcore.NewCore(newReferenceEncoder(os.Getpid(), cfg.opts.NoLogTime, cfg.opts.LogTimeUTC), sink, out.level))
+	default:
+		closeFn()
+		return nil, nil, nil, fmt.Errorf("unknown log format %q (want %s or %s)", cfg.opts.LogFormat, logFormatConsole, logFormatReference)
+	}
 	return log, out, func() { _ = log.Sync(); closeFn() }, nil
 }
