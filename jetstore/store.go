@@ -185,12 +185,56 @@ func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error
 			return nil, false, ErrSubjectsOverlap
 		}
 	}
+	if stored, err := s.fileStorage(cfg.Name).exists(); err != nil {
+		return nil, false, errStorage(err)
+	} else if stored {
+		return s.addStoredLocked(cfg)
+	}
 	st, err = s.createStream(cfg)
 	if err != nil {
 		return nil, false, errStorage(err)
 	}
 	s.streams[cfg.Name] = st
 	return st, true, nil
+}
+
+// addStoredLocked creates a stream whose name has a directory on disk that
+// is not an open stream (see adopt.go).
+func (s *Store) addStoredLocked(cfg StreamConfig) (*Stream, bool, error) {
+	st, err := s.storedStream(cfg)
+	if err != nil {
+		var ed *ExistingDataError
+		if errors.As(err, &ed) {
+			return nil, false, err
+		}
+		return nil, false, errStorage(err)
+	}
+	if !st.Config().Equal(cfg) {
+		// A stored stream that opened again, under its own configuration:
+		// leave it as it was found.
+		st.stopConsumers(0, false)
+		_ = st.stop()
+		return nil, false, ErrStreamNameInUse
+	}
+	s.streams[cfg.Name] = st
+	return st, true, nil
+}
+
+// Detach stops a stream and forgets it without removing its data: the
+// undoing of a create that adopted stored blocks. The next Open finds the
+// stream again.
+func (s *Store) Detach(name string) error {
+	s.mu.Lock()
+	st, ok := s.streams[name]
+	if ok {
+		delete(s.streams, name)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return ErrStreamNotFound
+	}
+	st.stopConsumers(0, false)
+	return st.stop()
 }
 
 // UpdateStream changes a stream's configuration within what CheckUpdate
@@ -309,7 +353,9 @@ func newStream(s *Store, cfg StreamConfig, sto storage, created time.Time) *Stre
 	}
 }
 
-// createStream records a new stream and makes its first block.
+// createStream records a new stream and makes its first block. The
+// caller checked that the stream has no directory yet: everything a failed
+// create leaves behind is its own, and goes.
 func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
 	var sto storage = memStorage{}
 	if cfg.Storage == StorageFile {
@@ -317,6 +363,7 @@ func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
 	}
 	st := newStream(s, cfg, sto, s.now().UTC())
 	if err := sto.create(streamMeta{Config: cfg, Created: st.created}); err != nil {
+		_ = sto.remove()
 		return nil, err
 	}
 	st.mu.Lock()

@@ -75,6 +75,7 @@ type Stream struct {
 	store   *Store
 	storage storage // where the stream's data lives: files or memory only
 	name    string  // cfg.Name, which never changes; read without a lock
+	adopted bool    // created over stored blocks (adopt.go); set before start
 
 	mu      sync.RWMutex
 	cfg     StreamConfig

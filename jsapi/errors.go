@@ -43,6 +43,7 @@ var (
 	jsErrMaxConsumers         = &apiError{400, 10026, "maximum consumers limit reached"}
 	jsErrMessageNotFound      = &apiError{404, 10037, "no message found"}
 	jsErrUnknown              = &apiError{500, 10049, "%v"}
+	jsErrStreamCreate         = &apiError{500, 10049, "%s"}
 	jsErrStreamConfig         = &apiError{500, 10052, "%s"}
 	jsErrReservedSubject      = &apiError{500, 10052, "subjects that overlap with jetstream api require no-ack to be true"}
 	jsErrPurgeNotPermitted    = &apiError{500, 10052, "stream purge not permitted"}
@@ -140,6 +141,7 @@ func toAPIError(err error) *apiError {
 		lastID      *jetstore.WrongLastMsgIDError
 		rollup      *jetstore.InvalidRollupError
 		storage     *jetstore.StorageError
+		existing    *jetstore.ExistingDataError
 	)
 	switch {
 	case errors.As(err, &streamCfg):
@@ -152,6 +154,8 @@ func toAPIError(err error) *apiError {
 		return jsErrWrongLastMsgID.with(lastID.Last)
 	case errors.As(err, &rollup):
 		return jsErrRollupInvalid.with(rollup.Value)
+	case errors.As(err, &existing):
+		return jsErrStreamCreate.with(existing.Error())
 	case errors.As(err, &storage):
 		return jsErrStorage.with(storage.Err)
 	}

@@ -153,7 +153,7 @@ func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
 		st, created, err = ja.store.AddStream(cfg)
 		if err == nil && created {
 			if err = ja.attach(st); err != nil {
-				_ = ja.store.DeleteStream(name)
+				undoCreate(ja.store, st)
 			}
 		}
 		resp.DidCreate = err == nil
@@ -364,4 +364,14 @@ func (api *jsAPI) msgDelete(name string, req apiRequest) any {
 	}
 	resp.Success = true
 	return resp
+}
+
+// undoCreate takes back a stream create whose subscriptions failed. A
+// stream adopted over stored data keeps that data: it is only detached.
+func undoCreate(store *jetstore.Store, st *jetstore.Stream) {
+	if st.Adopted() {
+		_ = store.Detach(st.Name())
+		return
+	}
+	_ = store.DeleteStream(st.Name())
 }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// streamDir is where a real midge keeps stream name of the global account.
+func streamDir(storeDir, name string) string {
+	return filepath.Join(storeDir, "jetstream", "$G", "streams", name)
+}
+
+// natsAt returns a runner of natscli against c that fails t on an error,
+// and one that returns the output and error for the caller to judge.
+func natsAt(t *testing.T, c *child) (run func(args ...string) string, try func(args ...string) (string, error)) {
+	t.Helper()
+	cli := natsCLI(t)
+	home := t.TempDir()
+	try = func(args ...string) (string, error) {
+		cmd := exec.Command(cli, append([]string{"--server", c.url(), "--timeout", "5s"}, args...)...)
+		cmd.Env = append(os.Environ(), "NATS_CONTEXT=", "HOME="+home)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	run = func(args ...string) string {
+		t.Helper()
+		out, err := try(args...)
+		if err != nil {
+			t.Fatalf("nats %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	return run, try
+}
+
+// TestRecreateStreamWithDamagedMetaKeepsData follows issue 14's report with
+// natscli: a stream whose two meta copies are damaged is left unopened at
+// start; `nats stream add` with a configuration that cannot hold its
+// messages is refused with an error that names the problem and no server
+// path, and one that can hold them adopts all of them.
+func TestRecreateStreamWithDamagedMetaKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	c := startMidge(t, "-js", "-sd", dir)
+	run, _ := natsAt(t, c)
+	run("stream", "add", "KEEP", "--subjects", "keep.>", "--defaults")
+	run("pub", "keep.a", "message {{Count}}", "--count", "100")
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.wait(t)
+
+	for _, name := range []string{"meta.json", "meta.bak"} {
+		if err := os.WriteFile(filepath.Join(streamDir(dir, "KEEP"), name), []byte("damaged"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c = startMidge(t, "-js", "-sd", dir)
+	run, try := natsAt(t, c)
+	out, err := try("stream", "add", "KEEP", "--subjects", "keep.b", "--defaults")
+	if err == nil || !strings.Contains(out, `subject "keep.a"`) || strings.Contains(out, dir) {
+		t.Fatalf("incompatible re-create: err=%v\n%s", err, out)
+	}
+	if blocks, _ := filepath.Glob(filepath.Join(streamDir(dir, "KEEP"), "blocks", "*.blk")); len(blocks) == 0 {
+		t.Fatal("the refused create removed the stored blocks")
+	}
+	run("stream", "add", "KEEP", "--subjects", "keep.>", "--defaults")
+	info := run("stream", "info", "KEEP")
+	for _, want := range []string{"Messages: 100", "Last Sequence: 100"} {
+		if !strings.Contains(info, want) {
+			t.Fatalf("adopted stream info lacks %q:\n%s", want, info)
+		}
+	}
+	if got := run("pub", "keep.a", "after", "--count", "1"); !strings.Contains(got, "Published") {
+		t.Logf("pub: %s", got)
+	}
+	if info := run("stream", "info", "KEEP"); !strings.Contains(info, "Last Sequence: 101") {
+		t.Fatalf("publish after adoption:\n%s", info)
+	}
+}
