@@ -81,6 +81,9 @@ func (s *Store) adoptStream(files *fileStorage, cfg StreamConfig) (*Stream, erro
 	if err == nil {
 		err = st.holdsStoredLocked()
 	}
+	if err == nil {
+		st.raiseLastLocked(files.readHighWater(), "sequences assigned before a crash were not recovered")
+	}
 	st.mu.Unlock()
 	if err != nil {
 		st.closeFiles()

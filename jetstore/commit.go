@@ -146,6 +146,9 @@ func (st *Stream) commit(batch []*InMsg) {
 		return
 	}
 	if usable && job.err == nil {
+		job.err = st.reserveSeqs(job.target, job.doomed)
+	}
+	if usable && job.err == nil {
 		// Sync policy interval, or a memory stream: written is final.
 		st.commitWritten(job.target, job.doomed)
 		if obs := st.store.opts.Observer; obs != nil {
@@ -240,8 +243,24 @@ func (st *Stream) persist() error {
 		_, err = st.syncOut(target, doomed)
 		return err
 	}
+	if err := st.reserveSeqs(target, doomed); err != nil {
+		return err
+	}
 	st.commitWritten(target, doomed)
 	return nil
+}
+
+// reserveSeqs makes the high-water mark cover target before anything up to
+// it is acknowledged; a failure poisons the stream like a failed write.
+func (st *Stream) reserveSeqs(target uint64, doomed []*block) error {
+	err := st.storage.reserve(target, st.store.now())
+	if err != nil {
+		st.mu.Lock()
+		st.failLocked(err)
+		st.doomed = append(st.doomed, doomed...) // retried after recovery
+		st.mu.Unlock()
+	}
+	return err
 }
 
 // writeOut hands everything applied but unwritten to the files, one write
@@ -324,6 +343,11 @@ func (st *Stream) syncOut(target uint64, doomed []*block) (time.Duration, error)
 	st.mu.RUnlock()
 	st.writeMu.Unlock()
 	start := time.Now()
+	// The mark first: a batch whose blocks are durable but whose sequences
+	// are not reserved must not survive a reload as stored.
+	if err := st.reserveSeqs(target, doomed); err != nil {
+		return time.Since(start), err
+	}
 	for _, p := range todo {
 		if err := p.b.file.Sync(); err != nil {
 			st.mu.Lock()

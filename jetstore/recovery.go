@@ -256,7 +256,11 @@ func (st *Stream) reloadLocked() error {
 	// Consumers must recount: positions in the old change log are void.
 	old := st.changes
 	st.changes = nil
+	acked := st.committed
 	err := st.storage.load(st)
+	if err == nil {
+		st.raiseLastLocked(acked, "acknowledged sequences were not found on reload")
+	}
 	if old != nil {
 		st.changes = &changeLog{ring: old.ring, epoch: old.epoch + 1}
 	}

@@ -405,6 +405,9 @@ func (s *Store) openStream(name string) (*Stream, error) {
 	}
 	st.mu.Lock()
 	err = files.load(st)
+	if err == nil {
+		st.raiseLastLocked(files.readHighWater(), "sequences assigned before a crash were not recovered")
+	}
 	st.mu.Unlock()
 	if err != nil {
 		st.closeFiles()
@@ -442,10 +445,16 @@ func (st *Stream) stop() error {
 		err = st.syncWritten()
 	}
 	st.mu.Lock()
-	if err == nil && st.failed == nil {
+	clean := err == nil && st.failed == nil
+	if clean {
 		if ierr := st.storage.saveIndex(st); ierr != nil {
 			st.store.log.Warn("cannot write index file; next start rebuilds from blocks", "stream", st.name, "error", ierr)
 		}
+	}
+	// After a clean stop the next start continues right after the last
+	// sequence; otherwise the reserved mark stays.
+	if herr := st.storage.closeHighWater(st.state.last, clean); herr != nil {
+		st.store.log.Warn("cannot record the last sequence; the next start leaves a gap", "stream", st.name, "error", herr)
 	}
 	st.mu.Unlock()
 	st.closeFiles()

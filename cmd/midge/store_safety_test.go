@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // streamDir is where a real midge keeps stream name of the global account.
@@ -78,4 +81,68 @@ func TestRecreateStreamWithDamagedMetaKeepsData(t *testing.T) {
 	if info := run("stream", "info", "KEEP"); !strings.Contains(info, "Last Sequence: 101") {
 		t.Fatalf("publish after adoption:\n%s", info)
 	}
+}
+
+// TestCrashNeverReusesSequenceAfterLostTail follows issue 14's report with
+// a real process: publish 5,000, a clean restart, SIGKILL, the last 40
+// bytes of the block damaged (the final record lost), restart without an
+// index file: the next publish must get a sequence never handed out
+// before (it used to get 5,000 again).
+func TestCrashNeverReusesSequenceAfterLostTail(t *testing.T) {
+	dir := t.TempDir()
+	c := startMidge(t, "-js", "-sd", dir)
+	nc, js := crashClient(t, c)
+	ctx := testCtx(t)
+	var last uint64
+	for i := 0; i < 5000; i++ {
+		f, err := js.PublishAsync("crash.tail", []byte(strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 4999 {
+			select {
+			case ack := <-f.Ok():
+				last = ack.Sequence
+			case err := <-f.Err():
+				t.Fatal(err)
+			case <-ctx.Done():
+				t.Fatal("no ack")
+			}
+		}
+	}
+	nc.Close()
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.wait(t)
+
+	c = startMidge(t, "-js", "-sd", dir) // loads and removes the index file
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	c.wait(t)
+	blocks, _ := filepath.Glob(filepath.Join(streamDir(dir, "CRASH"), "blocks", "*.blk"))
+	if len(blocks) == 0 {
+		t.Fatal("no block files")
+	}
+	f, err := os.OpenFile(blocks[len(blocks)-1], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := f.Stat()
+	f.WriteAt(make([]byte, 40), info.Size()-40)
+	f.Close()
+
+	c = startMidge(t, "-js", "-sd", dir)
+	nc, js = crashClient(t, c)
+	defer nc.Close()
+	ack, err := js.Publish(ctx, "crash.tail", []byte("next"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.Sequence <= last {
+		t.Fatalf("publish after the lost tail got sequence %d; %d was acknowledged before", ack.Sequence, last)
+	}
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
