@@ -462,5 +462,6 @@ type nopSender struct{}
 func (nopSender) Deliver([]byte, Delivery) {}
 func (nopSender) Status([]byte, Status)    {}
 func (nopSender) AckDone([]byte)           {}
+func (nopSender) AckFailed([]byte)         {}
 func (nopSender) Flush()                   {}
 func (nopSender) HasInterest([]byte) bool  { return false }
