@@ -83,6 +83,7 @@ func (s *Store) adoptStream(files *fileStorage, cfg StreamConfig) (*Stream, erro
 	}
 	if err == nil {
 		st.raiseLastLocked(files.readHighWater(), "sequences assigned before a crash were not recovered")
+		st.showLocked()
 	}
 	st.mu.Unlock()
 	if err != nil {

@@ -186,10 +186,10 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 			return nil, err
 		}
 		if err := st.store.fs.MkdirAll(dir, 0o755); err != nil {
-			return nil, errStorage(err)
+			return nil, st.store.storageFailed("cannot create consumer "+cfg.Name, st.name, err)
 		}
 		if err := writeFileAtomic(st.store.fs, filepath.Join(dir, metaFile), meta); err != nil {
-			return nil, errStorage(err)
+			return nil, st.store.storageFailed("cannot create consumer "+cfg.Name, st.name, err)
 		}
 	}
 	st.mu.Lock()
@@ -203,7 +203,7 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 		err := c.openConsumerLog(dir)
 		c.mu.Unlock()
 		if err != nil {
-			return nil, errStorage(err)
+			return nil, st.store.storageFailed("cannot open consumer state "+cfg.Name, st.name, err)
 		}
 	}
 	st.mu.RLock()
@@ -237,7 +237,7 @@ func (c *Consumer) update(cfg ConsumerConfig) error {
 			err = writeFileAtomic(c.st.store.fs, filepath.Join(c.log.dir, metaFile), meta)
 		}
 		if err != nil {
-			return errStorage(err)
+			return c.st.store.storageFailed("cannot save consumer configuration "+c.name, c.st.name, err)
 		}
 	}
 	filtersChanged := !slices.Equal(c.filter.subjects, cfg.filters())

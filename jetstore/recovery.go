@@ -260,6 +260,7 @@ func (st *Stream) reloadLocked() error {
 	err := st.storage.load(st)
 	if err == nil {
 		st.raiseLastLocked(acked, "acknowledged sequences were not found on reload")
+		st.showLocked()
 	}
 	if old != nil {
 		st.changes = &changeLog{ring: old.ring, epoch: old.epoch + 1}

@@ -186,13 +186,13 @@ func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error
 		}
 	}
 	if stored, err := s.fileStorage(cfg.Name).exists(); err != nil {
-		return nil, false, errStorage(err)
+		return nil, false, s.storageFailed("cannot create stream", cfg.Name, err)
 	} else if stored {
 		return s.addStoredLocked(cfg)
 	}
 	st, err = s.createStream(cfg)
 	if err != nil {
-		return nil, false, errStorage(err)
+		return nil, false, s.storageFailed("cannot create stream", cfg.Name, err)
 	}
 	s.streams[cfg.Name] = st
 	return st, true, nil
@@ -207,7 +207,7 @@ func (s *Store) addStoredLocked(cfg StreamConfig) (*Stream, bool, error) {
 		if errors.As(err, &ed) {
 			return nil, false, err
 		}
-		return nil, false, errStorage(err)
+		return nil, false, s.storageFailed("cannot create stream over stored data", cfg.Name, err)
 	}
 	if !st.Config().Equal(cfg) {
 		// A stored stream that opened again, under its own configuration:
@@ -277,9 +277,17 @@ func (s *Store) DeleteStream(name string) error {
 	st.stopConsumers(StatusConsumerDeleted, true)
 	st.stop()
 	if err := st.storage.remove(); err != nil {
-		return errStorage(err)
+		return s.storageFailed("cannot remove deleted stream", name, err)
 	}
 	return nil
+}
+
+// storageFailed logs an I/O failure with everything it says (paths
+// included) and returns it as a StorageError, whose text the API layer
+// passes on to clients without the paths.
+func (s *Store) storageFailed(what, stream string, err error) error {
+	s.log.Error(what, "stream", stream, "error", err)
+	return errStorage(err)
 }
 
 // Close stops every stream after making what they hold durable.
@@ -312,9 +320,9 @@ func (s *Store) Usage() (memory, file uint64) {
 	for _, st := range s.Streams() {
 		st.mu.RLock()
 		if st.storage.persistent() {
-			file += st.state.bytes
+			file += st.shown.bytes
 		} else {
-			memory += st.state.bytes
+			memory += st.shown.bytes
 		}
 		st.mu.RUnlock()
 	}
@@ -407,6 +415,7 @@ func (s *Store) openStream(name string) (*Stream, error) {
 	err = files.load(st)
 	if err == nil {
 		st.raiseLastLocked(files.readHighWater(), "sequences assigned before a crash were not recovered")
+		st.showLocked()
 	}
 	st.mu.Unlock()
 	if err != nil {
@@ -509,7 +518,7 @@ func (st *Stream) update(cfg StreamConfig) error {
 	}
 	if err := st.storage.saveMeta(streamMeta{Config: cfg, Created: st.created}); err != nil {
 		st.mu.Unlock()
-		return errStorage(err)
+		return st.store.storageFailed("cannot save stream configuration", st.name, err)
 	}
 	st.cfg = cfg
 	st.enforceAllLimitsLocked()

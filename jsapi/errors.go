@@ -157,7 +157,7 @@ func toAPIError(err error) *apiError {
 	case errors.As(err, &existing):
 		return jsErrStreamCreate.with(existing.Error())
 	case errors.As(err, &storage):
-		return jsErrStorage.with(storage.Err)
+		return jsErrStorage.with(clientReason(storage.Err))
 	}
-	return jsErrUnknown.with(err)
+	return jsErrUnknown.with(clientReason(err))
 }

@@ -146,3 +146,68 @@ func testCtx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// mountTmpfs mounts a tmpfs of size bytes on a new directory and unmounts
+// it when the test ends; it skips the test where mounting is not allowed.
+func mountTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small filesystem needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// TestDiskFullPublishesAreNotCounted fills a real (small) filesystem: the
+// publishes that fail are refused with a text that names no server path,
+// and the stream's info counts exactly the acknowledged messages (it used
+// to count the failed one in last_seq and messages).
+func TestDiskFullPublishesAreNotCounted(t *testing.T) {
+	dir := mountTmpfs(t, 2<<20)
+	c := startMidge(t, "-js", "-sd", dir)
+	nc, js := crashClient(t, c)
+	defer nc.Close()
+	ctx := testCtx(t)
+	payload := make([]byte, 8<<10)
+	var acked uint64
+	var failure error
+	for i := 0; i < 1000 && failure == nil; i++ {
+		ack, err := js.Publish(ctx, "crash.full", payload)
+		if err != nil {
+			failure = err
+			break
+		}
+		acked = ack.Sequence
+	}
+	if failure == nil {
+		t.Fatal("a 2 MB filesystem took 8 MB of messages")
+	}
+	if strings.Contains(failure.Error(), dir) || strings.Contains(failure.Error(), "/streams/") {
+		t.Fatalf("the publish error shows a server path: %v", failure)
+	}
+	t.Logf("%d acknowledged; then: %v", acked, failure)
+	for i := 0; i < 3; i++ { // more refusals, the stream still poisoned or full again
+		if ack, err := js.Publish(ctx, "crash.full", payload); err == nil {
+			acked = ack.Sequence
+		}
+	}
+	st, err := js.Stream(ctx, "CRASH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.LastSeq != acked || info.State.Msgs != acked {
+		t.Fatalf("stream info counts %d messages up to seq %d; %d were acknowledged", info.State.Msgs, info.State.LastSeq, acked)
+	}
+}
