@@ -174,4 +174,6 @@ func appendStatus(b []byte, s *jetstore.Status) []byte {
 // 503 status with a description saying what happened.
 var ackFailedHeader = []byte("NATS/1.0 503 Consumer State Not Saved\r\n\r\n")
 
-func (s *consumerSender) AckFailed(reply []byte) { s.pub.StageAs(reply, reply, nil, ackFailedHeader, nil) }
+func (s *consumerSender) AckFailed(reply []byte) {
+	s.pub.StageAs(reply, reply, nil, ackFailedHeader, nil)
+}
