@@ -18,6 +18,7 @@ import (
 	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/cluster/route"
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/jetstore"
 	"github.com/midgemq/midge/jsapi"
 	"github.com/midgemq/midge/logging"
 	"github.com/midgemq/midge/monitor"
@@ -42,6 +43,9 @@ type Server struct {
 	mq     *mqttgw.Gateway     // nil without an MQTT listener
 	routes *route.Manager      // nil without clustering
 	js     *jsapi.JetStream
+	// storeLock keeps other processes out of the store directory while
+	// JetStream runs; nil without JetStream.
+	storeLock *jetstore.DirLock
 
 	mu       sync.Mutex
 	stopping bool
@@ -115,7 +119,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	if o.JetStream {
-		if err := s.js.EnableAll(); err != nil {
+		if err := s.openJetStream(o.StoreDir); err != nil {
 			s.stopMonitoring()
 			return err
 		}
@@ -123,7 +127,7 @@ func (s *Server) Start() error {
 	addr := net.JoinHostPort(o.Host, strconv.Itoa(max(o.Port, 0)))
 	ln, err := broker.Listen(o.Host, max(o.Port, 0))
 	if err != nil {
-		s.js.Close()
+		s.closeJetStream()
 		s.stopMonitoring()
 		return fmt.Errorf("cannot listen for clients on %s: %w", addr, err)
 	}
@@ -132,7 +136,7 @@ func (s *Server) Start() error {
 	if err := s.startProtocols(); err != nil {
 		_ = ln.Close()
 		s.stopProtocols()
-		s.js.Close()
+		s.closeJetStream()
 		s.stopMonitoring()
 		return err
 	}
@@ -140,7 +144,7 @@ func (s *Server) Start() error {
 		_ = ln.Close()
 		s.stopProtocols()
 		s.stopCluster()
-		s.js.Close()
+		s.closeJetStream()
 		s.stopMonitoring()
 		return err
 	}
@@ -244,7 +248,7 @@ func (s *Server) Shutdown() {
 		s.stopCluster()
 		// Streams commit and acknowledge what they hold before the clients
 		// waiting for those acks are closed (with a flush).
-		s.js.Close()
+		s.closeJetStream()
 		s.broker.Shutdown()
 		s.live.Wait()
 		s.stopMonitoring()
@@ -275,3 +279,28 @@ func (s *Server) Accounts() []*broker.Account { return s.broker.Accounts() }
 
 // Stats returns the cumulative counters of all NATS-protocol connections.
 func (s *Server) Stats() broker.Stats { return s.broker.Stats() }
+
+// openJetStream takes the store directory's lock, then opens every
+// account's store: a second process on the same directory stops here.
+func (s *Server) openJetStream(dir string) error {
+	lock, err := jetstore.LockDir(dir)
+	if err != nil {
+		return err
+	}
+	if err := s.js.EnableAll(); err != nil {
+		_ = lock.Unlock()
+		return err
+	}
+	s.storeLock = lock
+	return nil
+}
+
+// closeJetStream closes the stores (which commit and acknowledge what they
+// hold) and then releases the store directory.
+func (s *Server) closeJetStream() {
+	s.js.Close()
+	if s.storeLock != nil {
+		_ = s.storeLock.Unlock()
+		s.storeLock = nil
+	}
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -209,5 +211,39 @@ func TestDiskFullPublishesAreNotCounted(t *testing.T) {
 	}
 	if info.State.LastSeq != acked || info.State.Msgs != acked {
 		t.Fatalf("stream info counts %d messages up to seq %d; %d were acknowledged", info.State.Msgs, info.State.LastSeq, acked)
+	}
+}
+
+// TestSecondProcessOnOneStoreExits: two midge processes on one store
+// directory would both write sequences 1.. into the same block file (and
+// lose acknowledged messages); the second one exits 1 naming the directory
+// and the first one's process id. Once the first dies, even by SIGKILL,
+// the directory is free again.
+func TestSecondProcessOnOneStoreExits(t *testing.T) {
+	dir := t.TempDir()
+	first := startMidge(t, "-js", "-sd", dir)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	second := exec.CommandContext(ctx, midgeBin, "-a", "127.0.0.1", "-p", "0", "-js", "-sd", dir)
+	out, err := second.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("the second process kept running on a store in use:\n%s", out)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("second process: %v\n%s", err, out)
+	}
+	want := fmt.Sprintf("store directory %s is in use by process %d", dir, first.cmd.Process.Pid)
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("second process said:\n%s\nwant %q", out, want)
+	}
+
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.wait(t)
+	third := startMidge(t, "-js", "-sd", dir)
+	third.cmd.Process.Signal(syscall.SIGTERM)
+	if code := third.wait(t); code != 0 {
+		t.Fatalf("a process after the first died exited %d:\n%s", code, third.logs)
 	}
 }
