@@ -169,6 +169,9 @@ func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error
 	if err != nil {
 		return nil, false, err
 	}
+	if cfg.Sealed {
+		return nil, false, errStreamConfig("stream configuration for create can not be sealed")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

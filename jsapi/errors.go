@@ -80,6 +80,26 @@ var (
 	jsErrConsumerExists       = &apiError{400, 10148, "consumer already exists"}
 	jsErrConsumerDoesNotExist = &apiError{400, 10149, "consumer does not exist"}
 	jsErrMsgTTLDisabled       = &apiError{400, 10166, "per-message TTL is disabled"}
+
+	// Configuration ranges, as the reference server words them.
+	jsErrDeliverWildcards    = &apiError{400, 10079, "consumer deliver subject has wildcards"}
+	jsErrDeliverCycle        = &apiError{400, 10081, "consumer deliver subject forms a cycle"}
+	jsErrMaxPendingNeedsAck  = &apiError{400, 10082, "consumer requires ack policy for max ack pending"}
+	jsErrPullRequiresAckWQ   = &apiError{400, 10084, "consumer in pull mode requires explicit ack policy on workqueue stream"}
+	jsErrPullWithRateLimit   = &apiError{400, 10086, "consumer in pull mode can not have rate limit set"}
+	jsErrMaxWaitingNegative  = &apiError{400, 10087, "consumer max waiting needs to be positive"}
+	jsErrPullWithHeartbeat   = &apiError{400, 10088, "consumer idle heartbeat requires a push based consumer"}
+	jsErrPullWithFlowControl = &apiError{400, 10089, "consumer flow control requires a push based consumer"}
+	jsErrInvalidPolicy       = &apiError{400, 10094, "%s"}
+	jsErrInvalidSampling     = &apiError{400, 10095, "%s"}
+	jsErrDescriptionTooLong  = &apiError{400, 10107, "consumer description is too long, maximum allowed is 4096"}
+	jsErrMaxBatchNegative    = &apiError{400, 10114, "consumer max request batch needs to be > 0"}
+	jsErrMaxExpiresTooSmall  = &apiError{400, 10115, "consumer max request expires needs to be >= 1ms"}
+	jsErrMaxDeliverBackOff   = &apiError{400, 10116, "max deliver is required to be > length of backoff values"}
+	jsErrReplicasNegative    = &apiError{400, 10133, "replicas count cannot be negative"}
+	jsErrMetadataTooLarge    = &apiError{400, 10135, "consumer metadata exceeds maximum size of 128KB"}
+	jsErrAckWaitNegative     = &apiError{400, 10183, "consumer ack wait needs to be positive"}
+	jsErrBackOffNotPositive  = &apiError{400, 10184, "consumer backoff needs to be positive"}
 )
 
 // storeErrors maps the store's sentinel errors onto the table.
@@ -119,6 +139,22 @@ var storeErrors = map[error]*apiError{
 	jetstore.ErrFlowControlNeedsHB:    jsErrFlowControlNeedsHB,
 	jetstore.ErrHeartbeatTooSmall:     jsErrHeartbeatTooSmall,
 	jetstore.ErrPushWithMaxWaiting:    jsErrPushWithMaxWaiting,
+	jetstore.ErrDeliverWildcards:      jsErrDeliverWildcards,
+	jetstore.ErrDeliverSubjectCycles:  jsErrDeliverCycle,
+	jetstore.ErrMaxPendingNeedsAck:    jsErrMaxPendingNeedsAck,
+	jetstore.ErrPullRequiresAckOnWQ:   jsErrPullRequiresAckWQ,
+	jetstore.ErrPullWithRateLimit:     jsErrPullWithRateLimit,
+	jetstore.ErrMaxWaitingNegative:    jsErrMaxWaitingNegative,
+	jetstore.ErrPullWithHeartbeat:     jsErrPullWithHeartbeat,
+	jetstore.ErrPullWithFlowControl:   jsErrPullWithFlowControl,
+	jetstore.ErrDescriptionTooLong:    jsErrDescriptionTooLong,
+	jetstore.ErrMaxBatchNegative:      jsErrMaxBatchNegative,
+	jetstore.ErrMaxExpiresTooSmall:    jsErrMaxExpiresTooSmall,
+	jetstore.ErrMaxDeliverBackOff:     jsErrMaxDeliverBackOff,
+	jetstore.ErrReplicasNegative:      jsErrReplicasNegative,
+	jetstore.ErrMetadataTooLarge:      jsErrMetadataTooLarge,
+	jetstore.ErrAckWaitNegative:       jsErrAckWaitNegative,
+	jetstore.ErrBackOffNotPositive:    jsErrBackOffNotPositive,
 }
 
 // toAPIError converts any failure into the error object clients get: an
@@ -142,6 +178,8 @@ func toAPIError(err error) *apiError {
 		rollup      *jetstore.InvalidRollupError
 		storage     *jetstore.StorageError
 		existing    *jetstore.ExistingDataError
+		policy      *jetstore.InvalidPolicyError
+		sampling    *jetstore.SamplingError
 	)
 	switch {
 	case errors.As(err, &streamCfg):
@@ -154,6 +192,10 @@ func toAPIError(err error) *apiError {
 		return jsErrWrongLastMsgID.with(lastID.Last)
 	case errors.As(err, &rollup):
 		return jsErrRollupInvalid.with(rollup.Value)
+	case errors.As(err, &policy):
+		return jsErrInvalidPolicy.with(policy.Reason)
+	case errors.As(err, &sampling):
+		return jsErrInvalidSampling.with(sampling.Error())
 	case errors.As(err, &existing):
 		return jsErrStreamCreate.with(existing.Error())
 	case errors.As(err, &storage):

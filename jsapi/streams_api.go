@@ -133,6 +133,10 @@ func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
 		resp.Error = jsErrStreamNameMismatch
 		return resp
 	}
+	if e := strictStreamRequest(req.body); e != nil {
+		resp.Error = e
+		return resp
+	}
 	if err := json.Unmarshal(req.body, &cfg); err != nil {
 		resp.Error = errInvalidJSON(err)
 		return resp
