@@ -90,15 +90,15 @@ func (s *Store) adoptStream(files *fileStorage, cfg StreamConfig) (*Stream, erro
 		st.closeFiles()
 		return nil, err
 	}
-	if err := files.setAsideMeta(s.now()); err != nil {
-		st.closeFiles()
-		return nil, err
+	err = files.setAsideMeta(s.now())
+	if err == nil {
+		err = files.saveMeta(streamMeta{Config: cfg, Created: st.created})
 	}
-	if err := files.saveMeta(streamMeta{Config: cfg, Created: st.created}); err != nil {
-		st.closeFiles()
-		return nil, err
+	if err == nil {
+		err = st.persist()
 	}
-	if err := st.persist(); err != nil {
+	if err != nil {
+		st.uncount()
 		st.closeFiles()
 		return nil, err
 	}

@@ -393,6 +393,7 @@ func (st *Stream) commitWritten(w written) {
 	st.committed = max(st.committed, w.target)
 	if w.view.gen > st.shown.gen {
 		st.shown = w.view
+		st.countLocked()
 	}
 	st.cacheMu.Lock()
 	st.releaseWrittenCachesLocked()

@@ -89,6 +89,9 @@ func (st *Stream) AddConsumer(cfg ConsumerConfig, action string) (*Consumer, boo
 	if scfg.MaxConsumers > 0 && len(st.consumers) >= scfg.MaxConsumers {
 		return nil, false, ErrMaxConsumers
 	}
+	if err := st.checkConsumerLimitsLocked(&cfg); err != nil {
+		return nil, false, err
+	}
 	if err := st.checkWorkQueueConsumerLocked(&cfg); err != nil {
 		return nil, false, err
 	}

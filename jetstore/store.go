@@ -57,6 +57,11 @@ type Options struct {
 	// (monitoring: fsync latency and group-commit batch sizes).
 	Observer CommitObserver
 
+	// Limits bound this store's streams and consumers; Pool, when set, is
+	// shared with the other stores of the server (limits.go).
+	Limits Limits
+	Pool   *Pool
+
 	// ReservedSubjects (wildcards allowed) may be captured by a stream only
 	// with NoAck set: acknowledgements published on them would be taken for
 	// something else (the server's own API subjects, for instance).
@@ -90,6 +95,8 @@ type Store struct {
 	mu      sync.Mutex
 	streams map[string]*Stream
 	closed  bool
+
+	usage usage // bytes held and reserved (limits.go)
 
 	stopSync chan struct{}
 	syncDone chan struct{}
@@ -129,6 +136,8 @@ func Open(dir string, opts Options) (*Store, error) {
 			continue
 		}
 		s.streams[st.name] = st
+		cfg := st.Config()
+		s.reserveStored(&cfg) // stored streams load whatever the limits say now
 	}
 	if opts.SyncInterval > 0 {
 		s.stopSync, s.syncDone = make(chan struct{}), make(chan struct{})
@@ -188,12 +197,27 @@ func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error
 			return nil, false, ErrSubjectsOverlap
 		}
 	}
+	if err := s.checkStreamLimits(&cfg, len(s.streams)); err != nil {
+		return nil, false, err
+	}
+	if err := s.reserveFor(&cfg, 0); err != nil {
+		return nil, false, err
+	}
+	st, created, err = s.addLocked(cfg)
+	if err != nil {
+		s.release(&cfg)
+	}
+	return st, created, err
+}
+
+// addLocked creates the stream, over stored data when its directory exists.
+func (s *Store) addLocked(cfg StreamConfig) (*Stream, bool, error) {
 	if stored, err := s.fileStorage(cfg.Name).exists(); err != nil {
 		return nil, false, s.storageFailed("cannot create stream", cfg.Name, err)
 	} else if stored {
 		return s.addStoredLocked(cfg)
 	}
-	st, err = s.createStream(cfg)
+	st, err := s.createStream(cfg)
 	if err != nil {
 		return nil, false, s.storageFailed("cannot create stream", cfg.Name, err)
 	}
@@ -217,6 +241,7 @@ func (s *Store) addStoredLocked(cfg StreamConfig) (*Stream, bool, error) {
 		// leave it as it was found.
 		st.stopConsumers(0, false)
 		_ = st.stop()
+		st.uncount()
 		return nil, false, ErrStreamNameInUse
 	}
 	s.streams[cfg.Name] = st
@@ -237,7 +262,11 @@ func (s *Store) Detach(name string) error {
 		return ErrStreamNotFound
 	}
 	st.stopConsumers(0, false)
-	return st.stop()
+	err := st.stop()
+	cfg := st.Config()
+	s.release(&cfg)
+	st.uncount()
+	return err
 }
 
 // UpdateStream changes a stream's configuration within what CheckUpdate
@@ -259,8 +288,22 @@ func (s *Store) UpdateStream(cfg StreamConfig) (*Stream, error) {
 			return nil, ErrSubjectsOverlap
 		}
 	}
+	old := st.Config()
+	err = s.checkStreamLimits(&cfg, -1)
+	if err == nil && old.Storage == cfg.Storage {
+		err = s.reserveFor(&cfg, reservation(&old))
+	}
 	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	if err := st.update(cfg); err != nil {
+		if old.Storage == cfg.Storage {
+			s.mu.Lock()
+			s.reserveStored(&old)
+			s.release(&cfg)
+			s.mu.Unlock()
+		}
 		return nil, err
 	}
 	return st, nil
@@ -279,6 +322,9 @@ func (s *Store) DeleteStream(name string) error {
 	}
 	st.stopConsumers(StatusConsumerDeleted, true)
 	st.stop()
+	cfg := st.Config()
+	s.release(&cfg)
+	st.uncount()
 	if err := st.storage.remove(); err != nil {
 		return s.storageFailed("cannot remove deleted stream", name, err)
 	}

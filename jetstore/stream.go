@@ -97,6 +97,9 @@ type Stream struct {
 	// and never when its write failed. writeGen numbers the writes.
 	shown    stateView
 	writeGen uint64
+	// counted is the bytes this stream adds to its store's (and pool's)
+	// usage: shown.bytes, brought up to date by countLocked.
+	counted int64
 	// pendingDel collects sequences deleted while applying a batch; they go
 	// to disk as one delete record with the batch.
 	pendingDel []uint64
@@ -241,6 +244,7 @@ func (st *Stream) deletedLocked(first, last uint64) []uint64 {
 // load, when everything in memory came from disk.
 func (st *Stream) showLocked() {
 	st.shown = stateView{st.state, st.writeGen}
+	st.countLocked()
 }
 
 // blockFor finds the block holding seq's entry.

@@ -42,6 +42,7 @@ var (
 	jsErrInvalidJSON          = &apiError{400, 10025, "invalid JSON: %v"}
 	jsErrMaxConsumers         = &apiError{400, 10026, "maximum consumers limit reached"}
 	jsErrMessageNotFound      = &apiError{404, 10037, "no message found"}
+	jsErrNotEnabledForAccount = &apiError{503, 10039, "JetStream not enabled for account"}
 	jsErrUnknown              = &apiError{500, 10049, "%v"}
 	jsErrStreamCreate         = &apiError{500, 10049, "%s"}
 	jsErrStreamConfig         = &apiError{500, 10052, "%s"}
@@ -100,6 +101,16 @@ var (
 	jsErrMetadataTooLarge    = &apiError{400, 10135, "consumer metadata exceeds maximum size of 128KB"}
 	jsErrAckWaitNegative     = &apiError{400, 10183, "consumer ack wait needs to be positive"}
 	jsErrBackOffNotPositive  = &apiError{400, 10184, "consumer backoff needs to be positive"}
+
+	// Storage limits of accounts and of the server.
+	jsErrAccountResources      = &apiError{400, 10002, "resource limits exceeded for account"}
+	jsErrInsufficientResources = &apiError{503, 10023, "insufficient resources"}
+	jsErrMaxStreams            = &apiError{400, 10027, "maximum number of streams reached"}
+	jsErrInsufficientMemory    = &apiError{500, 10028, "insufficient memory resources available"}
+	jsErrInsufficientStorage   = &apiError{500, 10047, "insufficient storage resources available"}
+	jsErrMaxBytesRequired      = &apiError{400, 10113, "account requires a stream config to have max bytes set"}
+	jsErrMaxAckPendingExcess   = &apiError{400, 10121, "consumer max ack pending exceeds system limit of %d"}
+	jsErrStreamMaxBytes        = &apiError{400, 10122, "stream max bytes exceeds account limit max stream bytes"}
 )
 
 // storeErrors maps the store's sentinel errors onto the table.
@@ -155,6 +166,13 @@ var storeErrors = map[error]*apiError{
 	jetstore.ErrMetadataTooLarge:      jsErrMetadataTooLarge,
 	jetstore.ErrAckWaitNegative:       jsErrAckWaitNegative,
 	jetstore.ErrBackOffNotPositive:    jsErrBackOffNotPositive,
+	jetstore.ErrAccountResources:      jsErrAccountResources,
+	jetstore.ErrInsufficientResources: jsErrInsufficientResources,
+	jetstore.ErrMaxStreams:            jsErrMaxStreams,
+	jetstore.ErrInsufficientMemory:    jsErrInsufficientMemory,
+	jetstore.ErrInsufficientStorage:   jsErrInsufficientStorage,
+	jetstore.ErrMaxBytesRequired:      jsErrMaxBytesRequired,
+	jetstore.ErrStreamMaxBytes:        jsErrStreamMaxBytes,
 }
 
 // toAPIError converts any failure into the error object clients get: an
@@ -180,6 +198,7 @@ func toAPIError(err error) *apiError {
 		existing    *jetstore.ExistingDataError
 		policy      *jetstore.InvalidPolicyError
 		sampling    *jetstore.SamplingError
+		ackPending  *jetstore.MaxAckPendingError
 	)
 	switch {
 	case errors.As(err, &streamCfg):
@@ -194,6 +213,8 @@ func toAPIError(err error) *apiError {
 		return jsErrRollupInvalid.with(rollup.Value)
 	case errors.As(err, &policy):
 		return jsErrInvalidPolicy.with(policy.Reason)
+	case errors.As(err, &ackPending):
+		return jsErrMaxAckPendingExcess.with(ackPending.Limit)
 	case errors.As(err, &sampling):
 		return jsErrInvalidSampling.with(sampling.Error())
 	case errors.As(err, &existing):

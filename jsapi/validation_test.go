@@ -197,7 +197,13 @@ var referenceListen = regexp.MustCompile(`Listening for client connections on (\
 // loopback port and returns its URL.
 func startReference(t *testing.T, bin string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", t.TempDir())
+	return "nats://" + startReferenceCmd(t, exec.Command(bin, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", t.TempDir()))
+}
+
+// startReferenceCmd starts a reference server command and returns the
+// address it listens on for clients.
+func startReferenceCmd(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +226,7 @@ func startReference(t *testing.T, bin string) string {
 	}()
 	select {
 	case addr := <-found:
-		return "nats://" + addr
+		return addr
 	case <-time.After(10 * time.Second):
 		t.Fatal("the reference server did not start")
 		return ""

@@ -92,6 +92,9 @@ func New(opts config.Options, log logging.Logger) (*Server, error) {
 		SyncInterval: opts.SyncInterval,
 		BlockSize:    opts.StoreBlockSize,
 		Observer:     s.mon.CommitObserver(),
+		Account:      s.accountJetStream,
+		Pool:         &jetstore.Pool{MaxMemory: opts.JetStreamMaxMemory, MaxFile: opts.JetStreamMaxFile},
+		Domain:       opts.JetStreamDomain,
 	})
 	if err := s.configureProtocols(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -303,4 +306,25 @@ func (s *Server) closeJetStream() {
 		_ = s.storeLock.Unlock()
 		s.storeLock = nil
 	}
+}
+
+// accountJetStream says whether an account has JetStream, with its limits,
+// from the options in force (config.Options.JetStreamFor).
+func (s *Server) accountJetStream(name string) (jetstore.Limits, bool) {
+	return jetStreamLimits(s.Options(), name)
+}
+
+// jetStreamLimits turns an account's JetStream options into store limits.
+func jetStreamLimits(o *config.Options, name string) (jetstore.Limits, bool) {
+	js, ok := o.JetStreamFor(name)
+	return jetstore.Limits{
+		MaxMemory:            js.MaxMemory,
+		MaxFile:              js.MaxStore,
+		MaxStreams:           js.MaxStreams,
+		MaxConsumers:         js.MaxConsumers,
+		MaxAckPending:        js.MaxAckPending,
+		MemoryMaxStreamBytes: js.MemoryMaxStreamBytes,
+		FileMaxStreamBytes:   js.StoreMaxStreamBytes,
+		MaxBytesRequired:     js.MaxBytesRequired,
+	}, ok
 }
