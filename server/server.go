@@ -41,6 +41,7 @@ type Server struct {
 
 	ws     *websocket.Listener // nil without a WebSocket listener
 	mq     *mqttgw.Gateway     // nil without an MQTT listener
+	kafka  *kafkaListener      // nil without a Kafka listener
 	routes *route.Manager      // nil without clustering
 	js     *jsapi.JetStream
 	// storeLock keeps other processes out of the store directory while
@@ -59,6 +60,7 @@ type Server struct {
 	serving  atomic.Bool
 	lameDuck atomic.Bool
 	mon      *monitor.Server
+	prof     *monitor.Profiler // nil without prof_port
 }
 
 // ErrServerStopped is returned by Start on a server that was shut down.
@@ -121,6 +123,12 @@ func (s *Server) Start() error {
 	if err := s.startMonitoring(); err != nil {
 		return err
 	}
+	prof, err := monitor.StartProfiler(s.broker)
+	if err != nil {
+		s.stopMonitoring()
+		return err
+	}
+	s.prof = prof
 	if o.JetStream {
 		if err := s.openJetStream(o.StoreDir); err != nil {
 			s.stopMonitoring()
@@ -165,6 +173,9 @@ func (s *Server) Start() error {
 	}
 	if a := s.ClusterAddr(); a != nil {
 		fields = append(fields, "cluster", a.String())
+	}
+	if a := s.KafkaAddr(); a != nil {
+		fields = append(fields, "kafka", a.String())
 	}
 	s.log.Info("midge started", fields...)
 	for _, w := range o.ConfigWarnings {
@@ -250,7 +261,8 @@ func (s *Server) Shutdown() {
 		s.stopProtocols()
 		s.stopCluster()
 		// Streams commit and acknowledge what they hold before the clients
-		// waiting for those acks are closed (with a flush).
+		// waiting for those acks are closed (with a flush); Kafka clients
+		// get their produce responses before their connections close.
 		s.closeJetStream()
 		s.broker.Shutdown()
 		s.live.Wait()
@@ -299,9 +311,11 @@ func (s *Server) openJetStream(dir string) error {
 }
 
 // closeJetStream closes the stores (which commit and acknowledge what they
-// hold) and then releases the store directory.
+// hold), then the Kafka listener that writes into them, and then releases
+// the store directory.
 func (s *Server) closeJetStream() {
 	s.js.Close()
+	s.closeKafka()
 	if s.storeLock != nil {
 		_ = s.storeLock.Unlock()
 		s.storeLock = nil
