@@ -67,6 +67,7 @@ type Broker struct {
 	closedStats   connStats // totals of NATS-protocol connections already gone
 	closedConns   closedRing
 	lameDuck      atomic.Bool
+	memRelease    memRelease // after large teardowns (memrelease.go)
 
 	live sync.WaitGroup // every connection's goroutines
 }
@@ -208,8 +209,9 @@ func (b *Broker) refuse(conn net.Conn, kind Kind, info []byte, err error) {
 // forgets it, so Stats never sees them twice or not at all.
 func (b *Broker) connGone(c *Conn) {
 	var closed *ConnInfo
+	subs := 0
 	if c.nats != nil {
-		closed = b.closedConnInfo(c.nats)
+		closed, subs = b.closedConnInfo(c.nats)
 	}
 	b.mu.Lock()
 	delete(b.conns, c.cid)
@@ -219,6 +221,7 @@ func (b *Broker) connGone(c *Conn) {
 	}
 	b.kinds.closed[c.kind].add(&c.stats)
 	b.mu.Unlock()
+	b.afterTeardown(subs)
 	b.live.Done()
 }
 
