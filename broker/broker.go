@@ -67,7 +67,8 @@ type Broker struct {
 	closedStats   connStats // totals of NATS-protocol connections already gone
 	closedConns   closedRing
 	lameDuck      atomic.Bool
-	memRelease    memRelease // after large teardowns (memrelease.go)
+	memRelease    memRelease     // after large teardowns (memrelease.go)
+	outBudget     outboundBudget // all clients' outbound bytes (outbound_budget.go)
 
 	live sync.WaitGroup // every connection's goroutines
 }
@@ -89,6 +90,7 @@ func New(opts config.Options, log logging.Logger) (*Broker, error) {
 	}
 	b.gacc = newAccount(GlobalAccountName, b)
 	b.opts.Store(&opts)
+	b.outBudget.opts = &b.opts
 	b.closedConns.limit = opts.MaxClosedClients
 	b.oneTime.Store(&[][]byte{inboxPrefix})
 	if err := b.configureSecurity(); err != nil {

@@ -384,3 +384,13 @@ mqtt { host: 127.0.0.2, port: -1 }
 		t.Errorf("mqtt listener bound %v, want its own host 127.0.0.2", a)
 	}
 }
+
+func TestMaxOutboundMemoryKey(t *testing.T) {
+	o, err := config.ParseConfig("max_outbound_memory: 512MB\n")
+	if err != nil || o.MaxOutboundMemory != 512<<20 {
+		t.Fatalf("max_outbound_memory: %d, %v", o.MaxOutboundMemory, err)
+	}
+	if _, err := config.ParseConfig("max_outbound_memory: lots\n"); err == nil {
+		t.Fatal("a size that is not one was accepted")
+	}
+}
