@@ -46,9 +46,11 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./parser ./sublist ./broker ./jetstore ./kafka
 
-# Longer crash runs: SIGKILL a real midge SOAK_ROUNDS times mid-publish.
+# Longer crash runs: SIGKILL a real midge SOAK_ROUNDS times mid-publish, and
+# as many simulated power cuts (store on a loop-mounted ext4 image; needs
+# root, skipped otherwise).
 soak:
-	MIDGE_SOAK_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -timeout 60m -run 'Crash' -v ./cmd/midge
+	MIDGE_SOAK_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -timeout 60m -run 'Crash|PowerLoss' -v ./cmd/midge
 
 # Many more random schedules of the replication simulation (crashes that
 # lose unsynced writes, partitions, fsync failures) and of the KV

@@ -68,6 +68,8 @@ type Broker struct {
 	closedStats   connStats // totals of NATS-protocol connections already gone
 	closedConns   closedRing
 	lameDuck      atomic.Bool
+	memRelease    memRelease     // after large teardowns (memrelease.go)
+	outBudget     outboundBudget // all clients' outbound bytes (outbound_budget.go)
 
 	live sync.WaitGroup // every connection's goroutines
 }
@@ -89,6 +91,7 @@ func New(opts config.Options, log logging.Logger) (*Broker, error) {
 	}
 	b.gacc = newAccount(GlobalAccountName, b)
 	b.opts.Store(&opts)
+	b.outBudget.opts = &b.opts
 	b.closedConns.limit = opts.MaxClosedClients
 	b.oneTime.Store(&[][]byte{inboxPrefix})
 	if err := b.configureSecurity(); err != nil {
@@ -209,8 +212,9 @@ func (b *Broker) refuse(conn net.Conn, kind Kind, info []byte, err error) {
 // forgets it, so Stats never sees them twice or not at all.
 func (b *Broker) connGone(c *Conn) {
 	var closed *ConnInfo
+	subs := 0
 	if c.nats != nil {
-		closed = b.closedConnInfo(c.nats)
+		closed, subs = b.closedConnInfo(c.nats)
 	}
 	b.mu.Lock()
 	delete(b.conns, c.cid)
@@ -220,6 +224,7 @@ func (b *Broker) connGone(c *Conn) {
 	}
 	b.kinds.closed[c.kind].add(&c.stats)
 	b.mu.Unlock()
+	b.afterTeardown(subs)
 	b.live.Done()
 }
 

@@ -80,7 +80,7 @@ func (b *Broker) initConn(c *Conn, conn net.Conn, kind Kind, hooks ConnHooks) {
 	o := b.Options()
 	c.broker, c.cid, c.kind, c.conn, c.hooks = b, b.nextCID.Add(1), kind, conn, hooks
 	c.start = time.Now()
-	c.out = newOutbound(o.MaxPending)
+	c.out = newOutbound(o.MaxPending, &b.outBudget)
 	c.w = writer{conn: conn, deadline: o.WriteDeadline}
 	c.done = make(chan struct{})
 	if addr, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
@@ -224,9 +224,12 @@ func (c *Conn) SlowConsumer(reason CloseReason) {
 		return
 	}
 	c.broker.slowConsumers.Add(1)
-	c.broker.log.Warn("slow consumer detected, closing connection",
-		"cid", c.cid, "kind", c.kind, "remote", c.host,
-		"pending_bytes", c.out.pendingBytes(), "reason", reason)
+	fields := []any{"cid", c.cid, "kind", c.kind, "remote", c.host,
+		"pending_bytes", c.out.pendingBytes(), "reason", reason}
+	if max := c.broker.outBudget.limit(); max > 0 {
+		fields = append(fields, "server_outbound_bytes", c.broker.outBudget.used.Load(), "max_outbound_memory", max)
+	}
+	c.broker.log.Warn("slow consumer detected, closing connection", fields...)
 	c.Close(reason, false)
 }
 

@@ -230,25 +230,28 @@ func setSubs(ci *ConnInfo, details []SubDetail, mode SubsMode) {
 }
 
 // closedConnInfo describes a connection whose counters are final; the
-// writer calls it (through clientGone) as its last act. Without the
-// monitoring server nobody asks, so nothing is built.
-func (b *Broker) closedConnInfo(c *client) *ConnInfo {
-	if b.Options().HTTPPort == 0 {
-		return nil
-	}
-	ci := baseConnInfo(c)
+// writer calls it (through connGone) as its last act. Without the
+// monitoring server nobody asks, so nothing is built. It also returns how
+// many subscriptions the connection held when it closed, and lets go of
+// them either way.
+func (b *Broker) closedConnInfo(c *client) (*ConnInfo, int) {
 	c.mu.Lock()
-	ci.Name, ci.Lang, ci.Version = c.mon.name, c.mon.lang, c.mon.version
 	stop, reason, subs := c.mon.stop, c.mon.reason, c.mon.finalSubs
 	c.mon.finalSubs = nil
+	name, lang, version := c.mon.name, c.mon.lang, c.mon.version
 	c.mu.Unlock()
+	if b.Options().HTTPPort == 0 {
+		return nil, len(subs)
+	}
+	ci := baseConnInfo(c)
+	ci.Name, ci.Lang, ci.Version = name, lang, version
 	ci.Stop = &stop
 	ci.Reason = reason.String()
 	ci.NumSubs = uint32(len(subs))
 	ci.subs = subDetails(subs, c.cid)
 	ci.Uptime = FormatUptime(stop.Sub(ci.Start))
 	ci.Idle = FormatUptime(stop.Sub(ci.LastActivity))
-	return ci
+	return ci, len(subs)
 }
 
 // withSubs returns a copy of a remembered closed connection showing its

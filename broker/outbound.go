@@ -72,6 +72,11 @@ type outbound struct {
 	pinned  int64
 	lastPin *readBuf
 
+	// budget is the server-wide cap (outbound_budget.go); counted is what
+	// this queue has counted against it. budget may be nil.
+	budget  *outboundBudget
+	counted int64
+
 	// stall is non-nil while pending is above three quarters of the limit;
 	// the writer closes it once it catches up. Producers wait on it briefly,
 	// which slows a fast publisher (and, through TCP, its socket) before the
@@ -83,8 +88,8 @@ type outbound struct {
 	signal chan struct{}
 }
 
-func newOutbound(limit int64) outbound {
-	return outbound{limit: limit, signal: make(chan struct{}, 1)}
+func newOutbound(limit int64, budget *outboundBudget) outbound {
+	return outbound{limit: limit, budget: budget, signal: make(chan struct{}, 1)}
 }
 
 // enqueueMsg queues line, header, data and a CRLF as one message. A large
@@ -98,7 +103,7 @@ func (o *outbound) enqueueMsg(line, header, data []byte, rb *readBuf) (ok bool, 
 		o.mu.Unlock()
 		return true, nil // the client is gone; nothing to deliver to
 	}
-	if o.pending+n > o.limit {
+	if o.pending+n > o.limit || !o.admit(n, true) {
 		o.mu.Unlock()
 		return false, nil
 	}
@@ -166,6 +171,7 @@ func (o *outbound) enqueue(b []byte) bool {
 		o.mu.Unlock()
 		return false
 	}
+	o.admit(n, false)
 	o.pending += n
 	o.copyIn(b)
 	o.mu.Unlock()
@@ -222,6 +228,7 @@ func (o *outbound) take(spare []*chunk) ([]*chunk, int64) {
 func (o *outbound) written(n, unpinned int64) {
 	o.mu.Lock()
 	o.pending -= n
+	o.uncount(n)
 	o.pinned -= unpinned
 	if o.pending <= o.stallThreshold() {
 		o.releaseStall()
@@ -233,6 +240,7 @@ func (o *outbound) written(n, unpinned int64) {
 func (o *outbound) close() {
 	o.mu.Lock()
 	o.closed = true
+	o.uncount(o.counted) // what is dropped here is never written
 	for i, c := range o.chunks {
 		putChunk(c)
 		o.chunks[i] = nil
@@ -302,6 +310,7 @@ func (o *outbound) enqueueParts(a, b []byte) bool {
 	if o.pending+n > o.limit {
 		return false
 	}
+	o.admit(n, false)
 	o.pending += n
 	o.copyIn(a)
 	o.copyIn(b)

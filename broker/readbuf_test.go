@@ -11,7 +11,7 @@ import (
 // buffer stays alive (and unchanged) until the writer has written it, then
 // goes back to its pool.
 func TestLargePayloadQueuedByReference(t *testing.T) {
-	o := newOutbound(1 << 20)
+	o := newOutbound(1<<20, nil)
 	rb := getReadBuf(maxReadBuf)
 	payload := rb.b[100 : 100+zeroCopyMin]
 	for i := range payload {
@@ -45,7 +45,7 @@ func TestLargePayloadQueuedByReference(t *testing.T) {
 // Small payloads, payloads outside the read buffer and payloads past the
 // pinned bound are copied; a closed queue lets go of its references.
 func TestPayloadsCopiedWhenReferenceDoesNotPay(t *testing.T) {
-	o := newOutbound(256 << 10) // pins up to 64 KiB: one full read buffer
+	o := newOutbound(256<<10, nil) // pins up to 64 KiB: one full read buffer
 	rb := getReadBuf(maxReadBuf)
 	other := getReadBuf(maxReadBuf)
 	small := rb.b[:zeroCopyMin-1]

@@ -278,6 +278,9 @@ var topLevelKeys = map[string]keyHandler[Options]{
 	"ping_interval":     durationKey(func(o *Options) *time.Duration { return &o.PingInterval }),
 	"write_deadline":    durationKey(func(o *Options) *time.Duration { return &o.WriteDeadline }),
 
+	// midge's own: the server-wide cap on outbound memory (a size).
+	"max_outbound_memory": sizeKey(func(o *Options, n int64) { o.MaxOutboundMemory = n }),
+
 	"authorization": func(cp *configParser, o *Options, v cval) {
 		if m, ok := cp.mapValue(v); ok {
 			applySection(cp, &o.Auth, m, authorizationKeys, v.path)

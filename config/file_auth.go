@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -223,18 +224,22 @@ func accountsKey(cp *configParser, o *Options, v cval) {
 		if !ok {
 			continue
 		}
-		o.Accounts = append(o.Accounts, AccountOptions{Name: name})
 		acc := accountEntry{name: name}
 		applySection(cp, &acc, am, accountKeys, av.path)
+		if acc.jetstream == nil {
+			acc.jetstream = &AccountJetStream{} // declared without JetStream
+		}
+		o.Accounts = append(o.Accounts, AccountOptions{Name: name, JetStream: acc.jetstream})
 		cp.accountUsers = append(cp.accountUsers, acc.users...)
 		cp.accountNkeys = append(cp.accountNkeys, acc.nkeys...)
 	}
 }
 
 type accountEntry struct {
-	name  string
-	users []User
-	nkeys []NkeyUser
+	name      string
+	users     []User
+	nkeys     []NkeyUser
+	jetstream *AccountJetStream
 }
 
 var accountKeys = map[string]keyHandler[accountEntry]{
@@ -247,4 +252,10 @@ var accountKeys = map[string]keyHandler[accountEntry]{
 func (cp *configParser) finishAuth(o *Options) {
 	o.Auth.Users = append(o.Auth.Users, cp.accountUsers...)
 	o.Auth.Nkeys = append(o.Auth.Nkeys, cp.accountNkeys...)
+	if o.JetStream && len(o.Accounts) > 0 && !slices.ContainsFunc(o.Accounts, func(a AccountOptions) bool {
+		return a.JetStream != nil && a.JetStream.Enabled
+	}) {
+		o.ConfigWarnings = append(o.ConfigWarnings, cp.file+": JetStream is on but no account enables it "+
+			"(`jetstream: enabled` in an account); with accounts declared, only those that do have JetStream")
+	}
 }

@@ -133,7 +133,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		"authorization { users: [ {user: a, permissions: {publish: \"a..b\"}} ] }",
 		"authorization { users: [ {user: a, permissions: {subscribe: {allow: \"x\", maybe: \"y\"}}} ] }",
 		"authorization { users: [ {user: a, permissions: {allow_responses: \"yes please\"}} ] }",
-		"accounts { A: 5 }", "accounts { A { jetstream: enabled } }", "debug: 1", "port: 4222\nport {",
+		"accounts { A: 5 }", "accounts { A { jetstream: maybe } }", "accounts { A { jetstream { max_streams: \"x\" } } }", "debug: 1", "port: 4222\nport {",
 		"write_deadline: 1e30",
 	} {
 		if _, err := config.ParseConfig(text); err == nil {
@@ -382,5 +382,15 @@ mqtt { host: 127.0.0.2, port: -1 }
 	}
 	if a := s.MQTTAddr(); a == nil || !a.IP.Equal(net.IPv4(127, 0, 0, 2)) {
 		t.Errorf("mqtt listener bound %v, want its own host 127.0.0.2", a)
+	}
+}
+
+func TestMaxOutboundMemoryKey(t *testing.T) {
+	o, err := config.ParseConfig("max_outbound_memory: 512MB\n")
+	if err != nil || o.MaxOutboundMemory != 512<<20 {
+		t.Fatalf("max_outbound_memory: %d, %v", o.MaxOutboundMemory, err)
+	}
+	if _, err := config.ParseConfig("max_outbound_memory: lots\n"); err == nil {
+		t.Fatal("a size that is not one was accepted")
 	}
 }

@@ -47,6 +47,11 @@ type Options struct {
 	WriteDeadline  time.Duration // bound on one write to a client socket
 	FirstPingDelay time.Duration // first PING after CONNECT, to learn of dead peers early
 
+	// MaxOutboundMemory caps the outbound bytes queued to all clients
+	// together; past it, clients that are behind are slow consumers. 0 is
+	// no cap.
+	MaxOutboundMemory int64
+
 	// JetStream enables streams, stored under StoreDir/jetstream.
 	JetStream bool
 	StoreDir  string

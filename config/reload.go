@@ -20,6 +20,7 @@ var reloadable = map[string]string{
 	"MaxPayload":          "for new connections (announced in their INFO)",
 	"MaxControlLine":      "for new connections",
 	"MaxPending":          "for new connections",
+	"MaxOutboundMemory":   "at once",
 	"WriteDeadline":       "for new connections",
 	"PingInterval":        "at each connection's next PING",
 	"MaxPingsOut":         "at each connection's next PING",

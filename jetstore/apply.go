@@ -24,6 +24,9 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	if err := st.checkLimitsLocked(m); err != nil {
 		return PublishResult{Err: err}
 	}
+	if err := st.admitLocked(m); err != nil {
+		return PublishResult{Err: err}
+	}
 
 	seq := st.state.last + 1
 	ts := now.UnixNano()

@@ -111,12 +111,35 @@ const syncQueueLen = 16
 
 // syncJob is a written batch waiting for its fsync and acks.
 type syncJob struct {
-	batch  []*InMsg
-	acks   []PublishResult
-	target uint64   // highest sequence the batch assigned
-	doomed []*block // blocks the batch emptied, removed once it is durable
-	write  time.Duration
-	err    error // the write failed
+	batch []*InMsg
+	acks  []PublishResult
+	w     written
+	write time.Duration
+	err   error // the write failed
+}
+
+// written is what one writeOut handed to the files: the highest sequence
+// assigned, the blocks emptied (removed once durable) and the stream's
+// counters as they were then, which State shows once it is durable.
+type written struct {
+	target uint64
+	doomed []*block
+	view   stateView
+}
+
+// stateView is the stream's counters as of one write; gen orders writes.
+type stateView struct {
+	counters
+	gen uint64
+}
+
+// merge folds a later write into w (a group commit of several batches).
+func (w *written) merge(o written) {
+	w.target = max(w.target, o.target)
+	w.doomed = append(w.doomed, o.doomed...)
+	if o.view.gen > w.view.gen {
+		w.view = o.view
+	}
 }
 
 func (st *Stream) commit(batch []*InMsg) {
@@ -135,7 +158,7 @@ func (st *Stream) commit(batch []*InMsg) {
 
 	job := &syncJob{batch: batch, acks: acks}
 	if usable {
-		job.target, job.doomed, job.write, job.err = st.writeOut()
+		job.w, job.write, job.err = st.writeOut()
 	} else {
 		// Nothing to sync; and no later sync may make the failed batch's
 		// bytes durable before the stream is reloaded from disk.
@@ -146,8 +169,11 @@ func (st *Stream) commit(batch []*InMsg) {
 		return
 	}
 	if usable && job.err == nil {
+		job.err = st.reserveSeqs(job.w.target, job.w.doomed)
+	}
+	if usable && job.err == nil {
 		// Sync policy interval, or a memory stream: written is final.
-		st.commitWritten(job.target, job.doomed)
+		st.commitWritten(job.w)
 		if obs := st.store.opts.Observer; obs != nil {
 			obs.Commit(len(batch), job.write, 0)
 		}
@@ -174,21 +200,19 @@ func (st *Stream) syncLoop(done chan<- struct{}) {
 			}
 		}
 		var err error
-		var target uint64
-		var doomed []*block
+		var w written
 		for _, j := range jobs {
 			if err == nil {
 				err = j.err
 			}
-			target = max(target, j.target)
-			doomed = append(doomed, j.doomed...)
+			w.merge(j.w)
 		}
 		var syncDur time.Duration
 		if err == nil {
-			syncDur, err = st.syncOut(target, doomed)
+			syncDur, err = st.syncOut(w)
 		} else {
 			st.mu.Lock()
-			st.doomed = append(st.doomed, doomed...) // retried after recovery
+			st.doomed = append(st.doomed, w.doomed...) // retried after recovery
 			st.mu.Unlock()
 		}
 		if obs := st.store.opts.Observer; obs != nil && err == nil {
@@ -232,29 +256,45 @@ const retryAfterFailure = time.Second
 // then raises the committed watermark: purges, deletes and other changes
 // outside the publish pipeline go this way.
 func (st *Stream) persist() error {
-	target, doomed, _, err := st.writeOut()
+	w, _, err := st.writeOut()
 	if err != nil {
 		return err
 	}
 	if st.syncAlways() {
-		_, err = st.syncOut(target, doomed)
+		_, err = st.syncOut(w)
 		return err
 	}
-	st.commitWritten(target, doomed)
+	if err := st.reserveSeqs(w.target, w.doomed); err != nil {
+		return err
+	}
+	st.commitWritten(w)
 	return nil
+}
+
+// reserveSeqs makes the high-water mark cover target before anything up to
+// it is acknowledged; a failure poisons the stream like a failed write.
+func (st *Stream) reserveSeqs(target uint64, doomed []*block) error {
+	err := st.storage.reserve(target, st.store.now())
+	if err != nil {
+		st.mu.Lock()
+		st.failLocked(err)
+		st.doomed = append(st.doomed, doomed...) // retried after recovery
+		st.mu.Unlock()
+	}
+	return err
 }
 
 // writeOut hands everything applied but unwritten to the files, one write
 // per block; it returns the highest sequence written and the blocks that
 // may go once that is durable. Only one goroutine writes at a time.
-func (st *Stream) writeOut() (target uint64, doomed []*block, took time.Duration, err error) {
+func (st *Stream) writeOut() (w written, took time.Duration, err error) {
 	st.writeMu.Lock()
 	defer st.writeMu.Unlock()
 
 	st.mu.Lock()
 	if st.failed != nil {
 		st.mu.Unlock()
-		return 0, nil, 0, st.failed
+		return w, 0, st.failed
 	}
 	st.flushDeletesLocked()
 	st.dropEmptyFrontBlocksLocked()
@@ -268,8 +308,8 @@ func (st *Stream) writeOut() (target uint64, doomed []*block, took time.Duration
 			regions = append(regions, region{b, data})
 		}
 	}
-	target = st.state.last
-	doomed = st.doomed
+	st.writeGen++
+	w = written{target: st.state.last, doomed: st.doomed, view: stateView{st.state, st.writeGen}}
 	st.doomed = nil
 	st.mu.Unlock()
 
@@ -286,16 +326,16 @@ func (st *Stream) writeOut() (target uint64, doomed []*block, took time.Duration
 	if err != nil {
 		st.mu.Lock()
 		st.failLocked(err)
-		st.doomed = append(st.doomed, doomed...) // retried after recovery
+		st.doomed = append(st.doomed, w.doomed...) // retried after recovery
 		st.mu.Unlock()
-		return 0, nil, took, err
+		return written{}, took, err
 	}
-	return target, doomed, took, nil
+	return w, took, nil
 }
 
 // syncOut fsyncs every block with written but unsynced bytes, then commits
 // up to target.
-func (st *Stream) syncOut(target uint64, doomed []*block) (time.Duration, error) {
+func (st *Stream) syncOut(w written) (time.Duration, error) {
 	type pending struct {
 		b       *block
 		written int64
@@ -316,7 +356,7 @@ func (st *Stream) syncOut(target uint64, doomed []*block) (time.Duration, error)
 			todo = append(todo, pending{b, b.written})
 		}
 	}
-	for _, b := range doomed { // emptied by this batch: its records must be durable too
+	for _, b := range w.doomed { // emptied by this batch: its records must be durable too
 		if b.file != nil && b.synced < b.written {
 			todo = append(todo, pending{b, b.written})
 		}
@@ -324,11 +364,16 @@ func (st *Stream) syncOut(target uint64, doomed []*block) (time.Duration, error)
 	st.mu.RUnlock()
 	st.writeMu.Unlock()
 	start := time.Now()
+	// The mark first: a batch whose blocks are durable but whose sequences
+	// are not reserved must not survive a reload as stored.
+	if err := st.reserveSeqs(w.target, w.doomed); err != nil {
+		return time.Since(start), err
+	}
 	for _, p := range todo {
 		if err := p.b.file.Sync(); err != nil {
 			st.mu.Lock()
 			st.failLocked(err)
-			st.doomed = append(st.doomed, doomed...)
+			st.doomed = append(st.doomed, w.doomed...)
 			st.mu.Unlock()
 			return time.Since(start), err
 		}
@@ -337,20 +382,24 @@ func (st *Stream) syncOut(target uint64, doomed []*block) (time.Duration, error)
 		st.mu.Unlock()
 	}
 	took := time.Since(start)
-	st.commitWritten(target, doomed)
+	st.commitWritten(w)
 	return took, nil
 }
 
-// commitWritten raises the committed watermark to target and retires the
-// blocks emptied on the way.
-func (st *Stream) commitWritten(target uint64, doomed []*block) {
+// commitWritten raises the committed watermark to w's target, shows the
+// counters as of that write, and retires the blocks emptied on the way.
+func (st *Stream) commitWritten(w written) {
 	st.mu.Lock()
-	st.committed = max(st.committed, target)
+	st.committed = max(st.committed, w.target)
+	if w.view.gen > st.shown.gen {
+		st.shown = w.view
+		st.countLocked()
+	}
 	st.cacheMu.Lock()
 	st.releaseWrittenCachesLocked()
 	st.cacheMu.Unlock()
 	st.mu.Unlock()
-	st.storage.retire(doomed)
+	st.storage.retire(w.doomed)
 }
 
 func (st *Stream) syncAlways() bool { return st.store.opts.SyncInterval <= 0 }

@@ -95,6 +95,9 @@ func ValidName(s string) bool {
 // configuration as clients should see it echoed. A stream may capture a
 // reserved subject only with NoAck.
 func (c StreamConfig) normalize(reserved []string) (StreamConfig, error) {
+	if err := c.checkRanges(); err != nil {
+		return c, err
+	}
 	if !ValidName(c.Name) {
 		return c, errStreamConfig("invalid stream name %q", c.Name)
 	}

@@ -45,6 +45,10 @@ type Consumer struct {
 	push       pushFlow
 	lastActive time.Time // last sign of interest, for the inactive threshold
 	events     consumerEvents
+	// retry holds acks that asked for no answer and could not be saved;
+	// they are applied again from retryAt on (saveLocked).
+	retry   []ackReq
+	retryAt time.Time
 
 	inbox inbox
 	wake  chan struct{}

@@ -20,6 +20,17 @@ type ackTracker struct {
 	floorS      uint64 // ack floor: stream sequence
 	floorC      uint64 // ack floor: consumer sequence
 	redelivered int    // pending messages delivered more than once
+
+	// While recording, forget keeps what it drops in undo, so that acks
+	// whose record could not be saved are taken back (rollback).
+	recording bool
+	undo      []undoEntry
+}
+
+// undoEntry is a pending message an ack dropped, as it was.
+type undoEntry struct {
+	seq uint64
+	msg pendingMsg
 }
 
 // pendingMsg is a delivered message awaiting its acknowledgement.
@@ -86,8 +97,38 @@ func (t *ackTracker) forget(seq uint64) bool {
 	if p.dc > 1 {
 		t.redelivered--
 	}
+	if t.recording {
+		t.undo = append(t.undo, undoEntry{seq, *p})
+	}
 	delete(t.pending, seq)
 	return true
+}
+
+// record starts keeping what forget drops; stopRecording ends it, the
+// kept entries stay for a rollback until the next record.
+func (t *ackTracker) record() {
+	t.recording = true
+	t.undo = t.undo[:0]
+}
+
+func (t *ackTracker) stopRecording() { t.recording = false }
+
+// rollback puts back every pending message dropped while recording, with
+// its deliveries and redelivery deadline.
+func (t *ackTracker) rollback() {
+	for _, u := range t.undo {
+		if _, ok := t.pending[u.seq]; ok {
+			continue
+		}
+		p := u.msg
+		t.pending[u.seq] = &p
+		if p.dc > 1 {
+			t.redelivered++
+		}
+		heap.Push(&t.floorHeap, u.seq)
+		t.setDeadline(u.seq, &p, p.deadline)
+	}
+	t.undo = t.undo[:0]
 }
 
 // forgetIf drops the pending messages for which gone is true.
@@ -275,6 +316,13 @@ func (c *Consumer) applyAcksLocked(acks []ackReq, now time.Time) []uint64 {
 		}
 	}
 	return acked
+}
+
+// needsSave reports whether an acknowledgement counts only once saved:
+// acks and terms change what is delivered again; naks and progress only
+// move a deadline.
+func (a *ackReq) needsSave() bool {
+	return a.kind == ackAck || a.kind == ackTerm || a.kind == ackNext
 }
 
 func (c *Consumer) ackLocked(a *ackReq, acked []uint64) []uint64 {

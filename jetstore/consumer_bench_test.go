@@ -26,6 +26,7 @@ func (s *countingSender) Deliver([]byte, Delivery) {
 }
 func (s *countingSender) Status([]byte, Status)   {}
 func (s *countingSender) AckDone([]byte)          {}
+func (s *countingSender) AckFailed([]byte)        {}
 func (s *countingSender) Flush()                  {}
 func (s *countingSender) HasInterest([]byte) bool { return true }
 

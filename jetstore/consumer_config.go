@@ -92,6 +92,9 @@ func (c *ConsumerConfig) filters() []string {
 
 // normalizeConsumer fills defaults and validates cfg for stream scfg.
 func normalizeConsumer(cfg ConsumerConfig, scfg *StreamConfig) (ConsumerConfig, error) {
+	if err := cfg.checkRanges(scfg); err != nil {
+		return cfg, err
+	}
 	if cfg.Durable != "" && !ValidName(cfg.Durable) {
 		return cfg, errConsumerConfig("durable name can not contain '.', '*', '>'")
 	}
@@ -119,26 +122,11 @@ func normalizeConsumer(cfg ConsumerConfig, scfg *StreamConfig) (ConsumerConfig, 
 			cfg.MaxAckPending = l
 		}
 	}
-	if cfg.isPull() {
-		if cfg.MaxWaiting == 0 {
-			cfg.MaxWaiting = DefaultMaxWaiting
-		}
-	} else {
-		if cfg.MaxWaiting != 0 {
-			return cfg, ErrPushWithMaxWaiting
-		}
-		if !sublist.ValidLiteralSubject(cfg.DeliverSubject) {
-			return cfg, errConsumerConfig("consumer deliver subject has wildcards")
-		}
-		if scfg.capturesSubject(cfg.DeliverSubject) {
-			return cfg, errConsumerConfig("consumer deliver subject forms a cycle")
-		}
+	if cfg.isPull() && cfg.MaxWaiting == 0 {
+		cfg.MaxWaiting = DefaultMaxWaiting
 	}
 	if cfg.FlowControl && cfg.Heartbeat <= 0 {
 		return cfg, ErrFlowControlNeedsHB
-	}
-	if cfg.Heartbeat > 0 && cfg.Heartbeat < minIdleHeartbeat {
-		return cfg, ErrHeartbeatTooSmall
 	}
 	if cfg.Durable == "" && cfg.InactiveThreshold == 0 {
 		cfg.InactiveThreshold = DefaultEphemeralInactive
@@ -153,23 +141,10 @@ func (cfg *ConsumerConfig) normalizePolicies() error {
 	switch cfg.DeliverPolicy {
 	case "", "undefined":
 		cfg.DeliverPolicy = DeliverAll
-	case DeliverAll, DeliverLast, DeliverNew, DeliverLastPerSubject:
-	case DeliverByStartSeq:
-		if cfg.OptStartSeq == 0 {
-			return errConsumerConfig("consumer delivery policy is deliver by start sequence, but optional start sequence is not set")
-		}
-	case DeliverByStartTime:
-		if cfg.OptStartTime == nil {
-			return errConsumerConfig("consumer delivery policy is deliver by start time, but optional start time is not set")
-		}
+	case DeliverAll, DeliverLast, DeliverNew, DeliverLastPerSubject, DeliverByStartSeq, DeliverByStartTime:
+		// Start options are checked against the policy in checkStartPolicy.
 	default:
 		return errConsumerConfig("invalid deliver policy %q", cfg.DeliverPolicy)
-	}
-	if cfg.DeliverPolicy != DeliverByStartSeq && cfg.OptStartSeq > 0 {
-		return errConsumerConfig("consumer delivery policy is not deliver by start sequence, but optional start sequence is set")
-	}
-	if cfg.DeliverPolicy != DeliverByStartTime && cfg.OptStartTime != nil && !cfg.OptStartTime.IsZero() {
-		return errConsumerConfig("consumer delivery policy is not deliver by start time, but optional start time is set")
 	}
 	switch cfg.AckPolicy {
 	case "":
@@ -198,7 +173,7 @@ func (cfg *ConsumerConfig) normalizeFilters(scfg *StreamConfig) error {
 			return ErrEmptyFilter
 		}
 		if !sublist.ValidSubject(f) {
-			return errConsumerConfig("consumer filter subject is not a valid subset of the interest subjects")
+			return errStreamConfig("invalid subject") // the reference server's code and words
 		}
 		for _, g := range filters[i+1:] {
 			if sublist.SubjectsCollide(f, g) {

@@ -121,7 +121,7 @@ func (c *Consumer) startPositionLocked() {
 
 func (c *Consumer) lastMatchingLocked() uint64 {
 	if c.filter.all() {
-		return c.st.lastLiveLocked()
+		return c.st.lastLiveLocked(^uint64(0))
 	}
 	var last uint64
 	for _, f := range c.filter.subjects {

@@ -35,9 +35,12 @@ func (c *Consumer) process() (inactive bool) {
 	now := c.st.store.now()
 	acks, pulls, fc, settled := c.inbox.take()
 	c.mu.Lock()
+	acks = c.retriedAcksLocked(acks, now)
 	c.push.answered(fc)
 	c.catchUpLocked()
+	c.acks.record()
 	acked := c.applyAcksLocked(acks, now)
+	c.acks.stopRecording()
 	c.admitPullsLocked(pulls, now)
 	next := c.expirePullsLocked(now)
 	next = earliest(next, c.deliverLocked(now))
@@ -46,11 +49,15 @@ func (c *Consumer) process() (inactive bool) {
 	} else {
 		next = earliest(next, c.pushHeartbeatLocked(now))
 	}
-	c.acks.updateFloor(c.cur.dseq, c.cur.dsseq)
-	if err := c.persistLocked(len(acks) > 0); err != nil {
-		c.st.store.log.Error("consumer state not saved", "stream", c.st.Name(), "consumer", c.name, "error", err)
+	saved := c.saveLocked(acks, now)
+	if !saved {
+		acked = nil
 	}
+	c.acks.updateFloor(c.cur.dseq, c.cur.dsseq)
 	next = earliest(next, c.acks.nextDeadline())
+	if len(c.retry) > 0 {
+		next = earliest(next, c.retryAt)
+	}
 	inactive = c.inactiveLocked(now)
 	if !inactive && c.cfg.InactiveThreshold > 0 {
 		next = earliest(next, c.lastActive.Add(c.cfg.InactiveThreshold))
@@ -62,8 +69,13 @@ func (c *Consumer) process() (inactive bool) {
 		// the message is gone.
 		c.st.retain(c, acked)
 	}
-	for _, a := range acks {
-		if len(a.reply) > 0 {
+	for i := range acks {
+		a := &acks[i]
+		switch {
+		case len(a.reply) == 0:
+		case !saved && a.needsSave():
+			c.send.AckFailed(a.reply)
+		default:
 			c.send.AckDone(a.reply)
 		}
 	}

@@ -19,6 +19,10 @@ type Sender interface {
 	// AckDone answers an acknowledgement that asked to be answered, once it
 	// was applied; reply is what the acknowledgement call passed.
 	AckDone(reply []byte)
+	// AckFailed answers an acknowledgement that asked to be answered but
+	// could not be applied because the consumer's state could not be saved;
+	// the message stays pending.
+	AckFailed(reply []byte)
 	// Flush wakes the receivers of everything sent since the last Flush.
 	Flush()
 	// HasInterest reports whether anyone receives what is sent to target.

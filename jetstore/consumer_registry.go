@@ -89,6 +89,9 @@ func (st *Stream) AddConsumer(cfg ConsumerConfig, action string) (*Consumer, boo
 	if scfg.MaxConsumers > 0 && len(st.consumers) >= scfg.MaxConsumers {
 		return nil, false, ErrMaxConsumers
 	}
+	if err := st.checkConsumerLimitsLocked(&cfg); err != nil {
+		return nil, false, err
+	}
 	if err := st.checkWorkQueueConsumerLocked(&cfg); err != nil {
 		return nil, false, err
 	}
@@ -188,10 +191,10 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 			return nil, err
 		}
 		if err := st.store.fs.MkdirAll(dir, 0o755); err != nil {
-			return nil, errStorage(err)
+			return nil, st.store.storageFailed("cannot create consumer "+cfg.Name, st.name, err)
 		}
 		if err := writeFileAtomic(st.store.fs, filepath.Join(dir, metaFile), meta); err != nil {
-			return nil, errStorage(err)
+			return nil, st.store.storageFailed("cannot create consumer "+cfg.Name, st.name, err)
 		}
 	}
 	st.mu.Lock()
@@ -205,7 +208,7 @@ func (st *Stream) newConsumer(cfg ConsumerConfig, created time.Time, fresh bool)
 		err := c.openConsumerLog(dir)
 		c.mu.Unlock()
 		if err != nil {
-			return nil, errStorage(err)
+			return nil, st.store.storageFailed("cannot open consumer state "+cfg.Name, st.name, err)
 		}
 	} else if !fresh {
 		if err := c.loadSaved(); err != nil {
@@ -246,7 +249,7 @@ func (c *Consumer) update(cfg ConsumerConfig) error {
 			err = writeFileAtomic(c.st.store.fs, filepath.Join(c.log.dir, metaFile), meta)
 		}
 		if err != nil {
-			return errStorage(err)
+			return c.st.store.storageFailed("cannot save consumer configuration "+c.name, c.st.name, err)
 		}
 	}
 	filtersChanged := !slices.Equal(c.filter.subjects, cfg.filters())
@@ -491,5 +494,6 @@ type nopSender struct{}
 func (nopSender) Deliver([]byte, Delivery) {}
 func (nopSender) Status([]byte, Status)    {}
 func (nopSender) AckDone([]byte)           {}
+func (nopSender) AckFailed([]byte)         {}
 func (nopSender) Flush()                   {}
 func (nopSender) HasInterest([]byte) bool  { return false }

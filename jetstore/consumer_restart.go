@@ -27,14 +27,15 @@ func (c *Consumer) saveForRestart() {
 	if !ok {
 		return
 	}
-	if err := c.saveLocked(dir); err != nil {
+	if err := c.saveToDirLocked(dir); err != nil {
 		c.st.store.log.Warn("memory consumer not saved for the restart", "stream", c.st.Name(),
 			"consumer", c.name, "error", err)
 		_ = c.st.store.fs.RemoveAll(dir)
 	}
 }
 
-func (c *Consumer) saveLocked(dir string) error {
+// saveToDirLocked writes config and state of a memory consumer into dir.
+func (c *Consumer) saveToDirLocked(dir string) error {
 	fsys := c.st.store.fs
 	if err := fsys.RemoveAll(dir); err != nil {
 		return err

@@ -45,6 +45,9 @@ type consumerLog struct {
 	gen  uint64
 	buf  []byte // records not yet written
 	size int64
+	// broken: a write or fsync failed; the file is appended to again only
+	// after a snapshot emptied it (persistLocked).
+	broken bool
 }
 
 // appendConsumerRecord frames a consumer record like a stream record.
@@ -98,25 +101,94 @@ func (c *Consumer) logAcked(sseq uint64) {
 
 // persistLocked writes the records of this pass; with sync (acks were
 // applied) it also fsyncs them. A big log is folded into a snapshot.
+//
+// A failed write or fsync breaks the log: what it holds past its last
+// good size is cut (best effort) and never appended to again. Until a
+// snapshot succeeds, records are dropped (the snapshot will hold the state
+// they describe) and every sync is a snapshot attempt, so an ack counts
+// only once a state that includes it is durable.
 func (c *Consumer) persistLocked(sync bool) error {
 	l := c.log
-	if l == nil || len(l.buf) == 0 {
+	if l == nil {
+		return nil
+	}
+	if l.broken {
+		l.buf = l.buf[:0]
+		if !sync {
+			return nil
+		}
+		return c.snapshotLocked()
+	}
+	if len(l.buf) == 0 {
 		return nil
 	}
 	if _, err := l.file.Write(l.buf); err != nil {
+		l.breakAt(l.size)
 		return err
 	}
+	written := l.size
 	l.size += int64(len(l.buf))
 	l.buf = l.buf[:0]
 	if sync {
 		if err := l.file.Sync(); err != nil {
+			l.breakAt(written)
 			return err
 		}
 	}
 	if l.size > snapshotAfter {
-		return c.snapshotLocked()
+		// The records are durable; a snapshot that fails now only leaves
+		// the log to be folded later.
+		if err := c.snapshotLocked(); err != nil {
+			c.st.store.log.Warn("consumer snapshot failed", "stream", c.st.Name(), "consumer", c.name, "error", err)
+		}
 	}
 	return nil
+}
+
+// breakAt marks the log unusable after a failed write or sync and cuts it
+// back to size, the end of what was there before.
+func (l *consumerLog) breakAt(size int64) {
+	l.broken = true
+	l.buf = l.buf[:0]
+	if l.file.Truncate(size) == nil {
+		l.size = size
+	}
+}
+
+// saveLocked persists the pass's state; acks count only when it is saved.
+// When it is not, the acks of the pass are taken back (the ack floor does
+// not move, nothing is removed from the stream), and those that asked for
+// no answer are kept to be applied again after retryAfterFailure: a
+// client acks once and cannot tell it failed. It reports whether the acks
+// were saved.
+func (c *Consumer) saveLocked(acks []ackReq, now time.Time) bool {
+	err := c.persistLocked(len(acks) > 0)
+	if err == nil {
+		return true
+	}
+	c.st.store.log.Error("consumer state not saved; its acknowledgements are not applied",
+		"stream", c.st.Name(), "consumer", c.name, "error", err)
+	c.acks.rollback()
+	for _, a := range acks {
+		if !a.needsSave() || len(a.reply) > 0 || len(c.retry) >= maxInbox {
+			continue
+		}
+		a.next = PullRequest{} // the pull request of +NXT was admitted already
+		c.retry = append(c.retry, a)
+	}
+	c.retryAt = now.Add(retryAfterFailure)
+	return false
+}
+
+// retriedAcksLocked puts the acks kept by a failed save ahead of the new
+// ones once their retry is due.
+func (c *Consumer) retriedAcksLocked(acks []ackReq, now time.Time) []ackReq {
+	if len(c.retry) == 0 || now.Before(c.retryAt) {
+		return acks
+	}
+	all := append(c.retry, acks...)
+	c.retry = nil
+	return all
 }
 
 // consumerSnapshot is the snapshot file's content.
@@ -152,11 +224,18 @@ func (c *Consumer) snapshotLocked() error {
 		return err
 	}
 	l.gen++
+	// The snapshot holds the whole state: the log's records are stale from
+	// here on whatever happens to it.
+	l.buf = l.buf[:0]
 	if err := l.file.Truncate(0); err != nil {
-		return err
+		// Records appended after stale ones would be ignored on replay:
+		// the log stays broken until a snapshot can empty it.
+		l.broken = true
+		c.st.store.log.Warn("consumer log not emptied after a snapshot", "consumer", c.name, "error", err)
+		return nil
 	}
-	l.size = 0
-	l.buf = appendConsumerRecord(l.buf[:0], kindLogGen, l.gen)
+	l.size, l.broken = 0, false
+	l.buf = appendConsumerRecord(l.buf, kindLogGen, l.gen)
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -129,5 +131,56 @@ func TestDamagedMetaKeepsStream(t *testing.T) {
 	os.WriteFile(meta, data, 0o644)
 	if present := checkIntact(t, dir, 200); present != 200 {
 		t.Fatalf("%d of 200 messages after meta damage", present)
+	}
+}
+
+// logLines records what a store logs, by level.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) add(level, msg string, kv []any) {
+	l.mu.Lock()
+	l.lines = append(l.lines, level+" "+msg+" "+fmt.Sprint(kv...))
+	l.mu.Unlock()
+}
+func (l *logLines) Info(msg string, kv ...any)  { l.add("INFO", msg, kv) }
+func (l *logLines) Warn(msg string, kv ...any)  { l.add("WARN", msg, kv) }
+func (l *logLines) Error(msg string, kv ...any) { l.add("ERROR", msg, kv) }
+
+// TestRecoveryReportsOneLinePerDamagedBlock: a block damaged in many
+// places is reported in one warning with the ranges and bytes lost (it
+// used to log one line per damaged range: hundreds after a bad crash).
+func TestRecoveryReportsOneLinePerDamagedBlock(t *testing.T) {
+	const n = 200
+	dir := t.TempDir()
+	files := fillStream(t, dir, n)
+	if err := removeIndexFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(files[0])
+	for pos := 100; pos < len(data)-200; pos += 97 { // many separate damaged records
+		data[pos] ^= 0xff
+	}
+	os.WriteFile(files[0], data, 0o644)
+	logs := &logLines{}
+	s := openTestStore(t, dir, func(o *Options) { o.Log = logs })
+	if _, err := s.Stream("C"); err != nil {
+		t.Fatal(err)
+	}
+	var about []string
+	for _, line := range logs.lines {
+		if strings.Contains(line, files[0]) {
+			about = append(about, line)
+		}
+	}
+	if len(about) != 1 {
+		t.Fatalf("%d log lines about the damaged block, want 1:\n%s", len(about), strings.Join(about, "\n"))
+	}
+	for _, want := range []string{"damaged_ranges", "lost_bytes", "ranges", "more)"} {
+		if !strings.Contains(about[0], want) {
+			t.Fatalf("summary lacks %s: %s", want, about[0])
+		}
 	}
 }

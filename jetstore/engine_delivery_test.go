@@ -134,7 +134,7 @@ func TestDeliverPolicies(t *testing.T) {
 		{"new", ConsumerConfig{DeliverPolicy: DeliverNew}, nil},
 		{"by start sequence", ConsumerConfig{DeliverPolicy: DeliverByStartSeq, OptStartSeq: 3}, []uint64{3, 4}},
 		{"by start time", ConsumerConfig{DeliverPolicy: DeliverByStartTime, OptStartTime: &at}, []uint64{3, 4}},
-		{"last per subject", ConsumerConfig{DeliverPolicy: DeliverLastPerSubject}, []uint64{2, 3, 4}},
+		{"last per subject", ConsumerConfig{DeliverPolicy: DeliverLastPerSubject, FilterSubject: "d.*"}, []uint64{2, 3, 4}},
 		{"last per subject filtered", ConsumerConfig{DeliverPolicy: DeliverLastPerSubject, FilterSubjects: []string{"d.a", "d.c"}}, []uint64{3, 4}},
 	} {
 		cfg := tc.cfg

@@ -78,3 +78,45 @@ func TestPurgeReportsStorageFailure(t *testing.T) {
 		t.Fatal("delete succeeded on a poisoned stream")
 	}
 }
+
+// TestFailedPublishIsNotCounted: a publish whose write or fsync failed is
+// not in the stream's state, before or after the stream recovers (before
+// the fix last_seq and messages counted it until the reload).
+func TestFailedPublishIsNotCounted(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		write, sync error
+	}{
+		{"disk full", errDiskFull, nil},
+		{"fsync error", nil, errIO},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ffs := &faultFS{}
+			clock := &fakeClock{now: time.Now()}
+			s := openTestStore(t, t.TempDir(), func(o *Options) { o.FS, o.Now = ffs, clock.Now })
+			st := mustAdd(t, s, StreamConfig{Name: "F", Subjects: []string{"f"}})
+			for i := 0; i < 10; i++ {
+				publish(t, s, st, "f", nil, []byte("ok"))
+			}
+			before := st.State("", false)
+			ffs.set(tc.write, tc.sync)
+			if ack := publish(t, s, st, "f", nil, []byte("lost")); ack.Err == nil {
+				t.Fatalf("publish on a failing disk acked: %+v", ack)
+			}
+			if after := st.State("", false); after.Msgs != before.Msgs || after.LastSeq != before.LastSeq || after.Bytes != before.Bytes {
+				t.Fatalf("state counts the failed publish:\nbefore %+v\nafter  %+v", before, after)
+			}
+			if mem, file := s.Usage(); mem != 0 || file != before.Bytes {
+				t.Fatalf("usage counts the failed publish: %d bytes, want %d", file, before.Bytes)
+			}
+			ffs.set(nil, nil)
+			clock.advance(2 * retryAfterFailure)
+			if ack := publish(t, s, st, "f", nil, []byte("after")); ack.Err != nil || ack.Seq != 11 {
+				t.Fatalf("publish after recovery: %+v", ack)
+			}
+			if after := st.State("", false); after.Msgs != 11 || after.LastSeq != 11 {
+				t.Fatalf("after recovery %+v", after)
+			}
+		})
+	}
+}

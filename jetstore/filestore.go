@@ -15,6 +15,7 @@ import (
 //	streams/<name>/meta.json, meta.bak   the configuration, twice
 //	streams/<name>/blocks/NNNNNNNN.blk   the log (records: see record.go)
 //	streams/<name>/index.db              the indexes of a clean stop
+//	streams/<name>/seq.hw                the sequence high-water mark
 //	streams/<name>/consumers/<name>/     a durable consumer's state
 //
 // Every rewrite goes through a temporary file, rename and directory fsync.
@@ -23,6 +24,7 @@ type fileStorage struct {
 	log     Logger
 	streams string // the store's streams directory
 	dir     string // this stream's directory
+	hw      highWater
 }
 
 func (s *Store) fileStorage(name string) *fileStorage {

@@ -25,6 +25,8 @@ type event struct {
 	delivery *Delivery // a message
 	status   *Status   // a status
 	ackDone  string    // an answered acknowledgement's reply
+	// ackFailed is the reply of an acknowledgement answered with a failure.
+	ackFailed string
 }
 
 func (e event) String() string {
@@ -35,6 +37,9 @@ func (e event) String() string {
 			d.ConsumerSeq, d.Deliveries, d.Pending, d.Data)
 	case e.status != nil:
 		return fmt.Sprintf("%s: status %+v", e.target, *e.status)
+	}
+	if e.ackFailed != "" {
+		return "ack failed on " + e.ackFailed
 	}
 	return "ack answered on " + e.ackDone
 }
@@ -73,6 +78,8 @@ func (s *recorderSender) Status(target []byte, st Status) {
 }
 
 func (s *recorderSender) AckDone(reply []byte) { s.add(event{ackDone: string(reply)}) }
+
+func (s *recorderSender) AckFailed(reply []byte) { s.add(event{ackFailed: string(reply)}) }
 
 func (s *recorderSender) Flush() {
 	s.r.mu.Lock()

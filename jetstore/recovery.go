@@ -110,15 +110,16 @@ func (f *fileStorage) loadBlock(st *Stream, id uint32) error {
 	}
 	b := &block{id: id, path: path, file: file, first: st.state.last + 1}
 	st.blocks = append(st.blocks, b)
-	valid := st.scanBlockLocked(b, data, 0)
+	var dmg blockDamage
+	valid := st.scanBlockLocked(b, data, 0, &dmg)
 	if valid < len(data) {
-		st.store.log.Warn("cut off a torn or damaged block tail",
-			"stream", st.name, "block", path, "kept_bytes", valid, "lost_bytes", len(data)-valid)
+		dmg.tail = len(data) - valid
 		if err := file.Truncate(int64(valid)); err != nil {
 			return fmt.Errorf("truncating %s: %w", path, err)
 		}
 		data = data[:valid]
 	}
+	dmg.report(st, b, valid)
 	b.size, b.written, b.synced = int64(valid), int64(valid), int64(valid)
 	b.cache.Store(&data)
 	// Only the tail keeps its bytes; older blocks are read back on demand.
@@ -129,12 +130,16 @@ func (f *fileStorage) loadBlock(st *Stream, id uint32) error {
 }
 
 // scanBlockLocked applies every valid record of data from offset start on
-// to the indexes and returns the length of the prefix worth keeping.
-func (st *Stream) scanBlockLocked(b *block, data []byte, start int) int {
+// to the indexes and returns the length of the prefix worth keeping; the
+// ranges it skips go into dmg.
+func (st *Stream) scanBlockLocked(b *block, data []byte, start int, dmg *blockDamage) int {
 	off := start
 	for off < len(data) {
 		rec, n, err := decodeRecord(data[off:])
 		if err == nil && st.plausibleLocked(rec) {
+			if rec.kind == kindMsg && rec.seq > b.last()+1 {
+				dmg.missing += rec.seq - b.last() - 1
+			}
 			st.applyRecoveredLocked(b, off, rec)
 			off += n
 			continue
@@ -143,11 +148,55 @@ func (st *Stream) scanBlockLocked(b *block, data []byte, start int) int {
 		if next < 0 {
 			return off
 		}
-		st.store.log.Warn("skipped a damaged record range",
-			"stream", st.name, "block", b.path, "from", off, "to", next)
+		dmg.skip(off, next)
 		off = next
 	}
 	return off
+}
+
+// blockDamage is what recovery dropped from one block, reported in one log
+// line per block however many places were damaged.
+type blockDamage struct {
+	ranges  int      // damaged ranges skipped between good records
+	skipped int      // their bytes
+	shown   []string // the first few ranges, "from-to" byte offsets
+	tail    int      // bytes of a torn or damaged tail cut off
+	missing uint64   // sequences between good records with no record
+	bad     int      // indexed messages that failed their checksum
+}
+
+// maxShownRanges bounds the byte ranges one summary line lists.
+const maxShownRanges = 4
+
+func (d *blockDamage) skip(from, to int) {
+	d.ranges++
+	d.skipped += to - from
+	if len(d.shown) < maxShownRanges {
+		d.shown = append(d.shown, fmt.Sprintf("%d-%d", from, to))
+	}
+}
+
+// report logs the summary, if anything was dropped.
+func (d *blockDamage) report(st *Stream, b *block, kept int) {
+	// Sequence gaps alone are no damage: a restart after a crash starts
+	// above the high-water mark and leaves one.
+	if d.ranges == 0 && d.tail == 0 && d.bad == 0 {
+		return
+	}
+	kv := []any{"stream", st.name, "block", b.path, "kept_bytes", kept,
+		"lost_bytes", d.skipped + d.tail, "damaged_ranges", d.ranges, "cut_tail_bytes", d.tail,
+		"missing_seqs", d.missing}
+	if len(d.shown) > 0 {
+		ranges := strings.Join(d.shown, ",")
+		if d.ranges > len(d.shown) {
+			ranges += fmt.Sprintf(",... (%d more)", d.ranges-len(d.shown))
+		}
+		kv = append(kv, "ranges", ranges)
+	}
+	if d.bad > 0 {
+		kv = append(kv, "messages_failing_checksum", d.bad)
+	}
+	st.store.log.Warn("recovered a damaged block; what could not be read is dropped", kv...)
 }
 
 // plausibleLocked rejects records that passed their checksum but cannot
@@ -256,7 +305,12 @@ func (st *Stream) reloadLocked() error {
 	// Consumers must recount: positions in the old change log are void.
 	old := st.changes
 	st.changes = nil
+	acked := st.committed
 	err := st.storage.load(st)
+	if err == nil {
+		st.raiseLastLocked(acked, "acknowledged sequences were not found on reload")
+		st.showLocked()
+	}
 	if old != nil {
 		st.changes = &changeLog{ring: old.ring, epoch: old.epoch + 1}
 	}

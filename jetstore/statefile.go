@@ -159,6 +159,8 @@ func (f *fileStorage) loadIndexedBlock(st *Stream, r *indexReader, wantID uint32
 		return err
 	}
 	b.entries = make([]entry, n)
+	var dmg blockDamage
+	defer func() { dmg.report(st, b, int(recorded)) }()
 	for i := range b.entries {
 		e := &b.entries[i]
 		e.off, e.subj, e.size = r.u32(), r.u32(), r.u32()
@@ -169,8 +171,7 @@ func (f *fileStorage) loadIndexedBlock(st *Stream, r *indexReader, wantID uint32
 		// points at must still pass its checksum, so counts stay exact.
 		rec, _, err := decodeRecord(data[min(int(e.off), len(data)):])
 		if err != nil || rec.seq != first+uint64(i) {
-			st.store.log.Warn("indexed message failed its checksum; dropped", "stream", st.name,
-				"block", path, "seq", first+uint64(i))
+			dmg.bad++
 			e.off = deletedOff
 			continue
 		}
@@ -237,14 +238,15 @@ func (st *Stream) scanTailLocked(b *block, from int64) error {
 	}
 	valid := int(from)
 	if info.Size() > from {
-		valid = st.scanBlockLocked(b, data, int(from))
+		var dmg blockDamage
+		valid = st.scanBlockLocked(b, data, int(from), &dmg)
 		if valid < len(data) {
-			st.store.log.Warn("cut off a torn block tail", "stream", st.name, "block", b.path,
-				"lost_bytes", len(data)-valid)
+			dmg.tail = len(data) - valid
 			if err := b.file.Truncate(int64(valid)); err != nil {
 				return err
 			}
 		}
+		dmg.report(st, b, valid)
 		b.size, b.written, b.synced = int64(valid), int64(valid), int64(valid)
 	}
 	data = data[:valid]

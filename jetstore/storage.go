@@ -1,5 +1,7 @@
 package jetstore
 
+import "time"
+
 // storage is where a stream keeps what outlives a restart: its
 // configuration, its block files, the index file of a clean stop, and the
 // state of its durable consumers. fileStorage keeps them in the stream's
@@ -27,6 +29,12 @@ type storage interface {
 	// saveIndex snapshots the indexes after a clean stop, so that the next
 	// load is fast (stream lock held).
 	saveIndex(st *Stream) error
+	// reserve makes durable that sequences up to seq may be handed out
+	// (highwater.go) before any of them is acknowledged.
+	reserve(seq uint64, now time.Time) error
+	// closeHighWater ends the mark's use at a stop; exact (a clean stop)
+	// records last as the mark.
+	closeHighWater(last uint64, exact bool) error
 	// retire removes blocks that a durable batch emptied.
 	retire(blocks []*block)
 	// remove deletes everything stored for the stream.
@@ -47,6 +55,8 @@ func (memStorage) saveMeta(streamMeta) error                 { return nil }
 func (memStorage) newBlockFile(uint32) (File, string, error) { return nil, "", nil }
 func (memStorage) saveIndex(*Stream) error                   { return nil }
 func (memStorage) retire([]*block)                           {}
+func (memStorage) reserve(uint64, time.Time) error           { return nil }
+func (memStorage) closeHighWater(uint64, bool) error         { return nil }
 func (memStorage) remove() error                             { return nil }
 func (memStorage) consumerDir(string) (string, bool)         { return "", false }
 func (memStorage) consumerNames() ([]string, error)          { return nil, nil }

@@ -57,6 +57,11 @@ type Options struct {
 	// (monitoring: fsync latency and group-commit batch sizes).
 	Observer CommitObserver
 
+	// Limits bound this store's streams and consumers; Pool, when set, is
+	// shared with the other stores of the server (limits.go).
+	Limits Limits
+	Pool   *Pool
+
 	// ReservedSubjects (wildcards allowed) may be captured by a stream only
 	// with NoAck set: acknowledgements published on them would be taken for
 	// something else (the server's own API subjects, for instance).
@@ -90,6 +95,8 @@ type Store struct {
 	mu      sync.Mutex
 	streams map[string]*Stream
 	closed  bool
+
+	usage usage // bytes held and reserved (limits.go)
 
 	stopSync chan struct{}
 	syncDone chan struct{}
@@ -129,6 +136,8 @@ func Open(dir string, opts Options) (*Store, error) {
 			continue
 		}
 		s.streams[st.name] = st
+		cfg := st.Config()
+		s.reserveStored(&cfg) // stored streams load whatever the limits say now
 	}
 	if opts.SyncInterval > 0 {
 		s.stopSync, s.syncDone = make(chan struct{}), make(chan struct{})
@@ -169,6 +178,9 @@ func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error
 	if err != nil {
 		return nil, false, err
 	}
+	if cfg.Sealed {
+		return nil, false, errStreamConfig("stream configuration for create can not be sealed")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -185,12 +197,76 @@ func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error
 			return nil, false, ErrSubjectsOverlap
 		}
 	}
-	st, err = s.createStream(cfg)
+	if err := s.checkStreamLimits(&cfg, len(s.streams)); err != nil {
+		return nil, false, err
+	}
+	if err := s.reserveFor(&cfg, 0); err != nil {
+		return nil, false, err
+	}
+	st, created, err = s.addLocked(cfg)
 	if err != nil {
-		return nil, false, errStorage(err)
+		s.release(&cfg)
+	}
+	return st, created, err
+}
+
+// addLocked creates the stream, over stored data when its directory exists.
+func (s *Store) addLocked(cfg StreamConfig) (*Stream, bool, error) {
+	if stored, err := s.fileStorage(cfg.Name).exists(); err != nil {
+		return nil, false, s.storageFailed("cannot create stream", cfg.Name, err)
+	} else if stored {
+		return s.addStoredLocked(cfg)
+	}
+	st, err := s.createStream(cfg)
+	if err != nil {
+		return nil, false, s.storageFailed("cannot create stream", cfg.Name, err)
 	}
 	s.streams[cfg.Name] = st
 	return st, true, nil
+}
+
+// addStoredLocked creates a stream whose name has a directory on disk that
+// is not an open stream (see adopt.go).
+func (s *Store) addStoredLocked(cfg StreamConfig) (*Stream, bool, error) {
+	st, err := s.storedStream(cfg)
+	if err != nil {
+		var ed *ExistingDataError
+		if errors.As(err, &ed) {
+			return nil, false, err
+		}
+		return nil, false, s.storageFailed("cannot create stream over stored data", cfg.Name, err)
+	}
+	if !st.Config().Equal(cfg) {
+		// A stored stream that opened again, under its own configuration:
+		// leave it as it was found.
+		st.stopConsumers(0, false)
+		_ = st.stop()
+		st.uncount()
+		return nil, false, ErrStreamNameInUse
+	}
+	s.streams[cfg.Name] = st
+	return st, true, nil
+}
+
+// Detach stops a stream and forgets it without removing its data: the
+// undoing of a create that adopted stored blocks. The next Open finds the
+// stream again.
+func (s *Store) Detach(name string) error {
+	s.mu.Lock()
+	st, ok := s.streams[name]
+	if ok {
+		delete(s.streams, name)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return ErrStreamNotFound
+	}
+	st.stopConsumers(0, false)
+	err := st.stop()
+	cfg := st.Config()
+	s.release(&cfg)
+	st.uncount()
+	return err
 }
 
 // UpdateStream changes a stream's configuration within what CheckUpdate
@@ -212,8 +288,22 @@ func (s *Store) UpdateStream(cfg StreamConfig) (*Stream, error) {
 			return nil, ErrSubjectsOverlap
 		}
 	}
+	old := st.Config()
+	err = s.checkStreamLimits(&cfg, -1)
+	if err == nil && old.Storage == cfg.Storage {
+		err = s.reserveFor(&cfg, reservation(&old))
+	}
 	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	if err := st.update(cfg); err != nil {
+		if old.Storage == cfg.Storage {
+			s.mu.Lock()
+			s.reserveStored(&old)
+			s.release(&cfg)
+			s.mu.Unlock()
+		}
 		return nil, err
 	}
 	return st, nil
@@ -232,10 +322,21 @@ func (s *Store) DeleteStream(name string) error {
 	}
 	st.stopConsumers(StatusConsumerDeleted, true)
 	st.stop()
+	cfg := st.Config()
+	s.release(&cfg)
+	st.uncount()
 	if err := st.storage.remove(); err != nil {
-		return errStorage(err)
+		return s.storageFailed("cannot remove deleted stream", name, err)
 	}
 	return nil
+}
+
+// storageFailed logs an I/O failure with everything it says (paths
+// included) and returns it as a StorageError, whose text the API layer
+// passes on to clients without the paths.
+func (s *Store) storageFailed(what, stream string, err error) error {
+	s.log.Error(what, "stream", stream, "error", err)
+	return errStorage(err)
 }
 
 // Close stops every stream after making what they hold durable.
@@ -268,9 +369,9 @@ func (s *Store) Usage() (memory, file uint64) {
 	for _, st := range s.Streams() {
 		st.mu.RLock()
 		if st.storage.persistent() {
-			file += st.state.bytes
+			file += st.shown.bytes
 		} else {
-			memory += st.state.bytes
+			memory += st.shown.bytes
 		}
 		st.mu.RUnlock()
 	}
@@ -309,7 +410,9 @@ func newStream(s *Store, cfg StreamConfig, sto storage, created time.Time) *Stre
 	}
 }
 
-// createStream records a new stream and makes its first block.
+// createStream records a new stream and makes its first block. The
+// caller checked that the stream has no directory yet: everything a failed
+// create leaves behind is its own, and goes.
 func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
 	var sto storage = memStorage{}
 	if cfg.Storage == StorageFile {
@@ -317,6 +420,7 @@ func (s *Store) createStream(cfg StreamConfig) (*Stream, error) {
 	}
 	st := newStream(s, cfg, sto, s.now().UTC())
 	if err := sto.create(streamMeta{Config: cfg, Created: st.created}); err != nil {
+		_ = sto.remove()
 		return nil, err
 	}
 	st.mu.Lock()
@@ -358,6 +462,10 @@ func (s *Store) openStream(name string) (*Stream, error) {
 	}
 	st.mu.Lock()
 	err = files.load(st)
+	if err == nil {
+		st.raiseLastLocked(files.readHighWater(), "sequences assigned before a crash were not recovered")
+		st.showLocked()
+	}
 	st.mu.Unlock()
 	if err != nil {
 		st.closeFiles()
@@ -395,10 +503,16 @@ func (st *Stream) stop() error {
 		err = st.syncWritten()
 	}
 	st.mu.Lock()
-	if err == nil && st.failed == nil {
+	clean := err == nil && st.failed == nil
+	if clean {
 		if ierr := st.storage.saveIndex(st); ierr != nil {
 			st.store.log.Warn("cannot write index file; next start rebuilds from blocks", "stream", st.name, "error", ierr)
 		}
+	}
+	// After a clean stop the next start continues right after the last
+	// sequence; otherwise the reserved mark stays.
+	if herr := st.storage.closeHighWater(st.state.last, clean); herr != nil {
+		st.store.log.Warn("cannot record the last sequence; the next start leaves a gap", "stream", st.name, "error", herr)
 	}
 	st.mu.Unlock()
 	st.closeFiles()
@@ -453,7 +567,7 @@ func (st *Stream) update(cfg StreamConfig) error {
 	}
 	if err := st.storage.saveMeta(streamMeta{Config: cfg, Created: st.created}); err != nil {
 		st.mu.Unlock()
-		return errStorage(err)
+		return st.store.storageFailed("cannot save stream configuration", st.name, err)
 	}
 	st.cfg = cfg
 	st.enforceAllLimitsLocked()

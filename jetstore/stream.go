@@ -75,6 +75,7 @@ type Stream struct {
 	store   *Store
 	storage storage // where the stream's data lives: files or memory only
 	name    string  // cfg.Name, which never changes; read without a lock
+	adopted bool    // created over stored blocks (adopt.go); set before start
 
 	mu      sync.RWMutex
 	cfg     StreamConfig
@@ -91,6 +92,14 @@ type Stream struct {
 	// committed is the highest sequence that is durable under the sync
 	// policy; readers never see anything above it.
 	committed uint64
+	// shown is the counters as of the newest durable write: what State
+	// reports, so that a publish (or delete) is counted once it is durable
+	// and never when its write failed. writeGen numbers the writes.
+	shown    stateView
+	writeGen uint64
+	// counted is the bytes this stream adds to its store's (and pool's)
+	// usage: shown.bytes, brought up to date by countLocked.
+	counted int64
 	// pendingDel collects sequences deleted while applying a batch; they go
 	// to disk as one delete record with the batch.
 	pendingDel []uint64
@@ -177,25 +186,26 @@ func (st *Stream) Created() time.Time { return st.created }
 func (st *Stream) State(subjectsFilter string, deletedDetails bool) StreamState {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
+	n := st.shown.counters
 	s := StreamState{
-		Msgs:        st.state.msgs,
-		Bytes:       st.state.bytes,
-		FirstSeq:    st.state.first,
-		LastSeq:     st.state.last,
+		Msgs:        n.msgs,
+		Bytes:       n.bytes,
+		FirstSeq:    n.first,
+		LastSeq:     n.last,
 		NumSubjects: st.subj.count,
 	}
-	if st.state.msgs > 0 {
-		if m, err := st.getLocked(st.state.first); err == nil {
+	if n.msgs > 0 {
+		if m, err := st.getLocked(n.first); err == nil {
 			s.FirstTime = m.Time
 		}
-		if m, err := st.getLocked(st.lastLiveLocked()); err == nil {
+		if m, err := st.getLocked(st.lastLiveLocked(n.last)); err == nil {
 			s.LastTime = m.Time
 		}
 	}
-	if span := st.state.last - st.state.first + 1; st.state.msgs > 0 && span > st.state.msgs {
-		s.NumDeleted = int(span - st.state.msgs)
+	if span := n.last - n.first + 1; n.msgs > 0 && span > n.msgs {
+		s.NumDeleted = int(span - n.msgs)
 		if deletedDetails {
-			s.Deleted = st.deletedLocked()
+			s.Deleted = st.deletedLocked(n.first, n.last)
 		}
 	}
 	if subjectsFilter != "" {
@@ -204,29 +214,37 @@ func (st *Stream) State(subjectsFilter string, deletedDetails bool) StreamState 
 	return s
 }
 
-func (st *Stream) lastLiveLocked() uint64 {
+// lastLiveLocked returns the highest live sequence up to upTo, or 0.
+func (st *Stream) lastLiveLocked(upTo uint64) uint64 {
 	for i := len(st.blocks) - 1; i >= 0; i-- {
 		b := st.blocks[i]
 		for j := len(b.entries) - 1; j >= 0; j-- {
-			if b.entries[j].off != deletedOff {
-				return b.first + uint64(j)
+			if seq := b.first + uint64(j); seq <= upTo && b.entries[j].off != deletedOff {
+				return seq
 			}
 		}
 	}
 	return 0
 }
 
-func (st *Stream) deletedLocked() []uint64 {
+func (st *Stream) deletedLocked(first, last uint64) []uint64 {
 	var out []uint64
 	for _, b := range st.blocks {
 		for i, e := range b.entries {
 			seq := b.first + uint64(i)
-			if e.off == deletedOff && seq >= st.state.first && seq <= st.state.last {
+			if e.off == deletedOff && seq >= first && seq <= last {
 				out = append(out, seq)
 			}
 		}
 	}
 	return out
+}
+
+// showLocked makes State report the counters as they are now: after a
+// load, when everything in memory came from disk.
+func (st *Stream) showLocked() {
+	st.shown = stateView{st.state, st.writeGen}
+	st.countLocked()
 }
 
 // blockFor finds the block holding seq's entry.
@@ -269,7 +287,7 @@ func (st *Stream) getLocked(seq uint64) (StoredMsg, error) {
 	}
 	buf, err := st.recordBytes(b, e.off)
 	if err != nil {
-		return StoredMsg{}, errStorage(err)
+		return StoredMsg{}, st.store.storageFailed("cannot read a stored message", st.name, err)
 	}
 	rec, _, err := decodeRecord(buf)
 	if err != nil || rec.kind != kindMsg || rec.seq != seq {

@@ -34,7 +34,7 @@ type jsAccount struct {
 type jsStream struct {
 	st       *jetstore.Store
 	stream   *jetstore.Stream
-	nameJSON []byte // the name as a JSON string, for hand-built acks
+	ackStart []byte // `{"stream":<name>` and the domain, for hand-built acks
 	ackPub   *broker.Publisher
 	ackLine  []byte      // scratch for ack JSON; only the stream's committer uses it
 	noAck    atomic.Bool // the stream's no_ack: publishes get no ack
@@ -43,7 +43,7 @@ type jsStream struct {
 }
 
 // open opens the store of an account and subscribes its API.
-func (j *JetStream) open(acc *broker.Account) (*jsAccount, error) {
+func (j *JetStream) open(acc *broker.Account, limits jetstore.Limits) (*jsAccount, error) {
 	dir := j.accountDir(acc)
 	ja := &jsAccount{js: j, acc: acc, streams: make(map[string]*jsStream),
 		consumerSubs: make(map[string]*broker.Subscription), errPub: acc.NewPublisher(), advPub: acc.NewPublisher()}
@@ -56,9 +56,11 @@ func (j *JetStream) open(acc *broker.Account) (*jsAccount, error) {
 		ConsumerAdded:   ja.consumerAdded,
 		ConsumerRemoved: ja.consumerRemoved,
 		Observer:        j.opts.Observer,
+		Limits:          limits,
+		Pool:            j.opts.Pool,
 		MessageID:       storedMsgID,
 		// A stream capturing the API with acks would answer requests.
-		ReservedSubjects: []string{jsAPIPrefix + ">"},
+		ReservedSubjects: j.apiSubjects(jsAPIPrefix + ">"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening JetStream store in %s: %w", dir, err)
@@ -91,7 +93,12 @@ func (ja *jsAccount) close() {
 // attach subscribes a stream's subjects (and direct get when allowed).
 func (ja *jsAccount) attach(st *jetstore.Stream) error {
 	name, _ := json.Marshal(st.Name())
-	js := &jsStream{st: ja.store, stream: st, nameJSON: name, ackPub: ja.acc.NewPublisher()}
+	start := append([]byte(`{"stream":`), name...)
+	if d := ja.js.opts.Domain; d != "" {
+		domain, _ := json.Marshal(d)
+		start = append(append(start, `,"domain":`...), domain...)
+	}
+	js := &jsStream{st: ja.store, stream: st, ackStart: start, ackPub: ja.acc.NewPublisher()}
 	js.noAck.Store(st.Config().NoAck)
 	if err := ja.subscribeStream(js); err != nil {
 		return err
@@ -125,7 +132,7 @@ func (ja *jsAccount) subscribeStream(js *jsStream) error {
 	}
 	js.subs = append(js.subs, fc)
 	if cfg.AllowDirect {
-		for _, subject := range []string{jsDirectGetPrefix + cfg.Name, jsDirectGetPrefix + cfg.Name + ".>"} {
+		for _, subject := range append(ja.js.apiSubjects(jsDirectGetPrefix+cfg.Name), ja.js.apiSubjects(jsDirectGetPrefix+cfg.Name+".>")...) {
 			sub, err := ja.acc.Subscribe(subject, "", ja.api.enqueue)
 			if err != nil {
 				ja.unsubscribeStream(js)
@@ -221,8 +228,7 @@ func (js *jsStream) ackJSON(ack jetstore.PublishResult) []byte {
 		body, _ := json.Marshal(pubAck{Stream: js.stream.Name(), Error: toAPIError(ack.Err)})
 		return body
 	}
-	body := append(js.ackLine[:0], `{"stream":`...)
-	body = append(body, js.nameJSON...)
+	body := append(js.ackLine[:0], js.ackStart...)
 	body = append(body, `,"seq":`...)
 	body = strconv.AppendUint(body, ack.Seq, 10)
 	if ack.Duplicate {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/midgemq/midge/broker"
+	"github.com/midgemq/midge/jetstore"
 )
 
 // The JetStream API: requests arrive on $JS.API.* subjects, are copied off
@@ -60,15 +61,17 @@ type apiRequest struct {
 
 func newJSAPI(ja *jsAccount) (*jsAPI, error) {
 	api := &jsAPI{ja: ja, queue: make(chan apiRequest, jsAPIQueueLen), done: make(chan struct{})}
-	for _, subject := range jsAPISubjects {
-		// Each server answers its own API: announced to a cluster, a
-		// request would be answered (and acted on) by every server.
-		sub, err := ja.acc.SubscribeLocalFrom(subject, api.enqueueFrom)
-		if err != nil {
-			api.close()
-			return nil, err
+	for _, apiSubject := range jsAPISubjects {
+		for _, subject := range ja.js.apiSubjects(apiSubject) {
+			// Each server answers its own API: announced to a cluster, a
+			// request would be answered (and acted on) by every server.
+			sub, err := ja.acc.SubscribeLocalFrom(subject, api.enqueueFrom)
+			if err != nil {
+				api.close()
+				return nil, err
+			}
+			api.subs = append(api.subs, sub)
 		}
-		api.subs = append(api.subs, sub)
 	}
 	for i := 0; i < jsAPIWorkers; i++ {
 		go api.work(ja.acc.NewPublisher())
@@ -99,7 +102,7 @@ func (api *jsAPI) enqueueFrom(from broker.Origin, subject, reply, hdr, data []by
 		return // nothing to answer to; the reference server ignores these
 	}
 	req := apiRequest{
-		subject: string(subject),
+		subject: api.ja.js.apiSubject(string(subject)),
 		reply:   append([]byte(nil), reply...),
 		hdr:     append([]byte(nil), hdr...),
 		body:    append([]byte(nil), data...),
@@ -198,6 +201,7 @@ type accountInfoResponse struct {
 	Streams         int           `json:"streams"`
 	Consumers       int           `json:"consumers"`
 	Limits          accountLimits `json:"limits"`
+	Domain          string        `json:"domain,omitempty"`
 	API             apiStats      `json:"api"`
 }
 
@@ -220,17 +224,38 @@ type apiStats struct {
 
 func (api *jsAPI) accountInfo() any {
 	mem, file := api.ja.store.Usage()
+	resMem, resFile := api.ja.store.Reserved()
 	return &accountInfoResponse{
-		apiResponse: newResponse("account_info_response"),
-		Memory:      mem,
-		Storage:     file,
-		Streams:     len(api.ja.store.Streams()),
-		Consumers:   api.ja.consumerCount(),
-		Limits: accountLimits{
-			MaxMemory: -1, MaxStorage: -1, MaxStreams: -1, MaxConsumers: -1,
-			MaxAckPending: -1, MemoryMaxStreamBytes: -1, StorageMaxStreamBytes: -1,
-		},
-		API: apiStats{Level: jsAPILevel, Total: api.total.Load(), Errors: api.errors.Load()},
+		apiResponse:     newResponse("account_info_response"),
+		Memory:          mem,
+		Storage:         file,
+		ReservedMemory:  resMem,
+		ReservedStorage: resFile,
+		Streams:         len(api.ja.store.Streams()),
+		Consumers:       api.ja.consumerCount(),
+		Limits:          limitsJSON(api.ja.store.Limits()),
+		Domain:          api.ja.js.opts.Domain,
+		API:             apiStats{Level: jsAPILevel, Total: api.total.Load(), Errors: api.errors.Load()},
+	}
+}
+
+// limitsJSON shows an account's limits as the API does: -1 for none.
+func limitsJSON(l jetstore.Limits) accountLimits {
+	orNone := func(n int64) int64 {
+		if n <= 0 {
+			return -1
+		}
+		return n
+	}
+	return accountLimits{
+		MaxMemory:             orNone(l.MaxMemory),
+		MaxStorage:            orNone(l.MaxFile),
+		MaxStreams:            int(orNone(int64(l.MaxStreams))),
+		MaxConsumers:          int(orNone(int64(l.MaxConsumers))),
+		MaxAckPending:         int(orNone(int64(l.MaxAckPending))),
+		MemoryMaxStreamBytes:  orNone(l.MemoryMaxStreamBytes),
+		StorageMaxStreamBytes: orNone(l.FileMaxStreamBytes),
+		MaxBytesRequired:      l.MaxBytesRequired,
 	}
 }
 

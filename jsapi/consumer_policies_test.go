@@ -147,7 +147,6 @@ func TestDeliverPolicies(t *testing.T) {
 		{jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}, nil, 0},
 		{jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: 5}, []uint64{5, 6, 7}, 3},
 		{jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &mid}, []uint64{7}, 1},
-		{jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy}, []uint64{4, 5, 6, 7}, 4},
 		{jetstream.ConsumerConfig{FilterSubject: "dp.1"}, []uint64{1, 4}, 2},
 		{jetstream.ConsumerConfig{FilterSubjects: []string{"dp.2", "dp.late"}}, []uint64{2, 5, 7}, 3},
 		{jetstream.ConsumerConfig{FilterSubject: "dp.*", DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy}, []uint64{4, 5, 6, 7}, 4},
@@ -384,6 +383,8 @@ func TestRetentionPolicies(t *testing.T) {
 	_, err = wq.CreateOrUpdateConsumer(testutil.Ctx(t), jetstream.ConsumerConfig{Durable: "W2", AckPolicy: jetstream.AckExplicitPolicy})
 	testutil.WantAPIError(t, err, 10099)
 	_, err = wq.CreateOrUpdateConsumer(testutil.Ctx(t), jetstream.ConsumerConfig{Durable: "W3", AckPolicy: jetstream.AckNonePolicy, FilterSubject: "wq.b"})
+	testutil.WantAPIError(t, err, 10084) // a pull consumer, as the reference server says
+	_, err = wq.CreateOrUpdateConsumer(testutil.Ctx(t), jetstream.ConsumerConfig{Durable: "W4", AckPolicy: jetstream.AckAllPolicy, FilterSubject: "wq.b"})
 	testutil.WantAPIError(t, err, 10098)
 	batch, _ := cons.Fetch(2)
 	for m := range batch.Messages() {

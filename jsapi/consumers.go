@@ -21,32 +21,40 @@ func (ja *jsAccount) consumerAdded(st *jetstore.Stream, c *jetstore.Consumer) {
 	if cfg.DeliverSubject != "" {
 		return
 	}
-	subject := jsPullPrefix + st.Name() + "." + c.Name()
-	sub, err := ja.acc.Subscribe(subject, "", func(_, reply, _, data []byte) {
-		if len(reply) > 0 {
-			c.Pull(parsePullRequest(reply, data))
+	for _, subject := range ja.js.apiSubjects(jsPullPrefix + st.Name() + "." + c.Name()) {
+		sub, err := ja.acc.Subscribe(subject, "", func(_, reply, _, data []byte) {
+			if len(reply) > 0 {
+				c.Pull(parsePullRequest(reply, data))
+			}
+		})
+		if err != nil {
+			ja.js.log.Error("subscribing pull consumer", "subject", subject, "error", err)
+			return
 		}
-	})
-	if err != nil {
-		ja.js.log.Error("subscribing pull consumer", "subject", subject, "error", err)
-		return
+		ja.keepConsumerSub(subject, sub)
 	}
+}
+
+// keepConsumerSub records a consumer's subscription, replacing an older one.
+func (ja *jsAccount) keepConsumerSub(subject string, sub *broker.Subscription) {
 	ja.mu.Lock()
-	if old := ja.consumerSubs[subject]; old != nil {
-		old.Unsubscribe()
-	}
+	old := ja.consumerSubs[subject]
 	ja.consumerSubs[subject] = sub
 	ja.mu.Unlock()
+	if old != nil {
+		old.Unsubscribe()
+	}
 }
 
 func (ja *jsAccount) consumerRemoved(st *jetstore.Stream, c *jetstore.Consumer) {
 	ja.adviseConsumer(st.Name(), c.Name(), actionDelete)
-	pull := jsPullPrefix + st.Name() + "." + c.Name()
-	acks := ackSubject(st, c)
+	subjects := append(ja.js.apiSubjects(jsPullPrefix+st.Name()+"."+c.Name()), ackSubject(st, c))
+	subs := make([]*broker.Subscription, 0, len(subjects))
 	ja.mu.Lock()
-	subs := []*broker.Subscription{ja.consumerSubs[pull], ja.consumerSubs[acks]}
-	delete(ja.consumerSubs, pull)
-	delete(ja.consumerSubs, acks)
+	for _, subject := range subjects {
+		subs = append(subs, ja.consumerSubs[subject])
+		delete(ja.consumerSubs, subject)
+	}
 	ja.mu.Unlock()
 	for _, sub := range subs {
 		if sub != nil {
@@ -72,10 +80,5 @@ func (ja *jsAccount) subscribeAcks(st *jetstore.Stream, c *jetstore.Consumer) {
 		ja.js.log.Error("subscribing consumer acks", "subject", subject, "error", err)
 		return
 	}
-	ja.mu.Lock()
-	if old := ja.consumerSubs[subject]; old != nil {
-		old.Unsubscribe()
-	}
-	ja.consumerSubs[subject] = sub
-	ja.mu.Unlock()
+	ja.keepConsumerSub(subject, sub)
 }

@@ -73,6 +73,10 @@ func (api *jsAPI) consumerRequest(tokens []string, req apiRequest) any {
 func (api *jsAPI) consumerCreate(stream, name, filter string, legacyDurable bool, req apiRequest) any {
 	resp := &consumerInfoResponse{apiResponse: newResponse("consumer_create_response")}
 	var r createConsumerRequest
+	if e := strictConsumerRequest(req.body); e != nil {
+		resp.Error = e
+		return resp
+	}
 	if err := json.Unmarshal(req.body, &r); err != nil {
 		resp.Error = errInvalidJSON(err)
 		return resp

@@ -181,3 +181,13 @@ func appendStatus(b []byte, s *jetstore.Status) []byte {
 	}
 	return append(b, "\r\n"...)
 }
+
+// ackFailedHeader answers an acknowledgement that could not be saved.
+// Clients treat only a missing answer or a 503 status as a failed request
+// (nats.go returns ErrNoResponders, nats.js rejects), so the failure is a
+// 503 status with a description saying what happened.
+var ackFailedHeader = []byte("NATS/1.0 503 Consumer State Not Saved\r\n\r\n")
+
+func (s *consumerSender) AckFailed(reply []byte) {
+	s.pub.StageAs(reply, reply, nil, ackFailedHeader, nil)
+}

@@ -42,7 +42,9 @@ var (
 	jsErrInvalidJSON             = &apiError{400, 10025, "invalid JSON: %v"}
 	jsErrMaxConsumers            = &apiError{400, 10026, "maximum consumers limit reached"}
 	jsErrMessageNotFound         = &apiError{404, 10037, "no message found"}
+	jsErrNotEnabledForAccount    = &apiError{503, 10039, "JetStream not enabled for account"}
 	jsErrUnknown                 = &apiError{500, 10049, "%v"}
+	jsErrStreamCreate            = &apiError{500, 10049, "%s"}
 	jsErrStreamConfig            = &apiError{500, 10052, "%s"}
 	jsErrReservedSubject         = &apiError{500, 10052, "subjects that overlap with jetstream api require no-ack to be true"}
 	jsErrPurgeNotPermitted       = &apiError{500, 10052, "stream purge not permitted"}
@@ -84,6 +86,34 @@ var (
 	jsErrInactiveThresholdExcess = &apiError{400, 10153, "consumer inactive threshold exceeds system limit of %v"}
 	jsErrPedantic                = &apiError{400, 10157, "pedantic mode: %s"}
 	jsErrMsgTTLDisabled          = &apiError{400, 10166, "per-message TTL is disabled"}
+
+	// Configuration ranges, as the reference server words them.
+	jsErrDeliverWildcards    = &apiError{400, 10079, "consumer deliver subject has wildcards"}
+	jsErrDeliverCycle        = &apiError{400, 10081, "consumer deliver subject forms a cycle"}
+	jsErrMaxPendingNeedsAck  = &apiError{400, 10082, "consumer requires ack policy for max ack pending"}
+	jsErrPullRequiresAckWQ   = &apiError{400, 10084, "consumer in pull mode requires explicit ack policy on workqueue stream"}
+	jsErrPullWithRateLimit   = &apiError{400, 10086, "consumer in pull mode can not have rate limit set"}
+	jsErrMaxWaitingNegative  = &apiError{400, 10087, "consumer max waiting needs to be positive"}
+	jsErrPullWithHeartbeat   = &apiError{400, 10088, "consumer idle heartbeat requires a push based consumer"}
+	jsErrPullWithFlowControl = &apiError{400, 10089, "consumer flow control requires a push based consumer"}
+	jsErrInvalidPolicy       = &apiError{400, 10094, "%s"}
+	jsErrInvalidSampling     = &apiError{400, 10095, "%s"}
+	jsErrDescriptionTooLong  = &apiError{400, 10107, "consumer description is too long, maximum allowed is 4096"}
+	jsErrMaxBatchNegative    = &apiError{400, 10114, "consumer max request batch needs to be > 0"}
+	jsErrMaxExpiresTooSmall  = &apiError{400, 10115, "consumer max request expires needs to be >= 1ms"}
+	jsErrMaxDeliverBackOff   = &apiError{400, 10116, "max deliver is required to be > length of backoff values"}
+	jsErrMetadataTooLarge    = &apiError{400, 10135, "consumer metadata exceeds maximum size of 128KB"}
+	jsErrAckWaitNegative     = &apiError{400, 10183, "consumer ack wait needs to be positive"}
+	jsErrBackOffNotPositive  = &apiError{400, 10184, "consumer backoff needs to be positive"}
+
+	// Storage limits of accounts and of the server.
+	jsErrAccountResources      = &apiError{400, 10002, "resource limits exceeded for account"}
+	jsErrInsufficientResources = &apiError{503, 10023, "insufficient resources"}
+	jsErrMaxStreams            = &apiError{400, 10027, "maximum number of streams reached"}
+	jsErrInsufficientMemory    = &apiError{500, 10028, "insufficient memory resources available"}
+	jsErrInsufficientStorage   = &apiError{500, 10047, "insufficient storage resources available"}
+	jsErrMaxBytesRequired      = &apiError{400, 10113, "account requires a stream config to have max bytes set"}
+	jsErrStreamMaxBytes        = &apiError{400, 10122, "stream max bytes exceeds account limit max stream bytes"}
 )
 
 // storeErrors maps the store's sentinel errors onto the table.
@@ -123,6 +153,29 @@ var storeErrors = map[error]*apiError{
 	jetstore.ErrFlowControlNeedsHB:    jsErrFlowControlNeedsHB,
 	jetstore.ErrHeartbeatTooSmall:     jsErrHeartbeatTooSmall,
 	jetstore.ErrPushWithMaxWaiting:    jsErrPushWithMaxWaiting,
+	jetstore.ErrDeliverWildcards:      jsErrDeliverWildcards,
+	jetstore.ErrDeliverSubjectCycles:  jsErrDeliverCycle,
+	jetstore.ErrMaxPendingNeedsAck:    jsErrMaxPendingNeedsAck,
+	jetstore.ErrPullRequiresAckOnWQ:   jsErrPullRequiresAckWQ,
+	jetstore.ErrPullWithRateLimit:     jsErrPullWithRateLimit,
+	jetstore.ErrMaxWaitingNegative:    jsErrMaxWaitingNegative,
+	jetstore.ErrPullWithHeartbeat:     jsErrPullWithHeartbeat,
+	jetstore.ErrPullWithFlowControl:   jsErrPullWithFlowControl,
+	jetstore.ErrDescriptionTooLong:    jsErrDescriptionTooLong,
+	jetstore.ErrMaxBatchNegative:      jsErrMaxBatchNegative,
+	jetstore.ErrMaxExpiresTooSmall:    jsErrMaxExpiresTooSmall,
+	jetstore.ErrMaxDeliverBackOff:     jsErrMaxDeliverBackOff,
+	jetstore.ErrReplicasNegative:      jsErrReplicasNegative,
+	jetstore.ErrMetadataTooLarge:      jsErrMetadataTooLarge,
+	jetstore.ErrAckWaitNegative:       jsErrAckWaitNegative,
+	jetstore.ErrBackOffNotPositive:    jsErrBackOffNotPositive,
+	jetstore.ErrAccountResources:      jsErrAccountResources,
+	jetstore.ErrInsufficientResources: jsErrInsufficientResources,
+	jetstore.ErrMaxStreams:            jsErrMaxStreams,
+	jetstore.ErrInsufficientMemory:    jsErrInsufficientMemory,
+	jetstore.ErrInsufficientStorage:   jsErrInsufficientStorage,
+	jetstore.ErrMaxBytesRequired:      jsErrMaxBytesRequired,
+	jetstore.ErrStreamMaxBytes:        jsErrStreamMaxBytes,
 }
 
 // toAPIError converts any failure into the error object clients get: an
@@ -145,6 +198,10 @@ func toAPIError(err error) *apiError {
 		lastID      *jetstore.WrongLastMsgIDError
 		rollup      *jetstore.InvalidRollupError
 		storage     *jetstore.StorageError
+		existing    *jetstore.ExistingDataError
+		policy      *jetstore.InvalidPolicyError
+		sampling    *jetstore.SamplingError
+		ackPending  *jetstore.MaxAckPendingError
 	)
 	switch {
 	case errors.As(err, &streamCfg):
@@ -157,8 +214,16 @@ func toAPIError(err error) *apiError {
 		return jsErrWrongLastMsgID.with(lastID.Last)
 	case errors.As(err, &rollup):
 		return jsErrRollupInvalid.with(rollup.Value)
+	case errors.As(err, &policy):
+		return jsErrInvalidPolicy.with(policy.Reason)
+	case errors.As(err, &ackPending):
+		return jsErrMaxAckPendingExcess.with(ackPending.Limit)
+	case errors.As(err, &sampling):
+		return jsErrInvalidSampling.with(sampling.Error())
+	case errors.As(err, &existing):
+		return jsErrStreamCreate.with(existing.Error())
 	case errors.As(err, &storage):
-		return jsErrStorage.with(storage.Err)
+		return jsErrStorage.with(clientReason(storage.Err))
 	}
-	return jsErrUnknown.with(err)
+	return jsErrUnknown.with(clientReason(err))
 }

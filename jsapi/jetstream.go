@@ -23,6 +23,7 @@ type JetStream struct {
 
 	mu        sync.Mutex
 	byAccount map[*broker.Account]*jsAccount
+	refusing  map[*broker.Account][]*broker.Subscription // accounts without JetStream
 }
 
 // Options configure the stores.
@@ -38,6 +39,17 @@ type Options struct {
 	BlockSize int64
 	// Observer, when set, sees every group commit.
 	Observer jetstore.CommitObserver
+	// Account says whether an account has JetStream and its limits; nil
+	// gives every account JetStream without limits. An account without
+	// JetStream answers its API requests with "JetStream not enabled for
+	// account".
+	Account func(name string) (jetstore.Limits, bool)
+	// Pool, when set, bounds the bytes of every account's streams together
+	// (the server's max_memory_store and max_file_store).
+	Pool *jetstore.Pool
+	// Domain, when set, is the JetStream domain: the API also answers on
+	// $JS.<domain>.API.>, and account info and publish acks name it.
+	Domain string
 }
 
 // New returns the JetStream layer of b; accounts get theirs with Enable.
@@ -45,7 +57,8 @@ func New(b *broker.Broker, opts Options) *JetStream {
 	// Ack subjects are unique per delivered message: caching their
 	// matches would only churn the caches.
 	b.AddOneTimePrefix(jsAckPrefix)
-	return &JetStream{broker: b, log: b.Logger(), opts: opts, byAccount: make(map[*broker.Account]*jsAccount)}
+	return &JetStream{broker: b, log: b.Logger(), opts: opts, byAccount: make(map[*broker.Account]*jsAccount),
+		refusing: make(map[*broker.Account][]*broker.Subscription)}
 }
 
 // EnableAll enables JetStream in every account of the broker.
@@ -60,9 +73,23 @@ func (j *JetStream) EnableAll() error {
 }
 
 // Enable opens an account's store, subscribes its API and attaches the
-// streams it holds.
+// streams it holds; an account Options.Account gives no JetStream gets the
+// refusing API instead.
 func (j *JetStream) Enable(acc *broker.Account) error {
-	ja, err := j.open(acc)
+	return j.EnableWith(acc, j.opts.Account)
+}
+
+// EnableWith is Enable with account in place of Options.Account (a reload
+// enables added accounts from the configuration it is about to install).
+func (j *JetStream) EnableWith(acc *broker.Account, account func(name string) (jetstore.Limits, bool)) error {
+	limits, enabled := jetstore.Limits{}, true
+	if account != nil {
+		limits, enabled = account(acc.Name())
+	}
+	if !enabled {
+		return j.refuse(acc)
+	}
+	ja, err := j.open(acc, limits)
 	if err != nil {
 		return err
 	}
@@ -77,7 +104,12 @@ func (j *JetStream) Disable(acc *broker.Account) {
 	j.mu.Lock()
 	ja := j.byAccount[acc]
 	delete(j.byAccount, acc)
+	refusing := j.refusing[acc]
+	delete(j.refusing, acc)
 	j.mu.Unlock()
+	for _, sub := range refusing {
+		sub.Unsubscribe()
+	}
 	if ja != nil {
 		ja.close()
 	}
@@ -89,9 +121,16 @@ func (j *JetStream) Close() {
 	j.mu.Lock()
 	all := j.byAccount
 	j.byAccount = make(map[*broker.Account]*jsAccount)
+	refusing := j.refusing
+	j.refusing = make(map[*broker.Account][]*broker.Subscription)
 	j.mu.Unlock()
 	for _, ja := range all {
 		ja.close()
+	}
+	for _, subs := range refusing {
+		for _, sub := range subs {
+			sub.Unsubscribe()
+		}
 	}
 }
 

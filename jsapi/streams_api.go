@@ -133,6 +133,10 @@ func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
 		resp.Error = jsErrStreamNameMismatch
 		return resp
 	}
+	if e := strictStreamRequest(req.body); e != nil {
+		resp.Error = e
+		return resp
+	}
 	if err := json.Unmarshal(req.body, &cfg); err != nil {
 		resp.Error = errInvalidJSON(err)
 		return resp
@@ -159,7 +163,7 @@ func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
 		st, created, err = ja.store.AddStream(cfg)
 		if err == nil && created {
 			if err = ja.attach(st); err != nil {
-				_ = ja.store.DeleteStream(name)
+				undoCreate(ja.store, st)
 			}
 		}
 		resp.DidCreate = err == nil
@@ -381,4 +385,14 @@ func (api *jsAPI) msgDelete(name string, req apiRequest) any {
 	}
 	resp.Success = true
 	return resp
+}
+
+// undoCreate takes back a stream create whose subscriptions failed. A
+// stream adopted over stored data keeps that data: it is only detached.
+func undoCreate(store *jetstore.Store, st *jetstore.Stream) {
+	if st.Adopted() {
+		_ = store.Detach(st.Name())
+		return
+	}
+	_ = store.DeleteStream(st.Name())
 }

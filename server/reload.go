@@ -5,6 +5,7 @@ import (
 
 	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/jetstore"
 )
 
 // Live reconfiguration: the options in force sit behind the broker's one
@@ -35,7 +36,7 @@ func (s *Server) Reload(newOpts config.Options) error {
 		sec, err = s.broker.PrepareReload(&newOpts)
 	}
 	if err == nil && sec != nil {
-		err = s.enableAddedJetStream(sec)
+		err = s.enableAddedJetStream(sec, &newOpts)
 	}
 	if err != nil {
 		s.log.Error("configuration not reloaded; keeping the one in force", "error", err)
@@ -55,12 +56,13 @@ func (s *Server) Reload(newOpts config.Options) error {
 // when the server runs JetStream (a server not started yet does it in
 // Start). On failure the ones enabled are closed again and nothing is
 // installed.
-func (s *Server) enableAddedJetStream(ch *broker.SecurityChange) error {
+func (s *Server) enableAddedJetStream(ch *broker.SecurityChange, next *config.Options) error {
 	if !s.Options().JetStream || !s.started.Load() {
 		return nil
 	}
+	account := func(name string) (jetstore.Limits, bool) { return jetStreamLimits(next, name) }
 	for i, acc := range ch.Added {
-		if err := s.js.Enable(acc); err != nil {
+		if err := s.js.EnableWith(acc, account); err != nil {
 			for _, done := range ch.Added[:i] {
 				s.js.Disable(done)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/cluster/route"
 	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/jetstore"
 	"github.com/midgemq/midge/jsapi"
 	"github.com/midgemq/midge/logging"
 	"github.com/midgemq/midge/monitor"
@@ -43,6 +44,9 @@ type Server struct {
 	kafka  *kafkaListener      // nil without a Kafka listener
 	routes *route.Manager      // nil without clustering
 	js     *jsapi.JetStream
+	// storeLock keeps other processes out of the store directory while
+	// JetStream runs; nil without JetStream.
+	storeLock *jetstore.DirLock
 
 	mu       sync.Mutex
 	stopping bool
@@ -90,6 +94,9 @@ func New(opts config.Options, log logging.Logger) (*Server, error) {
 		SyncInterval: opts.SyncInterval,
 		BlockSize:    opts.StoreBlockSize,
 		Observer:     s.mon.CommitObserver(),
+		Account:      s.accountJetStream,
+		Pool:         &jetstore.Pool{MaxMemory: opts.JetStreamMaxMemory, MaxFile: opts.JetStreamMaxFile},
+		Domain:       opts.JetStreamDomain,
 	})
 	if err := s.configureProtocols(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -123,7 +130,7 @@ func (s *Server) Start() error {
 	}
 	s.prof = prof
 	if o.JetStream {
-		if err := s.js.EnableAll(); err != nil {
+		if err := s.openJetStream(o.StoreDir); err != nil {
 			s.stopMonitoring()
 			return err
 		}
@@ -131,7 +138,7 @@ func (s *Server) Start() error {
 	addr := net.JoinHostPort(o.Host, strconv.Itoa(max(o.Port, 0)))
 	ln, err := broker.Listen(o.Host, max(o.Port, 0))
 	if err != nil {
-		s.js.Close()
+		s.closeJetStream()
 		s.stopMonitoring()
 		return fmt.Errorf("cannot listen for clients on %s: %w", addr, err)
 	}
@@ -140,8 +147,7 @@ func (s *Server) Start() error {
 	if err := s.startProtocols(); err != nil {
 		_ = ln.Close()
 		s.stopProtocols()
-		s.js.Close()
-		s.closeKafka()
+		s.closeJetStream()
 		s.stopMonitoring()
 		return err
 	}
@@ -149,8 +155,7 @@ func (s *Server) Start() error {
 		_ = ln.Close()
 		s.stopProtocols()
 		s.stopCluster()
-		s.js.Close()
-		s.closeKafka()
+		s.closeJetStream()
 		s.stopMonitoring()
 		return err
 	}
@@ -258,8 +263,7 @@ func (s *Server) Shutdown() {
 		// Streams commit and acknowledge what they hold before the clients
 		// waiting for those acks are closed (with a flush); Kafka clients
 		// get their produce responses before their connections close.
-		s.js.Close()
-		s.closeKafka()
+		s.closeJetStream()
 		s.broker.Shutdown()
 		s.live.Wait()
 		s.stopMonitoring()
@@ -290,3 +294,51 @@ func (s *Server) Accounts() []*broker.Account { return s.broker.Accounts() }
 
 // Stats returns the cumulative counters of all NATS-protocol connections.
 func (s *Server) Stats() broker.Stats { return s.broker.Stats() }
+
+// openJetStream takes the store directory's lock, then opens every
+// account's store: a second process on the same directory stops here.
+func (s *Server) openJetStream(dir string) error {
+	lock, err := jetstore.LockDir(dir)
+	if err != nil {
+		return err
+	}
+	if err := s.js.EnableAll(); err != nil {
+		_ = lock.Unlock()
+		return err
+	}
+	s.storeLock = lock
+	return nil
+}
+
+// closeJetStream closes the stores (which commit and acknowledge what they
+// hold), then the Kafka listener that writes into them, and then releases
+// the store directory.
+func (s *Server) closeJetStream() {
+	s.js.Close()
+	s.closeKafka()
+	if s.storeLock != nil {
+		_ = s.storeLock.Unlock()
+		s.storeLock = nil
+	}
+}
+
+// accountJetStream says whether an account has JetStream, with its limits,
+// from the options in force (config.Options.JetStreamFor).
+func (s *Server) accountJetStream(name string) (jetstore.Limits, bool) {
+	return jetStreamLimits(s.Options(), name)
+}
+
+// jetStreamLimits turns an account's JetStream options into store limits.
+func jetStreamLimits(o *config.Options, name string) (jetstore.Limits, bool) {
+	js, ok := o.JetStreamFor(name)
+	return jetstore.Limits{
+		MaxMemory:            js.MaxMemory,
+		MaxFile:              js.MaxStore,
+		MaxStreams:           js.MaxStreams,
+		MaxConsumers:         js.MaxConsumers,
+		MaxAckPending:        js.MaxAckPending,
+		MemoryMaxStreamBytes: js.MemoryMaxStreamBytes,
+		FileMaxStreamBytes:   js.StoreMaxStreamBytes,
+		MaxBytesRequired:     js.MaxBytesRequired,
+	}, ok
+}
