@@ -12,6 +12,9 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	if st.cfg.Sealed {
 		return PublishResult{Err: ErrStreamSealed}
 	}
+	if m.Origin == nil && !m.internal {
+		m.Subject = st.features.storedSubject(m.Subject)
+	}
 	if m.Options != nil {
 		dup, err := st.checkOptionsLocked(m, now)
 		if err != nil {
@@ -24,11 +27,28 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	if err := st.checkLimitsLocked(m); err != nil {
 		return PublishResult{Err: err}
 	}
+	var total string
+	if st.cfg.AllowMsgCounter && m.Origin == nil {
+		var err error
+		if total, err = st.countLocked(m); err != nil {
+			return PublishResult{Err: err}
+		}
+	}
 
 	seq := st.state.last + 1
 	ts := now.UnixNano()
+	if o := m.Origin; o != nil && o.Mirror {
+		if o.Seq <= st.state.last {
+			return PublishResult{Seq: o.Seq, Duplicate: true} // copied before
+		}
+		seq, ts = o.Seq, o.Time
+	}
+	var prev uint64
+	if st.features.republish {
+		prev = st.subj.lastMatching(m.Subject)
+	}
 	rlen := msgRecordLen(m.Subject, m.Header, m.Data)
-	tail, err := st.tailLocked(rlen)
+	tail, err := st.tailForLocked(rlen, seq)
 	if err != nil {
 		st.failLocked(err)
 		return PublishResult{Err: errStorage(err)}
@@ -36,6 +56,7 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	off := tail.size
 	tail.commitBuf(appendMsgRecord(tail.room(rlen, st.store.opts.BlockSize), seq, ts, m.Subject, m.Header, m.Data))
 	st.addEntryLocked(tail, off, seq, []byte(m.Subject), m.Header, m.Data)
+	st.noteStoredLocked(m, seq, ts)
 	o := m.Options
 	if o != nil && o.MsgID != "" {
 		st.lastID = o.MsgID
@@ -55,7 +76,11 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 		// Nobody will ever acknowledge it: stored, acknowledged, gone.
 		st.deleteLocked(seq)
 	}
-	return PublishResult{Seq: seq}
+	res := PublishResult{Seq: seq, Counter: total}
+	if st.features.republish {
+		res.Subject, res.Time, res.PrevSubjectSeq = m.Subject, ts, prev
+	}
+	return res
 }
 
 // checkLimitsLocked refuses a message that a limit with discard new, or the
@@ -133,16 +158,23 @@ func (st *Stream) rollupAllLocked(keep uint64) {
 // tailLocked returns the block a record of n bytes goes to, starting a new
 // block when the current one is full.
 func (st *Stream) tailLocked(n int) (*block, error) {
+	return st.tailForLocked(n, st.state.last+1)
+}
+
+// tailForLocked is tailLocked for a record of sequence seq, which a mirror
+// may place past a gap: a wide gap starts a new block, so that the block's
+// entries do not fill it one by one.
+func (st *Stream) tailForLocked(n int, seq uint64) (*block, error) {
 	tail := st.blocks[len(st.blocks)-1]
-	if tail.size == 0 || tail.size+int64(n) <= st.store.opts.BlockSize {
+	wide := tail.hasMsgs() && seq > tail.last()+maxGapInBlock
+	if !wide && (tail.size == 0 || tail.size+int64(n) <= st.store.opts.BlockSize) {
 		return tail, nil
 	}
-	b, err := st.newBlockLocked()
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
+	return st.newBlockLocked()
 }
+
+// maxGapInBlock is the widest run of unused sequences a block indexes.
+const maxGapInBlock = 4096
 
 // newBlockLocked appends an empty block (and its file) to the log.
 func (st *Stream) newBlockLocked() (*block, error) {

@@ -63,12 +63,13 @@ type StreamConfig struct {
 	FirstSeq             uint64            `json:"first_seq,omitempty"`
 	Placement            *Placement        `json:"placement,omitempty"`
 
-	// Features midge does not have. They are decoded so that a request
-	// using them is refused with a clear error instead of silently ignored.
-	Mirror           json.RawMessage `json:"mirror,omitempty"`
-	Sources          json.RawMessage `json:"sources,omitempty"`
-	SubjectTransform json.RawMessage `json:"subject_transform,omitempty"`
-	RePublish        json.RawMessage `json:"republish,omitempty"`
+	SubjectDeleteMarkerTTL time.Duration           `json:"subject_delete_marker_ttl,omitempty"`
+	AllowMsgCounter        bool                    `json:"allow_msg_counter,omitempty"`
+	AllowAtomicPublish     bool                    `json:"allow_atomic,omitempty"`
+	Mirror                 *StreamSource           `json:"mirror,omitempty"`
+	Sources                []*StreamSource         `json:"sources,omitempty"`
+	SubjectTransform       *SubjectTransformConfig `json:"subject_transform,omitempty"`
+	RePublish              *RePublish              `json:"republish,omitempty"`
 }
 
 // ConsumerLimits are defaults for the stream's consumers.
@@ -98,15 +99,10 @@ func (c StreamConfig) normalize(reserved []string) (StreamConfig, error) {
 	if !ValidName(c.Name) {
 		return c, errStreamConfig("invalid stream name %q", c.Name)
 	}
-	if len(c.Mirror) > 0 && string(c.Mirror) != "null" ||
-		len(c.Sources) > 0 && string(c.Sources) != "null" {
-		return c, errStreamConfig("stream mirrors and sources are not supported")
+	if err := c.checkFeatures(); err != nil {
+		return c, err
 	}
-	if len(c.SubjectTransform) > 0 && string(c.SubjectTransform) != "null" ||
-		len(c.RePublish) > 0 && string(c.RePublish) != "null" {
-		return c, errStreamConfig("stream subject transforms and republish are not supported")
-	}
-	if len(c.Subjects) == 0 {
+	if len(c.Subjects) == 0 && c.Mirror == nil && len(c.Sources) == 0 {
 		c.Subjects = []string{c.Name}
 	}
 	if err := validateSubjects(c.Subjects, c.NoAck, reserved); err != nil {
@@ -122,7 +118,7 @@ func (c StreamConfig) normalize(reserved []string) (StreamConfig, error) {
 	if c.Duplicates < 0 {
 		return c, errStreamConfig("duplicates window can not be negative")
 	}
-	if c.Duplicates == 0 {
+	if c.Duplicates == 0 && c.Mirror == nil && len(c.Sources) == 0 {
 		c.Duplicates = DefaultDuplicateWindow
 		if c.MaxAge > 0 && c.MaxAge < c.Duplicates {
 			c.Duplicates = c.MaxAge
@@ -145,6 +141,7 @@ func (c StreamConfig) normalize(reserved []string) (StreamConfig, error) {
 	if c.DiscardNewPerSubject && (c.Discard != DiscardNew || c.MaxMsgsPerSubject <= 0) {
 		return c, errStreamConfig("discard new per subject requires discard new policy and max msgs per subject to be set")
 	}
+	c.Metadata = withoutServerKeys(c.Metadata)
 	return c, nil
 }
 
@@ -239,7 +236,7 @@ func (c StreamConfig) CheckUpdate(next StreamConfig) error {
 	case next.FirstSeq != c.FirstSeq && next.FirstSeq != 0:
 		return errStreamConfig("stream configuration update can not change first sequence")
 	}
-	return nil
+	return c.checkMirrorUpdate(&next)
 }
 
 // Equal reports whether two normalised configurations are the same for the

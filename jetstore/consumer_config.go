@@ -85,6 +85,7 @@ func (c *ConsumerConfig) filters() []string {
 
 // normalizeConsumer fills defaults and validates cfg for stream scfg.
 func normalizeConsumer(cfg ConsumerConfig, scfg *StreamConfig) (ConsumerConfig, error) {
+	cfg.Metadata = withoutServerKeys(cfg.Metadata)
 	if cfg.Durable != "" && !ValidName(cfg.Durable) {
 		return cfg, errConsumerConfig("durable name can not contain '.', '*', '>'")
 	}
@@ -198,7 +199,7 @@ func (cfg *ConsumerConfig) normalizeFilters(scfg *StreamConfig) error {
 				return ErrOverlappingFilters
 			}
 		}
-		if !slices.ContainsFunc(scfg.Subjects, func(s string) bool { return sublist.SubjectsCollide(s, f) }) {
+		if scfg.storesOwnSubjects() && !slices.ContainsFunc(scfg.Subjects, func(s string) bool { return sublist.SubjectsCollide(s, f) }) {
 			return errConsumerConfig("consumer filter subject is not a valid subset of the interest subjects")
 		}
 	}

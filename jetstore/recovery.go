@@ -57,6 +57,7 @@ func (st *Stream) resetIndexesLocked() {
 	st.subj = newSubjectIndex()
 	st.state = counters{}
 	st.dedup = dedupIndex{}
+	st.features.resetStored()
 	st.lastID = ""
 	st.dedupSince = st.store.now().Add(-st.cfg.Duplicates).UnixNano()
 	st.pendingDel = nil
@@ -216,6 +217,7 @@ func nextValidRecord(data []byte, off int) int {
 // window and the id of the newest message that had one. Recovery calls it
 // in sequence (and so time) order while it reads the records anyway.
 func (st *Stream) noteRecoveredLocked(seq uint64, ts int64, header []byte) {
+	st.noteRecoveredFeaturesLocked(seq, ts, header)
 	idOf := st.store.opts.MessageID
 	if len(header) == 0 || idOf == nil {
 		return

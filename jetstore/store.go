@@ -69,6 +69,10 @@ type Options struct {
 	// start empty after a restart. The store keeps headers as opaque bytes;
 	// only the protocol that wrote them knows how to read them.
 	MessageID func(header []byte) []byte
+
+	// Headers reads the stored headers the stream features act on (TTLs,
+	// sources) and writes delete markers.
+	Headers Headers
 }
 
 // CommitObserver receives one call per group commit, on the stream's
@@ -295,7 +299,7 @@ func (s *Store) syncLoop() {
 }
 
 func newStream(s *Store, cfg StreamConfig, sto storage, created time.Time) *Stream {
-	return &Stream{
+	st := &Stream{
 		store:   s,
 		storage: sto,
 		name:    cfg.Name,
@@ -307,6 +311,8 @@ func newStream(s *Store, cfg StreamConfig, sto storage, created time.Time) *Stre
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	st.features.configure(&cfg)
+	return st
 }
 
 // createStream records a new stream and makes its first block.
@@ -456,6 +462,7 @@ func (st *Stream) update(cfg StreamConfig) error {
 		return errStorage(err)
 	}
 	st.cfg = cfg
+	st.features.configure(&cfg)
 	st.enforceAllLimitsLocked()
 	st.scheduleExpiryLocked()
 	st.mu.Unlock()

@@ -101,6 +101,7 @@ type Stream struct {
 	failed   error      // set by a failed write or sync; see commit.go
 	failedAt time.Time
 	expiry   *time.Timer
+	features streamFeatures
 
 	writeMu sync.Mutex // one writer of the files at a time
 
@@ -256,7 +257,15 @@ func (st *Stream) getPtrLocked(seq uint64) (*StoredMsg, error) {
 // getLocked reads one message. It returns a value so that the consumers'
 // delivery loop reads without an allocation per message.
 func (st *Stream) getLocked(seq uint64) (StoredMsg, error) {
-	if seq == 0 || seq > st.committed {
+	if seq > st.committed {
+		return StoredMsg{}, ErrNoMessageFound
+	}
+	return st.readLocked(seq)
+}
+
+// readLocked reads one message, durable or not (the committer's view).
+func (st *Stream) readLocked(seq uint64) (StoredMsg, error) {
+	if seq == 0 {
 		return StoredMsg{}, ErrNoMessageFound
 	}
 	b := st.blockFor(seq)

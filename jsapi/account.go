@@ -38,6 +38,8 @@ type jsStream struct {
 	ackLine  []byte      // scratch for ack JSON; only the stream's committer uses it
 	noAck    atomic.Bool // the stream's no_ack: publishes get no ack
 	subs     []*broker.Subscription
+	// republish is the stream's republish directive, nil without one.
+	republish atomic.Pointer[republisher]
 }
 
 // open opens the store of an account and subscribes its API.
@@ -55,6 +57,7 @@ func (j *JetStream) open(acc *broker.Account) (*jsAccount, error) {
 		ConsumerRemoved: ja.consumerRemoved,
 		Observer:        j.opts.Observer,
 		MessageID:       storedMsgID,
+		Headers:         storeHeaders{},
 		// A stream capturing the API with acks would answer requests.
 		ReservedSubjects: []string{jsAPIPrefix + ">"},
 	})
@@ -90,7 +93,9 @@ func (ja *jsAccount) close() {
 func (ja *jsAccount) attach(st *jetstore.Stream) error {
 	name, _ := json.Marshal(st.Name())
 	js := &jsStream{st: ja.store, stream: st, nameJSON: name, ackPub: ja.acc.NewPublisher()}
-	js.noAck.Store(st.Config().NoAck)
+	cfg := st.Config()
+	js.noAck.Store(cfg.NoAck)
+	js.republish.Store(newRepublisher(ja.acc, &cfg))
 	if err := ja.subscribeStream(js); err != nil {
 		return err
 	}
@@ -154,7 +159,9 @@ func (ja *jsAccount) resubscribe(name string) error {
 		return nil
 	}
 	ja.unsubscribeStream(js)
-	js.noAck.Store(js.stream.Config().NoAck)
+	cfg := js.stream.Config()
+	js.noAck.Store(cfg.NoAck)
+	js.republish.Store(newRepublisher(ja.acc, &cfg))
 	return ja.subscribeStream(js)
 }
 
@@ -193,7 +200,13 @@ func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
 // with one wake-up per receiving connection.
 func (ja *jsAccount) sendPubAcks(st *jetstore.Stream, msgs []*jetstore.InMsg, results []jetstore.PublishResult) {
 	js := ja.lookup(st.Name())
-	if js == nil || js.noAck.Load() {
+	if js == nil {
+		return
+	}
+	if rp := js.republish.Load(); rp != nil {
+		rp.send(msgs, results)
+	}
+	if js.noAck.Load() {
 		return
 	}
 	for i, m := range msgs {
@@ -218,6 +231,10 @@ func (js *jsStream) ackJSON(ack jetstore.PublishResult) []byte {
 	body = strconv.AppendUint(body, ack.Seq, 10)
 	if ack.Duplicate {
 		body = append(body, `,"duplicate":true`...)
+	}
+	if ack.Counter != "" {
+		body = append(body, `,"val":`...)
+		body = strconv.AppendQuote(body, ack.Counter)
 	}
 	body = append(body, '}')
 	js.ackLine = body

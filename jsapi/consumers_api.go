@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
 )
 
@@ -107,7 +108,7 @@ func (api *jsAPI) consumerCreate(stream, name, filter string, legacyDurable bool
 		resp.Error = toAPIError(err)
 		return resp
 	}
-	info := c.Info()
+	info := consumerInfo(c)
 	resp.ConsumerInfo = &info
 	return resp
 }
@@ -131,7 +132,7 @@ func (api *jsAPI) consumerInfo(stream, name string) any {
 		resp.Error = e
 		return resp
 	}
-	info := c.Info()
+	info := consumerInfo(c)
 	resp.ConsumerInfo = &info
 	return resp
 }
@@ -188,8 +189,16 @@ func (api *jsAPI) consumerList(stream string, req apiRequest) any {
 	}
 	resp.Total, resp.Offset = len(all), offset
 	for _, c := range page {
-		info := c.Info()
+		info := consumerInfo(c)
 		resp.Consumers = append(resp.Consumers, &info)
 	}
 	return resp
+}
+
+// consumerInfo is a consumer's info as clients receive it: with the
+// server's keys in its metadata.
+func consumerInfo(c *jetstore.Consumer) jetstore.ConsumerInfo {
+	info := c.Info()
+	info.Config.Metadata = jetstore.WithServerMetadata(info.Config.Metadata, info.Config.RequiredLevel(), jsAPILevel, broker.ProtocolVersion)
+	return info
 }

@@ -79,6 +79,36 @@ var (
 	jsErrConsumerExists       = &apiError{400, 10148, "consumer already exists"}
 	jsErrConsumerDoesNotExist = &apiError{400, 10149, "consumer does not exist"}
 	jsErrMsgTTLDisabled       = &apiError{400, 10166, "per-message TTL is disabled"}
+
+	// Stream features: mirrors, sources, transforms, TTLs, counters, batches.
+	jsErrMirrorSetup               = &apiError{500, 10029, "%s"}
+	jsErrMirrorWithSources         = &apiError{400, 10031, "stream mirrors can not also contain other sources"}
+	jsErrMirrorWithStartSeqAndTime = &apiError{400, 10032, "stream mirrors can not have both start seq and start time configured"}
+	jsErrMirrorWithSubjects        = &apiError{400, 10034, "stream mirrors can not contain subjects"}
+	jsErrMirrorWithFirstSeq        = &apiError{400, 10143, "stream mirrors can not have first sequence configured"}
+	jsErrMirrorNotUpdatable        = &apiError{400, 10055, "stream mirror configuration can not be updated"}
+	jsErrSourceDuplicate           = &apiError{400, 10140, "duplicate source configuration detected"}
+	jsErrSourceInvalidStreamName   = &apiError{400, 10141, "sourced stream name is invalid"}
+	jsErrMirrorInvalidStreamName   = &apiError{400, 10142, "mirrored stream name is invalid"}
+	jsErrSourceMultipleFilters     = &apiError{400, 10144, "source with multiple subject transforms cannot also have a single subject filter"}
+	jsErrSourceTransformSource     = &apiError{400, 10145, "source transform source: %v"}
+	jsErrSourceTransform           = &apiError{400, 10146, "source transform: %v"}
+	jsErrSourceOverlappingFilters  = &apiError{400, 10147, "source filters can not overlap"}
+	jsErrMirrorMultipleFilters     = &apiError{400, 10150, "mirror with multiple subject transforms cannot also have a single subject filter"}
+	jsErrMirrorTransformSource     = &apiError{400, 10151, "mirror transform source: %v"}
+	jsErrMirrorOverlappingFilters  = &apiError{400, 10152, "mirror subject filters can not overlap"}
+	jsErrMirrorTransform           = &apiError{400, 10154, "mirror transform: %v"}
+	jsErrStreamTransformSource     = &apiError{400, 10155, "stream transform source: %v"}
+	jsErrStreamTransform           = &apiError{400, 10156, "stream transform: %v"}
+	jsErrMsgTTLInvalid             = &apiError{400, 10165, "invalid per-message TTL"}
+	jsErrIncrDisabled              = &apiError{400, 10168, "message counters is disabled"}
+	jsErrIncrMissing               = &apiError{400, 10169, "message counter increment is missing"}
+	jsErrIncrPayload               = &apiError{400, 10170, "message counter has payload"}
+	jsErrIncrInvalid               = &apiError{400, 10171, "message counter increment is invalid"}
+	jsErrCounterBroken             = &apiError{400, 10172, "message counter is broken"}
+	jsErrMirrorWithCounters        = &apiError{400, 10173, "stream mirrors can not also calculate counters"}
+	jsErrMirrorWithAtomicPublish   = &apiError{400, 10198, "stream mirrors can not also use atomic publishing"}
+	jsErrSourceHeaderNotAllowed    = &apiError{400, 10227, "message stream source header is not allowed"}
 )
 
 // storeErrors maps the store's sentinel errors onto the table.
@@ -118,6 +148,35 @@ var storeErrors = map[error]*apiError{
 	jetstore.ErrFlowControlNeedsHB:    jsErrFlowControlNeedsHB,
 	jetstore.ErrHeartbeatTooSmall:     jsErrHeartbeatTooSmall,
 	jetstore.ErrPushWithMaxWaiting:    jsErrPushWithMaxWaiting,
+
+	jetstore.ErrMirrorWithSources:         jsErrMirrorWithSources,
+	jetstore.ErrMirrorWithStartSeqAndTime: jsErrMirrorWithStartSeqAndTime,
+	jetstore.ErrMirrorWithSubjects:        jsErrMirrorWithSubjects,
+	jetstore.ErrMirrorWithFirstSeq:        jsErrMirrorWithFirstSeq,
+	jetstore.ErrMirrorNotUpdatable:        jsErrMirrorNotUpdatable,
+	jetstore.ErrSourceDuplicate:           jsErrSourceDuplicate,
+	jetstore.ErrSourceInvalidStreamName:   jsErrSourceInvalidStreamName,
+	jetstore.ErrMirrorInvalidStreamName:   jsErrMirrorInvalidStreamName,
+	jetstore.ErrSourceMultipleFilters:     jsErrSourceMultipleFilters,
+	jetstore.ErrSourceOverlappingFilters:  jsErrSourceOverlappingFilters,
+	jetstore.ErrMirrorMultipleFilters:     jsErrMirrorMultipleFilters,
+	jetstore.ErrMirrorOverlappingFilters:  jsErrMirrorOverlappingFilters,
+	jetstore.ErrMirrorWithCounters:        jsErrMirrorWithCounters,
+	jetstore.ErrMirrorWithAtomicPublish:   jsErrMirrorWithAtomicPublish,
+	jetstore.ErrMsgTTLInvalid:             jsErrMsgTTLInvalid,
+	jetstore.ErrIncrDisabled:              jsErrIncrDisabled,
+	jetstore.ErrIncrMissing:               jsErrIncrMissing,
+	jetstore.ErrIncrPayload:               jsErrIncrPayload,
+	jetstore.ErrIncrInvalid:               jsErrIncrInvalid,
+	jetstore.ErrCounterBroken:             jsErrCounterBroken,
+}
+
+// transformErrors are the entries for an invalid transform, by whose it
+// is and whether its source (or filter) is at fault.
+var transformErrors = map[jetstore.TransformOf][2]*apiError{
+	jetstore.TransformOfStream: {jsErrStreamTransform, jsErrStreamTransformSource},
+	jetstore.TransformOfMirror: {jsErrMirrorTransform, jsErrMirrorTransformSource},
+	jetstore.TransformOfSource: {jsErrSourceTransform, jsErrSourceTransformSource},
 }
 
 // toAPIError converts any failure into the error object clients get: an
@@ -140,8 +199,15 @@ func toAPIError(err error) *apiError {
 		lastID      *jetstore.WrongLastMsgIDError
 		rollup      *jetstore.InvalidRollupError
 		storage     *jetstore.StorageError
+		tr          *jetstore.TransformError
 	)
 	switch {
+	case errors.As(err, &tr):
+		pair := transformErrors[tr.Of]
+		if tr.Source {
+			return pair[1].with(tr.Err)
+		}
+		return pair[0].with(tr.Err)
 	case errors.As(err, &streamCfg):
 		return jsErrStreamConfig.with(streamCfg.Reason)
 	case errors.As(err, &consumerCfg):

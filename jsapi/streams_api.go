@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
 	"github.com/midgemq/midge/sublist"
 )
@@ -113,8 +114,10 @@ func (api *jsAPI) streamRequest(tokens []string, req apiRequest) any {
 func (ja *jsAccount) info(st *jetstore.Stream, subjectsFilter string, deletedDetails bool) *streamInfo {
 	state := st.State(subjectsFilter, deletedDetails)
 	state.Consumers = st.NumConsumers()
+	cfg := st.Config()
+	cfg.Metadata = jetstore.WithServerMetadata(cfg.Metadata, cfg.RequiredLevel(), jsAPILevel, broker.ProtocolVersion)
 	return &streamInfo{
-		Config:  st.Config(),
+		Config:  cfg,
 		Created: st.Created(),
 		State:   state,
 		Cluster: &clusterInfo{Leader: ja.js.broker.Name()},
