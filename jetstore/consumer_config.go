@@ -140,6 +140,9 @@ func normalizeConsumer(cfg ConsumerConfig, scfg *StreamConfig) (ConsumerConfig, 
 			cfg.InactiveThreshold = l
 		}
 	}
+	if err := cfg.normalizeFeatures(); err != nil {
+		return cfg, err
+	}
 	return cfg, cfg.checkWorkQueue(scfg)
 }
 

@@ -36,6 +36,8 @@ var jsAPISubjects = []string{
 	"$JS.API.CONSUMER.DELETE.>",
 	"$JS.API.CONSUMER.NAMES.>",
 	"$JS.API.CONSUMER.LIST.>",
+	"$JS.API.CONSUMER.PAUSE.>",
+	"$JS.API.CONSUMER.UNPIN.>",
 }
 
 type jsAPI struct {

@@ -65,6 +65,10 @@ func (api *jsAPI) consumerRequest(tokens []string, req apiRequest) any {
 		return api.consumerNames(tokens[1], req)
 	case len(tokens) == 2 && tokens[0] == "LIST":
 		return api.consumerList(tokens[1], req)
+	case len(tokens) == 3 && tokens[0] == "PAUSE":
+		return api.consumerPause(tokens[1], tokens[2], req)
+	case len(tokens) == 3 && tokens[0] == "UNPIN":
+		return api.consumerUnpin(tokens[1], tokens[2], req)
 	}
 	return nil
 }

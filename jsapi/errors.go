@@ -109,6 +109,14 @@ var (
 	jsErrMirrorWithCounters        = &apiError{400, 10173, "stream mirrors can not also calculate counters"}
 	jsErrMirrorWithAtomicPublish   = &apiError{400, 10198, "stream mirrors can not also use atomic publishing"}
 	jsErrSourceHeaderNotAllowed    = &apiError{400, 10227, "message stream source header is not allowed"}
+	jsErrPullWithRateLimit         = &apiError{400, 10086, "consumer in pull mode can not have rate limit set"}
+	jsErrPriorityPolicyNoGroup     = &apiError{400, 10159, "Setting PriorityPolicy requires at least one PriorityGroup to be set"}
+	jsErrInvalidPriorityGroup      = &apiError{400, 10160, "Provided priority group does not exist for this consumer"}
+	jsErrEmptyGroupName            = &apiError{400, 10161, "Group name cannot be an empty string"}
+	jsErrInvalidGroupName          = &apiError{400, 10162, "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters"}
+	jsErrPushWithPriorityGroup     = &apiError{400, 10178, "priority groups can not be used with push consumers"}
+	jsErrPriorityGroupWithoutPol   = &apiError{400, 10196, "consumer can not have priority groups when policy is none"}
+	jsErrPinnedTimeoutWithoutPol   = &apiError{400, 10197, "PinnedTTL cannot be set when PriorityPolicy is none"}
 )
 
 // storeErrors maps the store's sentinel errors onto the table.
@@ -169,6 +177,15 @@ var storeErrors = map[error]*apiError{
 	jetstore.ErrIncrPayload:               jsErrIncrPayload,
 	jetstore.ErrIncrInvalid:               jsErrIncrInvalid,
 	jetstore.ErrCounterBroken:             jsErrCounterBroken,
+	jetstore.ErrPullWithRateLimit:         jsErrPullWithRateLimit,
+	jetstore.ErrPriorityPolicyNoGroup:     jsErrPriorityPolicyNoGroup,
+	jetstore.ErrInvalidPriorityGroup:      jsErrInvalidPriorityGroup,
+	jetstore.ErrEmptyGroupName:            jsErrEmptyGroupName,
+	jetstore.ErrInvalidGroupName:          jsErrInvalidGroupName,
+	jetstore.ErrPushWithPriorityGroup:     jsErrPushWithPriorityGroup,
+	jetstore.ErrPriorityGroupWithoutPol:   jsErrPriorityGroupWithoutPol,
+	jetstore.ErrPinnedTimeoutWithoutPol:   jsErrPinnedTimeoutWithoutPol,
+	jetstore.ErrInvalidPriorityPolicy:     jsErrInvalidJSON.with("unknown priority policy"),
 }
 
 // transformErrors are the entries for an invalid transform, by whose it
