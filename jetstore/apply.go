@@ -12,7 +12,13 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	if st.cfg.Sealed {
 		return PublishResult{Err: ErrStreamSealed}
 	}
-	if m.Origin == nil && !m.internal {
+	if err := st.checkOriginLocked(m); err != nil {
+		return PublishResult{Err: err}
+	}
+	if dup, ok := st.copiedBeforeLocked(m); ok {
+		return PublishResult{Seq: dup, Duplicate: true}
+	}
+	if !m.internal && (m.Origin == nil || !m.Origin.Mirror) {
 		m.Subject = st.features.storedSubject(m.Subject)
 	}
 	if m.Options != nil {
@@ -38,9 +44,6 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	seq := st.state.last + 1
 	ts := now.UnixNano()
 	if o := m.Origin; o != nil && o.Mirror {
-		if o.Seq <= st.state.last {
-			return PublishResult{Seq: o.Seq, Duplicate: true} // copied before
-		}
 		seq, ts = o.Seq, o.Time
 	}
 	var prev uint64
@@ -188,5 +191,6 @@ func (st *Stream) newBlockLocked() (*block, error) {
 	b.cache.Store(&empty)
 	st.nextID++
 	st.blocks = append(st.blocks, b)
+	st.startBlockLocked(b)
 	return b, nil
 }

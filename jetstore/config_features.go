@@ -1,6 +1,7 @@
 package jetstore
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"strconv"
@@ -340,11 +341,15 @@ func WithServerMetadata(m map[string]string, required, level int, version string
 }
 
 // shortHash is a short, stable name for a string (an API prefix).
-func shortHash(s string) string {
-	var h uint64 = 14695981039346656037
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
+func shortHash(s string) string { return hashName(s) }
+
+// hashName is the 8 character hash the reference server names things by.
+func hashName(s string) string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	sum := sha256.Sum256([]byte(s))
+	out := make([]byte, 8)
+	for i := range out {
+		out[i] = digits[int(sum[i])%len(digits)]
 	}
-	return strconv.FormatUint(h, 36)
+	return string(out)
 }

@@ -24,6 +24,10 @@ var (
 	ErrSourceOverlappingFilters  = errors.New("source filters can not overlap")
 )
 
+// ErrSourceHeaderNotAllowed: only copied messages may carry the header
+// that says where they were copied from.
+var ErrSourceHeaderNotAllowed = errors.New("message stream source header is not allowed")
+
 // ErrMsgTTLInvalid: a TTL that is neither "never" nor at least a second.
 var ErrMsgTTLInvalid = errors.New("invalid per-message TTL")
 

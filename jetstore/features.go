@@ -15,9 +15,8 @@ type streamFeatures struct {
 	sdmTTL    int64                // subject delete marker TTL, ns; 0: none
 	ttl       ttlIndex             // messages with a TTL, by expiry
 	timerDue  int64                // when the expiry timer fires (unix ns); 0: stopped
-	// sources is how far each source (by StreamSource.Key) was copied: the
-	// origin sequence of its last stored message.
-	sources map[string]uint64
+	// sources is how far each source (by StreamSource.Key) was copied.
+	sources map[string]sourcePos
 }
 
 // Headers reads and writes the few stored headers the store acts on; the
@@ -34,8 +33,14 @@ type Headers interface {
 	// message was removed for reason, expiring itself after ttl.
 	DeleteMarker(reason string, ttl time.Duration) []byte
 	// SourcePosition reads, from a message copied from a source, the key of
-	// the source and the message's sequence there.
-	SourcePosition(header []byte) (key string, seq uint64, ok bool)
+	// the source, the message's sequence there and the origin's identity.
+	SourcePosition(header []byte) (key string, seq uint64, ident string, ok bool)
+	// Sourced is the header a message copied from a source is stored with
+	// (its original header plus where it came from: the source's key, the
+	// origin sequence and subject, the origin's identity), and what of the
+	// original header the stream acts on (its deduplication id, its TTL);
+	// header is not modified.
+	Sourced(header []byte, key string, seq uint64, subject, ident string) ([]byte, *PublishOptions)
 }
 
 // Reasons for a delete marker.
@@ -49,8 +54,10 @@ type Origin struct {
 	Seq    uint64
 	Time   int64
 	// Source is the key of the source (StreamSource.Key) whose position
-	// becomes Seq once the message is stored.
+	// becomes Seq once the message is stored; Ident is the identity of the
+	// origin stream (Stream.Identity).
 	Source string
+	Ident  string
 }
 
 // configure compiles what the configuration asks for (stream lock held,
@@ -75,13 +82,26 @@ func (f *streamFeatures) storedSubject(subject string) string {
 	return subject
 }
 
-// noteSource records that a source was copied up to seq.
-func (f *streamFeatures) noteSource(key string, seq uint64) {
+// sourcePos is how far a source was copied: the origin sequence of its
+// last stored message, and the identity of the origin stream it came
+// from (so that a re-created origin is copied again from its start).
+type sourcePos struct {
+	seq   uint64
+	ident string
+}
+
+// noteSource records that a source was copied up to seq of the origin
+// with identity ident. A new identity replaces the position.
+func (f *streamFeatures) noteSource(key string, seq uint64, ident string) {
 	if f.sources == nil {
-		f.sources = make(map[string]uint64)
+		f.sources = make(map[string]sourcePos)
 	}
-	if seq > f.sources[key] {
-		f.sources[key] = seq
+	p, ok := f.sources[key]
+	if !ok || ident != "" && p.ident != "" && ident != p.ident || seq > p.seq {
+		if ident == "" {
+			ident = p.ident
+		}
+		f.sources[key] = sourcePos{seq: seq, ident: ident}
 	}
 }
 
@@ -95,7 +115,7 @@ func (st *Stream) noteStoredLocked(m *InMsg, seq uint64, ts int64) {
 		}
 	}
 	if o := m.Origin; o != nil && o.Source != "" {
-		st.features.noteSource(o.Source, o.Seq)
+		st.features.noteSource(o.Source, o.Seq, o.Ident)
 	}
 }
 
@@ -126,7 +146,7 @@ func (st *Stream) noteRecoveredFeaturesLocked(seq uint64, ts int64, header []byt
 	if ttl, ok := h.MessageTTL(header); ok {
 		st.features.ttl.add(seq, ts, st.effectiveTTL(ttl))
 	}
-	if key, sseq, ok := h.SourcePosition(header); ok {
-		st.features.noteSource(key, sseq)
+	if key, sseq, ident, ok := h.SourcePosition(header); ok {
+		st.features.noteSource(key, sseq, ident)
 	}
 }

@@ -69,6 +69,9 @@ type PublishOptions struct {
 	// RollupValue is what was asked for when Rollup is RollupInvalid.
 	Rollup      RollupKind
 	RollupValue string
+	// HasSourceHeader: the publisher sent the header that marks messages
+	// copied from a source, which only copies may carry.
+	HasSourceHeader bool
 	// Incr, on a counter stream, adds to the subject's total; IncrInvalid:
 	// what was sent is not an integer. HasIncr: the publisher sent one.
 	HasIncr     bool
@@ -164,7 +167,7 @@ func (st *Stream) checkOptionsLocked(m *InMsg, now time.Time) (dup uint64, err e
 	if o.HasExpectedStream && o.ExpectedStream != st.cfg.Name {
 		return 0, ErrExpectedStream
 	}
-	if o.HasTTL && !st.cfg.AllowMsgTTL {
+	if o.HasTTL && !st.cfg.AllowMsgTTL && m.Origin == nil {
 		return 0, ErrMsgTTLDisabled
 	}
 	if e := o.ExpectedLastSubjectSeq; e.Set {
@@ -186,6 +189,9 @@ func (st *Stream) checkOptionsLocked(m *InMsg, now time.Time) (dup uint64, err e
 		if st.state.last != e.Seq {
 			return 0, &WrongLastSeqError{Last: st.state.last}
 		}
+	}
+	if o.HasSourceHeader && m.Origin == nil {
+		return 0, ErrSourceHeaderNotAllowed
 	}
 	if o.MsgID != "" {
 		window := int64(st.cfg.Duplicates)

@@ -54,7 +54,8 @@ type record struct {
 	subject []byte
 	header  []byte
 	data    []byte
-	ranges  []seqRange // kindDelete
+	ranges  []seqRange           // kindDelete
+	sources map[string]sourcePos // kindSources (source_state.go)
 }
 
 type seqRange struct{ first, last uint64 }
@@ -131,6 +132,8 @@ func decodeRecord(b []byte) (record, int, error) {
 		err = r.decodeMsg(body)
 	case kindDelete:
 		err = r.decodeDelete(body)
+	case kindSources:
+		err = r.decodeSources(body)
 	case kindFloor:
 		if len(body) != 8 {
 			err = errCorruptRecord

@@ -27,6 +27,9 @@ func (f *fileStorage) load(st *Stream) error {
 		return err
 	}
 	st.resetIndexesLocked()
+	// The index lists live messages only: the positions of sources whose
+	// messages were removed come from the file of the same clean stop.
+	f.loadSourcePositions(st)
 	if err := f.loadIndex(st, ids); err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			st.store.log.Warn("index file unusable; rebuilding from blocks", "stream", st.name, "error", err)
@@ -173,6 +176,10 @@ func (st *Stream) applyRecoveredLocked(b *block, off int, r record) {
 				st.removeLocked(seq)
 			}
 		}
+	case kindSources:
+		for k, p := range r.sources {
+			st.features.noteSource(k, p.seq, p.ident)
+		}
 	case kindFloor:
 		if r.seq > 0 {
 			st.state.last = max(st.state.last, r.seq-1)
@@ -203,7 +210,7 @@ func nextValidRecord(data []byte, off int) int {
 		if n < 1+recordCRCLen || i+4+n > len(data) {
 			continue
 		}
-		if k := data[i+4]; k != kindMsg && k != kindDelete && k != kindFloor {
+		if k := data[i+4]; k != kindMsg && k != kindDelete && k != kindFloor && k != kindSources {
 			continue
 		}
 		if _, _, err := decodeRecord(data[i:]); err == nil {

@@ -73,6 +73,9 @@ type Options struct {
 	// Headers reads the stored headers the stream features act on (TTLs,
 	// sources) and writes delete markers.
 	Headers Headers
+	// Resolve finds the stream a mirror or source copies; without it, the
+	// stream of that name in this store (an external source then fails).
+	Resolve ResolveFunc
 }
 
 // CommitObserver receives one call per group commit, on the stream's
@@ -132,7 +135,13 @@ func Open(dir string, opts Options) (*Store, error) {
 			s.log.Error("cannot open stream; leaving it untouched", "stream", e.Name(), "error", err)
 			continue
 		}
+		s.mu.Lock()
 		s.streams[st.name] = st
+		s.mu.Unlock()
+	}
+	// Copying starts once every stream is there to be found.
+	for _, st := range s.Streams() {
+		st.startSources()
 	}
 	if opts.SyncInterval > 0 {
 		s.stopSync, s.syncDone = make(chan struct{}), make(chan struct{})
@@ -194,6 +203,7 @@ func (s *Store) AddStream(cfg StreamConfig) (st *Stream, created bool, err error
 		return nil, false, errStorage(err)
 	}
 	s.streams[cfg.Name] = st
+	st.startSources()
 	return st, true, nil
 }
 
@@ -389,6 +399,7 @@ func (st *Stream) stop() error {
 		return nil
 	default:
 	}
+	st.stopSources() // before the committer stops: they wait for its answers
 	close(st.quit)
 	<-st.done
 	st.mu.Lock()
@@ -405,6 +416,7 @@ func (st *Stream) stop() error {
 		if ierr := st.storage.saveIndex(st); ierr != nil {
 			st.store.log.Warn("cannot write index file; next start rebuilds from blocks", "stream", st.name, "error", ierr)
 		}
+		st.saveSourcesLocked()
 	}
 	st.mu.Unlock()
 	st.closeFiles()
@@ -461,6 +473,7 @@ func (st *Stream) update(cfg StreamConfig) error {
 		st.mu.Unlock()
 		return errStorage(err)
 	}
+	old := st.cfg
 	st.cfg = cfg
 	st.features.configure(&cfg)
 	st.enforceAllLimitsLocked()
@@ -468,6 +481,10 @@ func (st *Stream) update(cfg StreamConfig) error {
 	st.mu.Unlock()
 	if err := st.persist(); err != nil {
 		return errStorage(err)
+	}
+	if sourcesChanged(&old, &cfg) {
+		st.stopSources()
+		st.startSources()
 	}
 	st.listeners.notify()
 	return nil

@@ -112,6 +112,7 @@ type Stream struct {
 	consumers map[string]*Consumer
 	interest  atomic.Pointer[[][]string] // consumer filters, for interest retention; written under cmu
 
+	sourcing  sourcing      // the mirror and source feeds; its own lock
 	ingest    ingestQueue   // its own lock
 	syncQ     chan *syncJob // committer -> syncer, with sync policy always
 	listeners listeners     // its own lock

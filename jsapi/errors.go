@@ -82,6 +82,7 @@ var (
 
 	// Stream features: mirrors, sources, transforms, TTLs, counters, batches.
 	jsErrMirrorSetup               = &apiError{500, 10029, "%s"}
+	jsErrSourceSetup               = &apiError{500, 10045, "%s"}
 	jsErrMirrorWithSources         = &apiError{400, 10031, "stream mirrors can not also contain other sources"}
 	jsErrMirrorWithStartSeqAndTime = &apiError{400, 10032, "stream mirrors can not have both start seq and start time configured"}
 	jsErrMirrorWithSubjects        = &apiError{400, 10034, "stream mirrors can not contain subjects"}
@@ -109,6 +110,7 @@ var (
 	jsErrMirrorWithCounters        = &apiError{400, 10173, "stream mirrors can not also calculate counters"}
 	jsErrMirrorWithAtomicPublish   = &apiError{400, 10198, "stream mirrors can not also use atomic publishing"}
 	jsErrSourceHeaderNotAllowed    = &apiError{400, 10227, "message stream source header is not allowed"}
+	jsErrMirrorDirectPublish       = &apiError{400, 10034, "stream mirrors can not be published to directly"}
 	jsErrPullWithRateLimit         = &apiError{400, 10086, "consumer in pull mode can not have rate limit set"}
 	jsErrPriorityPolicyNoGroup     = &apiError{400, 10159, "Setting PriorityPolicy requires at least one PriorityGroup to be set"}
 	jsErrInvalidPriorityGroup      = &apiError{400, 10160, "Provided priority group does not exist for this consumer"}
@@ -186,6 +188,8 @@ var storeErrors = map[error]*apiError{
 	jetstore.ErrPriorityGroupWithoutPol:   jsErrPriorityGroupWithoutPol,
 	jetstore.ErrPinnedTimeoutWithoutPol:   jsErrPinnedTimeoutWithoutPol,
 	jetstore.ErrInvalidPriorityPolicy:     jsErrInvalidJSON.with("unknown priority policy"),
+	jetstore.ErrSourceHeaderNotAllowed:    jsErrSourceHeaderNotAllowed,
+	jetstore.ErrMirrorDirectPublish:       jsErrMirrorDirectPublish,
 }
 
 // transformErrors are the entries for an invalid transform, by whose it

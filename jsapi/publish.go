@@ -56,6 +56,9 @@ func publishOptions(hdr []byte) *jetstore.PublishOptions {
 		o.TTL, o.TTLInvalid = parseTTL(v)
 		o.HasTTL = !o.TTLInvalid && o.TTL != 0
 	}
+	if parser.HasHeader(hdr, hdrStreamSource) {
+		o.HasSourceHeader, asked = true, true
+	}
 	if v := parser.HeaderValue(hdr, hdrIncr); v != nil {
 		asked = true
 		var n big.Int

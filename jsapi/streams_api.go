@@ -19,6 +19,8 @@ type streamInfo struct {
 	Created time.Time             `json:"created"`
 	State   jetstore.StreamState  `json:"state"`
 	Cluster *clusterInfo          `json:"cluster,omitempty"`
+	Mirror  *sourceInfo           `json:"mirror,omitempty"`
+	Sources []*sourceInfo         `json:"sources,omitempty"`
 	TS      time.Time             `json:"ts"`
 }
 
@@ -116,13 +118,15 @@ func (ja *jsAccount) info(st *jetstore.Stream, subjectsFilter string, deletedDet
 	state.Consumers = st.NumConsumers()
 	cfg := st.Config()
 	cfg.Metadata = jetstore.WithServerMetadata(cfg.Metadata, cfg.RequiredLevel(), jsAPILevel, broker.ProtocolVersion)
-	return &streamInfo{
+	info := &streamInfo{
 		Config:  cfg,
 		Created: st.Created(),
 		State:   state,
 		Cluster: &clusterInfo{Leader: ja.js.broker.Name()},
 		TS:      nowUTC(),
 	}
+	info.Mirror, info.Sources = sourcesInfo(st)
+	return info
 }
 
 func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {
