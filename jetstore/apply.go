@@ -33,6 +33,13 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	if err := st.checkLimitsLocked(m); err != nil {
 		return PublishResult{Err: err}
 	}
+	return st.storeLocked(m, now)
+}
+
+// storeLocked stores a message that passed the checks: the counter total,
+// the sequence, the record in the tail block, the indexes, then what the
+// message does to older ones (rollup, limits, retention).
+func (st *Stream) storeLocked(m *InMsg, now time.Time) PublishResult {
 	var total string
 	if st.cfg.AllowMsgCounter && m.Origin == nil {
 		var err error

@@ -124,12 +124,12 @@ func (st *Stream) commit(batch []*InMsg) {
 	now := st.store.now()
 	st.mu.Lock()
 	usable := st.usableLocked()
-	for i, m := range batch {
-		if !usable {
+	if usable {
+		st.applyAllLocked(batch, acks, now)
+	} else {
+		for i := range acks {
 			acks[i] = PublishResult{Err: ErrStreamUnavailable}
-			continue
 		}
-		acks[i] = st.applyLocked(m, now)
 	}
 	st.mu.Unlock()
 

@@ -73,3 +73,14 @@ func (st *Stream) countLocked(m *InMsg) (string, error) {
 	m.Data = append(strconv.AppendQuote([]byte(`{"val":`), s), '}')
 	return s, nil
 }
+
+// validCounter reports whether data holds a counter total.
+func validCounter(data []byte) bool {
+	var v counterValue
+	var n big.Int
+	if json.Unmarshal(data, &v) != nil {
+		return false
+	}
+	_, ok := n.SetString(v.Value, 10)
+	return ok
+}

@@ -17,6 +17,8 @@ type streamFeatures struct {
 	timerDue  int64                // when the expiry timer fires (unix ns); 0: stopped
 	// sources is how far each source (by StreamSource.Key) was copied.
 	sources map[string]sourcePos
+	// batch is the atomic batch recovery is reading, nil otherwise.
+	batch *recoveringBatch
 }
 
 // Headers reads and writes the few stored headers the store acts on; the
@@ -134,6 +136,7 @@ func (st *Stream) effectiveTTL(ttl time.Duration) time.Duration {
 func (f *streamFeatures) resetStored() {
 	f.ttl.reset()
 	f.sources = nil
+	f.batch = nil
 }
 
 // noteRecoveredFeaturesLocked rebuilds, from one recovered message, its

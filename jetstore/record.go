@@ -56,6 +56,7 @@ type record struct {
 	data    []byte
 	ranges  []seqRange           // kindDelete
 	sources map[string]sourcePos // kindSources (source_state.go)
+	count   int                  // kindBatch: messages in the batch (batch.go)
 }
 
 type seqRange struct{ first, last uint64 }
@@ -134,6 +135,8 @@ func decodeRecord(b []byte) (record, int, error) {
 		err = r.decodeDelete(body)
 	case kindSources:
 		err = r.decodeSources(body)
+	case kindBatch:
+		err = r.decodeBatch(body)
 	case kindFloor:
 		if len(body) != 8 {
 			err = errCorruptRecord

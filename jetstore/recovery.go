@@ -43,6 +43,7 @@ func (f *fileStorage) load(st *Stream) error {
 			st.nextID = id + 1
 		}
 	}
+	st.endRecoveredBatchLocked()
 	if len(st.blocks) == 0 {
 		if _, err := st.newBlockLocked(); err != nil {
 			return err
@@ -166,6 +167,7 @@ func (st *Stream) plausibleLocked(r record) bool {
 func (st *Stream) applyRecoveredLocked(b *block, off int, r record) {
 	switch r.kind {
 	case kindMsg:
+		st.recoverBatchMsgLocked(r.seq)
 		st.addEntryLocked(b, int64(off), r.seq, r.subject, r.header, r.data)
 		st.noteRecoveredLocked(r.seq, r.ts, r.header)
 	case kindDelete:
@@ -176,6 +178,8 @@ func (st *Stream) applyRecoveredLocked(b *block, off int, r record) {
 				st.removeLocked(seq)
 			}
 		}
+	case kindBatch:
+		st.recoverBatchRecordLocked(r)
 	case kindSources:
 		for k, p := range r.sources {
 			st.features.noteSource(k, p.seq, p.ident)
@@ -210,7 +214,7 @@ func nextValidRecord(data []byte, off int) int {
 		if n < 1+recordCRCLen || i+4+n > len(data) {
 			continue
 		}
-		if k := data[i+4]; k != kindMsg && k != kindDelete && k != kindFloor && k != kindSources {
+		if k := data[i+4]; k != kindMsg && k != kindDelete && k != kindFloor && k != kindSources && k != kindBatch {
 			continue
 		}
 		if _, _, err := decodeRecord(data[i:]); err == nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
+	"github.com/midgemq/midge/parser"
 )
 
 // Each account with JetStream gets a jetstore.Store, the API subscriptions
@@ -33,7 +34,8 @@ type jsAccount struct {
 type jsStream struct {
 	st       *jetstore.Store
 	stream   *jetstore.Stream
-	nameJSON []byte // the name as a JSON string, for hand-built acks
+	batches  batches // atomic batches being collected
+	nameJSON []byte  // the name as a JSON string, for hand-built acks
 	ackPub   *broker.Publisher
 	ackLine  []byte      // scratch for ack JSON; only the stream's committer uses it
 	noAck    atomic.Bool // the stream's no_ack: publishes get no ack
@@ -187,6 +189,10 @@ func (ja *jsAccount) lookup(name string) *jsStream {
 func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
 	m := jetstore.NewInMsg(subject, reply, hdr, data)
 	m.Options = publishOptions(m.Header)
+	if isBatchMsg(m.Header) {
+		ja.captureBatch(js, m)
+		return
+	}
 	err := js.stream.Publish(m)
 	if err == nil || len(reply) == 0 {
 		return
@@ -213,14 +219,14 @@ func (ja *jsAccount) sendPubAcks(st *jetstore.Stream, msgs []*jetstore.InMsg, re
 		if len(m.Reply) == 0 {
 			continue
 		}
-		js.ackPub.Stage(m.Reply, nil, nil, js.ackJSON(results[i]))
+		js.ackPub.Stage(m.Reply, nil, nil, js.ackJSON(results[i], m))
 	}
 	js.ackPub.Flush()
 }
 
 // ackJSON renders a publish result; the success case is built by hand,
 // without reflection, into a buffer reused for the next ack.
-func (js *jsStream) ackJSON(ack jetstore.PublishResult) []byte {
+func (js *jsStream) ackJSON(ack jetstore.PublishResult, m *jetstore.InMsg) []byte {
 	if ack.Err != nil {
 		body, _ := json.Marshal(pubAck{Stream: js.stream.Name(), Error: toAPIError(ack.Err)})
 		return body
@@ -235,6 +241,12 @@ func (js *jsStream) ackJSON(ack jetstore.PublishResult) []byte {
 	if ack.Counter != "" {
 		body = append(body, `,"val":`...)
 		body = strconv.AppendQuote(body, ack.Counter)
+	}
+	if ack.BatchSize > 0 {
+		body = append(body, `,"batch":`...)
+		body = strconv.AppendQuote(body, string(parser.HeaderValue(m.Header, hdrBatchID)))
+		body = append(body, `,"count":`...)
+		body = strconv.AppendInt(body, int64(ack.BatchSize), 10)
 	}
 	body = append(body, '}')
 	js.ackLine = body

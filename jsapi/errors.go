@@ -119,6 +119,16 @@ var (
 	jsErrPushWithPriorityGroup     = &apiError{400, 10178, "priority groups can not be used with push consumers"}
 	jsErrPriorityGroupWithoutPol   = &apiError{400, 10196, "consumer can not have priority groups when policy is none"}
 	jsErrPinnedTimeoutWithoutPol   = &apiError{400, 10197, "PinnedTTL cannot be set when PriorityPolicy is none"}
+
+	jsErrBatchDisabled     = &apiError{400, 10174, "atomic publish is disabled"}
+	jsErrBatchMissingSeq   = &apiError{400, 10175, "atomic publish sequence is missing"}
+	jsErrBatchIncomplete   = &apiError{400, 10176, "atomic publish batch is incomplete"}
+	jsErrBatchUnsupported  = &apiError{400, 10177, "atomic publish unsupported header used: %s"}
+	jsErrBatchInvalidID    = &apiError{400, 10179, "atomic publish batch ID is invalid"}
+	jsErrBatchTooLarge     = &apiError{400, 10199, "atomic publish batch is too large: %d"}
+	jsErrBatchInvalidCommt = &apiError{400, 10200, "atomic publish batch commit is invalid"}
+	jsErrBatchDuplicateID  = &apiError{400, 10201, "atomic publish batch contains duplicate message id"}
+	jsErrBatchTooMany      = &apiError{429, 10210, "atomic publish too many inflight"}
 )
 
 // storeErrors maps the store's sentinel errors onto the table.
@@ -190,6 +200,7 @@ var storeErrors = map[error]*apiError{
 	jetstore.ErrInvalidPriorityPolicy:     jsErrInvalidJSON.with("unknown priority policy"),
 	jetstore.ErrSourceHeaderNotAllowed:    jsErrSourceHeaderNotAllowed,
 	jetstore.ErrMirrorDirectPublish:       jsErrMirrorDirectPublish,
+	jetstore.ErrBatchDuplicateMsgID:       jsErrBatchDuplicateID,
 }
 
 // transformErrors are the entries for an invalid transform, by whose it
@@ -221,8 +232,11 @@ func toAPIError(err error) *apiError {
 		rollup      *jetstore.InvalidRollupError
 		storage     *jetstore.StorageError
 		tr          *jetstore.TransformError
+		batchOpt    *jetstore.BatchUnsupportedError
 	)
 	switch {
+	case errors.As(err, &batchOpt):
+		return jsErrBatchUnsupported.with(batchOpt.Option)
 	case errors.As(err, &tr):
 		pair := transformErrors[tr.Of]
 		if tr.Source {

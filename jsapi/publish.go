@@ -59,7 +59,7 @@ func publishOptions(hdr []byte) *jetstore.PublishOptions {
 	if parser.HasHeader(hdr, hdrStreamSource) {
 		o.HasSourceHeader, asked = true, true
 	}
-	if v := parser.HeaderValue(hdr, hdrIncr); v != nil {
+	if v := parser.HeaderValue(hdr, hdrIncr); len(v) > 0 { // empty: none, as the reference reads it
 		asked = true
 		var n big.Int
 		if _, ok := n.SetString(string(v), 10); ok {
