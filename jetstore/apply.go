@@ -57,14 +57,15 @@ func (st *Stream) storeLocked(m *InMsg, now time.Time) PublishResult {
 	if st.features.republish {
 		prev = st.subj.lastMatching(m.Subject)
 	}
-	rlen := msgRecordLen(m.Subject, m.Header, m.Data)
+	kind, stored := st.compressLocked(m.Data)
+	rlen := msgRecordLen(m.Subject, m.Header, stored)
 	tail, err := st.tailForLocked(rlen, seq)
 	if err != nil {
 		st.failLocked(err)
 		return PublishResult{Err: errStorage(err)}
 	}
 	off := tail.size
-	tail.commitBuf(appendMsgRecord(tail.room(rlen, st.store.opts.BlockSize), seq, ts, m.Subject, m.Header, m.Data))
+	tail.commitBuf(appendMsgRecordOf(tail.room(rlen, st.store.opts.BlockSize), kind, seq, ts, m.Subject, m.Header, stored))
 	st.addEntryLocked(tail, off, seq, []byte(m.Subject), m.Header, m.Data)
 	st.noteStoredLocked(m, seq, ts)
 	o := m.Options

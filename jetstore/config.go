@@ -170,7 +170,6 @@ func (c *StreamConfig) normalizePolicies() error {
 	}
 	switch c.Compression {
 	case "", "none", "s2":
-		// s2 is accepted and echoed; messages are stored uncompressed.
 		if c.Compression == "" {
 			c.Compression = "none"
 		}

@@ -214,7 +214,7 @@ func nextValidRecord(data []byte, off int) int {
 		if n < 1+recordCRCLen || i+4+n > len(data) {
 			continue
 		}
-		if k := data[i+4]; k != kindMsg && k != kindDelete && k != kindFloor && k != kindSources && k != kindBatch {
+		if k := data[i+4]; k != kindMsg && k != kindDelete && k != kindFloor && k != kindSources && k != kindBatch && k != kindMsgS2 {
 			continue
 		}
 		if _, _, err := decodeRecord(data[i:]); err == nil {
