@@ -40,6 +40,7 @@ type jsStream struct {
 	ackLine  []byte      // scratch for ack JSON; only the stream's committer uses it
 	noAck    atomic.Bool // the stream's no_ack: publishes get no ack
 	subs     []*broker.Subscription
+	typed    typedPublisher // other adapters' publishes (streams.go)
 	// republish is the stream's republish directive, nil without one.
 	republish atomic.Pointer[republisher]
 }
@@ -187,6 +188,10 @@ func (ja *jsAccount) lookup(name string) *jsStream {
 // capture runs in the publisher's read loop: copy the message into the
 // stream's queue and return. A refusal is answered at once.
 func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
+	if js.typed.claims(subject) {
+		js.typed.take(js.stream)
+		return
+	}
 	m := jetstore.NewInMsg(subject, reply, hdr, data)
 	m.Options = publishOptions(m.Header)
 	if isBatchMsg(m.Header) {
