@@ -108,12 +108,6 @@ func (s *StreamSource) transforms() []*transform.Transform {
 	return out
 }
 
-// storesOwnSubjects reports whether every stored subject is one of the
-// stream's subjects: not so with a subject transform, a mirror or sources.
-func (c *StreamConfig) storesOwnSubjects() bool {
-	return c.SubjectTransform == nil && c.Mirror == nil && len(c.Sources) == 0
-}
-
 // checkFeatures validates the feature settings (and fills what they
 // imply) in the reference server's order of checks.
 func (c *StreamConfig) checkFeatures() error {

@@ -100,7 +100,10 @@ func (api *jsAPI) consumerCreate(stream, name, filter string, legacyDurable bool
 	case cfg.Name != "" && name != "" && cfg.Name != name:
 		resp.Error = jsErrConsumerNameMismatch
 		return resp
-	case filter != "" && (len(cfg.FilterSubjects) > 0 || cfg.FilterSubject != filter):
+	case filter != "" && len(cfg.FilterSubjects) > 0:
+		resp.Error = jsErrFiltersInSubject
+		return resp
+	case filter != "" && cfg.FilterSubject != filter:
 		resp.Error = jsErrFilterMismatch
 		return resp
 	}

@@ -73,7 +73,8 @@ var (
 	jsErrRollupNotPermitted   = &apiError{500, 10111, "rollup not permitted"}
 	jsErrRollupInvalid        = &apiError{400, 10111, "rollup value invalid: %s"}
 	jsErrFilterMismatch       = &apiError{400, 10131, "Consumer create request did not match filtered subject from create subject"}
-	jsErrMultipleFilters      = &apiError{400, 10136, "consumer config can not have both filter_subject and filter_subjects"}
+	jsErrMultipleFilters      = &apiError{400, 10136, "consumer cannot have both FilterSubject and FilterSubjects specified"}
+	jsErrFiltersInSubject     = &apiError{400, 10137, "consumer with multiple subject filters cannot use subject based API"}
 	jsErrOverlappingFilters   = &apiError{400, 10138, "consumer subject filters cannot overlap"}
 	jsErrEmptyFilter          = &apiError{400, 10139, "consumer filter in FilterSubjects cannot be empty"}
 	jsErrConsumerExists       = &apiError{400, 10148, "consumer already exists"}
