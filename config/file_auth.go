@@ -223,18 +223,20 @@ func accountsKey(cp *configParser, o *Options, v cval) {
 		if !ok {
 			continue
 		}
-		o.Accounts = append(o.Accounts, AccountOptions{Name: name})
 		acc := accountEntry{name: name}
 		applySection(cp, &acc, am, accountKeys, av.path)
+		o.Accounts = append(o.Accounts, AccountOptions{Name: name, Exports: acc.exports, Imports: acc.imports})
 		cp.accountUsers = append(cp.accountUsers, acc.users...)
 		cp.accountNkeys = append(cp.accountNkeys, acc.nkeys...)
 	}
 }
 
 type accountEntry struct {
-	name  string
-	users []User
-	nkeys []NkeyUser
+	name    string
+	users   []User
+	nkeys   []NkeyUser
+	exports []ExportOptions // file_accounts.go
+	imports []ImportOptions
 }
 
 var accountKeys = map[string]keyHandler[accountEntry]{

@@ -133,7 +133,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		"authorization { users: [ {user: a, permissions: {publish: \"a..b\"}} ] }",
 		"authorization { users: [ {user: a, permissions: {subscribe: {allow: \"x\", maybe: \"y\"}}} ] }",
 		"authorization { users: [ {user: a, permissions: {allow_responses: \"yes please\"}} ] }",
-		"accounts { A: 5 }", "accounts { A { jetstream: enabled } }", "debug: 1", "port: 4222\nport {",
+		"accounts { A: 5 }", "accounts { A { jetstream: maybe } }", "debug: 1", "port: 4222\nport {",
 		"write_deadline: 1e30",
 	} {
 		if _, err := config.ParseConfig(text); err == nil {
