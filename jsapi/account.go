@@ -61,6 +61,7 @@ func (j *JetStream) open(acc *broker.Account) (*jsAccount, error) {
 		Observer:        j.opts.Observer,
 		MessageID:       storedMsgID,
 		Headers:         storeHeaders{},
+		Resolve:         ja.resolveSource,
 		// A stream capturing the API with acks would answer requests.
 		ReservedSubjects: []string{jsAPIPrefix + ">"},
 	})

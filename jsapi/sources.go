@@ -1,6 +1,9 @@
 package jsapi
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/midgemq/midge/jetstore"
 )
 
@@ -33,4 +36,29 @@ func sourcesInfo(st *jetstore.Stream) (*sourceInfo, []*sourceInfo) {
 		sources = append(sources, wrap(s))
 	}
 	return mirror, sources
+}
+
+// resolveSource finds the stream a mirror or source copies: in the
+// account's own store, or, for a source whose external API prefix is a
+// service import of another account's JetStream API (the way clients
+// reach another account's streams), in that account's store. The deliver
+// prefix needs no import: midge copies from the other store directly.
+func (ja *jsAccount) resolveSource(_ *jetstore.Stream, src *jetstore.StreamSource) (*jetstore.Stream, error) {
+	if src.External == nil || src.External.APIPrefix == "" {
+		return ja.store.Stream(src.Name)
+	}
+	create := jsAPIPrefix + "CONSUMER.CREATE." + src.Name
+	for _, probe := range []string{".CONSUMER.CREATE." + src.Name, ".CONSUMER.CREATE." + src.Name + ".source"} {
+		acc, subject, ok := ja.acc.ServiceImportTarget(src.External.APIPrefix + probe)
+		if !ok || !strings.HasPrefix(subject, create) {
+			continue
+		}
+		other := ja.js.of(acc)
+		if other == nil {
+			return nil, fmt.Errorf("%w (account %s)", ErrNoJetStream, acc.Name())
+		}
+		return other.store.Stream(src.Name)
+	}
+	return nil, fmt.Errorf("no service import maps %s.CONSUMER.CREATE.%s onto another account's JetStream API",
+		src.External.APIPrefix, src.Name)
 }
