@@ -201,6 +201,17 @@ func TestNatsCLIJetStreamFeatures(t *testing.T) {
 		if path(r.jsonOf(t, "stream", "info", "BAT"), "state", "messages") != float64(3) {
 			t.Fatal("batch lost")
 		}
+		if md := path(r.jsonOf(t, "stream", "info", "ORIG"), "config", "metadata", "team"); md != "a" {
+			t.Fatalf("stream metadata after restart %v", md)
+		}
+		r.run(t, "pub", "t.b", "transformed after restart")
+		if got := r.run(t, "stream", "get", "T", "2"); !strings.Contains(got, "on Subject tt.b") {
+			t.Fatalf("transform after restart:\n%s", got)
+		}
+		cfg := path(r.jsonOf(t, "stream", "info", "TTL"), "config").(map[string]any)
+		if cfg["allow_msg_ttl"] != true || cfg["subject_delete_marker_ttl"] != float64(time.Minute) {
+			t.Fatalf("TTL settings after restart %v", cfg)
+		}
 		r.run(t, "pub", "o.d", "after restart")
 		for _, name := range []string{"MIR", "SRC"} {
 			waitFor(t, name+" to follow ORIG after the restart", func() bool {
