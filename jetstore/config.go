@@ -63,13 +63,18 @@ type StreamConfig struct {
 	FirstSeq             uint64            `json:"first_seq,omitempty"`
 	Placement            *Placement        `json:"placement,omitempty"`
 
-	SubjectDeleteMarkerTTL time.Duration           `json:"subject_delete_marker_ttl,omitempty"`
-	AllowMsgCounter        bool                    `json:"allow_msg_counter,omitempty"`
-	AllowAtomicPublish     bool                    `json:"allow_atomic,omitempty"`
-	Mirror                 *StreamSource           `json:"mirror,omitempty"`
-	Sources                []*StreamSource         `json:"sources,omitempty"`
-	SubjectTransform       *SubjectTransformConfig `json:"subject_transform,omitempty"`
-	RePublish              *RePublish              `json:"republish,omitempty"`
+	SubjectDeleteMarkerTTL time.Duration `json:"subject_delete_marker_ttl,omitempty"`
+	AllowMsgCounter        bool          `json:"allow_msg_counter,omitempty"`
+	AllowAtomicPublish     bool          `json:"allow_atomic,omitempty"`
+	// AllowMsgSchedules and AllowBatched (fast batch publishing) are
+	// read only to be refused: midge has neither yet, and a stream that
+	// silently ignored them would lose what clients rely on.
+	AllowMsgSchedules bool                    `json:"allow_msg_schedules,omitempty"`
+	AllowBatched      bool                    `json:"allow_batched,omitempty"`
+	Mirror            *StreamSource           `json:"mirror,omitempty"`
+	Sources           []*StreamSource         `json:"sources,omitempty"`
+	SubjectTransform  *SubjectTransformConfig `json:"subject_transform,omitempty"`
+	RePublish         *RePublish              `json:"republish,omitempty"`
 }
 
 // ConsumerLimits are defaults for the stream's consumers.
