@@ -66,15 +66,19 @@ type StreamConfig struct {
 	SubjectDeleteMarkerTTL time.Duration `json:"subject_delete_marker_ttl,omitempty"`
 	AllowMsgCounter        bool          `json:"allow_msg_counter,omitempty"`
 	AllowAtomicPublish     bool          `json:"allow_atomic,omitempty"`
-	// AllowMsgSchedules and AllowBatched (fast batch publishing) are
-	// read only to be refused: midge has neither yet, and a stream that
-	// silently ignored them would lose what clients rely on.
-	AllowMsgSchedules bool                    `json:"allow_msg_schedules,omitempty"`
-	AllowBatched      bool                    `json:"allow_batched,omitempty"`
-	Mirror            *StreamSource           `json:"mirror,omitempty"`
-	Sources           []*StreamSource         `json:"sources,omitempty"`
-	SubjectTransform  *SubjectTransformConfig `json:"subject_transform,omitempty"`
-	RePublish         *RePublish              `json:"republish,omitempty"`
+	// AllowMsgSchedules is read only to be refused: midge has no message
+	// schedules yet, and a stream that silently ignored the setting would
+	// lose what clients rely on.
+	AllowMsgSchedules bool `json:"allow_msg_schedules,omitempty"`
+	// AllowBatched permits fast batch publishing. It is stored and echoed
+	// (natscli's bench asks for it on 2.14 servers), but midge does not
+	// implement fast batches: their messages are refused like any batch
+	// message on a stream without allow_atomic.
+	AllowBatched     bool                    `json:"allow_batched,omitempty"`
+	Mirror           *StreamSource           `json:"mirror,omitempty"`
+	Sources          []*StreamSource         `json:"sources,omitempty"`
+	SubjectTransform *SubjectTransformConfig `json:"subject_transform,omitempty"`
+	RePublish        *RePublish              `json:"republish,omitempty"`
 }
 
 // ConsumerLimits are defaults for the stream's consumers.

@@ -114,9 +114,6 @@ func (c *StreamConfig) checkFeatures() error {
 	if c.AllowMsgSchedules {
 		return errStreamConfig("message schedules (allow_msg_schedules) are not supported by midge yet")
 	}
-	if c.AllowBatched {
-		return errStreamConfig("fast batch publishing (allow_batched) is not supported by midge yet")
-	}
 	if c.SubjectDeleteMarkerTTL < 0 {
 		return errStreamConfig("subject delete marker TTL must not be negative")
 	}
