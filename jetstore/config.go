@@ -72,8 +72,7 @@ type StreamConfig struct {
 	AllowMsgSchedules bool `json:"allow_msg_schedules,omitempty"`
 	// AllowBatched permits fast batch publishing. It is stored and echoed
 	// (natscli's bench asks for it on 2.14 servers), but midge does not
-	// implement fast batches: their messages are refused like any batch
-	// message on a stream without allow_atomic.
+	// implement the fast batch protocol.
 	AllowBatched     bool                    `json:"allow_batched,omitempty"`
 	Mirror           *StreamSource           `json:"mirror,omitempty"`
 	Sources          []*StreamSource         `json:"sources,omitempty"`
