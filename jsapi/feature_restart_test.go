@@ -65,4 +65,3 @@ func TestRepublishTransformAndPriorityAcrossRestart(t *testing.T) {
 		t.Fatal("a pull with another pin was served")
 	}
 }
-
