@@ -172,6 +172,11 @@ func (f *sourceFeed) run() {
 	}
 }
 
+// Sibling returns another stream of the same store (what a mirror or
+// source names when it has no external API prefix). A ResolveFunc may call
+// it while the store is still being opened.
+func (st *Stream) Sibling(name string) (*Stream, error) { return st.store.Stream(name) }
+
 func (f *sourceFeed) resolve() (*Stream, error) {
 	if fn := f.st.store.opts.Resolve; fn != nil {
 		return fn(f.st, &f.src)

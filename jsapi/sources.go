@@ -43,9 +43,13 @@ func sourcesInfo(st *jetstore.Stream) (*sourceInfo, []*sourceInfo) {
 // service import of another account's JetStream API (the way clients
 // reach another account's streams), in that account's store. The deliver
 // prefix needs no import: midge copies from the other store directly.
-func (ja *jsAccount) resolveSource(_ *jetstore.Stream, src *jetstore.StreamSource) (*jetstore.Stream, error) {
+//
+// It runs on the feeds' goroutines, which start while the store is being
+// opened (before ja.store is set): the own store is reached through the
+// target stream.
+func (ja *jsAccount) resolveSource(target *jetstore.Stream, src *jetstore.StreamSource) (*jetstore.Stream, error) {
 	if src.External == nil || src.External.APIPrefix == "" {
-		return ja.store.Stream(src.Name)
+		return target.Sibling(src.Name)
 	}
 	create := jsAPIPrefix + "CONSUMER.CREATE." + src.Name
 	for _, probe := range []string{".CONSUMER.CREATE." + src.Name, ".CONSUMER.CREATE." + src.Name + ".source"} {
