@@ -21,6 +21,9 @@ type Account struct {
 	// remoteQueueSubs counts routes' queue subscriptions: while there are
 	// none, a queue group's member is chosen without weights.
 	remoteQueueSubs atomic.Int32
+
+	// svcImports are the account's service imports (imports.go).
+	svcImports atomic.Pointer[[]*serviceImport]
 }
 
 func newAccount(name string, b *Broker) *Account {

@@ -65,6 +65,9 @@ func (b *Broker) configureSecurity() error {
 	if err != nil {
 		return err
 	}
+	if err := wireImports(o.Accounts, accs); err != nil {
+		return err
+	}
 	b.accounts.Store(&accs)
 	if o.TLS.Enabled() {
 		if b.tlsConfig, err = o.TLS.ServerConfig(); err != nil {

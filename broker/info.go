@@ -12,10 +12,12 @@ import (
 // Version is midge's own version.
 const Version = "0.1.0"
 
-// ProtocolVersion is the nats-server version midge advertises in INFO.
-// Clients gate features on it, so it names the reference
-// release whose client-visible behaviour midge implements.
-const ProtocolVersion = "2.10.0"
+// ProtocolVersion is the nats-server version midge advertises in INFO and
+// /varz. Clients gate features on it (natscli refuses counters and atomic
+// batches below 2.12, nats.js much of its API below 2.14), so it names the
+// reference release whose client-visible JetStream behaviour midge
+// implements; what midge still lacks of it is listed in the README.
+const ProtocolVersion = "2.14.0"
 
 // serverInfo is the INFO JSON. Field names and omissions follow the
 // reference server; clients replace their copy with each INFO they get.

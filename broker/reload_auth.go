@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -54,6 +55,9 @@ func (b *Broker) PrepareReload(next *config.Options) (*SecurityChange, error) {
 func (b *Broker) prepareSecurity(old, next *config.Options) (*SecurityChange, error) {
 	if reflect.DeepEqual(old.Auth, next.Auth) && reflect.DeepEqual(old.Accounts, next.Accounts) {
 		return nil, nil
+	}
+	if !sameImportsAndExports(old.Accounts, next.Accounts) {
+		return nil, errors.New("config reload cannot change account imports or exports; restart the server to change them")
 	}
 	cur := b.accountMap()
 	accs, err := buildAccounts(next.Accounts, b.gacc, cur)
@@ -200,4 +204,23 @@ func (c *client) revokeAuth(id *identity, u *User) {
 // name is who the identity claims to be, for logs; never a secret.
 func (id *identity) name() string {
 	return connectIdentity(&connectFields{User: id.user, Nkey: id.nkey, AuthToken: id.token})
+}
+
+// sameImportsAndExports reports whether two account lists import and
+// export the same, account by account.
+func sameImportsAndExports(old, next []config.AccountOptions) bool {
+	type io struct {
+		exports []config.ExportOptions
+		imports []config.ImportOptions
+	}
+	of := func(list []config.AccountOptions) map[string]io {
+		m := map[string]io{}
+		for _, a := range list {
+			if len(a.Exports) > 0 || len(a.Imports) > 0 {
+				m[a.Name] = io{a.Exports, a.Imports}
+			}
+		}
+		return m
+	}
+	return reflect.DeepEqual(of(old), of(next))
 }

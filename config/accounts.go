@@ -1,9 +1,14 @@
 package config
 
+import "time"
+
 // AccountOptions declare an account. Users join it through their Account
-// field; each account is an isolated subject space.
+// field; each account is an isolated subject space, except for what it
+// exports and others import.
 type AccountOptions struct {
-	Name string
+	Name    string
+	Exports []ExportOptions
+	Imports []ImportOptions
 	// JetStream is the account's own JetStream setting (nats-server's
 	// `jetstream` inside an account); nil when it has none. See
 	// Options.JetStreamFor.
@@ -51,4 +56,55 @@ func (o *Options) JetStreamFor(name string) (AccountJetStream, bool) {
 		return AccountJetStream{}, false
 	}
 	return AccountJetStream{Enabled: true}, true
+}
+
+// ExportOptions make subjects of an account available to others: a stream
+// (messages published in the account flow to importers) or a service
+// (importers' requests reach the account's responders, and the responses
+// flow back).
+type ExportOptions struct {
+	// Exactly one of Stream and Service is set; it may hold wildcards.
+	Stream  string
+	Service string
+	// Accounts limits the importers; empty means every account.
+	Accounts []string
+	// ResponseType of a service: ResponseSingleton (the default, one
+	// response per request), ResponseStream or ResponseChunked (any
+	// number of responses until ResponseThreshold passes).
+	ResponseType string
+	// ResponseThreshold is how long a service request's reply stays
+	// routable (DefaultResponseThreshold when zero).
+	ResponseThreshold time.Duration
+}
+
+// Service response types, as the reference server names them.
+const (
+	ResponseSingleton = "singleton"
+	ResponseStream    = "stream"
+	ResponseChunked   = "chunked"
+)
+
+// DefaultResponseThreshold is how long a service import keeps a request's
+// reply routable when the export says nothing.
+const DefaultResponseThreshold = 2 * time.Minute
+
+// ImportOptions bring another account's export into this one.
+type ImportOptions struct {
+	// Exactly one of Stream and Service is set.
+	Stream  *ImportSource
+	Service *ImportSource
+	// Prefix (stream imports) puts imported messages under Prefix + "." +
+	// their subject.
+	Prefix string
+	// To remaps: for a stream, the subject imported messages get here;
+	// for a service, the subject this account's clients send requests to.
+	// Wildcards in the source subject are carried over in order.
+	To string
+}
+
+// ImportSource names what is imported: an account and a subject it
+// exports (or a subset of one).
+type ImportSource struct {
+	Account string
+	Subject string
 }

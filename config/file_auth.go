@@ -229,7 +229,7 @@ func accountsKey(cp *configParser, o *Options, v cval) {
 		if acc.jetstream == nil {
 			acc.jetstream = &AccountJetStream{} // declared without JetStream
 		}
-		o.Accounts = append(o.Accounts, AccountOptions{Name: name, JetStream: acc.jetstream})
+		o.Accounts = append(o.Accounts, AccountOptions{Name: name, JetStream: acc.jetstream, Exports: acc.exports, Imports: acc.imports})
 		cp.accountUsers = append(cp.accountUsers, acc.users...)
 		cp.accountNkeys = append(cp.accountNkeys, acc.nkeys...)
 	}
@@ -240,6 +240,8 @@ type accountEntry struct {
 	users     []User
 	nkeys     []NkeyUser
 	jetstream *AccountJetStream
+	exports   []ExportOptions // file_accounts.go
+	imports   []ImportOptions
 }
 
 var accountKeys = map[string]keyHandler[accountEntry]{

@@ -12,6 +12,15 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	if st.cfg.Sealed {
 		return PublishResult{Err: ErrStreamSealed}
 	}
+	if err := st.checkOriginLocked(m); err != nil {
+		return PublishResult{Err: err}
+	}
+	if dup, ok := st.copiedBeforeLocked(m); ok {
+		return PublishResult{Seq: dup, Duplicate: true}
+	}
+	if !m.internal && (m.Origin == nil || !m.Origin.Mirror) {
+		m.Subject = st.features.storedSubject(m.Subject)
+	}
 	if m.Options != nil {
 		dup, err := st.checkOptionsLocked(m, now)
 		if err != nil {
@@ -27,18 +36,41 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 	if err := st.admitLocked(m); err != nil {
 		return PublishResult{Err: err}
 	}
+	return st.storeLocked(m, now)
+}
+
+// storeLocked stores a message that passed the checks: the counter total,
+// the sequence, the record in the tail block, the indexes, then what the
+// message does to older ones (rollup, limits, retention).
+func (st *Stream) storeLocked(m *InMsg, now time.Time) PublishResult {
+	var total string
+	if st.cfg.AllowMsgCounter && m.Origin == nil {
+		var err error
+		if total, err = st.countLocked(m); err != nil {
+			return PublishResult{Err: err}
+		}
+	}
 
 	seq := st.state.last + 1
 	ts := now.UnixNano()
-	rlen := msgRecordLen(m.Subject, m.Header, m.Data)
-	tail, err := st.tailLocked(rlen)
+	if o := m.Origin; o != nil && o.Mirror {
+		seq, ts = o.Seq, o.Time
+	}
+	var prev uint64
+	if st.features.republish {
+		prev = st.subj.lastMatching(m.Subject)
+	}
+	kind, stored := st.compressLocked(m.Data)
+	rlen := msgRecordLen(m.Subject, m.Header, stored)
+	tail, err := st.tailForLocked(rlen, seq)
 	if err != nil {
 		st.failLocked(err)
 		return PublishResult{Err: errStorage(err)}
 	}
 	off := tail.size
-	tail.commitBuf(appendMsgRecord(tail.room(rlen, st.store.opts.BlockSize), seq, ts, m.Subject, m.Header, m.Data))
+	tail.commitBuf(appendMsgRecordOf(tail.room(rlen, st.store.opts.BlockSize), kind, seq, ts, m.Subject, m.Header, stored))
 	st.addEntryLocked(tail, off, seq, []byte(m.Subject), m.Header, m.Data)
+	st.noteStoredLocked(m, seq, ts)
 	o := m.Options
 	if o != nil && o.MsgID != "" {
 		st.lastID = o.MsgID
@@ -54,12 +86,16 @@ func (st *Stream) applyLocked(m *InMsg, now time.Time) PublishResult {
 		}
 	}
 	st.enforceLimitsLocked(m.Subject)
+	res := PublishResult{Seq: seq, Counter: total}
+	if st.features.republish {
+		res.Subject, res.Time, res.PrevSubjectSeq = m.Subject, ts, prev
+	}
 	if st.cfg.Retention == RetentionInterest && !st.hasInterest(m.Subject) {
 		// Nobody will ever acknowledge it: stored, acknowledged, gone.
 		st.deleteLocked(seq)
-		return PublishResult{Seq: seq, NoInterest: true}
+		res.NoInterest = true
 	}
-	return PublishResult{Seq: seq}
+	return res
 }
 
 // checkLimitsLocked refuses a message that a limit with discard new, or the
@@ -137,16 +173,23 @@ func (st *Stream) rollupAllLocked(keep uint64) {
 // tailLocked returns the block a record of n bytes goes to, starting a new
 // block when the current one is full.
 func (st *Stream) tailLocked(n int) (*block, error) {
+	return st.tailForLocked(n, st.state.last+1)
+}
+
+// tailForLocked is tailLocked for a record of sequence seq, which a mirror
+// may place past a gap: a wide gap starts a new block, so that the block's
+// entries do not fill it one by one.
+func (st *Stream) tailForLocked(n int, seq uint64) (*block, error) {
 	tail := st.blocks[len(st.blocks)-1]
-	if tail.size == 0 || tail.size+int64(n) <= st.store.opts.BlockSize {
+	wide := tail.hasMsgs() && seq > tail.last()+maxGapInBlock
+	if !wide && (tail.size == 0 || tail.size+int64(n) <= st.store.opts.BlockSize) {
 		return tail, nil
 	}
-	b, err := st.newBlockLocked()
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
+	return st.newBlockLocked()
 }
+
+// maxGapInBlock is the widest run of unused sequences a block indexes.
+const maxGapInBlock = 4096
 
 // newBlockLocked appends an empty block (and its file) to the log.
 func (st *Stream) newBlockLocked() (*block, error) {
@@ -160,5 +203,6 @@ func (st *Stream) newBlockLocked() (*block, error) {
 	b.cache.Store(&empty)
 	st.nextID++
 	st.blocks = append(st.blocks, b)
+	st.startBlockLocked(b)
 	return b, nil
 }

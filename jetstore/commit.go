@@ -147,12 +147,12 @@ func (st *Stream) commit(batch []*InMsg) {
 	now := st.store.now()
 	st.mu.Lock()
 	usable := st.usableLocked()
-	for i, m := range batch {
-		if !usable {
+	if usable {
+		st.applyAllLocked(batch, acks, now)
+	} else {
+		for i := range acks {
 			acks[i] = PublishResult{Err: ErrStreamUnavailable}
-			continue
 		}
-		acks[i] = st.applyLocked(m, now)
 	}
 	st.mu.Unlock()
 
@@ -393,7 +393,7 @@ func (st *Stream) commitWritten(w written) {
 	st.committed = max(st.committed, w.target)
 	if w.view.gen > st.shown.gen {
 		st.shown = w.view
-		st.countLocked()
+		st.countUsageLocked()
 	}
 	st.cacheMu.Lock()
 	st.releaseWrittenCachesLocked()

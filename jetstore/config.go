@@ -63,12 +63,21 @@ type StreamConfig struct {
 	FirstSeq             uint64            `json:"first_seq,omitempty"`
 	Placement            *Placement        `json:"placement,omitempty"`
 
-	// Features midge does not have. They are decoded so that a request
-	// using them is refused with a clear error instead of silently ignored.
-	Mirror           json.RawMessage `json:"mirror,omitempty"`
-	Sources          json.RawMessage `json:"sources,omitempty"`
-	SubjectTransform json.RawMessage `json:"subject_transform,omitempty"`
-	RePublish        json.RawMessage `json:"republish,omitempty"`
+	SubjectDeleteMarkerTTL time.Duration `json:"subject_delete_marker_ttl,omitempty"`
+	AllowMsgCounter        bool          `json:"allow_msg_counter,omitempty"`
+	AllowAtomicPublish     bool          `json:"allow_atomic,omitempty"`
+	// AllowMsgSchedules is read only to be refused: midge has no message
+	// schedules yet, and a stream that silently ignored the setting would
+	// lose what clients rely on.
+	AllowMsgSchedules bool `json:"allow_msg_schedules,omitempty"`
+	// AllowBatched permits fast batch publishing. It is stored and echoed
+	// (natscli's bench asks for it on 2.14 servers), but midge does not
+	// implement the fast batch protocol.
+	AllowBatched     bool                    `json:"allow_batched,omitempty"`
+	Mirror           *StreamSource           `json:"mirror,omitempty"`
+	Sources          []*StreamSource         `json:"sources,omitempty"`
+	SubjectTransform *SubjectTransformConfig `json:"subject_transform,omitempty"`
+	RePublish        *RePublish              `json:"republish,omitempty"`
 }
 
 // ConsumerLimits are defaults for the stream's consumers.
@@ -101,15 +110,10 @@ func (c StreamConfig) normalize(reserved []string) (StreamConfig, error) {
 	if !ValidName(c.Name) {
 		return c, errStreamConfig("invalid stream name %q", c.Name)
 	}
-	if len(c.Mirror) > 0 && string(c.Mirror) != "null" ||
-		len(c.Sources) > 0 && string(c.Sources) != "null" {
-		return c, errStreamConfig("stream mirrors and sources are not supported")
+	if err := c.checkFeatures(); err != nil {
+		return c, err
 	}
-	if len(c.SubjectTransform) > 0 && string(c.SubjectTransform) != "null" ||
-		len(c.RePublish) > 0 && string(c.RePublish) != "null" {
-		return c, errStreamConfig("stream subject transforms and republish are not supported")
-	}
-	if len(c.Subjects) == 0 {
+	if len(c.Subjects) == 0 && c.Mirror == nil && len(c.Sources) == 0 {
 		c.Subjects = []string{c.Name}
 	}
 	if err := validateSubjects(c.Subjects, c.NoAck, reserved); err != nil {
@@ -125,7 +129,7 @@ func (c StreamConfig) normalize(reserved []string) (StreamConfig, error) {
 	if c.Duplicates < 0 {
 		return c, errStreamConfig("duplicates window can not be negative")
 	}
-	if c.Duplicates == 0 {
+	if c.Duplicates == 0 && c.Mirror == nil && len(c.Sources) == 0 {
 		c.Duplicates = DefaultDuplicateWindow
 		if c.MaxAge > 0 && c.MaxAge < c.Duplicates {
 			c.Duplicates = c.MaxAge
@@ -152,6 +156,7 @@ func (c StreamConfig) normalize(reserved []string) (StreamConfig, error) {
 	if c.DiscardNewPerSubject && c.MaxMsgsPerSubject <= 0 {
 		return c, errStreamConfig("discard new per subject requires max msgs per subject > 0")
 	}
+	c.Metadata = withoutServerKeys(c.Metadata)
 	return c, nil
 }
 
@@ -180,7 +185,6 @@ func (c *StreamConfig) normalizePolicies() error {
 	}
 	switch c.Compression {
 	case "", "none", "s2":
-		// s2 is accepted and echoed; messages are stored uncompressed.
 		if c.Compression == "" {
 			c.Compression = "none"
 		}
@@ -246,7 +250,7 @@ func (c StreamConfig) CheckUpdate(next StreamConfig) error {
 	case next.FirstSeq != c.FirstSeq && next.FirstSeq != 0:
 		return errStreamConfig("stream configuration update can not change first sequence")
 	}
-	return nil
+	return c.checkMirrorUpdate(&next)
 }
 
 // Equal reports whether two normalised configurations are the same for the

@@ -43,7 +43,9 @@ type Consumer struct {
 	acks       ackTracker
 	pulls      pullQueue
 	push       pushFlow
-	lastActive time.Time // last sign of interest, for the inactive threshold
+	prio       priorityState // the pin of a pinned_client consumer
+	rate       rateLimit     // a push consumer's rate_limit_bps
+	lastActive time.Time     // last sign of interest, for the inactive threshold
 	events     consumerEvents
 	// retry holds acks that asked for no answer and could not be saved;
 	// they are applied again from retryAt on (saveLocked).
@@ -63,18 +65,21 @@ type Consumer struct {
 
 // ConsumerInfo is a consumer's info in the JetStream API's JSON shape.
 type ConsumerInfo struct {
-	Stream         string         `json:"stream_name"`
-	Name           string         `json:"name"`
-	Created        time.Time      `json:"created"`
-	Config         ConsumerConfig `json:"config"`
-	Delivered      SequenceInfo   `json:"delivered"`
-	AckFloor       SequenceInfo   `json:"ack_floor"`
-	NumAckPending  int            `json:"num_ack_pending"`
-	NumRedelivered int            `json:"num_redelivered"`
-	NumWaiting     int            `json:"num_waiting"`
-	NumPending     uint64         `json:"num_pending"`
-	PushBound      bool           `json:"push_bound,omitempty"`
-	TS             time.Time      `json:"ts"`
+	Stream         string               `json:"stream_name"`
+	Name           string               `json:"name"`
+	Created        time.Time            `json:"created"`
+	Config         ConsumerConfig       `json:"config"`
+	Delivered      SequenceInfo         `json:"delivered"`
+	AckFloor       SequenceInfo         `json:"ack_floor"`
+	NumAckPending  int                  `json:"num_ack_pending"`
+	NumRedelivered int                  `json:"num_redelivered"`
+	NumWaiting     int                  `json:"num_waiting"`
+	NumPending     uint64               `json:"num_pending"`
+	PushBound      bool                 `json:"push_bound,omitempty"`
+	Paused         bool                 `json:"paused,omitempty"`
+	PauseRemaining time.Duration        `json:"pause_remaining,omitempty"`
+	PriorityGroups []PriorityGroupState `json:"priority_groups,omitempty"`
+	TS             time.Time            `json:"ts"`
 }
 
 // SequenceInfo is a consumer and stream sequence pair.
@@ -115,6 +120,7 @@ func (c *Consumer) Info() ConsumerInfo {
 	if !c.cfg.isPull() {
 		info.PushBound = c.send.HasInterest(c.deliverTo)
 	}
+	c.featureInfoLocked(&info)
 	return info
 }
 

@@ -2,7 +2,6 @@ package jetstore
 
 import (
 	"encoding/json"
-	"slices"
 	"time"
 
 	"github.com/midgemq/midge/sublist"
@@ -95,6 +94,7 @@ func normalizeConsumer(cfg ConsumerConfig, scfg *StreamConfig) (ConsumerConfig, 
 	if err := cfg.checkRanges(scfg); err != nil {
 		return cfg, err
 	}
+	cfg.Metadata = withoutServerKeys(cfg.Metadata)
 	if cfg.Durable != "" && !ValidName(cfg.Durable) {
 		return cfg, errConsumerConfig("durable name can not contain '.', '*', '>'")
 	}
@@ -104,7 +104,7 @@ func normalizeConsumer(cfg ConsumerConfig, scfg *StreamConfig) (ConsumerConfig, 
 	if err := cfg.normalizePolicies(); err != nil {
 		return cfg, err
 	}
-	if err := cfg.normalizeFilters(scfg); err != nil {
+	if err := cfg.normalizeFilters(); err != nil {
 		return cfg, err
 	}
 	if cfg.AckPolicy != AckNone && cfg.AckWait <= 0 {
@@ -133,6 +133,9 @@ func normalizeConsumer(cfg ConsumerConfig, scfg *StreamConfig) (ConsumerConfig, 
 		if l := scfg.ConsumerLimits.InactiveThreshold; l > 0 {
 			cfg.InactiveThreshold = l
 		}
+	}
+	if err := cfg.normalizeFeatures(); err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.checkWorkQueue(scfg)
 }
@@ -163,7 +166,12 @@ func (cfg *ConsumerConfig) normalizePolicies() error {
 	return nil
 }
 
-func (cfg *ConsumerConfig) normalizeFilters(scfg *StreamConfig) error {
+// normalizeFilters checks the filter subjects as the reference server
+// does: each valid and non-empty, and none a subset of another (filters
+// that merely intersect, such as "*.x" and "a.*", are allowed: a message
+// matching both is delivered once). A filter need not match the stream's
+// subjects: those can change, and sources or transforms store others.
+func (cfg *ConsumerConfig) normalizeFilters() error {
 	if cfg.FilterSubject != "" && len(cfg.FilterSubjects) > 0 {
 		return ErrMultipleFilters
 	}
@@ -176,12 +184,9 @@ func (cfg *ConsumerConfig) normalizeFilters(scfg *StreamConfig) error {
 			return errStreamConfig("invalid subject") // the reference server's code and words
 		}
 		for _, g := range filters[i+1:] {
-			if sublist.SubjectsCollide(f, g) {
+			if sublist.IsSubsetMatch(f, g) || sublist.IsSubsetMatch(g, f) {
 				return ErrOverlappingFilters
 			}
-		}
-		if !slices.ContainsFunc(scfg.Subjects, func(s string) bool { return sublist.SubjectsCollide(s, f) }) {
-			return errConsumerConfig("consumer filter subject is not a valid subset of the interest subjects")
 		}
 	}
 	return nil

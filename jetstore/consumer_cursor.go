@@ -3,6 +3,8 @@ package jetstore
 import (
 	"slices"
 	"time"
+
+	"github.com/midgemq/midge/sublist"
 )
 
 // cursor is a consumer's position in its stream: the stream sequence from
@@ -179,8 +181,14 @@ func (c *Consumer) countFromLocked(from uint64) int64 {
 		return n
 	}
 	var n int64
-	for _, f := range c.filter.subjects {
+	for k, f := range c.filter.subjects {
+		earlier := c.filter.subjects[:k]
 		st.subj.matching(f, func(info *subjectInfo) {
+			// Filters may intersect ("*.x" and "a.*"): a subject
+			// counts under the first filter it matches.
+			if slices.ContainsFunc(earlier, func(p string) bool { return sublist.MatchLiteral(info.name, p) }) {
+				return
+			}
 			i, _ := slices.BinarySearch(info.seqs, from)
 			n += int64(len(info.seqs) - i)
 		})

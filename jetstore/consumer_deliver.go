@@ -112,14 +112,14 @@ func (c *Consumer) inactiveLocked(now time.Time) bool {
 
 // targetLocked returns where the next message goes (and, for pull
 // consumers, the request it counts against), or nil when nobody is asking.
-func (c *Consumer) targetLocked() ([]byte, *pullRequest) {
+func (c *Consumer) targetLocked(now time.Time) ([]byte, *pullRequest) {
 	if !c.cfg.isPull() {
 		if !c.push.stalled() && c.send.HasInterest(c.deliverTo) {
 			return c.deliverTo, nil
 		}
 		return nil, nil
 	}
-	if r := c.pulls.front(); r != nil {
+	if r := c.selectPullLocked(now); r != nil {
 		return r.reply, r
 	}
 	return nil, nil
@@ -128,6 +128,9 @@ func (c *Consumer) targetLocked() ([]byte, *pullRequest) {
 // deliverLocked sends messages while someone wants them. It returns when it
 // needs to run again on its own (replay original pacing, push interest).
 func (c *Consumer) deliverLocked(now time.Time) (next time.Time) {
+	if until := c.pausedUntil(now); !until.IsZero() {
+		return until // nothing goes out before then
+	}
 	st := c.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
@@ -137,12 +140,12 @@ func (c *Consumer) deliverLocked(now time.Time) (next time.Time) {
 			st.mu.RUnlock()
 			st.mu.RLock()
 		}
-		to, req := c.targetLocked()
+		to, req := c.targetLocked(now)
 		if to == nil {
 			if !c.cfg.isPull() && c.hasWorkLocked(now) {
 				return now.Add(pushInterestPoll)
 			}
-			return time.Time{}
+			return c.pinDeadlineLocked()
 		}
 		seq, redelivery := c.nextSeqLocked(now)
 		if seq == 0 {
@@ -178,7 +181,13 @@ func (c *Consumer) deliverLocked(now time.Time) (next time.Time) {
 			}
 			continue
 		}
-		c.sendMsgLocked(to, &m, redelivery, now)
+		if wait := c.rateWaitLocked(size, now); wait > 0 {
+			if redelivery {
+				c.acks.postpone(seq, now)
+			}
+			return now.Add(wait)
+		}
+		c.sendMsgLocked(to, &m, redelivery, c.pinFor(req), now)
 		if c.cfg.FlowControl {
 			c.flowControlLocked(to, size)
 		}
@@ -206,7 +215,7 @@ func (c *Consumer) nextSeqLocked(now time.Time) (seq uint64, redelivery bool) {
 }
 
 // sendMsgLocked delivers one message and records it.
-func (c *Consumer) sendMsgLocked(to []byte, m *StoredMsg, redelivery bool, now time.Time) {
+func (c *Consumer) sendMsgLocked(to []byte, m *StoredMsg, redelivery bool, pin string, now time.Time) {
 	dc := 1
 	if redelivery {
 		dc = c.acks.redelivering(m.Seq)
@@ -230,6 +239,7 @@ func (c *Consumer) sendMsgLocked(to []byte, m *StoredMsg, redelivery bool, now t
 		Time:        m.Time,
 		Pending:     c.cur.pending(),
 		HeadersOnly: c.cfg.HeadersOnly,
+		PinID:       pin,
 	})
 	c.push.lastSend = now
 	if c.cfg.AckPolicy != AckNone {

@@ -54,6 +54,13 @@ type PullRequest struct {
 	// Invalid: the request could not be read; it is refused with
 	// StatusBadRequest (after the refusal of a push consumer).
 	Invalid bool
+	// Priority groups (consumer_priority.go): the group asked for, the pin
+	// id held, the overflow thresholds and the priority (0 first).
+	Group         string
+	PinID         string
+	MinPending    int64
+	MinAckPending int64
+	Priority      int
 }
 
 // Ack acknowledges the delivery of stream sequence sseq (consumer sequence

@@ -43,6 +43,8 @@ type Delivery struct {
 	// HeadersOnly: send the header and the size of Data, not Data itself
 	// (the consumer's headers_only setting).
 	HeadersOnly bool
+	// PinID, for a pinned client's message, is the pin to hand back.
+	PinID string
 }
 
 // StatusKind names a status event.
@@ -77,6 +79,15 @@ const (
 	// StatusConsumerDeleted ends every waiting pull request of a consumer
 	// that was deleted.
 	StatusConsumerDeleted
+	// StatusBadPriorityRequest refuses a pull request whose priority group
+	// settings do not fit the consumer; Reason says why.
+	StatusBadPriorityRequest
+	// StatusPinMismatch refuses a pull request holding another pin than
+	// the current one.
+	StatusPinMismatch
+	// StatusWrongPinID ends a waiting pull request holding a pin that is no
+	// longer current; Pending* are what it still wanted.
+	StatusWrongPinID
 )
 
 // Status is an event a consumer reports to a client instead of a message.
@@ -90,4 +101,5 @@ type Status struct {
 	FlowControl                    uint64 // a flow control request's id; 0 for none
 	Limit                          int
 	MaxExpires                     time.Duration
+	Reason                         string
 }

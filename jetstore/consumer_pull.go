@@ -67,6 +67,11 @@ type pullRequest struct {
 	expires   time.Time     // zero: until filled or interest is gone
 	heartbeat time.Duration // idle heartbeat interval
 	lastSent  time.Time     // last message or heartbeat sent to it
+	// Priority groups: the pin id it holds (or was given), its overflow
+	// thresholds and its priority.
+	pinID                     string
+	minPending, minAckPending int64
+	priority                  int
 }
 
 // admit turns a request into a waiting one, or returns the status kind that
@@ -98,11 +103,15 @@ func (c *Consumer) admit(r PullRequest, now time.Time) (*pullRequest, Status) {
 		s.Limit = m
 		return nil, s
 	}
+	if s, ok := c.admitPriority(&r, now); !ok {
+		return nil, s
+	}
 	if c.pulls.len() >= c.cfg.MaxWaiting {
 		return refuse(StatusMaxWaiting)
 	}
 	pr := &pullRequest{reply: r.Reply, batch: batch, maxBytes: r.MaxBytes, noWait: r.NoWait,
-		heartbeat: r.Heartbeat, lastSent: now}
+		heartbeat: r.Heartbeat, lastSent: now, pinID: r.PinID, minPending: r.MinPending,
+		minAckPending: r.MinAckPending, priority: r.Priority}
 	if r.Expires > 0 {
 		pr.expires = now.Add(r.Expires)
 	}
@@ -136,7 +145,7 @@ func (c *Consumer) admitPullsLocked(pulls []PullRequest, now time.Time) {
 			c.send.Status(r.Reply, refusal)
 			continue
 		}
-		c.pulls.waiting = append(c.pulls.waiting, pr)
+		c.queuePullLocked(pr)
 		c.lastActive = now
 	}
 }

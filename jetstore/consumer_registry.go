@@ -116,6 +116,9 @@ func (st *Stream) existingConsumer(old *Consumer, cfg ConsumerConfig, action str
 	if err := checkConsumerUpdate(&cur, &cfg); err != nil {
 		return nil, false, err
 	}
+	if err := st.checkWorkQueueConsumerLocked(&cfg); err != nil {
+		return nil, false, err
+	}
 	if err := old.update(cfg); err != nil {
 		return nil, false, err
 	}
@@ -124,13 +127,17 @@ func (st *Stream) existingConsumer(old *Consumer, cfg ConsumerConfig, action str
 }
 
 // checkWorkQueueConsumerLocked enforces one consumer per subject on
-// work-queue streams.
+// work-queue streams, when a consumer is created or its filters change
+// (the consumer of the same name is the one being updated).
 func (st *Stream) checkWorkQueueConsumerLocked(cfg *ConsumerConfig) error {
 	if st.Config().Retention != RetentionWorkQueue {
 		return nil
 	}
 	mine := cfg.filters()
-	for _, other := range st.consumers {
+	for name, other := range st.consumers {
+		if name == cfg.Name {
+			continue
+		}
 		ocfg := other.Config()
 		theirs := ocfg.filters()
 		if len(mine) == 0 || len(theirs) == 0 {

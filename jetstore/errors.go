@@ -54,7 +54,7 @@ var (
 	ErrConsumerExists        = errors.New("consumer already exists")
 	ErrConsumerDoesNotExist  = errors.New("consumer does not exist")
 	ErrMaxConsumers          = errors.New("maximum consumers limit reached")
-	ErrMultipleFilters       = errors.New("consumer config can not have both filter_subject and filter_subjects")
+	ErrMultipleFilters       = errors.New("consumer cannot have both FilterSubject and FilterSubjects specified")
 	ErrOverlappingFilters    = errors.New("consumer subject filters cannot overlap")
 	ErrEmptyFilter           = errors.New("consumer filter in FilterSubjects cannot be empty")
 	ErrWQRequiresExplicitAck = errors.New("workqueue stream requires explicit ack")

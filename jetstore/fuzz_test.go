@@ -3,6 +3,8 @@ package jetstore
 import (
 	"bytes"
 	"testing"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // FuzzDecodeRecord feeds arbitrary bytes to the record decoder and the
@@ -14,13 +16,15 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(appendDeleteRecord(nil, []seqRange{{1, 3}, {9, 9}}))
 	f.Add(appendFloorRecord(nil, 42))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 1})
+	f.Add(appendMsgRecordOf(nil, kindMsgS2, 3, 4, "z", nil, s2.Encode(nil, bytes.Repeat([]byte("ab"), 300))))
+	f.Add(appendMsgRecordOf(nil, kindMsgS2, 3, 4, "z", nil, []byte("not s2 at all")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, n, err := decodeRecord(data)
 		if err == nil {
 			if n <= 0 || n > len(data) {
 				t.Fatalf("decoded length %d of %d bytes", n, len(data))
 			}
-			if rec.kind == kindMsg {
+			if data[4] == kindMsg { // kindMsgS2 decodes to a plain message
 				again := appendMsgRecord(nil, rec.seq, rec.ts, string(rec.subject), rec.header, rec.data)
 				if !bytes.Equal(again, data[:n]) {
 					t.Fatalf("re-encoding differs")

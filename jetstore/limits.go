@@ -208,9 +208,9 @@ func (st *Stream) admitLocked(m *InMsg) error {
 	return nil
 }
 
-// countLocked brings the store's and the pool's usage up to the bytes the
+// countUsageLocked brings the store's and the pool's usage up to the bytes the
 // stream shows (after a durable write or a load).
-func (st *Stream) countLocked() {
+func (st *Stream) countUsageLocked() {
 	delta := int64(st.shown.bytes) - st.counted
 	st.addUsage(delta)
 }

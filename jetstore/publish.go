@@ -1,6 +1,9 @@
 package jetstore
 
-import "time"
+import (
+	"math/big"
+	"time"
+)
 
 // What a publisher hands a stream and what it gets back. The store never
 // reads a message's header (it keeps it as opaque bytes): the caller reads
@@ -21,6 +24,15 @@ type InMsg struct {
 	// message is durable under the stream's sync policy or was refused. It
 	// must be quick. A message Publish refuses at once gets no call.
 	Done func(PublishResult)
+	// Origin is set on a message a stream copies from another one (as a
+	// mirror or from a source); nil for published messages.
+	Origin *Origin
+	// batch, on the first message of an atomic batch, is how many queued
+	// messages (this one included) are stored all together or not at all.
+	batch int
+	// internal marks a message the store writes itself (a subject delete
+	// marker): stored as it is, under the subject given.
+	internal bool
 }
 
 // PublishOptions are what a publisher asks of a stream for one message.
@@ -34,10 +46,14 @@ type PublishOptions struct {
 	// ExpectedStream, when HasExpectedStream, must be the stream's name.
 	ExpectedStream    string
 	HasExpectedStream bool
-	// HasTTL: the publisher asked for a per-message time to live. It is
-	// refused on streams that do not allow them (midge does not expire
-	// single messages yet; it only checks the permission).
-	HasTTL bool
+	// HasTTL: the publisher asked for a per-message time to live, TTL:
+	// the message is removed that long after it was stored (a negative TTL
+	// keeps it even past the stream's max age). Refused on streams that do
+	// not allow TTLs, and with ErrMsgTTLInvalid when TTLInvalid (what was
+	// sent is not a TTL of at least a second).
+	HasTTL     bool
+	TTL        time.Duration
+	TTLInvalid bool
 	// ExpectedLastSubjectSeq must be the sequence of the newest message on
 	// ExpectedLastSubjectSeqSubject (the message's own subject when that
 	// is ""); 0 expects none.
@@ -53,6 +69,14 @@ type PublishOptions struct {
 	// RollupValue is what was asked for when Rollup is RollupInvalid.
 	Rollup      RollupKind
 	RollupValue string
+	// HasSourceHeader: the publisher sent the header that marks messages
+	// copied from a source, which only copies may carry.
+	HasSourceHeader bool
+	// Incr, on a counter stream, adds to the subject's total; IncrInvalid:
+	// what was sent is not an integer. HasIncr: the publisher sent one.
+	HasIncr     bool
+	Incr        *big.Int
+	IncrInvalid bool
 }
 
 // SeqExpectation is an expected sequence. Set: the publisher sent one.
@@ -102,6 +126,19 @@ type PublishResult struct {
 	// NoInterest: an interest-retention stream had no consumer for the
 	// message, so it was acknowledged and not kept.
 	NoInterest bool
+
+	// For a message stored by a stream that republishes: the subject it
+	// was stored under (after the stream's transform), when, and the
+	// sequence of the previous message on that subject (0 for none).
+	Subject        string
+	Time           int64
+	PrevSubjectSeq uint64
+	// Counter, on a counter stream, is the subject's total after this
+	// message, in decimal.
+	Counter string
+	// BatchSize, on the last message of an atomic batch, is how many
+	// messages the batch stored.
+	BatchSize int
 }
 
 // AckFunc receives the outcome of a batch of published messages, in
@@ -124,13 +161,16 @@ func (st *Stream) Publish(m *InMsg) error {
 }
 
 // checkOptionsLocked runs the publisher's checks in the reference server's
-// order. It returns the original sequence of a duplicate, or an error.
+// order: counter increments first, an invalid TTL last. It returns the original sequence of a duplicate, or an error.
 func (st *Stream) checkOptionsLocked(m *InMsg, now time.Time) (dup uint64, err error) {
 	o := m.Options
+	if err := st.checkIncr(m); err != nil {
+		return 0, err
+	}
 	if o.HasExpectedStream && o.ExpectedStream != st.cfg.Name {
 		return 0, ErrExpectedStream
 	}
-	if o.HasTTL && !st.cfg.AllowMsgTTL {
+	if o.HasTTL && !st.cfg.AllowMsgTTL && m.Origin == nil {
 		return 0, ErrMsgTTLDisabled
 	}
 	if e := o.ExpectedLastSubjectSeq; e.Set {
@@ -153,6 +193,9 @@ func (st *Stream) checkOptionsLocked(m *InMsg, now time.Time) (dup uint64, err e
 			return 0, &WrongLastSeqError{Last: st.state.last}
 		}
 	}
+	if o.HasSourceHeader && m.Origin == nil {
+		return 0, ErrSourceHeaderNotAllowed
+	}
 	if o.MsgID != "" {
 		window := int64(st.cfg.Duplicates)
 		if seq, ok := st.dedup.find(o.MsgID, now.UnixNano()-window); ok {
@@ -171,6 +214,9 @@ func (st *Stream) checkOptionsLocked(m *InMsg, now time.Time) (dup uint64, err e
 		if o.Rollup == RollupInvalid {
 			return 0, &InvalidRollupError{Value: o.RollupValue}
 		}
+	}
+	if o.TTLInvalid {
+		return 0, ErrMsgTTLInvalid
 	}
 	return 0, nil
 }

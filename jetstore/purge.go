@@ -2,7 +2,6 @@ package jetstore
 
 import (
 	"slices"
-	"time"
 )
 
 // PurgeRequest selects what a purge removes; with none of its fields set,
@@ -106,53 +105,4 @@ func (st *Stream) DeleteMsg(seq uint64) error {
 	}
 	st.listeners.notify()
 	return nil
-}
-
-// scheduleExpiryLocked arms the max-age timer for the oldest message.
-func (st *Stream) scheduleExpiryLocked() {
-	if st.cfg.MaxAge <= 0 {
-		if st.expiry != nil {
-			st.expiry.Stop()
-		}
-		return
-	}
-	wait := st.cfg.MaxAge
-	if st.state.msgs > 0 {
-		if m, err := st.getLocked(st.state.first); err == nil {
-			wait = m.Time.Add(st.cfg.MaxAge).Sub(st.store.now())
-		}
-	}
-	wait = max(wait, 10*time.Millisecond) // batch expiries that fall together
-	if st.expiry == nil {
-		st.expiry = time.AfterFunc(wait, st.expire)
-	} else {
-		st.expiry.Reset(wait)
-	}
-}
-
-// expire deletes the messages older than max age.
-func (st *Stream) expire() {
-	select {
-	case <-st.quit:
-		return
-	default:
-	}
-	st.mu.Lock()
-	cutoff := st.store.now().Add(-st.cfg.MaxAge)
-	expired := 0
-	for st.cfg.MaxAge > 0 && st.state.msgs > 0 {
-		m, err := st.getLocked(st.state.first)
-		if err != nil || !m.Time.Before(cutoff) {
-			break
-		}
-		st.deleteLocked(m.Seq)
-		expired++
-	}
-	st.scheduleExpiryLocked()
-	st.mu.Unlock()
-	if expired > 0 {
-		// A failure poisons the stream like any other; nothing to answer.
-		_ = st.persist()
-		st.listeners.notify()
-	}
 }

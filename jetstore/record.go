@@ -20,6 +20,9 @@ import (
 //	kindDelete: u32 n, then n × (u64 first, u64 last): sequences deleted
 //	kindFloor:  u64 floor: every sequence below floor is gone (purge)
 //
+// Stream features add kindSources (source_state.go), kindBatch (batch.go)
+// and kindMsgS2 (compress.go), written only by streams that use them.
+//
 // Integers are little endian. A record is never trusted without its
 // checksum, on recovery and on every read.
 const (
@@ -54,7 +57,9 @@ type record struct {
 	subject []byte
 	header  []byte
 	data    []byte
-	ranges  []seqRange // kindDelete
+	ranges  []seqRange           // kindDelete
+	sources map[string]sourcePos // kindSources (source_state.go)
+	count   int                  // kindBatch: messages in the batch (batch.go)
 }
 
 type seqRange struct{ first, last uint64 }
@@ -66,10 +71,16 @@ func msgRecordLen(subject string, header, data []byte) int {
 
 // appendMsgRecord encodes a message record onto dst.
 func appendMsgRecord(dst []byte, seq uint64, ts int64, subject string, header, data []byte) []byte {
+	return appendMsgRecordOf(dst, kindMsg, seq, ts, subject, header, data)
+}
+
+// appendMsgRecordOf encodes a message record of kind (kindMsg, or
+// kindMsgS2 with data compressed) onto dst.
+func appendMsgRecordOf(dst []byte, kind byte, seq uint64, ts int64, subject string, header, data []byte) []byte {
 	start := len(dst)
 	body := msgFixedLen + len(subject) + len(header) + len(data)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(1+body+recordCRCLen))
-	dst = append(dst, kindMsg)
+	dst = append(dst, kind)
 	dst = binary.LittleEndian.AppendUint64(dst, seq)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
 	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(subject)))
@@ -129,8 +140,16 @@ func decodeRecord(b []byte) (record, int, error) {
 	switch r.kind {
 	case kindMsg:
 		err = r.decodeMsg(body)
+	case kindMsgS2:
+		if err = r.decodeMsg(body); err == nil {
+			err = r.decompress()
+		}
 	case kindDelete:
 		err = r.decodeDelete(body)
+	case kindSources:
+		err = r.decodeSources(body)
+	case kindBatch:
+		err = r.decodeBatch(body)
 	case kindFloor:
 		if len(body) != 8 {
 			err = errCorruptRecord

@@ -27,6 +27,9 @@ func (f *fileStorage) load(st *Stream) error {
 		return err
 	}
 	st.resetIndexesLocked()
+	// The index lists live messages only: the positions of sources whose
+	// messages were removed come from the file of the same clean stop.
+	f.loadSourcePositions(st)
 	if err := f.loadIndex(st, ids); err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			st.store.log.Warn("index file unusable; rebuilding from blocks", "stream", st.name, "error", err)
@@ -40,6 +43,7 @@ func (f *fileStorage) load(st *Stream) error {
 			st.nextID = id + 1
 		}
 	}
+	st.endRecoveredBatchLocked()
 	if len(st.blocks) == 0 {
 		if _, err := st.newBlockLocked(); err != nil {
 			return err
@@ -57,6 +61,7 @@ func (st *Stream) resetIndexesLocked() {
 	st.subj = newSubjectIndex()
 	st.state = counters{}
 	st.dedup = dedupIndex{}
+	st.features.resetStored()
 	st.lastID = ""
 	st.dedupSince = st.store.now().Add(-st.cfg.Duplicates).UnixNano()
 	st.pendingDel = nil
@@ -211,6 +216,7 @@ func (st *Stream) plausibleLocked(r record) bool {
 func (st *Stream) applyRecoveredLocked(b *block, off int, r record) {
 	switch r.kind {
 	case kindMsg:
+		st.recoverBatchMsgLocked(r.seq)
 		st.addEntryLocked(b, int64(off), r.seq, r.subject, r.header, r.data)
 		st.noteRecoveredLocked(r.seq, r.ts, r.header)
 	case kindDelete:
@@ -220,6 +226,12 @@ func (st *Stream) applyRecoveredLocked(b *block, off int, r record) {
 			for seq := from; seq <= rg.last && st.state.msgs > 0; seq++ {
 				st.removeLocked(seq)
 			}
+		}
+	case kindBatch:
+		st.recoverBatchRecordLocked(r)
+	case kindSources:
+		for k, p := range r.sources {
+			st.features.noteSource(k, p.seq, p.ident)
 		}
 	case kindFloor:
 		if r.seq > 0 {
@@ -251,7 +263,7 @@ func nextValidRecord(data []byte, off int) int {
 		if n < 1+recordCRCLen || i+4+n > len(data) {
 			continue
 		}
-		if k := data[i+4]; k != kindMsg && k != kindDelete && k != kindFloor {
+		if k := data[i+4]; k != kindMsg && k != kindDelete && k != kindFloor && k != kindSources && k != kindBatch && k != kindMsgS2 {
 			continue
 		}
 		if _, _, err := decodeRecord(data[i:]); err == nil {
@@ -265,6 +277,7 @@ func nextValidRecord(data []byte, off int) int {
 // window and the id of the newest message that had one. Recovery calls it
 // in sequence (and so time) order while it reads the records anyway.
 func (st *Stream) noteRecoveredLocked(seq uint64, ts int64, header []byte) {
+	st.noteRecoveredFeaturesLocked(seq, ts, header)
 	idOf := st.store.opts.MessageID
 	if len(header) == 0 || idOf == nil {
 		return

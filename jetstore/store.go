@@ -74,6 +74,13 @@ type Options struct {
 	// start empty after a restart. The store keeps headers as opaque bytes;
 	// only the protocol that wrote them knows how to read them.
 	MessageID func(header []byte) []byte
+
+	// Headers reads the stored headers the stream features act on (TTLs,
+	// sources) and writes delete markers.
+	Headers Headers
+	// Resolve finds the stream a mirror or source copies; without it, the
+	// stream of that name in this store (an external source then fails).
+	Resolve ResolveFunc
 }
 
 // CommitObserver receives one call per group commit, on the stream's
@@ -135,9 +142,15 @@ func Open(dir string, opts Options) (*Store, error) {
 			s.log.Error("cannot open stream; leaving it untouched", "stream", e.Name(), "error", err)
 			continue
 		}
+		s.mu.Lock()
 		s.streams[st.name] = st
 		cfg := st.Config()
 		s.reserveStored(&cfg) // stored streams load whatever the limits say now
+		s.mu.Unlock()
+	}
+	// Copying starts once every stream is there to be found.
+	for _, st := range s.Streams() {
+		st.startSources()
 	}
 	if opts.SyncInterval > 0 {
 		s.stopSync, s.syncDone = make(chan struct{}), make(chan struct{})
@@ -222,6 +235,7 @@ func (s *Store) addLocked(cfg StreamConfig) (*Stream, bool, error) {
 		return nil, false, s.storageFailed("cannot create stream", cfg.Name, err)
 	}
 	s.streams[cfg.Name] = st
+	st.startSources()
 	return st, true, nil
 }
 
@@ -245,6 +259,7 @@ func (s *Store) addStoredLocked(cfg StreamConfig) (*Stream, bool, error) {
 		return nil, false, ErrStreamNameInUse
 	}
 	s.streams[cfg.Name] = st
+	st.startSources()
 	return st, true, nil
 }
 
@@ -396,7 +411,7 @@ func (s *Store) syncLoop() {
 }
 
 func newStream(s *Store, cfg StreamConfig, sto storage, created time.Time) *Stream {
-	return &Stream{
+	st := &Stream{
 		store:   s,
 		storage: sto,
 		name:    cfg.Name,
@@ -408,6 +423,8 @@ func newStream(s *Store, cfg StreamConfig, sto storage, created time.Time) *Stre
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	st.features.configure(&cfg)
+	return st
 }
 
 // createStream records a new stream and makes its first block. The
@@ -491,6 +508,7 @@ func (st *Stream) stop() error {
 		return nil
 	default:
 	}
+	st.stopSources() // before the committer stops: they wait for its answers
 	close(st.quit)
 	<-st.done
 	st.mu.Lock()
@@ -508,6 +526,7 @@ func (st *Stream) stop() error {
 		if ierr := st.storage.saveIndex(st); ierr != nil {
 			st.store.log.Warn("cannot write index file; next start rebuilds from blocks", "stream", st.name, "error", ierr)
 		}
+		st.saveSourcesLocked()
 	}
 	// After a clean stop the next start continues right after the last
 	// sequence; otherwise the reserved mark stays.
@@ -569,12 +588,18 @@ func (st *Stream) update(cfg StreamConfig) error {
 		st.mu.Unlock()
 		return st.store.storageFailed("cannot save stream configuration", st.name, err)
 	}
+	old := st.cfg
 	st.cfg = cfg
+	st.features.configure(&cfg)
 	st.enforceAllLimitsLocked()
 	st.scheduleExpiryLocked()
 	st.mu.Unlock()
 	if err := st.persist(); err != nil {
 		return errStorage(err)
+	}
+	if sourcesChanged(&old, &cfg) {
+		st.stopSources()
+		st.startSources()
 	}
 	st.listeners.notify()
 	return nil

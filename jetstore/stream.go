@@ -98,7 +98,7 @@ type Stream struct {
 	shown    stateView
 	writeGen uint64
 	// counted is the bytes this stream adds to its store's (and pool's)
-	// usage: shown.bytes, brought up to date by countLocked.
+	// usage: shown.bytes, brought up to date by countUsageLocked.
 	counted int64
 	// pendingDel collects sequences deleted while applying a batch; they go
 	// to disk as one delete record with the batch.
@@ -110,6 +110,7 @@ type Stream struct {
 	failed   error      // set by a failed write or sync; see commit.go
 	failedAt time.Time
 	expiry   *time.Timer
+	features streamFeatures
 
 	writeMu sync.Mutex // one writer of the files at a time
 
@@ -120,6 +121,7 @@ type Stream struct {
 	consumers map[string]*Consumer
 	interest  atomic.Pointer[[][]string] // consumer filters, for interest retention; written under cmu
 
+	sourcing  sourcing      // the mirror and source feeds; its own lock
 	ingest    ingestQueue   // its own lock
 	syncQ     chan *syncJob // committer -> syncer, with sync policy always
 	listeners listeners     // its own lock
@@ -244,7 +246,7 @@ func (st *Stream) deletedLocked(first, last uint64) []uint64 {
 // load, when everything in memory came from disk.
 func (st *Stream) showLocked() {
 	st.shown = stateView{st.state, st.writeGen}
-	st.countLocked()
+	st.countUsageLocked()
 }
 
 // blockFor finds the block holding seq's entry.
@@ -274,7 +276,15 @@ func (st *Stream) getPtrLocked(seq uint64) (*StoredMsg, error) {
 // getLocked reads one message. It returns a value so that the consumers'
 // delivery loop reads without an allocation per message.
 func (st *Stream) getLocked(seq uint64) (StoredMsg, error) {
-	if seq == 0 || seq > st.committed {
+	if seq > st.committed {
+		return StoredMsg{}, ErrNoMessageFound
+	}
+	return st.readLocked(seq)
+}
+
+// readLocked reads one message, durable or not (the committer's view).
+func (st *Stream) readLocked(seq uint64) (StoredMsg, error) {
+	if seq == 0 {
 		return StoredMsg{}, ErrNoMessageFound
 	}
 	b := st.blockFor(seq)

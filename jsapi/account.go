@@ -9,6 +9,7 @@ import (
 
 	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
+	"github.com/midgemq/midge/parser"
 )
 
 // Each account with JetStream gets a jetstore.Store, the API subscriptions
@@ -34,12 +35,15 @@ type jsAccount struct {
 type jsStream struct {
 	st       *jetstore.Store
 	stream   *jetstore.Stream
-	ackStart []byte // `{"stream":<name>` and the domain, for hand-built acks
+	ackStart []byte  // `{"stream":<name>` and the domain, for hand-built acks
+	batches  batches // atomic batches being collected
 	ackPub   *broker.Publisher
 	ackLine  []byte      // scratch for ack JSON; only the stream's committer uses it
 	noAck    atomic.Bool // the stream's no_ack: publishes get no ack
 	subs     []*broker.Subscription
 	typed    typedPublisher // other adapters' publishes (streams.go)
+	// republish is the stream's republish directive, nil without one.
+	republish atomic.Pointer[republisher]
 }
 
 // open opens the store of an account and subscribes its API.
@@ -59,6 +63,8 @@ func (j *JetStream) open(acc *broker.Account, limits jetstore.Limits) (*jsAccoun
 		Limits:          limits,
 		Pool:            j.opts.Pool,
 		MessageID:       storedMsgID,
+		Headers:         storeHeaders{},
+		Resolve:         ja.resolveSource,
 		// A stream capturing the API with acks would answer requests.
 		ReservedSubjects: j.apiSubjects(jsAPIPrefix + ">"),
 	})
@@ -99,7 +105,9 @@ func (ja *jsAccount) attach(st *jetstore.Stream) error {
 		start = append(append(start, `,"domain":`...), domain...)
 	}
 	js := &jsStream{st: ja.store, stream: st, ackStart: start, ackPub: ja.acc.NewPublisher()}
-	js.noAck.Store(st.Config().NoAck)
+	cfg := st.Config()
+	js.noAck.Store(cfg.NoAck)
+	js.republish.Store(newRepublisher(ja.acc, &cfg))
 	if err := ja.subscribeStream(js); err != nil {
 		return err
 	}
@@ -160,7 +168,9 @@ func (ja *jsAccount) resubscribe(name string) error {
 		return nil
 	}
 	ja.unsubscribeStream(js)
-	js.noAck.Store(js.stream.Config().NoAck)
+	cfg := js.stream.Config()
+	js.noAck.Store(cfg.NoAck)
+	js.republish.Store(newRepublisher(ja.acc, &cfg))
 	return ja.subscribeStream(js)
 }
 
@@ -190,6 +200,10 @@ func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
 	}
 	m := jetstore.NewInMsg(subject, reply, hdr, data)
 	m.Options = publishOptions(m.Header)
+	if isBatchMsg(m.Header) {
+		ja.captureBatch(js, m)
+		return
+	}
 	if err := js.stream.Publish(m); err != nil {
 		ja.refusePublish(js, reply, err)
 	}
@@ -209,21 +223,27 @@ func (ja *jsAccount) refusePublish(js *jsStream, reply []byte, err error) {
 // with one wake-up per receiving connection.
 func (ja *jsAccount) sendPubAcks(st *jetstore.Stream, msgs []*jetstore.InMsg, results []jetstore.PublishResult) {
 	js := ja.lookup(st.Name())
-	if js == nil || js.noAck.Load() {
+	if js == nil {
+		return
+	}
+	if rp := js.republish.Load(); rp != nil {
+		rp.send(msgs, results)
+	}
+	if js.noAck.Load() {
 		return
 	}
 	for i, m := range msgs {
 		if len(m.Reply) == 0 {
 			continue
 		}
-		js.ackPub.Stage(m.Reply, nil, nil, js.ackJSON(results[i]))
+		js.ackPub.Stage(m.Reply, nil, nil, js.ackJSON(results[i], m))
 	}
 	js.ackPub.Flush()
 }
 
 // ackJSON renders a publish result; the success case is built by hand,
 // without reflection, into a buffer reused for the next ack.
-func (js *jsStream) ackJSON(ack jetstore.PublishResult) []byte {
+func (js *jsStream) ackJSON(ack jetstore.PublishResult, m *jetstore.InMsg) []byte {
 	if ack.Err != nil {
 		body, _ := json.Marshal(pubAck{Stream: js.stream.Name(), Error: toAPIError(ack.Err)})
 		return body
@@ -233,6 +253,16 @@ func (js *jsStream) ackJSON(ack jetstore.PublishResult) []byte {
 	body = strconv.AppendUint(body, ack.Seq, 10)
 	if ack.Duplicate {
 		body = append(body, `,"duplicate":true`...)
+	}
+	if ack.Counter != "" {
+		body = append(body, `,"val":`...)
+		body = strconv.AppendQuote(body, ack.Counter)
+	}
+	if ack.BatchSize > 0 {
+		body = append(body, `,"batch":`...)
+		body = strconv.AppendQuote(body, string(parser.HeaderValue(m.Header, hdrBatchID)))
+		body = append(body, `,"count":`...)
+		body = strconv.AppendInt(body, int64(ack.BatchSize), 10)
 	}
 	body = append(body, '}')
 	js.ackLine = body

@@ -110,6 +110,12 @@ type pullBody struct {
 	NoWait    bool          `json:"no_wait"`
 	MaxBytes  int           `json:"max_bytes"`
 	Heartbeat time.Duration `json:"idle_heartbeat"`
+	// Priority groups.
+	Group         string `json:"group"`
+	PinID         string `json:"id"`
+	MinPending    int64  `json:"min_pending"`
+	MinAckPending int64  `json:"min_ack_pending"`
+	Priority      int    `json:"priority"`
 }
 
 // parsePullRequest reads a pull request's body: JSON, a bare batch size
@@ -127,6 +133,7 @@ func parsePullRequest(reply, body []byte) jetstore.PullRequest {
 			break
 		}
 		r.Batch, r.Expires, r.NoWait, r.MaxBytes, r.Heartbeat = b.Batch, b.Expires, b.NoWait, b.MaxBytes, b.Heartbeat
+		r.Group, r.PinID, r.MinPending, r.MinAckPending, r.Priority = b.Group, b.PinID, b.MinPending, b.MinAckPending, b.Priority
 	default:
 		n, err := strconv.Atoi(string(body))
 		r.Batch, r.Invalid = n, err != nil

@@ -119,7 +119,7 @@ func TestPublishHeadersBecomeOptions(t *testing.T) {
 	hdr := "NATS/1.0\r\nNats-Msg-Id: m1\r\nNats-Expected-Stream: S\r\nNats-Expected-Last-Sequence: 9\r\n" +
 		"Nats-Expected-Last-Subject-Sequence: x\r\nNats-Expected-Last-Subject-Sequence-Subject: a.b\r\n" +
 		"Nats-Expected-Last-Msg-Id:\r\nNats-Rollup: all\r\nNats-TTL: 1s\r\n\r\n"
-	want := jetstore.PublishOptions{MsgID: "m1", ExpectedStream: "S", HasExpectedStream: true, HasTTL: true,
+	want := jetstore.PublishOptions{MsgID: "m1", ExpectedStream: "S", HasExpectedStream: true, HasTTL: true, TTL: time.Second,
 		ExpectedLastSubjectSeq: jetstore.SeqExpectation{Set: true, Malformed: true}, ExpectedLastSubjectSeqSubject: "a.b",
 		ExpectedLastSeq: jetstore.SeqExpectation{Set: true, Seq: 9}, HasExpectedLastMsgID: true, Rollup: jetstore.RollupAll}
 	if got := publishOptions([]byte(hdr)); got == nil || *got != want {

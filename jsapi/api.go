@@ -18,8 +18,11 @@ const (
 	jsAPIPrefix       = "$JS.API."
 	jsDirectGetPrefix = "$JS.API.DIRECT.GET."
 	jsTypePrefix      = "io.nats.jetstream.api.v1."
-	// jsAPILevel is the JetStream API level midge implements.
-	jsAPILevel = 1
+	// jsAPILevel is the JetStream API level midge implements: 1 brings
+	// per-message TTL, pause and priority groups, 2 counters and atomic
+	// batches. It is the highest level all of whose features midge has,
+	// which is lower than the advertised server version's.
+	jsAPILevel = 2
 
 	jsAPIQueueLen = 4096
 	jsAPIWorkers  = 2
@@ -37,6 +40,8 @@ var jsAPISubjects = []string{
 	"$JS.API.CONSUMER.DELETE.>",
 	"$JS.API.CONSUMER.NAMES.>",
 	"$JS.API.CONSUMER.LIST.>",
+	"$JS.API.CONSUMER.PAUSE.>",
+	"$JS.API.CONSUMER.UNPIN.>",
 }
 
 type jsAPI struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
 )
 
@@ -66,6 +67,10 @@ func (api *jsAPI) consumerRequest(tokens []string, req apiRequest) any {
 		return api.consumerNames(tokens[1], req)
 	case len(tokens) == 2 && tokens[0] == "LIST":
 		return api.consumerList(tokens[1], req)
+	case len(tokens) == 3 && tokens[0] == "PAUSE":
+		return api.consumerPause(tokens[1], tokens[2], req)
+	case len(tokens) == 3 && tokens[0] == "UNPIN":
+		return api.consumerUnpin(tokens[1], tokens[2], req)
 	}
 	return nil
 }
@@ -130,7 +135,7 @@ func (api *jsAPI) consumerCreate(stream, name, filter string, legacyDurable bool
 	if created {
 		api.ja.adviseConsumer(stream, c.Name(), actionCreate)
 	}
-	info := c.Info()
+	info := consumerInfo(c)
 	resp.ConsumerInfo = &info
 	return resp
 }
@@ -154,7 +159,7 @@ func (api *jsAPI) consumerInfo(stream, name string) any {
 		resp.Error = e
 		return resp
 	}
-	info := c.Info()
+	info := consumerInfo(c)
 	resp.ConsumerInfo = &info
 	return resp
 }
@@ -211,8 +216,16 @@ func (api *jsAPI) consumerList(stream string, req apiRequest) any {
 	}
 	resp.Total, resp.Offset = len(all), offset
 	for _, c := range page {
-		info := c.Info()
+		info := consumerInfo(c)
 		resp.Consumers = append(resp.Consumers, &info)
 	}
 	return resp
+}
+
+// consumerInfo is a consumer's info as clients receive it: with the
+// server's keys in its metadata.
+func consumerInfo(c *jetstore.Consumer) jetstore.ConsumerInfo {
+	info := c.Info()
+	info.Config.Metadata = jetstore.WithServerMetadata(info.Config.Metadata, info.Config.RequiredLevel(), jsAPILevel, broker.ProtocolVersion)
+	return info
 }

@@ -33,6 +33,7 @@ type consumerSender struct {
 	subject []byte // the delivered message's subject
 	reply   []byte // ack or flow control reply subject
 	hdr     []byte // status and headers-only header blocks
+	pinHdr  []byte // header blocks with a pinned client's pin
 }
 
 func (ja *jsAccount) newSender(stream, consumer string) jetstore.Sender {
@@ -48,6 +49,10 @@ func (s *consumerSender) Deliver(target []byte, d jetstore.Delivery) {
 	if d.HeadersOnly {
 		s.hdr = appendHeadersOnly(s.hdr[:0], d.Header, len(d.Data))
 		hdr, data = s.hdr, nil
+	}
+	if d.PinID != "" {
+		s.pinHdr = appendHeader(s.pinHdr[:0], hdr, hdrPinID, d.PinID)
+		hdr = s.pinHdr
 	}
 	s.pub.StageAs(target, s.subject, s.reply, hdr, data)
 }
@@ -113,6 +118,23 @@ func appendFlowControlSubject(b []byte, stream, consumer string, id uint64) []by
 	return strconv.AppendUint(b, id, 36)
 }
 
+// hdrPinID carries a pinned client's pin with each message it gets.
+const hdrPinID = "Nats-Pin-Id"
+
+// appendHeader renders the header block hdr (none: an empty one) with one
+// more header; dst must not overlap hdr.
+func appendHeader(dst, hdr []byte, key, value string) []byte {
+	if len(hdr) >= 4 {
+		dst = append(dst, hdr[:len(hdr)-2]...) // without the closing blank line
+	} else {
+		dst = append(dst, "NATS/1.0\r\n"...)
+	}
+	dst = append(dst, key...)
+	dst = append(dst, ": "...)
+	dst = append(dst, value...)
+	return append(dst, "\r\n\r\n"...)
+}
+
 // appendHeadersOnly renders the stored header plus Nats-Msg-Size, the size
 // of the data left out.
 func appendHeadersOnly(b, stored []byte, size int) []byte {
@@ -141,6 +163,9 @@ var jsStatusLines = [...]string{
 	jetstore.StatusHeartbeatTooLarge:  "400 Bad Request - heartbeat value too large",
 	jetstore.StatusBadRequest:         "400 Bad Request",
 	jetstore.StatusConsumerDeleted:    "409 Consumer Deleted",
+	jetstore.StatusBadPriorityRequest: "400 Bad Request - ",
+	jetstore.StatusPinMismatch:        "423 Nats-Pin-Id mismatch",
+	jetstore.StatusWrongPinID:         "423 Nats-Wrong-Pin-Id",
 }
 
 // appendStatus renders a status header block, or returns nil for a kind
@@ -158,10 +183,12 @@ func appendStatus(b []byte, s *jetstore.Status) []byte {
 	case jetstore.StatusMaxRequestExpires:
 		b = append(b, " of "...)
 		b = append(b, s.MaxExpires.String()...)
+	case jetstore.StatusBadPriorityRequest:
+		b = append(b, s.Reason...)
 	}
 	b = append(b, "\r\n"...)
 	switch s.Kind {
-	case jetstore.StatusRequestTimeout, jetstore.StatusMaxBytesExceeded:
+	case jetstore.StatusRequestTimeout, jetstore.StatusMaxBytesExceeded, jetstore.StatusWrongPinID:
 		b = append(b, "Nats-Pending-Messages: "...)
 		b = strconv.AppendInt(b, int64(s.PendingMsgs), 10)
 		b = append(b, "\r\nNats-Pending-Bytes: "...)

@@ -114,6 +114,53 @@ var (
 	jsErrInsufficientStorage   = &apiError{500, 10047, "insufficient storage resources available"}
 	jsErrMaxBytesRequired      = &apiError{400, 10113, "account requires a stream config to have max bytes set"}
 	jsErrStreamMaxBytes        = &apiError{400, 10122, "stream max bytes exceeds account limit max stream bytes"}
+	// Stream features: mirrors, sources, transforms, TTLs, counters, batches.
+	jsErrMirrorSetup               = &apiError{500, 10029, "%s"}
+	jsErrSourceSetup               = &apiError{500, 10045, "%s"}
+	jsErrMirrorWithSources         = &apiError{400, 10031, "stream mirrors can not also contain other sources"}
+	jsErrMirrorWithStartSeqAndTime = &apiError{400, 10032, "stream mirrors can not have both start seq and start time configured"}
+	jsErrMirrorWithSubjects        = &apiError{400, 10034, "stream mirrors can not contain subjects"}
+	jsErrMirrorWithFirstSeq        = &apiError{400, 10143, "stream mirrors can not have first sequence configured"}
+	jsErrMirrorNotUpdatable        = &apiError{400, 10055, "stream mirror configuration can not be updated"}
+	jsErrSourceDuplicate           = &apiError{400, 10140, "duplicate source configuration detected"}
+	jsErrSourceInvalidStreamName   = &apiError{400, 10141, "sourced stream name is invalid"}
+	jsErrMirrorInvalidStreamName   = &apiError{400, 10142, "mirrored stream name is invalid"}
+	jsErrSourceMultipleFilters     = &apiError{400, 10144, "source with multiple subject transforms cannot also have a single subject filter"}
+	jsErrSourceTransformSource     = &apiError{400, 10145, "source transform source: %v"}
+	jsErrSourceTransform           = &apiError{400, 10146, "source transform: %v"}
+	jsErrSourceOverlappingFilters  = &apiError{400, 10147, "source filters can not overlap"}
+	jsErrMirrorMultipleFilters     = &apiError{400, 10150, "mirror with multiple subject transforms cannot also have a single subject filter"}
+	jsErrMirrorTransformSource     = &apiError{400, 10151, "mirror transform source: %v"}
+	jsErrMirrorOverlappingFilters  = &apiError{400, 10152, "mirror subject filters can not overlap"}
+	jsErrMirrorTransform           = &apiError{400, 10154, "mirror transform: %v"}
+	jsErrStreamTransformSource     = &apiError{400, 10155, "stream transform source: %v"}
+	jsErrStreamTransform           = &apiError{400, 10156, "stream transform: %v"}
+	jsErrMsgTTLInvalid             = &apiError{400, 10165, "invalid per-message TTL"}
+	jsErrIncrDisabled              = &apiError{400, 10168, "message counters is disabled"}
+	jsErrIncrMissing               = &apiError{400, 10169, "message counter increment is missing"}
+	jsErrIncrPayload               = &apiError{400, 10170, "message counter has payload"}
+	jsErrIncrInvalid               = &apiError{400, 10171, "message counter increment is invalid"}
+	jsErrCounterBroken             = &apiError{400, 10172, "message counter is broken"}
+	jsErrMirrorWithCounters        = &apiError{400, 10173, "stream mirrors can not also calculate counters"}
+	jsErrMirrorWithAtomicPublish   = &apiError{400, 10198, "stream mirrors can not also use atomic publishing"}
+	jsErrSourceHeaderNotAllowed    = &apiError{400, 10227, "message stream source header is not allowed"}
+	jsErrMirrorDirectPublish       = &apiError{400, 10034, "stream mirrors can not be published to directly"}
+	jsErrPriorityPolicyNoGroup     = &apiError{400, 10159, "Setting PriorityPolicy requires at least one PriorityGroup to be set"}
+	jsErrInvalidPriorityGroup      = &apiError{400, 10160, "Provided priority group does not exist for this consumer"}
+	jsErrEmptyGroupName            = &apiError{400, 10161, "Group name cannot be an empty string"}
+	jsErrInvalidGroupName          = &apiError{400, 10162, "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters"}
+	jsErrPushWithPriorityGroup     = &apiError{400, 10178, "priority groups can not be used with push consumers"}
+	jsErrPriorityGroupWithoutPol   = &apiError{400, 10196, "consumer can not have priority groups when policy is none"}
+	jsErrPinnedTimeoutWithoutPol   = &apiError{400, 10197, "PinnedTTL cannot be set when PriorityPolicy is none"}
+	jsErrBatchDisabled             = &apiError{400, 10174, "atomic publish is disabled"}
+	jsErrBatchMissingSeq           = &apiError{400, 10175, "atomic publish sequence is missing"}
+	jsErrBatchIncomplete           = &apiError{400, 10176, "atomic publish batch is incomplete"}
+	jsErrBatchUnsupported          = &apiError{400, 10177, "atomic publish unsupported header used: %s"}
+	jsErrBatchInvalidID            = &apiError{400, 10179, "atomic publish batch ID is invalid"}
+	jsErrBatchTooLarge             = &apiError{400, 10199, "atomic publish batch is too large: %d"}
+	jsErrBatchInvalidCommt         = &apiError{400, 10200, "atomic publish batch commit is invalid"}
+	jsErrBatchDuplicateID          = &apiError{400, 10201, "atomic publish batch contains duplicate message id"}
+	jsErrBatchTooMany              = &apiError{429, 10210, "atomic publish too many inflight"}
 )
 
 // storeErrors maps the store's sentinel errors onto the table.
@@ -176,6 +223,46 @@ var storeErrors = map[error]*apiError{
 	jetstore.ErrInsufficientStorage:   jsErrInsufficientStorage,
 	jetstore.ErrMaxBytesRequired:      jsErrMaxBytesRequired,
 	jetstore.ErrStreamMaxBytes:        jsErrStreamMaxBytes,
+
+	jetstore.ErrMirrorWithSources:         jsErrMirrorWithSources,
+	jetstore.ErrMirrorWithStartSeqAndTime: jsErrMirrorWithStartSeqAndTime,
+	jetstore.ErrMirrorWithSubjects:        jsErrMirrorWithSubjects,
+	jetstore.ErrMirrorWithFirstSeq:        jsErrMirrorWithFirstSeq,
+	jetstore.ErrMirrorNotUpdatable:        jsErrMirrorNotUpdatable,
+	jetstore.ErrSourceDuplicate:           jsErrSourceDuplicate,
+	jetstore.ErrSourceInvalidStreamName:   jsErrSourceInvalidStreamName,
+	jetstore.ErrMirrorInvalidStreamName:   jsErrMirrorInvalidStreamName,
+	jetstore.ErrSourceMultipleFilters:     jsErrSourceMultipleFilters,
+	jetstore.ErrSourceOverlappingFilters:  jsErrSourceOverlappingFilters,
+	jetstore.ErrMirrorMultipleFilters:     jsErrMirrorMultipleFilters,
+	jetstore.ErrMirrorOverlappingFilters:  jsErrMirrorOverlappingFilters,
+	jetstore.ErrMirrorWithCounters:        jsErrMirrorWithCounters,
+	jetstore.ErrMirrorWithAtomicPublish:   jsErrMirrorWithAtomicPublish,
+	jetstore.ErrMsgTTLInvalid:             jsErrMsgTTLInvalid,
+	jetstore.ErrIncrDisabled:              jsErrIncrDisabled,
+	jetstore.ErrIncrMissing:               jsErrIncrMissing,
+	jetstore.ErrIncrPayload:               jsErrIncrPayload,
+	jetstore.ErrIncrInvalid:               jsErrIncrInvalid,
+	jetstore.ErrCounterBroken:             jsErrCounterBroken,
+	jetstore.ErrPriorityPolicyNoGroup:     jsErrPriorityPolicyNoGroup,
+	jetstore.ErrInvalidPriorityGroup:      jsErrInvalidPriorityGroup,
+	jetstore.ErrEmptyGroupName:            jsErrEmptyGroupName,
+	jetstore.ErrInvalidGroupName:          jsErrInvalidGroupName,
+	jetstore.ErrPushWithPriorityGroup:     jsErrPushWithPriorityGroup,
+	jetstore.ErrPriorityGroupWithoutPol:   jsErrPriorityGroupWithoutPol,
+	jetstore.ErrPinnedTimeoutWithoutPol:   jsErrPinnedTimeoutWithoutPol,
+	jetstore.ErrInvalidPriorityPolicy:     jsErrInvalidJSON.with("unknown priority policy"),
+	jetstore.ErrSourceHeaderNotAllowed:    jsErrSourceHeaderNotAllowed,
+	jetstore.ErrMirrorDirectPublish:       jsErrMirrorDirectPublish,
+	jetstore.ErrBatchDuplicateMsgID:       jsErrBatchDuplicateID,
+}
+
+// transformErrors are the entries for an invalid transform, by whose it
+// is and whether its source (or filter) is at fault.
+var transformErrors = map[jetstore.TransformOf][2]*apiError{
+	jetstore.TransformOfStream: {jsErrStreamTransform, jsErrStreamTransformSource},
+	jetstore.TransformOfMirror: {jsErrMirrorTransform, jsErrMirrorTransformSource},
+	jetstore.TransformOfSource: {jsErrSourceTransform, jsErrSourceTransformSource},
 }
 
 // toAPIError converts any failure into the error object clients get: an
@@ -202,8 +289,18 @@ func toAPIError(err error) *apiError {
 		policy      *jetstore.InvalidPolicyError
 		sampling    *jetstore.SamplingError
 		ackPending  *jetstore.MaxAckPendingError
+		tr          *jetstore.TransformError
+		batchOpt    *jetstore.BatchUnsupportedError
 	)
 	switch {
+	case errors.As(err, &batchOpt):
+		return jsErrBatchUnsupported.with(batchOpt.Option)
+	case errors.As(err, &tr):
+		pair := transformErrors[tr.Of]
+		if tr.Source {
+			return pair[1].with(tr.Err)
+		}
+		return pair[0].with(tr.Err)
 	case errors.As(err, &streamCfg):
 		return jsErrStreamConfig.with(streamCfg.Reason)
 	case errors.As(err, &consumerCfg):

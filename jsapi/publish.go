@@ -2,6 +2,7 @@ package jsapi
 
 import (
 	"bytes"
+	"math/big"
 	"strconv"
 
 	"github.com/midgemq/midge/jetstore"
@@ -17,6 +18,9 @@ type pubAck struct {
 	Stream    string    `json:"stream"`
 	Seq       uint64    `json:"seq"`
 	Duplicate bool      `json:"duplicate,omitempty"`
+	Value     string    `json:"val,omitempty"`
+	Batch     string    `json:"batch,omitempty"`
+	Count     int       `json:"count,omitempty"`
 	Error     *apiError `json:"error,omitempty"`
 }
 
@@ -47,8 +51,22 @@ func publishOptions(hdr []byte) *jetstore.PublishOptions {
 	if v := parser.HeaderValue(hdr, hdrExpectedStream); v != nil {
 		o.ExpectedStream, o.HasExpectedStream, asked = string(v), true, true
 	}
-	if parser.HasHeader(hdr, hdrTTL) {
-		o.HasTTL, asked = true, true
+	if v := parser.HeaderValue(hdr, hdrTTL); v != nil {
+		asked = true
+		o.TTL, o.TTLInvalid = parseTTL(v)
+		o.HasTTL = !o.TTLInvalid && o.TTL != 0
+	}
+	if parser.HasHeader(hdr, hdrStreamSource) {
+		o.HasSourceHeader, asked = true, true
+	}
+	if v := parser.HeaderValue(hdr, hdrIncr); len(v) > 0 { // empty: none, as the reference reads it
+		asked = true
+		var n big.Int
+		if _, ok := n.SetString(string(v), 10); ok {
+			o.HasIncr, o.Incr = true, &n
+		} else {
+			o.IncrInvalid = true
+		}
 	}
 	if v := parser.HeaderValue(hdr, hdrExpectedLastSubjSeq); v != nil {
 		o.ExpectedLastSubjectSeq, asked = seqExpectation(v), true

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/midgemq/midge/broker"
 	"github.com/midgemq/midge/jetstore"
 	"github.com/midgemq/midge/sublist"
 )
@@ -18,6 +19,8 @@ type streamInfo struct {
 	Created time.Time             `json:"created"`
 	State   jetstore.StreamState  `json:"state"`
 	Cluster *clusterInfo          `json:"cluster,omitempty"`
+	Mirror  *sourceInfo           `json:"mirror,omitempty"`
+	Sources []*sourceInfo         `json:"sources,omitempty"`
 	TS      time.Time             `json:"ts"`
 }
 
@@ -113,13 +116,17 @@ func (api *jsAPI) streamRequest(tokens []string, req apiRequest) any {
 func (ja *jsAccount) info(st *jetstore.Stream, subjectsFilter string, deletedDetails bool) *streamInfo {
 	state := st.State(subjectsFilter, deletedDetails)
 	state.Consumers = st.NumConsumers()
-	return &streamInfo{
-		Config:  st.Config(),
+	cfg := st.Config()
+	cfg.Metadata = jetstore.WithServerMetadata(cfg.Metadata, cfg.RequiredLevel(), jsAPILevel, broker.ProtocolVersion)
+	info := &streamInfo{
+		Config:  cfg,
 		Created: st.Created(),
 		State:   state,
 		Cluster: &clusterInfo{Leader: ja.js.broker.Name()},
 		TS:      nowUTC(),
 	}
+	info.Mirror, info.Sources = sourcesInfo(st)
+	return info
 }
 
 func (api *jsAPI) streamCreate(name string, req apiRequest, update bool) any {

@@ -143,8 +143,14 @@ func TestTypedPublishBesidePlainPublishers(t *testing.T) {
 			t.Fatalf("typed outcome: %v", r.Err)
 		}
 	}
+	// Counted messages become readable once durable: wait for both.
 	deadline := time.Now().Add(10 * time.Second)
-	for st.State("", false).Msgs < 2*perSide && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
+		if s := st.State("", false); s.Msgs >= 2*perSide {
+			if _, err := st.Get(s.LastSeq); err == nil {
+				break
+			}
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	counts := map[string]int{}

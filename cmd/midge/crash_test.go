@@ -66,6 +66,13 @@ func crashClient(t *testing.T, c *child) (*nats.Conn, jetstream.JetStream) {
 // perRound messages were acknowledged, while more are still in flight.
 func publishUntilKilled(t *testing.T, c *child, js jetstream.JetStream, round, perRound int, acked map[string]uint64) {
 	t.Helper()
+	publishPaddedUntilKilled(t, c, js, round, perRound, acked, "")
+}
+
+// publishPaddedUntilKilled is publishUntilKilled with pad appended to every
+// payload (to make messages large and compressible).
+func publishPaddedUntilKilled(t *testing.T, c *child, js jetstream.JetStream, round, perRound int, acked map[string]uint64, pad string) {
+	t.Helper()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	count := 0
@@ -81,7 +88,7 @@ func publishUntilKilled(t *testing.T, c *child, js jetstream.JetStream, round, p
 		select {
 		case <-killed:
 		default:
-			payload := fmt.Sprintf("r%d-m%d", round, i)
+			payload := fmt.Sprintf("r%d-m%d", round, i) + pad
 			f, err := js.PublishAsync("crash.x", []byte(payload))
 			if err == nil {
 				wg.Add(1)
