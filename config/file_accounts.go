@@ -33,29 +33,6 @@ func init() {
 	accountKeys["imports"] = func(cp *configParser, a *accountEntry, v cval) {
 		a.imports = append(a.imports, cp.importList(v)...)
 	}
-	// midge gives every account JetStream when the server has it, so an
-	// account's `jetstream: enabled` (or its limits) asks for what is
-	// there anyway; `disabled` is not honoured and said so.
-	accountKeys["jetstream"] = func(cp *configParser, a *accountEntry, v cval) {
-		switch x := v.v.(type) {
-		case bool:
-			if !x {
-				cp.tolerate("accounts." + a.name + ".jetstream: disabled")
-			}
-		case string:
-			switch strings.ToLower(x) {
-			case "enabled", "enable", "true":
-			case "disabled", "disable", "false":
-				cp.tolerate("accounts." + a.name + ".jetstream: disabled")
-			default:
-				cp.errorf(v, "expected enabled, disabled or a map of limits, got %q", x)
-			}
-		default:
-			if _, ok := cp.mapValue(v); ok {
-				cp.tolerate("accounts." + a.name + ".jetstream limits")
-			}
-		}
-	}
 }
 
 var exportKeys = map[string]keyHandler[ExportOptions]{

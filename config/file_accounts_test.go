@@ -2,13 +2,12 @@ package config
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 )
 
 // Exports and imports are read as the reference server writes them,
-// aliases included; an account's `jetstream: enabled` is accepted.
+// aliases included, beside an account's `jetstream` setting.
 func TestConfigAccountExportsAndImports(t *testing.T) {
 	o, err := ParseConfig(`
 accounts {
@@ -39,18 +38,18 @@ accounts {
 			{Stream: "audit.>", Accounts: []string{"B", "C"}},
 			{Service: "svc.*", ResponseType: ResponseStream, ResponseThreshold: 5 * time.Second},
 			{Service: "one"},
-		}},
+		}, JetStream: &AccountJetStream{Enabled: true}},
 		{Name: "B", Imports: []ImportOptions{
 			{Stream: &ImportSource{"A", "events.>"}, Prefix: "from_a"},
 			{Stream: &ImportSource{"A", "audit.*"}, To: "a_audit.*"},
 			{Service: &ImportSource{"A", "svc.*"}, To: "a.svc.*"},
-		}},
-		{Name: "C"},
+		}, JetStream: &AccountJetStream{}},
+		{Name: "C", JetStream: &AccountJetStream{}},
 	}
 	if !reflect.DeepEqual(o.Accounts, want) {
 		t.Fatalf("accounts\n%+v\nwant\n%+v", o.Accounts, want)
 	}
-	if len(o.ConfigWarnings) != 1 || !strings.Contains(o.ConfigWarnings[0], "accounts.C.jetstream: disabled") {
+	if len(o.ConfigWarnings) != 0 {
 		t.Fatalf("warnings %q", o.ConfigWarnings)
 	}
 }

@@ -41,6 +41,7 @@ accounts {
   }
   C {
     users: [ { user: c, password: c } ]
+    jetstream: enabled
   }
 }
 `
