@@ -61,6 +61,7 @@ func (st *Stream) resetIndexesLocked() {
 	st.dedupSince = st.store.now().Add(-st.cfg.Duplicates).UnixNano()
 	st.pendingDel = nil
 	st.doomed = nil
+	st.damage = nil
 	st.nextID = 1
 	st.cacheMu.Lock()
 	st.cached = nil
@@ -112,6 +113,7 @@ func (f *fileStorage) loadBlock(st *Stream, id uint32) error {
 	st.blocks = append(st.blocks, b)
 	valid := st.scanBlockLocked(b, data, 0)
 	if valid < len(data) {
+		st.noteCutLocked(b, valid, len(data))
 		st.store.log.Warn("cut off a torn or damaged block tail",
 			"stream", st.name, "block", path, "kept_bytes", valid, "lost_bytes", len(data)-valid)
 		if err := file.Truncate(int64(valid)); err != nil {
@@ -143,6 +145,7 @@ func (st *Stream) scanBlockLocked(b *block, data []byte, start int) int {
 		if next < 0 {
 			return off
 		}
+		st.noteSkippedLocked(b, off, next)
 		st.store.log.Warn("skipped a damaged record range",
 			"stream", st.name, "block", b.path, "from", off, "to", next)
 		off = next
