@@ -13,7 +13,7 @@ import (
 // accepted with one warning naming them, so that such configurations can
 // start midge; every other unknown key stays an error.
 var toleratedHarnessKeys = map[string]bool{
-	"server_tags": true, "server_metadata": true,
+	"server_metadata": true,
 	"leafnodes": true, "leaf": true, "client_advertise": true,
 	"system_account": true, "system": true, "no_system_account": true, "no_system": true, "no_sys_acc": true,
 	"logtime": true, "logtime_utc": true, "logfile_size_limit": true, "log_size_limit": true,

@@ -36,3 +36,26 @@ func NormalizeConsumerConfig(cfg ConsumerConfig, stream StreamConfig) (ConsumerC
 	stream.Replicas = 1
 	return normalizeConsumer(cfg, &stream)
 }
+
+// CheckConsumerAction decides, before a replicated consumer change is
+// proposed, what AddConsumer would decide about it: next (normalised)
+// against the existing configuration old (nil: none) under action. It
+// returns whether anything changes.
+func CheckConsumerAction(old *ConsumerConfig, next ConsumerConfig, action string) (bool, error) {
+	if old == nil {
+		if action == ActionUpdate {
+			return false, ErrConsumerDoesNotExist
+		}
+		return true, nil
+	}
+	if sameConsumerConfig(*old, next) {
+		return false, nil
+	}
+	if action == ActionCreate {
+		return false, ErrConsumerExists
+	}
+	if err := checkConsumerUpdate(old, &next); err != nil {
+		return false, err
+	}
+	return true, nil
+}

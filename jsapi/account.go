@@ -38,6 +38,9 @@ type jsStream struct {
 	ackLine  []byte      // scratch for ack JSON; only the stream's committer uses it
 	noAck    atomic.Bool // the stream's no_ack: publishes get no ack
 	subs     []*broker.Subscription
+	// publish takes captured messages: the stream's own queue, or, for a
+	// replicated stream on its leader, the replication layer's.
+	publish func(*jetstore.InMsg) error
 }
 
 // open opens the store of an account and subscribes its API.
@@ -66,6 +69,10 @@ func (j *JetStream) open(acc *broker.Account) (*jsAccount, error) {
 		store.Close()
 		return nil, err
 	}
+	if j.cluster != nil {
+		// The replication layer attaches the streams this server leads.
+		return ja, nil
+	}
 	for _, st := range store.Streams() {
 		if err := ja.attach(st); err != nil {
 			ja.close()
@@ -87,9 +94,11 @@ func (ja *jsAccount) close() {
 }
 
 // attach subscribes a stream's subjects (and direct get when allowed).
-func (ja *jsAccount) attach(st *jetstore.Stream) error {
+func (ja *jsAccount) attach(st *jetstore.Stream) error { return ja.attachWith(st, st.Publish) }
+
+func (ja *jsAccount) attachWith(st *jetstore.Stream, publish func(*jetstore.InMsg) error) error {
 	name, _ := json.Marshal(st.Name())
-	js := &jsStream{st: ja.store, stream: st, nameJSON: name, ackPub: ja.acc.NewPublisher()}
+	js := &jsStream{st: ja.store, stream: st, nameJSON: name, ackPub: ja.acc.NewPublisher(), publish: publish}
 	js.noAck.Store(st.Config().NoAck)
 	if err := ja.subscribeStream(js); err != nil {
 		return err
@@ -180,7 +189,7 @@ func (ja *jsAccount) lookup(name string) *jsStream {
 func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
 	m := jetstore.NewInMsg(subject, reply, hdr, data)
 	m.Options = publishOptions(m.Header)
-	err := js.stream.Publish(m)
+	err := js.publish(m)
 	if err == nil || len(reply) == 0 {
 		return
 	}

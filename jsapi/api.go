@@ -53,6 +53,7 @@ type apiRequest struct {
 	reply   []byte
 	hdr     []byte
 	body    []byte
+	hops    int // times it was forwarded between servers of a cluster
 }
 
 func newJSAPI(ja *jsAccount) (*jsAPI, error) {
@@ -89,12 +90,16 @@ func (api *jsAPI) enqueue(subject, reply, hdr, data []byte) {
 	if len(reply) == 0 {
 		return // nothing to answer to; the reference server ignores these
 	}
-	req := apiRequest{
+	api.enqueueRequest(apiRequest{
 		subject: string(subject),
 		reply:   append([]byte(nil), reply...),
 		hdr:     append([]byte(nil), hdr...),
 		body:    append([]byte(nil), data...),
-	}
+	})
+}
+
+// enqueueRequest queues a copied request for the workers.
+func (api *jsAPI) enqueueRequest(req apiRequest) {
 	select {
 	case api.queue <- req:
 	default:
@@ -161,6 +166,9 @@ func decodeBody(body []byte, v any) *apiError {
 // dispatch routes a request by its subject tokens after $JS.API.
 func (api *jsAPI) dispatch(req apiRequest, pub *broker.Publisher) any {
 	tokens := strings.Split(strings.TrimPrefix(req.subject, jsAPIPrefix), ".")
+	if api.ja.js.cluster != nil {
+		return api.clusterDispatch(tokens, req, pub)
+	}
 	switch {
 	case len(tokens) == 1 && tokens[0] == "INFO":
 		return api.accountInfo()

@@ -17,12 +17,8 @@ type streamInfo struct {
 	Config  jetstore.StreamConfig `json:"config"`
 	Created time.Time             `json:"created"`
 	State   jetstore.StreamState  `json:"state"`
-	Cluster *clusterInfo          `json:"cluster,omitempty"`
+	Cluster *ClusterInfo          `json:"cluster,omitempty"`
 	TS      time.Time             `json:"ts"`
-}
-
-type clusterInfo struct {
-	Leader string `json:"leader,omitempty"`
 }
 
 type streamInfoResponse struct {
@@ -117,7 +113,7 @@ func (ja *jsAccount) info(st *jetstore.Stream, subjectsFilter string, deletedDet
 		Config:  st.Config(),
 		Created: st.Created(),
 		State:   state,
-		Cluster: &clusterInfo{Leader: ja.js.broker.Name()},
+		Cluster: &ClusterInfo{Leader: ja.js.broker.Name()},
 		TS:      nowUTC(),
 	}
 }
