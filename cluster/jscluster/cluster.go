@@ -57,7 +57,7 @@ type Cluster struct {
 
 	mu       sync.Mutex
 	replicas map[uint64]*replica
-	joining  map[uint64]bool // groups this server waits to be told to join
+	joining  map[uint64]bool            // groups this server waits to be told to join
 	ready    map[uint64]map[string]bool // learners that caught up, by group
 	adding   map[memberKey]bool         // members being added (repair.go)
 	stopping bool
