@@ -89,3 +89,38 @@ func BenchmarkDeliverBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*perBatch)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkDeliverLarge parses reads of large PUBs the way the read loop
+// does (the payloads in a reference-counted read buffer) into 1 and 4
+// subscribers, and drains them: with zero copy the payload is written from
+// the read buffer; copy=on forces the copy for comparison.
+func BenchmarkDeliverLarge(b *testing.B) {
+	for _, tc := range []struct {
+		subs, size  int
+		copyPayload bool
+	}{{1, 4096, false}, {1, 4096, true}, {1, 8192, false}, {1, 8192, true}, {1, 16 << 10, false}, {1, 16 << 10, true}, {4, 16 << 10, false}, {4, 16 << 10, true}} {
+		b.Run(fmt.Sprintf("subs=%d/size=%d/copy=%v", tc.subs, tc.size, tc.copyPayload), func(b *testing.B) {
+			pub, subs := benchClients(b, tc.subs)
+			one := []byte(fmt.Sprintf("PUB bench %d\r\n%s\r\n", tc.size, bytes.Repeat([]byte("x"), tc.size)))
+			perRead := max(1, maxReadBuf/len(one))
+			// One read buffer, filled once and parsed again and again: the
+			// writers' releases leave it with the loop's reference only.
+			rb := getReadBuf(maxReadBuf)
+			n := copy(rb.b, bytes.Repeat(one, perRead))
+			b.SetBytes(int64(tc.size * perRead))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if !tc.copyPayload {
+					pub.prod.rb = rb
+				}
+				if err := pub.parser.Parse(rb.b[:n]); err != nil {
+					b.Fatal(err)
+				}
+				pub.prod.rb = nil
+				pub.prod.flushes.kickAll()
+				drain(subs)
+			}
+		})
+	}
+}

@@ -11,14 +11,6 @@ import (
 	"github.com/midgemq/midge/parser"
 )
 
-// Read buffer sizes: a connection starts small (idle connections are cheap)
-// and grows while reads fill the buffer, up to the size that amortises a
-// read syscall well.
-const (
-	minReadBuf = 512
-	maxReadBuf = 64 << 10
-)
-
 // client is one NATS-protocol connection (TCP or WebSocket): the
 // connection core plus the protocol's handler. Two goroutines serve it:
 // the read loop (parsing, publishing to others) and the core's writer
@@ -108,21 +100,29 @@ func (c *client) run() {
 }
 
 func (c *client) readLoop() {
-	buf := make([]byte, minReadBuf)
+	rb := getReadBuf(minReadBuf)
+	defer func() { rb.release() }()
 	for {
-		n, err := c.rw.Read(buf)
+		n, err := c.rw.Read(rb.b)
 		if n > 0 {
 			c.prod.stallLeft = stallBudget
 			c.trace = c.broker.Options().Trace // a reload may turn tracing on or off
 			inBefore := c.stats.inMsgs.Load()
-			perr := c.parser.Parse(buf[:n])
+			c.prod.rb = rb
+			perr := c.parser.Parse(rb.b[:n])
+			c.prod.rb = nil
 			c.prod.flushes.kickAll()
 			c.mon.afterRead(c, inBefore)
 			if perr != nil {
 				c.protocolError(perr)
 				return
 			}
-			buf = resizeReadBuf(buf, n)
+			// A buffer that receivers still reference is theirs until
+			// written; the next read gets another.
+			if size := nextReadBufSize(len(rb.b), n); size != len(rb.b) || rb.refs.Load() > 1 {
+				rb.release()
+				rb = getReadBuf(size)
+			}
 		}
 		if err != nil {
 			// A peer that half-closed (`printf ... | nc`) still gets the
@@ -135,18 +135,6 @@ func (c *client) readLoop() {
 			return
 		}
 	}
-}
-
-// resizeReadBuf doubles a buffer that a read filled and halves one that a
-// read used less than a quarter of; allocation happens only on a change.
-func resizeReadBuf(buf []byte, n int) []byte {
-	switch {
-	case n == len(buf) && len(buf) < maxReadBuf:
-		return make([]byte, 2*len(buf))
-	case n < len(buf)/4 && len(buf) > minReadBuf:
-		return make([]byte, len(buf)/2)
-	}
-	return buf
 }
 
 // closeConnection tears the connection down once; later calls do nothing.

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -296,5 +297,48 @@ func TestShutdownClosesClients(t *testing.T) {
 	}
 	if _, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(0)); err == nil {
 		t.Fatal("connect after shutdown succeeded")
+	}
+}
+
+// Large payloads are queued by reference into the publisher's read buffer:
+// every subscriber must still get every byte of every message, whatever
+// the sizes (small, large, larger than a read buffer) and however far
+// behind each subscriber is.
+func TestLargePayloadsArriveIntact(t *testing.T) {
+	s := testutil.StartServer(t)
+	pub := testutil.Connect(t, s)
+	var subs []*nats.Subscription
+	for i := 0; i < 3; i++ {
+		nc := testutil.Connect(t, s)
+		sub, err := nc.SubscribeSync("big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub.SetPendingLimits(-1, -1)
+		nc.Flush()
+		subs = append(subs, sub)
+	}
+	sizes := []int{10, 2 << 10, 4 << 10, 5000, 64 << 10, 100 << 10, 1, 3 << 10}
+	const rounds = 40
+	payload := func(i int) []byte {
+		b := make([]byte, sizes[i%len(sizes)])
+		for j := range b {
+			b[j] = byte(i*7 + j)
+		}
+		return b
+	}
+	for i := 0; i < rounds*len(sizes); i++ {
+		if err := pub.Publish("big", payload(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub.Flush()
+	for k, sub := range subs {
+		for i := 0; i < rounds*len(sizes); i++ {
+			m := testutil.NextMsg(t, sub)
+			if !bytes.Equal(m.Data, payload(i)) {
+				t.Fatalf("subscriber %d, message %d: %d bytes differ from the %d published", k, i, len(m.Data), sizes[i%len(sizes)])
+			}
+		}
 	}
 }

@@ -35,6 +35,10 @@ type producer struct {
 	// but shows their stream subject).
 	shown []byte
 
+	// rb is the read buffer being parsed (nil for internal publishers):
+	// large payloads in it are queued by reference.
+	rb *readBuf
+
 	// rt is what only cluster traffic needs, allocated once a message goes
 	// to a route (or the producer is a route's): kept out of line so that
 	// a producer without routes stays as small as before.
@@ -213,12 +217,12 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	size := pa.Size
 	if pa.Header != nil && dst.headers.Load() {
 		p.line = parser.AppendHMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Header), pa.Size)
-		queued, stall = dst.out.enqueueMsg(p.line, pa.Header, pa.Data)
+		queued, stall = dst.out.enqueueMsg(p.line, pa.Header, pa.Data, p.rb)
 	} else {
 		// A client without headers support gets the body alone.
 		size = len(pa.Data)
 		p.line = parser.AppendMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Data))
-		queued, stall = dst.out.enqueueMsg(p.line, nil, pa.Data)
+		queued, stall = dst.out.enqueueMsg(p.line, nil, pa.Data, p.rb)
 	}
 	if last {
 		dst.removeSub(sub)
@@ -298,7 +302,7 @@ func (c *client) sendNoResponders(pa *parser.PubArg) {
 	hdr = append(hdr, pa.Subject...)
 	hdr = append(hdr, "\r\n\r\n"...)
 	line := parser.AppendHMsg(nil, pa.Reply, sid, nil, len(hdr), len(hdr))
-	if ok, _ := c.out.enqueueMsg(line, hdr, nil); !ok {
+	if ok, _ := c.out.enqueueMsg(line, hdr, nil, nil); !ok {
 		c.SlowConsumer(CloseSlowConsumer)
 		return
 	}

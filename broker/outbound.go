@@ -8,8 +8,10 @@ import (
 
 // Outbound data to one client lives in pooled fixed-size chunks. Producers
 // (the read loops of publishing clients) copy messages into the chunks under
-// the destination's lock; the destination's writer goroutine swaps the chunk
-// list out, releases the lock and writes everything with one writev under a
+// the destination's lock; a large payload still in the producer's read
+// buffer is queued by reference instead (readbuf.go), its own chunk pointing
+// into that buffer. The destination's writer goroutine swaps the chunk list
+// out, releases the lock and writes everything with one writev under a
 // deadline. A destination whose queued bytes pass the limit is a slow
 // consumer: the producer is told, and the producer never waits for it.
 
@@ -17,9 +19,19 @@ import (
 // then holds 1 KiB at most, a busy subscriber works in 64 KiB pieces.
 var chunkSizes = [...]int{1 << 10, 8 << 10, 64 << 10}
 
-type chunk struct{ b []byte }
+// chunk is a piece of outbound data: pooled memory the queue owns, or, with
+// ref set, a payload in a producer's read buffer that the chunk holds a
+// reference on (pin is what that counted against the queue's pinned bytes).
+type chunk struct {
+	b   []byte
+	ref *readBuf
+	pin int64
+}
 
-var chunkPools [len(chunkSizes)]sync.Pool
+var (
+	chunkPools [len(chunkSizes)]sync.Pool
+	refChunks  sync.Pool // chunks of referenced payloads, without memory of their own
+)
 
 func getChunk(tier int) *chunk {
 	if c, ok := chunkPools[tier].Get().(*chunk); ok {
@@ -29,6 +41,12 @@ func getChunk(tier int) *chunk {
 }
 
 func putChunk(c *chunk) {
+	if c.ref != nil {
+		c.ref.release()
+		c.b, c.ref, c.pin = nil, nil, 0
+		refChunks.Put(c)
+		return
+	}
 	for tier, size := range chunkSizes {
 		if cap(c.b) == size {
 			c.b = c.b[:0]
@@ -46,6 +64,14 @@ type outbound struct {
 	limit   int64
 	closed  bool
 
+	// pinned is the size of the read buffers that queued references keep
+	// alive, counted once per run of references into the same buffer. It is
+	// bounded (pinLimit), so a consumer that falls behind cannot hold far
+	// more memory than its pending bytes say; past the bound payloads are
+	// copied.
+	pinned  int64
+	lastPin *readBuf
+
 	// stall is non-nil while pending is above three quarters of the limit;
 	// the writer closes it once it catches up. Producers wait on it briefly,
 	// which slows a fast publisher (and, through TCP, its socket) before the
@@ -61,10 +87,11 @@ func newOutbound(limit int64) outbound {
 	return outbound{limit: limit, signal: make(chan struct{}, 1)}
 }
 
-// enqueueMsg queues line, header, data and a CRLF as one message. It returns
-// false, queuing nothing, when that would pass the pending limit, and the
-// stall gate when the queue is running high.
-func (o *outbound) enqueueMsg(line, header, data []byte) (ok bool, stall <-chan struct{}) {
+// enqueueMsg queues line, header, data and a CRLF as one message. A large
+// data inside rb (the producer's read buffer, nil for none) is queued by
+// reference. It returns false, queuing nothing, when that would pass the
+// pending limit, and the stall gate when the queue is running high.
+func (o *outbound) enqueueMsg(line, header, data []byte, rb *readBuf) (ok bool, stall <-chan struct{}) {
 	n := int64(len(line) + len(header) + len(data) + 2)
 	o.mu.Lock()
 	if o.closed {
@@ -78,7 +105,9 @@ func (o *outbound) enqueueMsg(line, header, data []byte) (ok bool, stall <-chan 
 	o.pending += n
 	o.copyIn(line)
 	o.copyIn(header)
-	o.copyIn(data)
+	if len(data) < zeroCopyMin || !o.reference(data, rb) {
+		o.copyIn(data)
+	}
 	o.copyIn(crlf)
 	if o.pending > o.stallThreshold() && o.stall == nil {
 		o.stall = make(chan struct{})
@@ -89,6 +118,33 @@ func (o *outbound) enqueueMsg(line, header, data []byte) (ok bool, stall <-chan 
 }
 
 func (o *outbound) stallThreshold() int64 { return o.limit / 4 * 3 }
+
+func (o *outbound) pinLimit() int64 { return o.limit / 4 }
+
+// reference queues data as a chunk pointing into rb, when rb holds it and
+// the pinned bound allows. Called with o.mu held.
+func (o *outbound) reference(data []byte, rb *readBuf) bool {
+	if !rb.contains(data) {
+		return false
+	}
+	var pin int64
+	if rb != o.lastPin {
+		pin = int64(len(rb.b))
+		if o.pinned+pin > o.pinLimit() {
+			return false
+		}
+		o.pinned += pin
+		o.lastPin = rb
+	}
+	rb.retain()
+	c, _ := refChunks.Get().(*chunk)
+	if c == nil {
+		c = &chunk{}
+	}
+	c.b, c.ref, c.pin = data[:len(data):len(data)], rb, pin
+	o.chunks = append(o.chunks, c)
+	return true
+}
 
 // releaseStall opens the stall gate. Called with o.mu held.
 func (o *outbound) releaseStall() {
@@ -126,7 +182,7 @@ func (o *outbound) copyIn(b []byte) {
 		if k := len(o.chunks); k > 0 {
 			tail = o.chunks[k-1]
 		}
-		if tail == nil || len(tail.b) == cap(tail.b) {
+		if tail == nil || tail.ref != nil || len(tail.b) == cap(tail.b) {
 			tail = getChunk(min(len(o.chunks), len(chunkSizes)-1))
 			o.chunks = append(o.chunks, tail)
 		}
@@ -150,6 +206,9 @@ func (o *outbound) take(spare []*chunk) ([]*chunk, int64) {
 	o.mu.Lock()
 	chunks := o.chunks
 	o.chunks = spare[:0]
+	// References queued from now on count their buffer again: the one
+	// taken may be recycled once written.
+	o.lastPin = nil
 	var n int64
 	for _, c := range chunks {
 		n += int64(len(c.b))
@@ -158,10 +217,12 @@ func (o *outbound) take(spare []*chunk) ([]*chunk, int64) {
 	return chunks, n
 }
 
-// written releases n bytes from the pending count once they left.
-func (o *outbound) written(n int64) {
+// written releases n bytes from the pending count, and unpinned from the
+// pinned count, once they left.
+func (o *outbound) written(n, unpinned int64) {
 	o.mu.Lock()
 	o.pending -= n
+	o.pinned -= unpinned
 	if o.pending <= o.stallThreshold() {
 		o.releaseStall()
 	}
@@ -177,6 +238,7 @@ func (o *outbound) close() {
 		o.chunks[i] = nil
 	}
 	o.chunks = o.chunks[:0]
+	o.pinned, o.lastPin = 0, nil
 	o.releaseStall()
 	o.mu.Unlock()
 }
@@ -218,12 +280,14 @@ func (w *writer) flush(o *outbound) (int64, error) {
 	_ = w.conn.SetWriteDeadline(time.Now().Add(w.deadline))
 	written, err := bufs.WriteTo(w.conn)
 	clear(w.iov)
+	var unpinned int64
 	for i, c := range chunks {
+		unpinned += c.pin
 		putChunk(c)
 		chunks[i] = nil
 	}
 	w.spare = chunks[:0]
-	o.written(n)
+	o.written(n, unpinned)
 	return written, err
 }
 

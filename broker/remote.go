@@ -193,7 +193,7 @@ func (p *producer) sendToRemotes(pa *parser.PubArg) bool {
 			header, hdrLen, size = nil, -1, len(pa.Data)
 		}
 		p.line = t.r.enc.AppendMsg(p.line[:0], p.acc.name, pa.Subject, reply, t.queues, hdrLen, size)
-		queued, stall := dst.out.enqueueMsg(p.line, header, pa.Data)
+		queued, stall := dst.out.enqueueMsg(p.line, header, pa.Data, p.rb)
 		if !queued {
 			dst.SlowConsumer(CloseSlowConsumer)
 			continue

@@ -280,6 +280,7 @@ var topLevelKeys = map[string]keyHandler[Options]{
 	"monitor_port":           intKey(-1, 65535, func(o *Options, n int64) { o.HTTPPort = int(n) }),
 	"http_port":              intKey(-1, 65535, func(o *Options, n int64) { o.HTTPPort = int(n) }),
 	"http_base_path":         strKey(func(o *Options) *string { return &o.HTTPBasePath }),
+	"prof_port":              intKey(-1, 65535, func(o *Options, n int64) { o.ProfPort = int(n) }),
 	"max_closed_clients":     intKey(0, math.MaxInt32, func(o *Options, n int64) { o.MaxClosedClients = int(n) }),
 	"ports_file_dir":         strKey(func(o *Options) *string { return &o.PortsFileDir }),
 	"lame_duck_duration":     durationKey(func(o *Options) *time.Duration { return &o.LameDuckDuration }),
@@ -296,6 +297,7 @@ var topLevelKeys = map[string]keyHandler[Options]{
 	"websocket": websocketKey,
 	"ws":        websocketKey,
 	"mqtt":      mqttKey,
+	"kafka":     kafkaKey,
 	"cluster":   clusterKey,
 }
 

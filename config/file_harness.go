@@ -19,7 +19,7 @@ var toleratedHarnessKeys = map[string]bool{
 	"logtime": true, "logtime_utc": true, "logfile_size_limit": true, "log_size_limit": true,
 	"logfile_max_num": true, "log_max_num": true, "trace_verbose": true, "trace_headers": true,
 	"max_traced_msg_len": true, "connect_error_reports": true, "reconnect_error_reports": true,
-	"prof_port": true, "prof_block_rate": true, "disable_sublist_cache": true, "no_sublist_cache": true,
+	"prof_block_rate": true, "disable_sublist_cache": true, "no_sublist_cache": true,
 	"write_timeout": true, "max_sub_tokens": true, "max_subscription_tokens": true,
 	"no_fast_producer_stall": true, "feature_flags": true, "default_js_domain": true,
 }

@@ -6,14 +6,16 @@ import (
 )
 
 // The websocket and mqtt blocks of the configuration file, with
-// nats-server's key names:
+// nats-server's key names, and midge's kafka block:
 //
 //	websocket { port: 8080, no_tls: true, compression: true,
 //	            same_origin: false, allowed_origins: ["https://app.example.com"] }
 //	mqtt { port: 1883, ack_wait: "30s", max_ack_pending: 1024 }
+//	kafka { port: 9092, advertise: "broker.example.com:9092",
+//	        auto_create_topics: true, default_partitions: 1 }
 //
-// Both take `listen: "host:port"` or host and port, and a tls block like
-// the top-level one.
+// Each takes `listen: "host:port"` or host and port; websocket and mqtt
+// take a tls block like the top-level one.
 
 func websocketKey(cp *configParser, o *Options, v cval) {
 	if m, ok := cp.mapValue(v); ok {
@@ -24,6 +26,12 @@ func websocketKey(cp *configParser, o *Options, v cval) {
 func mqttKey(cp *configParser, o *Options, v cval) {
 	if m, ok := cp.mapValue(v); ok {
 		applySection(cp, &o.MQTT, m, mqttKeys, v.path)
+	}
+}
+
+func kafkaKey(cp *configParser, o *Options, v cval) {
+	if m, ok := cp.mapValue(v); ok {
+		applySection(cp, &o.Kafka, m, kafkaKeys, v.path)
 	}
 }
 
@@ -78,6 +86,21 @@ var mqttKeys = map[string]keyHandler[MQTTOptions]{
 			applySection(cp, &m.TLS, mm, tlsKeys, v.path)
 		}
 	},
+}
+
+var kafkaKeys = map[string]keyHandler[KafkaOptions]{
+	"listen": listenKey(func(k *KafkaOptions) *string { return &k.Host },
+		func(k *KafkaOptions) *int { return &k.Port }),
+	"host":      strKey(func(k *KafkaOptions) *string { return &k.Host }),
+	"net":       strKey(func(k *KafkaOptions) *string { return &k.Host }),
+	"port":      intKey(-1, 65535, func(k *KafkaOptions, n int64) { k.Port = int(n) }),
+	"advertise": strKey(func(k *KafkaOptions) *string { return &k.Advertise }),
+	"auto_create_topics": func(cp *configParser, k *KafkaOptions, v cval) {
+		if b, ok := cp.boolean(v); ok {
+			k.NoAutoCreateTopics = !b
+		}
+	},
+	"default_partitions": intKey(1, math.MaxInt32, func(k *KafkaOptions, n int64) { k.DefaultPartitions = int(n) }),
 }
 
 // stringList reads a string or an array of strings.

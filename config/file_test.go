@@ -341,9 +341,9 @@ server_tags: [az:1]
 // name features of a cluster, are tolerated; those that change what
 // clients get are refused.
 func TestConfigTopLevelReferenceKeys(t *testing.T) {
-	o, err := config.ParseConfig("store_dir: /tmp/s\nlogtime: false\nsystem_account: SYS\nmax_closed_clients: 50\nprof_port: 6060\n")
+	o, err := config.ParseConfig("store_dir: /tmp/s\nlogtime: false\nsystem_account: SYS\nmax_closed_clients: 50\n")
 	if err != nil || o.StoreDir != "/tmp/s" || o.MaxClosedClients != 50 || len(o.ConfigWarnings) != 1 ||
-		!strings.HasSuffix(o.ConfigWarnings[0], "does not implement yet: logtime, prof_port, system_account") {
+		!strings.HasSuffix(o.ConfigWarnings[0], "does not implement yet: logtime, system_account") {
 		t.Fatalf("%+v %v", o, err)
 	}
 	for _, k := range []string{"mappings { a: b }", "proxy_protocol: true", "allow_non_tls: true", "operator: x.jwt"} {

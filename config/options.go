@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 )
 
@@ -76,8 +78,12 @@ type Options struct {
 	// Monitoring over HTTP: HTTPPort 0 disables it,
 	// MonitorRandomPort picks a free port (see MonitorAddr). HTTPHost
 	// defaults to Host; HTTPBasePath prefixes every endpoint.
-	HTTPHost     string
-	HTTPPort     int
+	HTTPHost string
+	HTTPPort int
+	// ProfPort, when set, serves Go's pprof profiles over HTTP on the
+	// monitoring host (-1 picks a free port); for performance work, never
+	// on a public interface.
+	ProfPort     int
 	HTTPBasePath string
 	// MaxClosedClients is how many closed connections /connz remembers.
 	MaxClosedClients int
@@ -96,6 +102,7 @@ type Options struct {
 
 	WebSocket WebSocketOptions // NATS protocol over WebSocket
 	MQTT      MQTTOptions      // MQTT 3.1.1 listener
+	Kafka     KafkaOptions     // Kafka wire-protocol listener
 	Cluster   ClusterOptions   // routes to the other servers of a cluster
 
 	Debug bool // log connection lifecycle events
@@ -134,6 +141,21 @@ func (o *Options) Validate() error {
 	}
 	if len(o.Cluster.Routes) > 0 && !o.Cluster.Enabled() {
 		return fmt.Errorf("routes need a cluster listen port")
+	}
+	if o.Kafka.Port < RandomPort || o.Kafka.Port > 65535 {
+		return fmt.Errorf("invalid kafka port %d", o.Kafka.Port)
+	}
+	if a := o.Kafka.Advertise; a != "" {
+		_, p, err := net.SplitHostPort(a)
+		if err == nil {
+			_, err = strconv.ParseUint(p, 10, 16)
+		}
+		if err != nil {
+			return fmt.Errorf("invalid kafka advertise address %q (want host:port)", a)
+		}
+	}
+	if o.Kafka.Enabled() && !o.JetStream {
+		return fmt.Errorf("the kafka listener needs JetStream (topics are streams): enable it with -js or a jetstream block")
 	}
 	return nil
 }
@@ -185,6 +207,9 @@ func (o *Options) SetDefaults() {
 	}
 	if o.MQTT.Host == "" {
 		o.MQTT.Host = o.Host
+	}
+	if o.Kafka.Host == "" {
+		o.Kafka.Host = o.Host
 	}
 	if o.Cluster.PingInterval <= 0 {
 		o.Cluster.PingInterval = DefaultRoutePingInterval

@@ -51,3 +51,23 @@ const (
 )
 
 func (o *MQTTOptions) Enabled() bool { return o.Port != 0 }
+
+// KafkaOptions configure the Kafka wire-protocol listener (midge's own
+// `kafka` block). Port 0 leaves it off; -1 picks a free port. Kafka's
+// topics are streams, so it needs JetStream.
+type KafkaOptions struct {
+	Host string
+	Port int
+	// Advertise is the host:port clients are told to connect to in
+	// metadata responses; empty means the address each client reached.
+	Advertise string
+	// NoAutoCreateTopics refuses produce and metadata requests for unknown
+	// topics instead of creating them (the file's auto_create_topics:
+	// false; Kafka brokers create them by default).
+	NoAutoCreateTopics bool
+	// DefaultPartitions is the partition count of automatically created
+	// topics; default 1.
+	DefaultPartitions int
+}
+
+func (o *KafkaOptions) Enabled() bool { return o.Port != 0 }

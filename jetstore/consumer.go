@@ -51,6 +51,8 @@ type Consumer struct {
 	quit  chan struct{}
 	done  chan struct{}
 
+	quitOnce sync.Once // guards close(quit): see signalQuit
+
 	deliverTo []byte // cfg.DeliverSubject, kept as bytes for the delivery loop
 }
 

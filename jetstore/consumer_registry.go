@@ -281,7 +281,9 @@ func (st *Stream) removeInactive(c *Consumer) {
 	delete(st.consumers, c.name)
 	st.publishInterestLocked()
 	st.cmu.Unlock()
-	close(c.quit)
+	if !c.signalQuit() {
+		return // the store is closing and stops it; the consumer stays on disk
+	}
 	c.mu.Lock()
 	c.failWaitingLocked(StatusConsumerDeleted)
 	c.timer.Stop()
@@ -303,12 +305,9 @@ func (st *Stream) forget(c *Consumer) {
 // stop ends the consumer's goroutine; a status kind other than 0 ends the
 // waiting pull requests. The state is snapshotted for the next start.
 func (c *Consumer) stop(kind StatusKind) {
-	select {
-	case <-c.quit:
+	if !c.signalQuit() {
 		return
-	default:
 	}
-	close(c.quit)
 	<-c.done
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -323,6 +322,17 @@ func (c *Consumer) stop(kind StatusKind) {
 		}
 		c.log.close()
 	}
+}
+
+// signalQuit closes c.quit once and reports whether this call closed it:
+// a store closing and a client deleting the consumer may race to stop it.
+func (c *Consumer) signalQuit() bool {
+	first := false
+	c.quitOnce.Do(func() {
+		close(c.quit)
+		first = true
+	})
+	return first
 }
 
 // stopConsumers stops every consumer (stream deleted or store closing).

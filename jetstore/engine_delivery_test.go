@@ -3,6 +3,7 @@ package jetstore
 import (
 	"bytes"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 )
@@ -275,5 +276,35 @@ func TestInactiveEphemeralGoes(t *testing.T) {
 	}
 	if _, err := e.st.Consumer(c.Name()); !errors.Is(err, ErrConsumerNotFound) {
 		t.Fatalf("lookup after removal: %v", err)
+	}
+}
+
+// TestDeleteConsumerWhileStoreCloses races a client deleting consumers
+// against the store stopping them all, as an MQTT session torn down during
+// shutdown does; each consumer must be stopped exactly once, without panic.
+func TestDeleteConsumerWhileStoreCloses(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		s := openTestStore(t, t.TempDir())
+		st := mustAdd(t, s, StreamConfig{Name: "S", Subjects: []string{"s"}})
+		var names []string
+		for i := 0; i < 16; i++ {
+			c, _, err := st.AddConsumer(ConsumerConfig{Durable: "d" + itoa(i), AckPolicy: AckExplicit}, "")
+			if err != nil {
+				t.Fatalf("AddConsumer: %v", err)
+			}
+			names = append(names, c.Name())
+		}
+		var wg sync.WaitGroup
+		for _, name := range names {
+			wg.Add(1)
+			go func(name string) {
+				defer wg.Done()
+				_ = st.DeleteConsumer(name)
+			}(name)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		wg.Wait()
 	}
 }

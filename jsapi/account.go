@@ -38,6 +38,7 @@ type jsStream struct {
 	ackLine  []byte      // scratch for ack JSON; only the stream's committer uses it
 	noAck    atomic.Bool // the stream's no_ack: publishes get no ack
 	subs     []*broker.Subscription
+	typed    typedPublisher // other adapters' publishes (streams.go)
 	// publish takes captured messages: the stream's own queue, or, for a
 	// replicated stream on its leader, the replication layer's.
 	publish func(*jetstore.InMsg) error
@@ -187,6 +188,10 @@ func (ja *jsAccount) lookup(name string) *jsStream {
 // capture runs in the publisher's read loop: copy the message into the
 // stream's queue and return. A refusal is answered at once.
 func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
+	if js.typed.claims(subject) {
+		js.typed.take(js.stream)
+		return
+	}
 	m := jetstore.NewInMsg(subject, reply, hdr, data)
 	m.Options = publishOptions(m.Header)
 	err := js.publish(m)

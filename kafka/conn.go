@@ -30,6 +30,7 @@ type conn struct {
 	be             Backend  // the user's view of the account; nil until authenticated
 	acct           *account // the account's groups and producers
 	saslMechanism  string   // set by SaslHandshake
+	saslDone       bool     // authenticated with SASL (once per connection)
 	rawSASL        bool     // SaslHandshake v0: the next frame is a bare token
 	clientID       string
 	clientSoftware string
@@ -49,8 +50,8 @@ type pending struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, id: s.nextConn.Add(1), out: make(chan pending, s.cfg.MaxInflight)}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
-	if s.cfg.Backend != nil && s.cfg.Authenticate == nil {
-		c.be, c.acct = s.cfg.Backend, s.accountFor(s.cfg.Backend)
+	if be := s.anonymousBackend(); be != nil {
+		c.be, c.acct = be, s.accountFor(be)
 	}
 	return c
 }
@@ -80,6 +81,9 @@ func (c *conn) readLoop() string {
 		}
 		frame, err := readFrame(br, limit)
 		if err != nil {
+			if s.draining.Load() {
+				return "server shutting down"
+			}
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || c.ctx.Err() != nil {
 				return "client closed"
 			}

@@ -4,9 +4,11 @@
 // fetch with their durability and long-polling rules, topic
 // administration, the consumer-group coordinator, idempotent producers and
 // SASL PLAIN. It reaches streams only through the Backend interface it
-// declares; JetBackend implements it over a jetstore.Store, mapping a
+// declares; JetBackend implements it over an account's Streams (the
+// JetStream layer's typed calls, so that Kafka's streams are attached like
+// any other and its records published like a NATS client's), mapping a
 // topic onto a stream and a partition onto one of its subjects (see
 // mapping.go and jetbackend.go). It imports nothing of the server: the
-// server gives it a listen address, a logger and an Authenticate function
-// that maps users onto their account's Backend, and reads Stats.
+// server gives it a listen address, a logger and the functions that map
+// clients onto their account's Backend, and reads Stats.
 package kafka

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/midgemq/midge/jetstore"
 )
 
 // seedRequests are real requests, one per handled api, as clients send
@@ -106,12 +104,9 @@ func FuzzRequest(f *testing.F) {
 	for _, s := range seedRequests() {
 		f.Add(s)
 	}
-	store, backend, err := OpenJetStore(f.TempDir(), jetstore.Options{}, JetBackendOptions{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { store.Close() })
-	srv, err := NewServer(Config{Backend: backend, AutoCreateTopics: true, MaxRequestSize: 1 << 20})
+	js := openJetStreams(f, f.TempDir())
+	f.Cleanup(js.close)
+	srv, err := NewServer(Config{Backend: NewJetBackend(js.streams), AutoCreateTopics: true, MaxRequestSize: 1 << 20})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -9,18 +9,54 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/midgemq/midge/jetstore"
+	"github.com/midgemq/midge/broker"
+	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/jsapi"
 )
 
-// testBroker is a listener on 127.0.0.1:0 over a real store in a
-// directory that outlives restarts within one test.
+// testBroker is a listener on 127.0.0.1:0 over the JetStream of a real
+// broker core, in a directory that outlives restarts within one test.
+// (Tests through the whole server, with NATS and MQTT clients, are in
+// package kafka_test.)
 type testBroker struct {
 	t       testing.TB
 	dir     string
-	store   *jetstore.Store
+	js      *jetStreams
 	backend *JetBackend
 	srv     *Server
 	cfg     Config
+}
+
+// jetStreams is a broker core with JetStream in its global account, as
+// the server assembles them, without listeners.
+type jetStreams struct {
+	core    *broker.Broker
+	js      *jsapi.JetStream
+	streams *jsapi.AccountStreams
+}
+
+func openJetStreams(tb testing.TB, dir string) *jetStreams {
+	tb.Helper()
+	core, err := broker.New(config.Options{Host: "127.0.0.1"}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	js := jsapi.New(core, jsapi.Options{Dir: dir})
+	if err := js.Enable(core.GlobalAccount()); err != nil {
+		tb.Fatal(err)
+	}
+	return &jetStreams{core: core, js: js, streams: js.AccountStreams(core.GlobalAccount())}
+}
+
+// close commits and acknowledges what the streams hold, then stops.
+func (j *jetStreams) close() {
+	j.js.Close()
+	j.core.Shutdown()
+}
+
+// natsPublish publishes as a NATS client of the global account would.
+func (j *jetStreams) natsPublish(subject string, hdr, data []byte) {
+	j.core.GlobalAccount().NewPublisher().Publish([]byte(subject), nil, hdr, data)
 }
 
 type testLogger struct{ t testing.TB }
@@ -64,11 +100,9 @@ type quietLogger struct{ nopLogger }
 
 func (b *testBroker) start() {
 	b.t.Helper()
-	store, backend, err := OpenJetStore(b.dir, jetstore.Options{}, JetBackendOptions{})
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	b.store, b.backend = store, backend
+	b.js = openJetStreams(b.t, b.dir)
+	backend := NewJetBackend(b.js.streams)
+	b.backend = backend
 	cfg := b.cfg
 	cfg.Listen = "127.0.0.1:0"
 	if cfg.Logger == nil {
@@ -104,9 +138,9 @@ func (b *testBroker) stop() {
 		b.srv.Close()
 		b.srv = nil
 	}
-	if b.store != nil {
-		b.store.Close()
-		b.store = nil
+	if b.js != nil {
+		b.js.close()
+		b.js = nil
 	}
 }
 

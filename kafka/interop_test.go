@@ -8,7 +8,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/midgemq/midge/jetstore"
 	"github.com/midgemq/midge/parser"
 )
 
@@ -44,16 +43,15 @@ func TestRecordMappingRoundTrips(t *testing.T) {
 func TestNATSPublishesReadAsKafkaRecordsAndBack(t *testing.T) {
 	b := startBroker(t, Config{})
 	b.createTopic(b.client(), "events", 2)
-	st, err := b.store.Stream("events")
+	st, err := b.js.streams.Stream("events")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What the server's capture does with a NATS (or MQTT) publish on a
-	// partition subject.
+	// Publishes on a partition subject, as a NATS (or MQTT) client makes
+	// them, are captured by the topic's stream.
 	before := time.Now().UnixMilli()
-	st.Publish(jetstore.NewInMsg([]byte("events.1"), nil,
-		[]byte("NATS/1.0\r\nKafka-Key: user-7\r\nTrace: abc\r\n\r\n"), []byte("from nats")))
-	st.Publish(jetstore.NewInMsg([]byte("events.1"), nil, nil, []byte("plain")))
+	b.js.natsPublish("events.1", []byte("NATS/1.0\r\nKafka-Key: user-7\r\nTrace: abc\r\n\r\n"), []byte("from nats"))
+	b.js.natsPublish("events.1", nil, []byte("plain"))
 
 	cons := b.client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"events": {1: kgo.NewOffset().AtStart()}}))
 	recs := consumeN(t, ctxTimeout(t, 20*time.Second), cons, 2)

@@ -11,15 +11,43 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/midgemq/midge/jetstore"
 	"github.com/midgemq/midge/parser"
 )
 
-// JetBackend is the Backend over one account's jetstore.Store. Every call
-// into jetstore made on Kafka's behalf is in this file.
+// Streams is one account's JetStream as JetBackend reaches it: typed
+// calls into the JetStream layer, which the server provides (jsapi's
+// AccountStreams). Streams created, updated and deleted through it are
+// attached like any stream (their subjects captured, so NATS and MQTT
+// publishes on a partition's subject are stored); Publish delivers like a
+// NATS client's publish, so core subscribers see Kafka records too, and
+// reports each message's outcome through its Done once durable. The
+// *jetstore.Stream values Stream and Streams return are only read: the
+// backend keeps them as a streamReader.
+type Streams interface {
+	CreateStream(cfg jetstore.StreamConfig) (st *jetstore.Stream, created bool, err error)
+	UpdateStream(cfg jetstore.StreamConfig) (*jetstore.Stream, error)
+	DeleteStream(name string) error
+	Stream(name string) (*jetstore.Stream, error)
+	Streams() []*jetstore.Stream
+	Publish(stream string, msgs []*jetstore.InMsg, wait time.Duration) (queued int, err error)
+}
+
+// streamReader is the read side of a stream, all the backend uses of one.
+type streamReader interface {
+	Name() string
+	Config() jetstore.StreamConfig
+	State(subjectsFilter string, deletedDetails bool) jetstore.StreamState
+	Get(seq uint64) (*jetstore.StoredMsg, error)
+	NextBySubject(from uint64, filter string) (*jetstore.StoredMsg, error)
+	LastBySubject(filter string) (*jetstore.StoredMsg, error)
+	Watch() (<-chan struct{}, func())
+}
+
+// JetBackend is the Backend over one account's Streams. Every call into
+// jetstore made on Kafka's behalf is in this file.
 //
 // A topic is a file stream named after it ('.' becomes '_', since stream
 // names cannot hold dots) with one subject per partition, "<topic>.<p>",
@@ -33,97 +61,58 @@ import (
 // `nats kv`: "<group>.<topic>.<partition>", group and topic in unpadded
 // URL-safe base64; the value is JSON.
 type JetBackend struct {
-	store *jetstore.Store
-	opts  JetBackendOptions
-
-	mu      sync.Mutex
-	waiters map[*jetstore.InMsg]*publishWait
-	pending atomic.Int64 // waiters registered, so acks of others skip the lock
-
-	pubMu sync.Mutex
-	pubBy map[string]*sync.Mutex // per stream: a batch is queued without interleaving
+	streams Streams
 
 	offMu     sync.Mutex
 	offLoaded bool
 	offsets   map[string]map[topicPartition]storedOffset // by group
 }
 
-// JetBackendOptions tell the server about streams the backend creates,
-// changes or deletes, so that NATS publishes on their subjects are
-// captured (wire them to the server's stream subscriptions).
-type JetBackendOptions struct {
-	StreamCreated func(*jetstore.Stream)
-	StreamUpdated func(name string)
-	StreamDeleted func(name string)
-}
-
-// publishWait collects the acks of one batch of messages.
+// publishWait collects the outcomes of one batch of messages.
 type publishWait struct {
+	mu        sync.Mutex
 	remaining int
 	first     uint64
 	err       error
 	done      chan struct{}
 }
 
-// NewJetBackend returns the Backend of a store. The store's AckFunc must
-// call HandleAcks (OpenJetStore wires that).
-func NewJetBackend(store *jetstore.Store, opts JetBackendOptions) *JetBackend {
-	return &JetBackend{store: store, opts: opts, waiters: make(map[*jetstore.InMsg]*publishWait),
-		pubBy: make(map[string]*sync.Mutex)}
+// NewJetBackend returns the Backend of an account's streams.
+func NewJetBackend(streams Streams) *JetBackend {
+	return &JetBackend{streams: streams}
 }
 
-// OpenJetStore opens a store whose acks also reach a new JetBackend
-// (after opts.Ack, when set).
-func OpenJetStore(dir string, opts jetstore.Options, bopts JetBackendOptions) (*jetstore.Store, *JetBackend, error) {
-	var b atomic.Pointer[JetBackend]
-	next := opts.Ack
-	opts.Ack = func(st *jetstore.Stream, msgs []*jetstore.InMsg, acks []jetstore.PublishResult) {
-		if jb := b.Load(); jb != nil {
-			jb.HandleAcks(st, msgs, acks)
+// complete is each message's Done: it runs on the stream's committer.
+func (w *publishWait) complete(r jetstore.PublishResult) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if r.Err != nil {
+		if w.err == nil {
+			w.err = storeError(r.Err)
 		}
-		if next != nil {
-			next(st, msgs, acks)
-		}
+	} else if w.first == 0 || r.Seq < w.first {
+		w.first = r.Seq
 	}
-	store, err := jetstore.Open(dir, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	jb := NewJetBackend(store, bopts)
-	b.Store(jb)
-	return store, jb, nil
+	w.settle(1)
 }
 
-// HandleAcks receives the store's publish outcomes (chain it into the
-// store's AckFunc). Messages not published by the backend cost one atomic
-// load per batch.
-func (b *JetBackend) HandleAcks(_ *jetstore.Stream, msgs []*jetstore.InMsg, acks []jetstore.PublishResult) {
-	if b == nil || b.pending.Load() == 0 {
-		return
+// abandon accounts for n messages that were never queued.
+func (w *publishWait) abandon(n int, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for i, m := range msgs {
-		w := b.waiters[m]
-		if w == nil {
-			continue
-		}
-		delete(b.waiters, m)
-		b.pending.Add(-1)
-		if e := acks[i].Err; e != nil {
-			if w.err == nil {
-				w.err = storeError(e)
-			}
-		} else if w.first == 0 || acks[i].Seq < w.first {
-			w.first = acks[i].Seq
-		}
-		if w.remaining--; w.remaining == 0 {
-			close(w.done)
-		}
+	w.settle(n)
+}
+
+func (w *publishWait) settle(n int) {
+	if w.remaining -= n; w.remaining == 0 {
+		close(w.done)
 	}
 }
 
-// storeError maps a store error to the Backend's.
+// storeError maps an error of the JetStream layer to the Backend's.
 func storeError(err error) error {
 	switch {
 	case errors.Is(err, jetstore.ErrMessageTooLarge):
@@ -137,76 +126,47 @@ func storeError(err error) error {
 	}
 }
 
-// publish queues messages of one stream next to each other and returns
-// their wait. A full ingest queue is retried for a while (back-pressure)
-// before the rest is refused.
-func (b *JetBackend) publish(st *jetstore.Stream, msgs []*jetstore.InMsg) func(context.Context) (uint64, error) {
-	w := &publishWait{remaining: len(msgs), done: make(chan struct{})}
-	b.mu.Lock()
-	for _, m := range msgs {
-		b.waiters[m] = w
+// refusalError maps a publish refused before it was queued. Besides a
+// full queue, that is a stream being detached or updated at that moment,
+// or JetStream closing: all worth a retry, so clients are told to.
+func refusalError(err error) error {
+	switch {
+	case errors.Is(err, jetstore.ErrStreamNotFound), errors.Is(err, jetstore.ErrMessageTooLarge):
+		return storeError(err)
+	default:
+		return fmt.Errorf("%w: %v", ErrBusy, err)
 	}
-	b.pending.Add(int64(len(msgs)))
-	b.mu.Unlock()
+}
 
-	lock := b.streamLock(st.Name())
-	lock.Lock()
-	deadline := time.Now().Add(busyRetry)
-	for i := 0; i < len(msgs); {
-		err := st.Publish(msgs[i])
-		if err == nil {
-			i++
-			continue
-		}
-		if errors.Is(err, jetstore.ErrIngestQueueFull) && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-			continue
-		}
-		b.abandon(w, msgs[i:], storeError(err))
-		break
+// publish queues messages of one stream next to each other and returns
+// their wait. A full ingest queue is waited on for a while (back-pressure)
+// before the rest is refused.
+func (b *JetBackend) publish(stream string, msgs []*jetstore.InMsg) func(context.Context) (uint64, error) {
+	w := &publishWait{remaining: len(msgs), done: make(chan struct{})}
+	if len(msgs) == 0 {
+		close(w.done)
 	}
-	lock.Unlock()
+	done := w.complete
+	for _, m := range msgs {
+		m.Done = done
+	}
+	if queued, err := b.streams.Publish(stream, msgs, busyRetry); err != nil {
+		w.abandon(len(msgs)-queued, refusalError(err))
+	}
 	return func(ctx context.Context) (uint64, error) {
 		select {
 		case <-w.done:
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
-		b.mu.Lock()
-		defer b.mu.Unlock()
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		return w.first, w.err
 	}
 }
 
-// abandon unregisters messages that were never queued.
-func (b *JetBackend) abandon(w *publishWait, msgs []*jetstore.InMsg, err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, m := range msgs {
-		delete(b.waiters, m)
-	}
-	b.pending.Add(-int64(len(msgs)))
-	if w.err == nil {
-		w.err = err
-	}
-	if w.remaining -= len(msgs); w.remaining == 0 {
-		close(w.done)
-	}
-}
-
-func (b *JetBackend) streamLock(name string) *sync.Mutex {
-	b.pubMu.Lock()
-	defer b.pubMu.Unlock()
-	l := b.pubBy[name]
-	if l == nil {
-		l = new(sync.Mutex)
-		b.pubBy[name] = l
-	}
-	return l
-}
-
 // topicInfo describes a stream that is a topic, or fails.
-func topicInfo(st *jetstore.Stream) (TopicInfo, bool) {
+func topicInfo(st streamReader) (TopicInfo, bool) {
 	cfg := st.Config()
 	name := cfg.Metadata[metaTopic]
 	if name == "" {
@@ -228,8 +188,8 @@ func topicInfo(st *jetstore.Stream) (TopicInfo, bool) {
 	return info, true
 }
 
-func (b *JetBackend) topicStream(name string) (*jetstore.Stream, TopicInfo, error) {
-	st, err := b.store.Stream(StreamName(name))
+func (b *JetBackend) topicStream(name string) (streamReader, TopicInfo, error) {
+	st, err := b.streams.Stream(StreamName(name))
 	if err != nil {
 		return nil, TopicInfo{}, ErrUnknownTopic
 	}
@@ -240,7 +200,7 @@ func (b *JetBackend) topicStream(name string) (*jetstore.Stream, TopicInfo, erro
 	return st, info, nil
 }
 
-func (b *JetBackend) partitionStream(topic string, partition int32) (*jetstore.Stream, TopicInfo, error) {
+func (b *JetBackend) partitionStream(topic string, partition int32) (streamReader, TopicInfo, error) {
 	st, info, err := b.topicStream(topic)
 	if err == nil && (partition < 0 || partition >= info.Partitions) {
 		err = ErrUnknownTopic
@@ -265,7 +225,7 @@ func (b *JetBackend) CreateTopic(_ context.Context, name string, partitions int3
 	if cfg.MaxMessageSize > 0 {
 		sc.Metadata[metaMaxMsgSize] = strconv.Itoa(int(cfg.MaxMessageSize))
 	}
-	st, _, err := b.store.AddStream(sc)
+	st, _, err := b.streams.CreateStream(sc)
 	switch {
 	case errors.Is(err, jetstore.ErrStreamNameInUse):
 		if _, _, terr := b.topicStream(name); terr == nil {
@@ -281,9 +241,6 @@ func (b *JetBackend) CreateTopic(_ context.Context, name string, partitions int3
 		}
 		return TopicInfo{}, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
-	if b.opts.StreamCreated != nil {
-		b.opts.StreamCreated(st)
-	}
 	info, _ := topicInfo(st)
 	return info, nil
 }
@@ -293,11 +250,8 @@ func (b *JetBackend) DeleteTopic(_ context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := b.store.DeleteStream(st.Name()); err != nil {
+	if err := b.streams.DeleteStream(st.Name()); err != nil {
 		return storeError(err)
-	}
-	if b.opts.StreamDeleted != nil {
-		b.opts.StreamDeleted(st.Name())
 	}
 	return nil
 }
@@ -312,11 +266,8 @@ func (b *JetBackend) AddPartitions(_ context.Context, name string, total int32) 
 	}
 	cfg := st.Config()
 	cfg.Subjects = append(slices.Clone(cfg.Subjects), partitionSubjects(name, info.Partitions, total)...)
-	if _, err := b.store.UpdateStream(cfg); err != nil {
+	if _, err := b.streams.UpdateStream(cfg); err != nil {
 		return storeError(err)
-	}
-	if b.opts.StreamUpdated != nil {
-		b.opts.StreamUpdated(st.Name())
 	}
 	return nil
 }
@@ -328,7 +279,7 @@ func (b *JetBackend) Topic(name string) (TopicInfo, error) {
 
 func (b *JetBackend) Topics() []TopicInfo {
 	var out []TopicInfo
-	for _, st := range b.store.Streams() {
+	for _, st := range b.streams.Streams() {
 		if info, ok := topicInfo(st); ok && StreamName(info.Name) == st.Name() {
 			out = append(out, info)
 		}
@@ -363,7 +314,7 @@ func (b *JetBackend) Produce(topic string, partition int32, batch ProduceBatch) 
 		hdrs = appendRecordHeader(hdrs, r, mark)
 		msgs[i] = &jetstore.InMsg{Subject: subject, Header: hdrs[start:len(hdrs):len(hdrs)], Data: r.Value}
 	}
-	wait := b.publish(st, msgs)
+	wait := b.publish(st.Name(), msgs)
 	return func(ctx context.Context) (int64, error) {
 		first, err := wait(ctx)
 		return int64(first) - 1, err
@@ -481,27 +432,20 @@ func (b *JetBackend) LastProducerBatch(topic string, partition int32, producerID
 	return ProducerBatchPosition{}, false, nil
 }
 
-// offsetsStreamFor returns the offsets bucket's stream, creating it.
-func (b *JetBackend) offsetsStreamFor() (*jetstore.Stream, error) {
-	st, err := b.store.Stream(offsetsStream)
-	if err == nil {
-		return st, nil
+// ensureOffsetsStream creates the offsets bucket's stream when missing.
+func (b *JetBackend) ensureOffsetsStream() error {
+	if _, err := b.streams.Stream(offsetsStream); err == nil {
+		return nil
 	}
-	st, created, err := b.store.AddStream(jetstore.StreamConfig{
+	_, _, err := b.streams.CreateStream(jetstore.StreamConfig{
 		Name: offsetsStream, Subjects: []string{offsetsPrefix + ">"}, Storage: jetstore.StorageFile,
 		MaxMsgsPerSubject: 1, Discard: jetstore.DiscardNew, AllowRollup: true, DenyDelete: true, AllowDirect: true,
 		Description: "Kafka consumer group offsets",
 	})
-	if err != nil {
-		if errors.Is(err, jetstore.ErrStreamNameInUse) {
-			return b.store.Stream(offsetsStream)
-		}
-		return nil, storeError(err)
+	if err != nil && !errors.Is(err, jetstore.ErrStreamNameInUse) {
+		return storeError(err)
 	}
-	if created && b.opts.StreamCreated != nil {
-		b.opts.StreamCreated(st)
-	}
-	return st, nil
+	return nil
 }
 
 // loadOffsetsLocked reads the bucket once.
@@ -510,7 +454,7 @@ func (b *JetBackend) loadOffsetsLocked() error {
 		return nil
 	}
 	b.offsets = make(map[string]map[topicPartition]storedOffset)
-	st, err := b.store.Stream(offsetsStream)
+	st, err := b.streams.Stream(offsetsStream)
 	if err == nil {
 		for seq := uint64(1); ; {
 			m, err := st.NextBySubject(seq, ">")
@@ -547,8 +491,7 @@ func (b *JetBackend) CommitOffsets(ctx context.Context, group string, offsets []
 	if len(offsets) == 0 {
 		return nil
 	}
-	st, err := b.offsetsStreamFor()
-	if err != nil {
+	if err := b.ensureOffsetsStream(); err != nil {
 		return err
 	}
 	vals := make([]offsetValue, len(offsets))
@@ -559,7 +502,7 @@ func (b *JetBackend) CommitOffsets(ctx context.Context, group string, offsets []
 		data, _ := json.Marshal(vals[i])
 		msgs[i] = &jetstore.InMsg{Subject: offsetKey(group, o.Topic, o.Partition), Data: data}
 	}
-	first, err := b.publish(st, msgs)(ctx)
+	first, err := b.publish(offsetsStream, msgs)(ctx)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func (c *conn) handleSaslHandshake(req *kmsg.SASLHandshakeRequest) pending {
 	case c.srv.cfg.Authenticate == nil:
 		resp.ErrorCode = errUnsupportedSASLMechanism
 		resp.SupportedMechanisms = []string{}
-	case c.saslMechanism != "" || (c.acct != nil && c.srv.cfg.Backend == nil):
+	case c.saslMechanism != "" || c.saslDone:
 		resp.ErrorCode = errIllegalSASLState
 	case req.Mechanism != mechanismPlain:
 		resp.ErrorCode = errUnsupportedSASLMechanism
@@ -75,7 +75,7 @@ func (c *conn) authenticatePlain(token []byte) error {
 		s.log.Warn("Kafka SASL authentication failed", "cid", c.id, "user", user, "remote", c.nc.RemoteAddr().String())
 		return errors.New("SASL authentication failed for user " + user)
 	}
-	c.be, c.acct = b, s.accountFor(b)
+	c.be, c.acct, c.saslDone = b, s.accountFor(b), true
 	s.log.Debug("Kafka client authenticated", "cid", c.id, "user", user)
 	return nil
 }

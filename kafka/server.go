@@ -42,6 +42,9 @@ const (
 type Config struct {
 	// Listen is the "host:port" to accept on; port 0 picks a free port.
 	Listen string
+	// Listener, when set, is accepted on instead of listening on Listen
+	// (the server opens its listeners all alike).
+	Listener net.Listener
 	// Advertise is the "host:port" given to clients in metadata. Empty
 	// means the address each client connected to.
 	Advertise string
@@ -49,6 +52,11 @@ type Config struct {
 	// Backend serves clients that do not authenticate. With Authenticate
 	// set and Backend nil, every client must authenticate with SASL PLAIN.
 	Backend Backend
+	// Anonymous, when set, replaces Backend: it is asked, for each new
+	// connection, for the Backend of a client that does not authenticate,
+	// nil when such a client must (so that a change of the server's users
+	// applies to the next connections).
+	Anonymous func() Backend
 	// Authenticate checks a SASL PLAIN user and password and returns the
 	// user's Backend (the same value for users of one account).
 	Authenticate func(user, password string) (Backend, error)
@@ -81,6 +89,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	accounts  map[Backend]*account
 	closed    bool
+	draining  atomic.Bool // StopAccepting: no new connection or request
 	wg        sync.WaitGroup
 	nextConn  atomic.Uint64
 	advertise struct {
@@ -98,8 +107,8 @@ type account struct {
 
 // NewServer checks a configuration and returns a Server to Start.
 func NewServer(cfg Config) (*Server, error) {
-	if cfg.Backend == nil && cfg.Authenticate == nil {
-		return nil, errors.New("kafka: a Backend or an Authenticate function is required")
+	if cfg.Backend == nil && cfg.Anonymous == nil && cfg.Authenticate == nil {
+		return nil, errors.New("kafka: a Backend, an Anonymous or an Authenticate function is required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = nopLogger{}
@@ -148,9 +157,12 @@ func splitHostPort(addr string) (string, int32, error) {
 
 // Start listens and serves in the background.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("kafka: listening on %s: %w", s.cfg.Listen, err)
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
+			return fmt.Errorf("kafka: listening on %s: %w", s.cfg.Listen, err)
+		}
 	}
 	s.mu.Lock()
 	s.ln = ln
@@ -169,6 +181,51 @@ func (s *Server) Addr() net.Addr {
 		return nil
 	}
 	return s.ln.Addr()
+}
+
+// StopAccepting begins a graceful stop: the listener closes and no
+// connection reads another request. Requests already read are carried
+// out and answered (a produce once its records are durable or refused),
+// then each connection closes; Drain waits for that.
+func (s *Server) StopAccepting() {
+	s.mu.Lock()
+	if s.closed || !s.draining.CompareAndSwap(false, true) {
+		s.mu.Unlock()
+		return
+	}
+	ln := s.ln
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	for _, c := range conns {
+		// Wakes a reader waiting for the next request; one busy with a
+		// request finds the deadline on its next read.
+		c.nc.SetReadDeadline(time.Now())
+	}
+}
+
+// Drain waits, up to timeout, for the connections StopAccepting stopped
+// reading to answer what they read and close. It reports whether they
+// all did; Close ends the rest.
+func (s *Server) Drain(timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // Close stops accepting, closes every connection and waits for them.
@@ -225,7 +282,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		delay = 0
 		c := newConn(s, nc)
 		s.mu.Lock()
-		if s.closed {
+		if s.closed || s.draining.Load() {
 			s.mu.Unlock()
 			nc.Close()
 			return
@@ -244,6 +301,15 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			s.stats.connections.Add(-1)
 		}()
 	}
+}
+
+// anonymousBackend is the Backend of a client that has not
+// authenticated, nil when it must.
+func (s *Server) anonymousBackend() Backend {
+	if s.cfg.Anonymous != nil {
+		return s.cfg.Anonymous()
+	}
+	return s.cfg.Backend
 }
 
 // accountFor returns the state kept for a Backend's account, creating it

@@ -395,6 +395,7 @@ func (notStarted) LameDuck() bool                        { return false }
 func (notStarted) ClientAddr() *net.TCPAddr              { return nil }
 func (notStarted) WebSocketAddr() *net.TCPAddr           { return nil }
 func (notStarted) MQTTAddr() *net.TCPAddr                { return nil }
+func (notStarted) KafkaAddr() *net.TCPAddr               { return nil }
 func (notStarted) Protocols() monitor.ProtocolStats      { return monitor.ProtocolStats{} }
 func (notStarted) JetStream() []monitor.JetStreamAccount { return nil }
 func (notStarted) WebSocketPage() http.Handler           { return nil }

@@ -107,6 +107,14 @@ var (
 	descProtoOutMsgs    = newDesc("midge_protocol_out_msgs_total", "Messages delivered to clients, by protocol.", "protocol")
 	descProtoOutBytes   = newDesc("midge_protocol_out_bytes_total", "Bytes delivered to clients, by protocol.", "protocol")
 	descLameDuck        = newDesc("midge_lame_duck_mode", "1 while the server is in lame duck mode.")
+	descKafkaRequests   = newDesc("midge_kafka_requests_total", "Kafka requests received.")
+	descKafkaUnsupport  = newDesc("midge_kafka_unsupported_requests_total",
+		"Kafka requests of a version or kind the listener does not implement.")
+	descKafkaMalformed = newDesc("midge_kafka_malformed_requests_total",
+		"Kafka connections closed for an undecodable request.")
+	descKafkaAuthFail   = newDesc("midge_kafka_auth_failures_total", "Kafka clients that failed SASL authentication.")
+	descKafkaProduceErr = newDesc("midge_kafka_produce_errors_total", "Kafka produce partitions answered with an error.")
+	descKafkaGroups     = newDesc("midge_kafka_groups", "Kafka consumer groups with members.")
 	descAPITotal        = newDesc("midge_jetstream_api_requests_total", "JetStream API requests.", "account")
 	descAPIErrors       = newDesc("midge_jetstream_api_errors_total", "JetStream API requests answered with an error.", "account")
 	descStreamMsgs      = newDesc("midge_jetstream_stream_messages", "Messages stored in the stream.", streamLabels...)
@@ -136,6 +144,7 @@ func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
 		descInfo, descStart, descConns, descConnsTotal, descSubs, descInMsgs, descInBytes,
 		descOutMsgs, descOutBytes, descSlow, descStale, descStalls, descAuthFail, descLameDuck,
 		descProtoConns, descProtoConnsTotal, descProtoInMsgs, descProtoInBytes, descProtoOutMsgs, descProtoOutBytes,
+		descKafkaRequests, descKafkaUnsupport, descKafkaMalformed, descKafkaAuthFail, descKafkaProduceErr, descKafkaGroups,
 		descAPITotal, descAPIErrors, descStreamMsgs, descStreamBytes, descStreamFirst,
 		descStreamLast, descStreamCons, descConsPending, descConsAckPending,
 		descConsRedelivered, descConsWaiting, descConsDelivered, descConsAckFloor,
@@ -174,19 +183,29 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descLameDuck, lameDuck)
 	var ps ProtocolStats
-	if _, ok := s.src.Started(); ok { // the listeners are set up by then
+	_, started := s.src.Started()
+	if started { // the listeners are set up by then
 		ps = s.src.Protocols()
 	}
 	for _, p := range []struct {
 		name string
 		c    broker.ProtocolCounters
-	}{{"nats", ps.NATS}, {"websocket", ps.WebSocket}, {"mqtt", ps.MQTT}} {
+	}{{"nats", ps.NATS}, {"websocket", ps.WebSocket}, {"mqtt", ps.MQTT}, {"kafka", ps.Kafka}} {
 		gauge(descProtoConns, float64(p.c.Connections), p.name)
 		counter(descProtoConnsTotal, float64(p.c.TotalConnections), p.name)
 		counter(descProtoInMsgs, float64(p.c.InMsgs), p.name)
 		counter(descProtoInBytes, float64(p.c.InBytes), p.name)
 		counter(descProtoOutMsgs, float64(p.c.OutMsgs), p.name)
 		counter(descProtoOutBytes, float64(p.c.OutBytes), p.name)
+	}
+	if started && s.src.KafkaAddr() != nil {
+		k := ps.KafkaListener
+		counter(descKafkaRequests, float64(k.Requests))
+		counter(descKafkaUnsupport, float64(k.Unsupported))
+		counter(descKafkaMalformed, float64(k.Malformed))
+		counter(descKafkaAuthFail, float64(k.AuthFailures))
+		counter(descKafkaProduceErr, float64(k.ProduceErrors))
+		gauge(descKafkaGroups, float64(k.Groups))
 	}
 	for _, ja := range s.jetStream() {
 		c.collectJetStream(&ja, gauge, counter)

@@ -47,6 +47,7 @@ type Source interface {
 	ClientAddr() *net.TCPAddr
 	WebSocketAddr() *net.TCPAddr
 	MQTTAddr() *net.TCPAddr
+	KafkaAddr() *net.TCPAddr
 	Protocols() ProtocolStats
 	// JetStream lists the accounts that have JetStream, by account name.
 	JetStream() []JetStreamAccount
@@ -74,11 +75,26 @@ type ProtocolStats struct {
 	NATS      broker.ProtocolCounters
 	WebSocket broker.ProtocolCounters
 	MQTT      broker.ProtocolCounters
+	// Kafka counts the Kafka listener's connections and records (record
+	// keys, values and headers as bytes).
+	Kafka broker.ProtocolCounters
+	// KafkaListener are the Kafka listener's own figures.
+	KafkaListener KafkaStats
 	// WebSocketOriginRefused counts upgrades refused by the origin checks.
 	WebSocketOriginRefused int64
 	// MQTTMalformed counts MQTT connections closed for a malformed or
 	// oversized packet.
 	MQTTMalformed int64
+}
+
+// KafkaStats are the Kafka listener's figures beside its clients' counts.
+type KafkaStats struct {
+	Requests      uint64 `json:"requests"`
+	Unsupported   uint64 `json:"unsupported_requests"` // answered UNSUPPORTED_VERSION or closed
+	Malformed     uint64 `json:"malformed_requests"`   // connections closed for an undecodable frame
+	AuthFailures  uint64 `json:"auth_failures"`
+	ProduceErrors uint64 `json:"produce_errors"` // partitions answered with an error
+	Groups        int    `json:"groups"`         // consumer groups with members
 }
 
 // Server is the monitoring HTTP server: nats-server's JSON endpoints with its

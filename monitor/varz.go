@@ -40,6 +40,7 @@ type Varz struct {
 	Gateway          struct{}          `json:"gateway"`
 	LeafNode         struct{}          `json:"leaf"`
 	MQTT             ListenerVarz      `json:"mqtt"`
+	Kafka            KafkaVarz         `json:"kafka"` // midge's own addition
 	Websocket        ListenerVarz      `json:"websocket"`
 	JetStream        JetStreamVarz     `json:"jetstream"`
 	WriteDeadline    time.Duration     `json:"write_deadline"`
@@ -90,6 +91,13 @@ func listenerVarz(a *net.TCPAddr, pc broker.ProtocolCounters) ListenerVarz {
 		return ListenerVarz{}
 	}
 	return ListenerVarz{Host: a.IP.String(), Port: a.Port, Stats: &pc}
+}
+
+// KafkaVarz is the kafka block of /varz: the listener as ListenerVarz
+// describes one, and the Kafka listener's own figures.
+type KafkaVarz struct {
+	ListenerVarz
+	Kafka *KafkaStats `json:"midge_kafka,omitempty"`
 }
 
 // ConnKindStats splits a count by connection kind; midge has clients only.
@@ -185,6 +193,9 @@ func (s *Server) varz() *Varz {
 		ps := s.src.Protocols()
 		v.Websocket = listenerVarz(s.src.WebSocketAddr(), ps.WebSocket)
 		v.MQTT = listenerVarz(s.src.MQTTAddr(), ps.MQTT)
+		if a := s.src.KafkaAddr(); a != nil {
+			v.Kafka = KafkaVarz{ListenerVarz: listenerVarz(a, ps.Kafka), Kafka: &ps.KafkaListener}
+		}
 	}
 	return v
 }

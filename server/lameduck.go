@@ -27,9 +27,13 @@ func (s *Server) LameDuckShutdown() {
 	s.log.Info("entering lame duck mode, no longer accepting clients",
 		"grace_period", grace, "duration", duration)
 	_ = s.listener.Close()
+	s.stopAcceptingKafka()
 	// Streams commit and acknowledge what they hold while every client is
 	// still connected to receive the acks, as the reference server does.
+	// Kafka clients, which have no lame duck notice, then get their last
+	// answers and are closed.
 	s.js.Close()
+	s.closeKafka()
 
 	if s.routes != nil {
 		// The other servers stop sending clients here.

@@ -23,6 +23,7 @@ func (s *Server) configureProtocols() error {
 		return err
 	}
 	s.ws, s.mq = ws, mq
+	s.configureKafka()
 	return nil
 }
 
@@ -34,13 +35,15 @@ func (s *Server) startProtocols() error {
 		}
 	}
 	if s.mq != nil {
-		return s.mq.Start()
+		if err := s.mq.Start(); err != nil {
+			return err
+		}
 	}
-	return nil
+	return s.startKafka()
 }
 
 // stopProtocols stops accepting on the extra listeners; their connections
-// close with the broker's.
+// close with the broker's (Kafka's after JetStream closed: closeKafka).
 func (s *Server) stopProtocols() {
 	if s.ws != nil {
 		s.ws.Close()
@@ -48,6 +51,7 @@ func (s *Server) stopProtocols() {
 	if s.mq != nil {
 		s.mq.Close()
 	}
+	s.stopAcceptingKafka()
 }
 
 // WebSocketAddr is the address of the WebSocket listener, nil when off.
@@ -95,5 +99,6 @@ func (s *Server) ProtocolStats() monitor.ProtocolStats {
 	if s.mq != nil {
 		ps.MQTTMalformed = s.mq.Malformed()
 	}
+	ps.Kafka, ps.KafkaListener = s.kafkaStats()
 	return ps
 }

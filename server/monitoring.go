@@ -17,7 +17,10 @@ import (
 // are recovered.
 func (s *Server) startMonitoring() error { return s.mon.Start() }
 
-func (s *Server) stopMonitoring() { s.mon.Close() }
+func (s *Server) stopMonitoring() {
+	s.mon.Close()
+	s.prof.Close()
+}
 
 // MonitorAddr is the monitoring server's address, nil when it is off.
 func (s *Server) MonitorAddr() *net.TCPAddr { return s.mon.Addr() }
@@ -58,4 +61,12 @@ func (s *Server) JetStream() []monitor.JetStreamAccount {
 			APILevel: jsapi.APILevel, APIRequests: a.APIRequests, APIErrors: a.APIErrors})
 	}
 	return out
+}
+
+// ProfileAddr is the profiling listener's address, nil without prof_port.
+func (s *Server) ProfileAddr() *net.TCPAddr {
+	if s.prof == nil {
+		return nil
+	}
+	return s.prof.Addr()
 }

@@ -20,7 +20,8 @@ type portsFile struct {
 	Monitoring []string `json:"monitoring,omitempty"`
 	WebSocket  []string `json:"websocket,omitempty"`
 	Cluster    []string `json:"cluster,omitempty"`
-	MQTT       []string `json:"mqtt,omitempty"` // midge's own addition
+	MQTT       []string `json:"mqtt,omitempty"`  // midge's own addition
+	Kafka      []string `json:"kafka,omitempty"` // midge's own addition
 }
 
 // portsFilePath is where this process writes its ports file.
@@ -43,6 +44,10 @@ func (s *Server) writePortsFile() error {
 	}
 	if a := s.MQTTAddr(); a != nil {
 		pf.MQTT = listenerURLs("mqtt", a)
+	}
+	if a := s.KafkaAddr(); a != nil {
+		// Kafka clients take bootstrap addresses without a scheme.
+		pf.Kafka = listenerHostPorts(a)
 	}
 	if a := s.ClusterAddr(); a != nil {
 		pf.Cluster = listenerURLs("nats", a)
@@ -74,19 +79,28 @@ func (s *Server) removePortsFile() {
 // address stands for every address of every interface, as nats-server
 // lists them.
 func listenerURLs(scheme string, a *net.TCPAddr) []string {
+	urls := listenerHostPorts(a)
+	for i, hp := range urls {
+		urls[i] = scheme + "://" + hp
+	}
+	return urls
+}
+
+// listenerHostPorts is listenerURLs without the scheme.
+func listenerHostPorts(a *net.TCPAddr) []string {
 	port := strconv.Itoa(a.Port)
 	if a.IP != nil && !a.IP.IsUnspecified() {
-		return []string{scheme + "://" + net.JoinHostPort(a.IP.String(), port)}
+		return []string{net.JoinHostPort(a.IP.String(), port)}
 	}
-	var urls []string
+	var out []string
 	addrs, err := net.InterfaceAddrs()
 	if err != nil || len(addrs) == 0 {
-		return []string{scheme + "://" + net.JoinHostPort("127.0.0.1", port)}
+		return []string{net.JoinHostPort("127.0.0.1", port)}
 	}
 	for _, addr := range addrs {
 		if ipn, ok := addr.(*net.IPNet); ok {
-			urls = append(urls, scheme+"://"+net.JoinHostPort(ipn.IP.String(), port))
+			out = append(out, net.JoinHostPort(ipn.IP.String(), port))
 		}
 	}
-	return urls
+	return out
 }

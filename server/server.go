@@ -40,6 +40,7 @@ type Server struct {
 
 	ws     *websocket.Listener // nil without a WebSocket listener
 	mq     *mqttgw.Gateway     // nil without an MQTT listener
+	kafka  *kafkaListener      // nil without a Kafka listener
 	routes *route.Manager      // nil without clustering
 	js     *jsapi.JetStream
 
@@ -55,6 +56,7 @@ type Server struct {
 	serving  atomic.Bool
 	lameDuck atomic.Bool
 	mon      *monitor.Server
+	prof     *monitor.Profiler // nil without prof_port
 }
 
 // ErrServerStopped is returned by Start on a server that was shut down.
@@ -114,6 +116,12 @@ func (s *Server) Start() error {
 	if err := s.startMonitoring(); err != nil {
 		return err
 	}
+	prof, err := monitor.StartProfiler(s.broker)
+	if err != nil {
+		s.stopMonitoring()
+		return err
+	}
+	s.prof = prof
 	if o.JetStream {
 		if err := s.js.EnableAll(); err != nil {
 			s.stopMonitoring()
@@ -133,6 +141,7 @@ func (s *Server) Start() error {
 		_ = ln.Close()
 		s.stopProtocols()
 		s.js.Close()
+		s.closeKafka()
 		s.stopMonitoring()
 		return err
 	}
@@ -141,6 +150,7 @@ func (s *Server) Start() error {
 		s.stopProtocols()
 		s.stopCluster()
 		s.js.Close()
+		s.closeKafka()
 		s.stopMonitoring()
 		return err
 	}
@@ -158,6 +168,9 @@ func (s *Server) Start() error {
 	}
 	if a := s.ClusterAddr(); a != nil {
 		fields = append(fields, "cluster", a.String())
+	}
+	if a := s.KafkaAddr(); a != nil {
+		fields = append(fields, "kafka", a.String())
 	}
 	s.log.Info("midge started", fields...)
 	for _, w := range o.ConfigWarnings {
@@ -243,8 +256,10 @@ func (s *Server) Shutdown() {
 		s.stopProtocols()
 		s.stopCluster()
 		// Streams commit and acknowledge what they hold before the clients
-		// waiting for those acks are closed (with a flush).
+		// waiting for those acks are closed (with a flush); Kafka clients
+		// get their produce responses before their connections close.
 		s.js.Close()
+		s.closeKafka()
 		s.broker.Shutdown()
 		s.live.Wait()
 		s.stopMonitoring()

@@ -124,13 +124,11 @@ func (s *Sublist[T]) MatchBytes(subject []byte) *Result[T] {
 }
 
 // MatchOnce is Match for a subject that is not expected to come again
-// (a reply inbox, a JetStream ack subject): it uses the cache when the
-// subject happens to be there but does not add it, so unique subjects
-// neither pay for the insert nor push useful entries out.
+// (a reply inbox, a JetStream ack subject): it walks the trie without
+// looking in the cache or adding to it, so unique subjects neither pay for
+// the insert nor push useful entries out. A subject matching one node's
+// subscriptions gets that node's shared result, without an allocation.
 func (s *Sublist[T]) MatchOnce(subject []byte) *Result[T] {
-	if r := s.cache.getBytes(subject); r != nil {
-		return r
-	}
 	if hasEmptyToken(string(subject)) {
 		return s.empty
 	}
@@ -138,8 +136,11 @@ func (s *Sublist[T]) MatchOnce(subject []byte) *Result[T] {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	matched := s.root.collect(string(subject), 0, scratch[:0])
-	if len(matched) == 0 {
+	switch len(matched) {
+	case 0:
 		return s.empty
+	case 1:
+		return matched[0].result()
 	}
 	return buildResult(matched)
 }

@@ -298,3 +298,37 @@ func TestMatchOnceDoesNotCache(t *testing.T) {
 		t.Fatalf("empty token matched")
 	}
 }
+
+// One-time matches against a single wildcard subscription (reply inboxes)
+// share the node's result: no allocation, and the result follows changes.
+func TestMatchOnceSharesSingleNodeResults(t *testing.T) {
+	s := New[int]()
+	if err := s.Insert("_INBOX.abc.*", "", 1); err != nil {
+		t.Fatal(err)
+	}
+	subject := []byte("_INBOX.abc.17")
+	if allocs := testing.AllocsPerRun(100, func() { s.MatchOnce(subject) }); allocs != 0 {
+		t.Fatalf("MatchOnce allocates %v times", allocs)
+	}
+	if r := s.MatchOnce(subject); len(r.Plain) != 1 || r.Plain[0] != 1 {
+		t.Fatalf("result %+v", r)
+	}
+	if err := s.Insert("_INBOX.abc.*", "", 2); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.MatchOnce(subject); len(r.Plain) != 2 {
+		t.Fatalf("after a second subscription: %+v", r)
+	}
+	if err := s.Insert("_INBOX.abc.17", "", 3); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.MatchOnce(subject); len(r.Plain) != 3 {
+		t.Fatalf("with a literal subscription too: %+v", r)
+	}
+	if err := s.Remove("_INBOX.abc.*", "", 1); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.MatchOnce([]byte("_INBOX.abc.18")); len(r.Plain) != 1 || r.Plain[0] != 2 {
+		t.Fatalf("after a removal: %+v", r)
+	}
+}

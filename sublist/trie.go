@@ -1,5 +1,7 @@
 package sublist
 
+import "sync/atomic"
+
 // The subscription trie. Each level holds the children for one token
 // position; wildcard children are kept out of the literal map so a match
 // can visit them without a lookup and a published token spelled "*" or ">"
@@ -19,6 +21,23 @@ type node[T comparable] struct {
 	next   *level[T]
 	plain  memberSet[T]
 	queues map[string]*memberSet[T]
+
+	// only is the Result of a subject that matches this node alone, built
+	// on first use and dropped when the node's subscribers change. Uncached
+	// matches (one-time subjects: reply inboxes under one wildcard
+	// subscription) then cost no allocation. Readers under the read lock
+	// may set it, hence atomic; a writer under the write lock clears it.
+	only atomic.Pointer[Result[T]]
+}
+
+// result is the Result of a match of this node alone.
+func (n *node[T]) result() *Result[T] {
+	if r := n.only.Load(); r != nil {
+		return r
+	}
+	r := buildResult([]*node[T]{n})
+	n.only.Store(r)
+	return r
 }
 
 func (n *node[T]) isEmpty() bool {
@@ -78,6 +97,7 @@ func (l *level[T]) insert(pattern, queue string, v T) bool {
 }
 
 func (n *node[T]) addSubscriber(queue string, v T) bool {
+	n.only.Store(nil)
 	if queue == "" {
 		return n.plain.add(v)
 	}
@@ -93,6 +113,7 @@ func (n *node[T]) addSubscriber(queue string, v T) bool {
 }
 
 func (n *node[T]) removeSubscriber(queue string, v T) bool {
+	n.only.Store(nil)
 	if queue == "" {
 		return n.plain.remove(v)
 	}

@@ -132,7 +132,12 @@ func TestInteropWithReferenceServer(t *testing.T) {
 		nc.QueueSubscribe("interop.q", "g", func(m *nats.Msg) { got <- string(m.Data) })
 		nc.Flush()
 	}
-	waitFor(t, 5*time.Second, func() bool { return routeSubs(a) == 6 }, nil)
+	// a holds, from each peer, interop.>, its service and its queue member,
+	// plus the reference client's response inbox (_INBOX.<id>.*) from its
+	// request above: seven.
+	waitFor(t, 5*time.Second, func() bool { return routeSubs(a) == 7 }, func() string {
+		return fmt.Sprintf("a holds %d route subscriptions, want 7", routeSubs(a))
+	})
 	time.Sleep(200 * time.Millisecond)
 	const total = 300
 	for i := 0; i < total; i++ {

@@ -35,6 +35,7 @@ Server Options:
     -t                               Test configuration and exit
     -m, --http_port <port>           Use port for http monitoring (-1: any free port)
         --http_base_path <path>      Prefix for the monitoring endpoints
+        --profile <port>             Serve Go pprof profiles on this port (-1: any free port)
     -sl,--signal <signal>[=<pid>]    Send signal to a midge process (ldm, stop, quit,
                                      term, reopen, reload); <pid> is a PID or a pid
                                      file, or give the pid file with -P
@@ -51,6 +52,10 @@ JetStream Options:
                                      acknowledgement, group-committed; a
                                      duration such as 2m: acknowledge once
                                      written, fsync at that interval
+
+Kafka Options:
+        --kafka_port <port>          Serve Kafka clients on this port (-1: any free
+                                     port); topics are streams, so it needs -js
 
 Cluster Options:
         --cluster <url>              Listen for routes on nats://host:port (-1: any free port)
@@ -152,6 +157,9 @@ func parseFlags(args []string) (invocation, error) {
 	if o.HTTPPort < config.MonitorRandomPort || o.HTTPPort > 65535 {
 		return cfg, fmt.Errorf("invalid http_port %d (want -1-65535)", o.HTTPPort)
 	}
+	if o.Kafka.Port < config.RandomPort || o.Kafka.Port > 65535 {
+		return cfg, fmt.Errorf("invalid kafka_port %d (want -1-65535)", o.Kafka.Port)
+	}
 	// Zero means the default (a config file leaves them unset).
 	if o.LameDuckDuration < 0 || o.LameDuckGracePeriod < 0 ||
 		o.LameDuckDuration > 0 && o.LameDuckGracePeriod >= o.LameDuckDuration {
@@ -187,7 +195,9 @@ func bindAndParse(cfg *invocation, tf *tlsFlags, args []string) error {
 		fs.IntVar(&o.HTTPPort, name, o.HTTPPort, "")
 	}
 	fs.StringVar(&o.HTTPBasePath, "http_base_path", o.HTTPBasePath, "")
+	fs.IntVar(&o.ProfPort, "profile", o.ProfPort, "")
 	fs.StringVar(&o.PortsFileDir, "ports_file_dir", o.PortsFileDir, "")
+	fs.IntVar(&o.Kafka.Port, "kafka_port", o.Kafka.Port, "")
 	for _, name := range []string{"sl", "signal"} {
 		fs.StringVar(&cfg.signal, name, cfg.signal, "")
 	}

@@ -39,6 +39,8 @@ func TestParseFlags(t *testing.T) {
 			return c.opts.HTTPPort == 8222 && c.opts.HTTPBasePath == "/mon"
 		}},
 		{[]string{"--http_port", "-1"}, func(c invocation) bool { return c.opts.HTTPPort == config.MonitorRandomPort }},
+		{[]string{"--kafka_port", "9093"}, func(c invocation) bool { return c.opts.Kafka.Port == 9093 }},
+		{[]string{"--kafka_port", "-1"}, func(c invocation) bool { return c.opts.Kafka.Port == config.RandomPort }},
 		{[]string{"-sl", "ldm=12"}, func(c invocation) bool { return c.signal == "ldm=12" }},
 		{[]string{"--signal", "reload", "-P", "x.pid"}, func(c invocation) bool { return c.signal == "reload" && c.opts.PidFile == "x.pid" }},
 		{[]string{"--lame_duck_duration", "30s", "--lame_duck_grace_period", "5s"}, func(c invocation) bool {
@@ -61,7 +63,7 @@ func TestParseFlagsErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--bogus"}, {"-p", "x"}, {"-p", "70000"}, {"-p", "-5"}, {"stray"}, {"-a"},
 		{"-m", "-2"}, {"-m", "70000"}, {"--lame_duck_duration", "10s", "--lame_duck_grace_period", "10s"},
-		{"--lame_duck_duration", "-1s"},
+		{"--lame_duck_duration", "-1s"}, {"--kafka_port", "-2"}, {"--kafka_port", "70000"},
 	} {
 		if _, err := parseFlags(args); err == nil || errors.Is(err, errHelp) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)
