@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/midgemq/midge/broker"
+	"github.com/midgemq/midge/cluster/jscluster"
 	"github.com/midgemq/midge/cluster/route"
 	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/jsapi"
@@ -43,6 +44,7 @@ type Server struct {
 	kafka  *kafkaListener      // nil without a Kafka listener
 	routes *route.Manager      // nil without clustering
 	js     *jsapi.JetStream
+	jsc    *jscluster.Cluster // nil unless JetStream runs in a cluster
 
 	mu       sync.Mutex
 	stopping bool
@@ -91,6 +93,9 @@ func New(opts config.Options, log logging.Logger) (*Server, error) {
 		BlockSize:    opts.StoreBlockSize,
 		Observer:     s.mon.CommitObserver(),
 	})
+	if err := s.configureJetStreamCluster(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	if err := s.configureProtocols(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -148,6 +153,16 @@ func (s *Server) Start() error {
 	if err := s.startCluster(); err != nil {
 		_ = ln.Close()
 		s.stopProtocols()
+		s.stopCluster()
+		s.js.Close()
+		s.closeKafka()
+		s.stopMonitoring()
+		return err
+	}
+	if err := s.startJetStreamCluster(); err != nil {
+		_ = ln.Close()
+		s.stopProtocols()
+		s.stopJetStreamCluster()
 		s.stopCluster()
 		s.js.Close()
 		s.closeKafka()
@@ -254,6 +269,7 @@ func (s *Server) Shutdown() {
 			_ = s.listener.Close()
 		}
 		s.stopProtocols()
+		s.stopJetStreamCluster()
 		s.stopCluster()
 		// Streams commit and acknowledge what they hold before the clients
 		// waiting for those acks are closed (with a flush); Kafka clients

@@ -26,7 +26,7 @@ var _ jsapi.Cluster = (*Cluster)(nil)
 
 // IsMetaLeader reports whether this server leads the meta group.
 func (c *Cluster) IsMetaLeader() bool {
-	g := c.host.Group(metaGroup)
+	g := c.group(metaGroup)
 	return g != nil && g.Status().IsLeader
 }
 
@@ -35,7 +35,7 @@ func (c *Cluster) IsMetaLeader() bool {
 func (c *Cluster) Forward(acc *broker.Account, stream string, req jsapi.ForwardedRequest) bool {
 	to := ""
 	if stream == "" {
-		if g := c.host.Group(metaGroup); g != nil {
+		if g := c.group(metaGroup); g != nil {
 			to = c.names.name(g.Status().Leader)
 		}
 	} else {
@@ -181,7 +181,7 @@ func (c *Cluster) DeleteStream(acc *broker.Account, name string) error {
 // proposeMeta proposes a meta entry on the meta leader and returns its
 // result.
 func (c *Cluster) proposeMeta(op metaOp) (any, error) {
-	g := c.host.Group(metaGroup)
+	g := c.group(metaGroup)
 	if g == nil {
 		return nil, jsapi.ErrClusterUnavailable
 	}

@@ -50,7 +50,7 @@ func (c *Cluster) bootstrap() {
 	var since, foundedAt, lastAsk time.Time
 	var founders []string
 	for c.sleep(bootstrapPeriod) {
-		if g := c.host.Group(metaGroup); g != nil {
+		if g := c.group(metaGroup); g != nil {
 			if time.Since(foundedAt) < foundResend {
 				c.tellFounders(founders)
 			}
@@ -70,6 +70,7 @@ func (c *Cluster) bootstrap() {
 		}
 		lastAsk = time.Now()
 		leader, have := c.probeMeta(view)
+		c.log.Debug("meta probe", "view", view, "leader", leader, "have", have, "expected", c.o.ExpectedServers)
 		if have {
 			if leader != "" {
 				c.askToJoin(leader)
@@ -129,7 +130,7 @@ func (c *Cluster) found(view []string) error {
 	for _, n := range view {
 		voters = append(voters, c.names.add(n))
 	}
-	g, err := c.host.CreateGroup(metaGroup, voters)
+	g, err := c.host().CreateGroup(metaGroup, voters)
 	if err != nil {
 		return err
 	}
@@ -153,10 +154,10 @@ func (c *Cluster) handleFound(_ string, body []byte) ([]byte, error) {
 	if err := json.Unmarshal(body, &view); err != nil {
 		return nil, err
 	}
-	if !slices.Contains(view, c.self) || c.host.Group(metaGroup) != nil || c.isJoining(metaGroup) {
+	if !slices.Contains(view, c.self) || c.group(metaGroup) != nil || c.isJoining(metaGroup) {
 		return nil, nil
 	}
-	if err := c.found(view); err != nil && c.host.Group(metaGroup) == nil {
+	if err := c.found(view); err != nil && c.group(metaGroup) == nil {
 		c.log.Error("joining the founded meta group", "error", err)
 	}
 	return nil, nil
@@ -195,7 +196,7 @@ func (c *Cluster) handleJoinMeta(_ string, body []byte) ([]byte, error) {
 	if err := json.Unmarshal(body, &req); err != nil || req.Name == "" {
 		return nil, errBadEntry
 	}
-	g := c.host.Group(metaGroup)
+	g := c.group(metaGroup)
 	if g == nil {
 		return json.Marshal(joinResponse{})
 	}

@@ -49,7 +49,9 @@ type Cluster struct {
 	selfID multiraft.NodeID
 	names  names
 	rpc    *rpc
-	host   *multiraft.Host
+	// hostp is the raft host, set once Start opened it; API requests can
+	// arrive before.
+	hostp atomic.Pointer[multiraft.Host]
 	meta   *metaSM
 	// opening is set while the host opens: a replica's Restore then reads
 	// its own last snapshot, not one a leader sent.
@@ -102,8 +104,6 @@ func (c *Cluster) Start() error {
 		}
 		c.kick()
 	})
-	c.rpc = newRPC(c.routes)
-	c.registerRPC()
 	if err := os.MkdirAll(c.bindingDir(), 0o755); err != nil {
 		return fmt.Errorf("jscluster: %w", err)
 	}
@@ -121,7 +121,9 @@ func (c *Cluster) Start() error {
 	if err != nil {
 		return fmt.Errorf("jscluster: %w", err)
 	}
-	c.host = h
+	// The requests of the other servers are served once the host is open.
+	c.rpc = newRPC(c.routes, c.rpcHandlers())
+	c.hostp.Store(h)
 	c.mu.Lock()
 	for gid, r := range c.replicas {
 		r.group.Store(h.Group(gid))
@@ -155,8 +157,8 @@ func (c *Cluster) Close() {
 		c.stepDownLocal(r)
 	}
 	c.wg.Wait()
-	if c.host != nil {
-		if err := c.host.Close(); err != nil {
+	if c.host() != nil {
+		if err := c.host().Close(); err != nil {
 			c.log.Warn("closing the raft host", "error", err)
 		}
 	}
@@ -189,6 +191,18 @@ func (c *Cluster) kick() {
 	case c.kickCh <- struct{}{}:
 	default:
 	}
+}
+
+// host is the raft host, nil before Start opened it.
+func (c *Cluster) host() *multiraft.Host { return c.hostp.Load() }
+
+// group is a raft group of this server, nil when it has none (or the host
+// is not open yet).
+func (c *Cluster) group(gid multiraft.GroupID) *multiraft.Group {
+	if h := c.host(); h != nil {
+		return h.Group(gid)
+	}
+	return nil
 }
 
 func (c *Cluster) replica(gid uint64) *replica {
@@ -227,7 +241,7 @@ func (c *Cluster) newSM(gid multiraft.GroupID) (multiraft.StateMachine, error) {
 	c.mu.Lock()
 	c.replicas[gid] = r
 	c.mu.Unlock()
-	if c.host != nil {
+	if c.host() != nil {
 		// A group created or joined while running: its handle exists once
 		// the host returns; the controller stores it.
 		c.kick()

@@ -48,8 +48,8 @@ func (c *Cluster) reconcile() {
 		if !slices.Contains(a.Peers, c.self) {
 			continue
 		}
-		if c.replica(a.Group) == nil && !c.isJoining(a.Group) && c.host.Group(a.Group) == nil {
-			if _, damaged := c.host.Damaged()[a.Group]; !damaged {
+		if c.replica(a.Group) == nil && !c.isJoining(a.Group) && c.group(a.Group) == nil {
+			if _, damaged := c.host().Damaged()[a.Group]; !damaged {
 				c.createReplica(a)
 			}
 		}
@@ -65,7 +65,7 @@ func (c *Cluster) bindGroups() {
 	defer c.mu.Unlock()
 	for gid, r := range c.replicas {
 		if r.group.Load() == nil {
-			if g := c.host.Group(gid); g != nil {
+			if g := c.group(gid); g != nil {
 				r.group.Store(g)
 				go c.reconcileLeadership(gid)
 			}
@@ -114,7 +114,7 @@ func (c *Cluster) createReplica(a *assignment) {
 	for _, p := range a.Peers {
 		voters = append(voters, c.names.add(p))
 	}
-	g, err := c.host.CreateGroup(a.Group, voters)
+	g, err := c.host().CreateGroup(a.Group, voters)
 	if err != nil {
 		c.log.Error("creating a stream's raft group", "stream", a.Config.Name, "group", a.Group, "error", err)
 		return
@@ -138,8 +138,8 @@ func (c *Cluster) removeReplica(t tombstone) {
 	if r != nil {
 		c.stopReplica(r)
 	}
-	if c.host.Group(t.Group) != nil || c.host.Damaged()[t.Group] != nil {
-		if err := c.host.DropGroup(t.Group); err != nil && !errors.Is(err, multiraft.ErrNoGroup) {
+	if c.group(t.Group) != nil || c.host().Damaged()[t.Group] != nil {
+		if err := c.host().DropGroup(t.Group); err != nil && !errors.Is(err, multiraft.ErrNoGroup) {
 			c.log.Error("dropping a deleted stream's raft group", "group", t.Group, "error", err)
 			return
 		}

@@ -13,7 +13,7 @@ import (
 // reachable ones first, then the least loaded, ties broken at random so
 // that streams spread. The first one campaigns first.
 func (c *Cluster) place(cfg jetstore.StreamConfig) ([]string, error) {
-	g := c.host.Group(metaGroup)
+	g := c.group(metaGroup)
 	if g == nil {
 		return nil, jsapi.ErrClusterUnavailable
 	}

@@ -46,7 +46,7 @@ func (c *Cluster) rebuild(gid uint64) {
 	if gid == metaGroup {
 		// The meta state is small and rebuilt whole: rejoin as a learner
 		// (bootstrap asks the leader).
-		if err := c.host.DropGroup(metaGroup); err != nil {
+		if err := c.host().DropGroup(metaGroup); err != nil {
 			c.log.Warn("dropping the damaged meta replica", "error", err)
 		}
 		return
@@ -68,8 +68,8 @@ func (c *Cluster) rebuild(gid uint64) {
 	if r := c.replica(gid); r != nil {
 		c.stopReplica(r)
 	}
-	if c.host.Group(gid) != nil || c.host.Damaged()[gid] != nil {
-		if err := c.host.DropGroup(gid); err != nil {
+	if c.group(gid) != nil || c.host().Damaged()[gid] != nil {
+		if err := c.host().DropGroup(gid); err != nil {
 			c.log.Error("dropping a damaged replica", "group", gid, "error", err)
 		}
 	}
@@ -174,10 +174,10 @@ func (c *Cluster) handleJoinGroup(_ string, body []byte) ([]byte, error) {
 		return nil, errBadEntry
 	}
 	gid := binary.LittleEndian.Uint64(body)
-	if !c.isJoining(gid) || c.host.Group(gid) != nil {
+	if !c.isJoining(gid) || c.group(gid) != nil {
 		return nil, nil
 	}
-	g, err := c.host.JoinGroup(gid)
+	g, err := c.host().JoinGroup(gid)
 	if err != nil {
 		c.log.Warn("joining a group", "group", gid, "error", err)
 		return nil, nil
@@ -212,7 +212,7 @@ func (c *Cluster) handleReady(from string, body []byte) ([]byte, error) {
 // whose stream caught up says so; a leader promotes learners that caught
 // up.
 func (c *Cluster) membership() {
-	if g := c.host.Group(metaGroup); g != nil {
+	if g := c.group(metaGroup); g != nil {
 		c.promote(g, metaGroup, func(string) bool { return true })
 	}
 	c.mu.Lock()
@@ -270,13 +270,15 @@ func (c *Cluster) promote(g *multiraft.Group, gid uint64, ready func(string) boo
 	}
 }
 
-func (c *Cluster) registerRPC() {
-	c.rpc.handle(mForward, c.handleForward)
-	c.rpc.handle(mCatchupMsgs, c.serveCatchupMsgs)
-	c.rpc.handle(mCatchupDelete, c.serveCatchupDelete)
-	c.rpc.handle(mFoundMeta, c.handleFound)
-	c.rpc.handle(mJoinMeta, c.handleJoinMeta)
-	c.rpc.handle(mRebuild, c.handleRebuild)
-	c.rpc.handle(mJoinGroup, c.handleJoinGroup)
-	c.rpc.handle(mReady, c.handleReady)
+func (c *Cluster) rpcHandlers() map[method]rpcHandler {
+	return map[method]rpcHandler{
+		mForward:       c.handleForward,
+		mCatchupMsgs:   c.serveCatchupMsgs,
+		mCatchupDelete: c.serveCatchupDelete,
+		mFoundMeta:     c.handleFound,
+		mJoinMeta:      c.handleJoinMeta,
+		mRebuild:       c.handleRebuild,
+		mJoinGroup:     c.handleJoinGroup,
+		mReady:         c.handleReady,
+	}
 }

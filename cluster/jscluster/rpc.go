@@ -60,15 +60,14 @@ type rpcResult struct {
 	err  error
 }
 
-func newRPC(routes *route.Manager) *rpc {
-	r := &rpc{routes: routes, handlers: make(map[method]rpcHandler), sem: make(chan struct{}, rpcWorkers),
+// newRPC serves handlers (fixed from here on) on the routes' channels.
+func newRPC(routes *route.Manager, handlers map[method]rpcHandler) *rpc {
+	r := &rpc{routes: routes, handlers: handlers, sem: make(chan struct{}, rpcWorkers),
 		waiting: make(map[uint64]chan rpcResult)}
 	routes.Handle(chanReq, r.onRequest)
 	routes.Handle(chanResp, r.onResponse)
 	return r
 }
-
-func (r *rpc) handle(m method, fn rpcHandler) { r.handlers[m] = fn }
 
 // send sends a request that expects no response.
 func (r *rpc) send(peer string, m method, body []byte) bool {
