@@ -52,7 +52,7 @@ type Cluster struct {
 	// hostp is the raft host, set once Start opened it; API requests can
 	// arrive before.
 	hostp atomic.Pointer[multiraft.Host]
-	meta   *metaSM
+	meta  *metaSM
 	// opening is set while the host opens: a replica's Restore then reads
 	// its own last snapshot, not one a leader sent.
 	opening atomic.Bool
