@@ -1,6 +1,9 @@
 package jscluster_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -29,5 +32,138 @@ func TestR3StreamPlacedOnThreeServers(t *testing.T) {
 		if ack.Sequence != uint64(i) || ack.Stream != "ORDERS" {
 			t.Fatalf("ack %+v, want seq %d", ack, i)
 		}
+	}
+}
+
+// leaderOf returns the server leading stream, as its info reports it.
+func leaderOf(t *testing.T, js jetstream.JetStream, stream string) string {
+	t.Helper()
+	var leader string
+	waitFor(t, 15*time.Second, "a stream leader", func() bool {
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		st, err := js.Stream(c, stream)
+		if err != nil {
+			return false
+		}
+		info := st.CachedInfo()
+		if info.Cluster == nil || info.Cluster.Leader == "" {
+			return false
+		}
+		leader = info.Cluster.Leader
+		return true
+	})
+	return leader
+}
+
+// publisher publishes with a message id each and records what was acked.
+type publisher struct {
+	t     *testing.T
+	js    jetstream.JetStream
+	next  int
+	acked map[uint64]string // sequence → payload
+}
+
+// publish publishes one message, retrying (same id: deduplicated) until
+// acked or until the deadline.
+func (p *publisher) publish(subject string, within time.Duration) error {
+	p.next++
+	payload := fmt.Sprintf("m%06d", p.next)
+	deadline := time.Now().Add(within)
+	var last error
+	for time.Now().Before(deadline) {
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		ack, err := p.js.Publish(c, subject, []byte(payload), jetstream.WithMsgID(payload))
+		cancel()
+		if err == nil {
+			if prev, dup := p.acked[ack.Sequence]; dup && prev != payload {
+				p.t.Fatalf("sequence %d acked for %s and for %s", ack.Sequence, prev, payload)
+			}
+			p.acked[ack.Sequence] = payload
+			return nil
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	return last
+}
+
+// verify checks that every acked message is in the stream at its sequence.
+func (p *publisher) verify(stream string) {
+	p.t.Helper()
+	var st jetstream.Stream
+	waitFor(p.t, 15*time.Second, "stream reachable", func() bool {
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		var err error
+		st, err = p.js.Stream(c, stream)
+		return err == nil
+	})
+	for seq, payload := range p.acked {
+		var msg *jetstream.RawStreamMsg
+		var err error
+		for range 20 {
+			c, cancel := context.WithTimeout(context.Background(), time.Second)
+			msg, err = st.GetMsg(c, seq)
+			cancel()
+			if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
+				break
+			}
+		}
+		if err != nil {
+			p.t.Fatalf("acked message %s at %d: %v", payload, seq, err)
+		}
+		if string(msg.Data) != payload {
+			p.t.Fatalf("sequence %d holds %q, acked %q", seq, msg.Data, payload)
+		}
+	}
+}
+
+// The stream leader's loss elects a new leader within seconds; publishes
+// continue, no acknowledged message is lost and no sequence is reused.
+func TestR3LeaderLossKeepsAckedMessages(t *testing.T) {
+	c := startCluster(t, 3)
+	_, js := c.client(c.nodes[0])
+	createStream(t, js, jetstream.StreamConfig{Name: "EV", Subjects: []string{"ev.>"}, Replicas: 3})
+	leader := leaderOf(t, js, "EV")
+	// Publish through a server that stays up.
+	via := c.nodes[0]
+	if via.name == leader {
+		via = c.nodes[1]
+	}
+	_, pjs := c.client(via)
+	p := &publisher{t: t, js: pjs, acked: map[uint64]string{}}
+	for range 100 {
+		if err := p.publish("ev.a", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.byName(leader).stop()
+	start := time.Now()
+	if err := p.publish("ev.a", 10*time.Second); err != nil {
+		t.Fatalf("no publish acked after the leader's loss: %v", err)
+	}
+	t.Logf("first publish acked %v after the leader stopped", time.Since(start))
+	newLeader := leaderOf(t, pjs, "EV")
+	if newLeader == leader {
+		t.Fatalf("leader still %s", leader)
+	}
+	for range 100 {
+		if err := p.publish("ev.a", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.verify("EV")
+	// The old leader comes back as a follower and catches up.
+	c.byName(leader).start()
+	c.waitMesh()
+	for range 20 {
+		if err := p.publish("ev.a", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.verify("EV")
+	if len(p.acked) != 221 {
+		t.Fatalf("%d distinct sequences acked, want 221", len(p.acked))
 	}
 }
