@@ -167,3 +167,42 @@ func TestR3LeaderLossKeepsAckedMessages(t *testing.T) {
 		t.Fatalf("%d distinct sequences acked, want 221", len(p.acked))
 	}
 }
+
+// With two of three servers down the stream has no majority: a publish is
+// never acknowledged. Once they are back, publishes succeed again and
+// nothing acknowledged before is lost.
+func TestR3WithoutMajorityPublishesFailUntilRestart(t *testing.T) {
+	c := startCluster(t, 3)
+	_, js := c.client(c.nodes[0])
+	createStream(t, js, jetstream.StreamConfig{Name: "Q", Subjects: []string{"q.>"}, Replicas: 3})
+	p := &publisher{t: t, js: js, acked: map[uint64]string{}}
+	for range 50 {
+		if err := p.publish("q.a", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.nodes[1].stop()
+	c.nodes[2].stop()
+	for i := range 3 {
+		pc, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ack, err := js.Publish(pc, "q.a", []byte("lost"), jetstream.WithMsgID(fmt.Sprintf("nomajority-%d", i)))
+		cancel()
+		if err == nil {
+			t.Fatalf("publish acked at sequence %d without a majority", ack.Sequence)
+		}
+	}
+	c.nodes[1].start()
+	c.nodes[2].start()
+	c.waitMesh()
+	start := time.Now()
+	if err := p.publish("q.a", 20*time.Second); err != nil {
+		t.Fatalf("no publish acked after the restart: %v", err)
+	}
+	t.Logf("publishes acked again %v after the restart", time.Since(start))
+	for range 20 {
+		if err := p.publish("q.a", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.verify("Q")
+}
