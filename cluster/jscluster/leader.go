@@ -133,6 +133,12 @@ func (l *leader) run() {
 		}
 		select {
 		case <-l.quit:
+			// A leader that steps down on purpose (step-down, shutdown)
+			// hands its consumers' last acks over; one that lost its
+			// leadership sees the proposal refused at once.
+			if p := l.syncConsumers(); p != nil {
+				inflight = append(inflight, &flight{p: p})
+			}
 			l.settle(inflight)
 			l.refuse(l.take(), ErrLeaderChanged)
 			return
@@ -239,8 +245,8 @@ func (l *leader) settle(inflight []*flight) {
 }
 
 // syncConsumers proposes the state of the replicated consumers that
-// changed since it was last proposed.
-func (l *leader) syncConsumers() {
+// changed since it was last proposed; nil when none did.
+func (l *leader) syncConsumers() *multiraft.Proposal {
 	r := l.r
 	r.mu.Lock()
 	var states map[string]string
@@ -257,13 +263,13 @@ func (l *leader) syncConsumers() {
 	}
 	r.mu.Unlock()
 	if states == nil {
-		return
+		return nil
 	}
 	raw := make(map[string]json.RawMessage, len(states))
 	for k, v := range states {
 		raw[k] = json.RawMessage(v)
 	}
-	l.group.ProposeAsync(encodeJSON(opStates, raw))
+	return l.group.ProposeAsync(encodeJSON(opStates, raw))
 }
 
 // startConsumer starts (or updates) a replicated consumer on the leader
