@@ -5,6 +5,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/midgemq/midge/config"
+	"github.com/midgemq/midge/server"
 )
 
 // Server-to-server messages on a named channel reach the peer's handler
@@ -13,7 +16,15 @@ import (
 // connection loses what it had queued), so each message is resent until
 // it arrives, as raft resends.
 func TestInternalChannelCarriesMessagesBetweenServers(t *testing.T) {
-	nodes := startMesh(t, 3)
+	// Pings far apart: under -race on a loaded machine, reading a 3 MiB
+	// message can outlast three 200 ms pings, and the route would be
+	// dropped as dead with the message in it.
+	slowPings := func(o *config.Options) { o.Cluster.PingInterval = 2 * time.Second }
+	n0 := startNode(t, "n0", nil, slowPings)
+	nodes := []*server.Server{n0,
+		startNode(t, "n1", []string{n0.ClusterURL()}, slowPings),
+		startNode(t, "n2", []string{n0.ClusterURL()}, slowPings)}
+	waitMesh(t, nodes...)
 	m0, m1 := nodes[0].RouteManager(), nodes[1].RouteManager()
 
 	got := make(chan []byte, 16)
