@@ -2,6 +2,7 @@ package jscluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -205,4 +206,41 @@ func TestR3WithoutMajorityPublishesFailUntilRestart(t *testing.T) {
 		}
 	}
 	p.verify("Q")
+}
+
+// The step-down request moves a stream's leadership to another replica,
+// which then takes the publishes.
+func TestR3StepDownMovesLeadership(t *testing.T) {
+	c := startCluster(t, 3)
+	nc, js := c.client(c.nodes[2])
+	createStream(t, js, jetstream.StreamConfig{Name: "SD", Subjects: []string{"sd.>"}, Replicas: 3})
+	p := &publisher{t: t, js: js, acked: map[uint64]string{}}
+	if err := p.publish("sd.a", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	before := leaderOf(t, js, "SD")
+	var resp struct {
+		Success bool `json:"success"`
+		Error   *struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	waitFor(t, 10*time.Second, "a successful step-down", func() bool {
+		msg, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN.SD", nil, 5*time.Second)
+		if err != nil {
+			return false
+		}
+		if err := json.Unmarshal(msg.Data, &resp); err != nil {
+			t.Fatalf("step-down response %q: %v", msg.Data, err)
+		}
+		return resp.Success
+	})
+	waitFor(t, 10*time.Second, "a new leader", func() bool { return leaderOf(t, js, "SD") != before })
+	if err := p.publish("sd.a", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.acked[2]; !ok {
+		t.Fatalf("acked sequences %v, want 1 and 2", p.acked)
+	}
+	p.verify("SD")
 }
