@@ -47,6 +47,7 @@ type Config struct {
 	Subject  string        // subject, or the stream's subject for JetStream scenarios
 	Stream   string        // stream name (JetStream) or bucket name (kv-*)
 	Storage  string        // "file" or "memory"
+	Replicas int           // js-*: the stream's num_replicas (0: the server's default, one)
 	SyncPub  bool          // js-pub: wait for each ack before the next publish
 	Window   int           // js-pub async: max publishes awaiting an ack per publisher
 	Batch    int           // js-fetch/js-consume/js-ordered: messages per pull request

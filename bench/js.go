@@ -78,7 +78,7 @@ func (r *run) storage() jetstream.StorageType {
 func (r *run) freshStream(js jetstream.JetStream) (jetstream.Stream, error) {
 	ctx, cancel := r.opCtx()
 	defer cancel()
-	cfg := jetstream.StreamConfig{Name: r.cfg.Stream, Subjects: []string{r.cfg.Subject}, Storage: r.storage()}
+	cfg := jetstream.StreamConfig{Name: r.cfg.Stream, Subjects: []string{r.cfg.Subject}, Storage: r.storage(), Replicas: r.cfg.Replicas}
 	st, err := js.CreateOrUpdateStream(ctx, cfg)
 	if err == nil {
 		if err := st.Purge(ctx); err != nil {

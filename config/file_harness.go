@@ -13,8 +13,8 @@ import (
 // accepted with one warning naming them, so that such configurations can
 // start midge; every other unknown key stays an error.
 var toleratedHarnessKeys = map[string]bool{
-	"server_tags": true, "server_metadata": true,
-	"leafnodes": true, "leaf": true, "client_advertise": true,
+	"server_metadata": true,
+	"leafnodes":       true, "leaf": true, "client_advertise": true,
 	"system_account": true, "system": true, "no_system_account": true, "no_system": true, "no_sys_acc": true,
 	"logfile_size_limit": true, "log_size_limit": true,
 	"logfile_max_num": true, "log_max_num": true, "trace_verbose": true, "trace_headers": true,

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -303,12 +304,12 @@ server_tags: [az:1]
 		t.Fatal(err)
 	}
 	if !o.JetStream || o.StoreDir != "/tmp/js" || o.JetStreamMaxMemory != 1<<30 || o.JetStreamMaxFile != 10<<30 ||
-		o.JetStreamDomain != "hub" || o.SyncInterval != time.Minute {
+		o.JetStreamDomain != "hub" || o.SyncInterval != time.Minute || !slices.Equal(o.ServerTags, []string{"az:1"}) {
 		t.Fatalf("options %+v", o)
 	}
 	want := []string{"config: ignoring nats-server options midge does not implement yet: " +
 		"jetstream.limits, jetstream.max_buffered_msgs, jetstream.max_buffered_size, " +
-		"jetstream.request_queue_limit, jetstream.strict, jetstream.unique_tag, server_tags"}
+		"jetstream.request_queue_limit, jetstream.strict, jetstream.unique_tag"}
 	if strings.Join(o.ConfigWarnings, "|") != strings.Join(want, "|") {
 		t.Fatalf("warnings %q\nwant     %q", o.ConfigWarnings, want)
 	}

@@ -37,6 +37,9 @@ type Options struct {
 	Host       string
 	Port       int // 0 picks a free port (tests)
 	ServerName string
+	// ServerTags are this server's placement tags (server_tags), in lower
+	// case.
+	ServerTags []string
 
 	MaxPayload     int           // largest PUB/HPUB payload, headers included
 	MaxControlLine int           // largest control line arguments

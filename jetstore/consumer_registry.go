@@ -471,6 +471,10 @@ func (st *Stream) retain(c *Consumer, acked []uint64) {
 	if len(gone) == 0 {
 		return
 	}
+	if hook := st.retainHook(); hook != nil {
+		hook(gone) // a replicated stream removes them through its group
+		return
+	}
 	st.mu.Lock()
 	for _, seq := range gone {
 		st.deleteLocked(seq)

@@ -66,6 +66,7 @@ func (st *Stream) resetIndexesLocked() {
 	st.dedupSince = st.store.now().Add(-st.cfg.Duplicates).UnixNano()
 	st.pendingDel = nil
 	st.doomed = nil
+	st.damage = nil
 	st.nextID = 1
 	st.cacheMu.Lock()
 	st.cached = nil
@@ -119,6 +120,7 @@ func (f *fileStorage) loadBlock(st *Stream, id uint32) error {
 	valid := st.scanBlockLocked(b, data, 0, &dmg)
 	if valid < len(data) {
 		dmg.tail = len(data) - valid
+		st.noteCutLocked(b, valid, len(data))
 		if err := file.Truncate(int64(valid)); err != nil {
 			return fmt.Errorf("truncating %s: %w", path, err)
 		}
@@ -154,6 +156,7 @@ func (st *Stream) scanBlockLocked(b *block, data []byte, start int, dmg *blockDa
 			return off
 		}
 		dmg.skip(off, next)
+		st.noteSkippedLocked(b, off, next)
 		off = next
 	}
 	return off

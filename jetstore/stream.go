@@ -106,8 +106,9 @@ type Stream struct {
 	// doomed are emptied front blocks whose files go once the batch that
 	// emptied them is durable.
 	doomed   []*block
-	changes  *changeLog // nil until the stream has consumers
-	failed   error      // set by a failed write or sync; see commit.go
+	changes  *changeLog     // nil until the stream has consumers
+	failed   error          // set by a failed write or sync; see commit.go
+	damage   []recoveryNote // what the last load cut or skipped (replica_damage.go)
 	failedAt time.Time
 	expiry   *time.Timer
 	features streamFeatures
@@ -125,6 +126,7 @@ type Stream struct {
 	ingest    ingestQueue   // its own lock
 	syncQ     chan *syncJob // committer -> syncer, with sync policy always
 	listeners listeners     // its own lock
+	hooks     hookSlot      // the replication layer's (replica_consumer.go)
 	quit      chan struct{}
 	done      chan struct{}
 }

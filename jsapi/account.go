@@ -44,6 +44,12 @@ type jsStream struct {
 	typed    typedPublisher // other adapters' publishes (streams.go)
 	// republish is the stream's republish directive, nil without one.
 	republish atomic.Pointer[republisher]
+	// publish takes captured messages: the stream's own queue, or, for a
+	// replicated stream on its leader, the replication layer's.
+	publish func(*jetstore.InMsg) error
+	// replicated: publishes go through the replication layer, which has
+	// no atomic batches yet (they are refused rather than stored around it).
+	replicated bool
 }
 
 // open opens the store of an account and subscribes its API.
@@ -76,6 +82,10 @@ func (j *JetStream) open(acc *broker.Account, limits jetstore.Limits) (*jsAccoun
 		store.Close()
 		return nil, err
 	}
+	if j.cluster != nil {
+		// The replication layer attaches the streams this server leads.
+		return ja, nil
+	}
 	for _, st := range store.Streams() {
 		if err := ja.attach(st); err != nil {
 			ja.close()
@@ -97,14 +107,16 @@ func (ja *jsAccount) close() {
 }
 
 // attach subscribes a stream's subjects (and direct get when allowed).
-func (ja *jsAccount) attach(st *jetstore.Stream) error {
+func (ja *jsAccount) attach(st *jetstore.Stream) error { return ja.attachWith(st, st.Publish, false) }
+
+func (ja *jsAccount) attachWith(st *jetstore.Stream, publish func(*jetstore.InMsg) error, replicated bool) error {
 	name, _ := json.Marshal(st.Name())
 	start := append([]byte(`{"stream":`), name...)
 	if d := ja.js.opts.Domain; d != "" {
 		domain, _ := json.Marshal(d)
 		start = append(append(start, `,"domain":`...), domain...)
 	}
-	js := &jsStream{st: ja.store, stream: st, ackStart: start, ackPub: ja.acc.NewPublisher()}
+	js := &jsStream{st: ja.store, stream: st, ackStart: start, ackPub: ja.acc.NewPublisher(), publish: publish, replicated: replicated}
 	cfg := st.Config()
 	js.noAck.Store(cfg.NoAck)
 	js.republish.Store(newRepublisher(ja.acc, &cfg))
@@ -204,7 +216,7 @@ func (ja *jsAccount) capture(js *jsStream, subject, reply, hdr, data []byte) {
 		ja.captureBatch(js, m)
 		return
 	}
-	if err := js.stream.Publish(m); err != nil {
+	if err := js.publish(m); err != nil {
 		ja.refusePublish(js, reply, err)
 	}
 }

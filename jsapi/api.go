@@ -62,6 +62,7 @@ type apiRequest struct {
 	// client is the requester, kept for the audit advisory while someone
 	// listens for those.
 	client *broker.ClientInfo
+	hops   int // times it was forwarded between servers of a cluster
 }
 
 func newJSAPI(ja *jsAccount) (*jsAPI, error) {
@@ -115,6 +116,11 @@ func (api *jsAPI) enqueueFrom(from broker.Origin, subject, reply, hdr, data []by
 	if api.ja.wantsAudit() {
 		req.client = from.Info()
 	}
+	api.enqueueRequest(req)
+}
+
+// enqueueRequest queues a copied request for the workers.
+func (api *jsAPI) enqueueRequest(req apiRequest) {
 	select {
 	case api.queue <- req:
 	default:
@@ -182,6 +188,9 @@ func decodeBody(body []byte, v any) *apiError {
 // dispatch routes a request by its subject tokens after $JS.API.
 func (api *jsAPI) dispatch(req apiRequest, pub *broker.Publisher) any {
 	tokens := strings.Split(strings.TrimPrefix(req.subject, jsAPIPrefix), ".")
+	if api.ja.js.cluster != nil {
+		return api.clusterDispatch(tokens, req, pub)
+	}
 	switch {
 	case len(tokens) == 1 && tokens[0] == "INFO":
 		return api.accountInfo()

@@ -24,6 +24,10 @@ type JetStream struct {
 	mu        sync.Mutex
 	byAccount map[*broker.Account]*jsAccount
 	refusing  map[*broker.Account][]*broker.Subscription // accounts without JetStream
+
+	// cluster, when set (before EnableAll), replicates every stream and
+	// decides where each request is handled (cluster.go).
+	cluster Cluster
 }
 
 // Options configure the stores.
@@ -162,6 +166,9 @@ func (j *JetStream) EnsureStream(acc *broker.Account, cfg jetstore.StreamConfig)
 	ja := j.of(acc)
 	if ja == nil {
 		return nil, fmt.Errorf("account %s has no JetStream", acc.Name())
+	}
+	if j.cluster != nil {
+		return nil, errors.New("streams of protocol gateways are not replicated yet: not available in a JetStream cluster")
 	}
 	st, created, err := ja.store.AddStream(cfg)
 	if errors.Is(err, jetstore.ErrStreamNameInUse) {

@@ -18,14 +18,10 @@ type streamInfo struct {
 	Config  jetstore.StreamConfig `json:"config"`
 	Created time.Time             `json:"created"`
 	State   jetstore.StreamState  `json:"state"`
-	Cluster *clusterInfo          `json:"cluster,omitempty"`
+	Cluster *ClusterInfo          `json:"cluster,omitempty"`
 	Mirror  *sourceInfo           `json:"mirror,omitempty"`
 	Sources []*sourceInfo         `json:"sources,omitempty"`
 	TS      time.Time             `json:"ts"`
-}
-
-type clusterInfo struct {
-	Leader string `json:"leader,omitempty"`
 }
 
 type streamInfoResponse struct {
@@ -122,7 +118,7 @@ func (ja *jsAccount) info(st *jetstore.Stream, subjectsFilter string, deletedDet
 		Config:  cfg,
 		Created: st.Created(),
 		State:   state,
-		Cluster: &clusterInfo{Leader: ja.js.broker.Name()},
+		Cluster: &ClusterInfo{Leader: ja.js.broker.Name()},
 		TS:      nowUTC(),
 	}
 	info.Mirror, info.Sources = sourcesInfo(st)

@@ -113,3 +113,7 @@ func (s *Server) Cluster() *monitor.Cluster {
 	}
 	return c
 }
+
+// RouteManager is the cluster's route manager, nil without clustering
+// (tests and the replication layer use its server-to-server channels).
+func (s *Server) RouteManager() *route.Manager { return s.routes }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/midgemq/midge/broker"
+	"github.com/midgemq/midge/cluster/jscluster"
 	"github.com/midgemq/midge/cluster/route"
 	"github.com/midgemq/midge/config"
 	"github.com/midgemq/midge/jetstore"
@@ -47,6 +48,7 @@ type Server struct {
 	// storeLock keeps other processes out of the store directory while
 	// JetStream runs; nil without JetStream.
 	storeLock *jetstore.DirLock
+	jsc       *jscluster.Cluster // nil unless JetStream runs in a cluster
 
 	mu       sync.Mutex
 	stopping bool
@@ -98,6 +100,9 @@ func New(opts config.Options, log logging.Logger) (*Server, error) {
 		Pool:         &jetstore.Pool{MaxMemory: opts.JetStreamMaxMemory, MaxFile: opts.JetStreamMaxFile},
 		Domain:       opts.JetStreamDomain,
 	})
+	if err := s.configureJetStreamCluster(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	if err := s.configureProtocols(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -156,6 +161,16 @@ func (s *Server) Start() error {
 		s.stopProtocols()
 		s.stopCluster()
 		s.closeJetStream()
+		s.stopMonitoring()
+		return err
+	}
+	if err := s.startJetStreamCluster(); err != nil {
+		_ = ln.Close()
+		s.stopProtocols()
+		s.stopJetStreamCluster()
+		s.stopCluster()
+		s.js.Close()
+		s.closeKafka()
 		s.stopMonitoring()
 		return err
 	}
@@ -259,6 +274,7 @@ func (s *Server) Shutdown() {
 			_ = s.listener.Close()
 		}
 		s.stopProtocols()
+		s.stopJetStreamCluster()
 		s.stopCluster()
 		// Streams commit and acknowledge what they hold before the clients
 		// waiting for those acks are closed (with a flush); Kafka clients

@@ -36,6 +36,7 @@ type group struct {
 	inFlight  bool // a Ready is with the committer
 	stopped   error
 	lead      NodeID
+	leading   bool // this replica is the leader, as last reported
 	term      uint64
 	idleTicks int
 	epoch     uint64 // host liveness epoch last seen

@@ -33,12 +33,16 @@ func (s groupStorage) Snapshot() (*pb.Snapshot, error) {
 // onSoftState notes a leader change: reads waiting on a leadership this
 // replica lost can no longer be answered, and leader watchers are woken.
 func (g *group) onSoftState(ss *raft.SoftState) {
-	if ss.Lead != g.lead {
-		g.lead = ss.Lead
+	isLeader := ss.RaftState == raft.StateLeader
+	if ss.Lead != g.lead || isLeader != g.leading {
+		g.lead, g.leading = ss.Lead, isLeader
 		g.leaderMu.Lock()
 		close(g.leaderChanged)
 		g.leaderChanged = make(chan struct{})
 		g.leaderMu.Unlock()
+		if fn := g.h.cfg.OnLeaderChange; fn != nil {
+			fn(g.id, ss.Lead, isLeader)
+		}
 	}
 	if ss.RaftState != raft.StateLeader {
 		err := g.notLeader()

@@ -85,6 +85,11 @@ type Config struct {
 	// its log). The replica has stopped and will not vote; the caller
 	// should remove it from the group and rebuild it (see RecoveryReport).
 	OnDamaged func(GroupID, error)
+	// OnLeaderChange, when set, is told whenever a replica learns of a new
+	// leader of its group (0 when it knows none) or of its own election;
+	// isLeader says whether this host now leads. It runs on the worker
+	// driving the group, so it must be quick (queue the work elsewhere).
+	OnLeaderChange func(g GroupID, leader NodeID, isLeader bool)
 
 	// unsafeNoSync makes the log skip fsync; only tests set it, to check
 	// that the simulation notices lost writes.

@@ -30,6 +30,7 @@ type route struct {
 	core      *broker.Conn
 	remote    *broker.Remote
 	parser    *parser
+	out       *internalQueue // server-to-server messages (internal.go)
 	solicited bool
 	implicit  bool     // solicited because a peer told of the server
 	url       *url.URL // the URL dialled; nil for an accepted route
@@ -82,6 +83,8 @@ func (m *Manager) startRoute(nc net.Conn, u *url.URL, implicit bool) *route {
 		return r
 	}
 	go r.core.WriteLoop()
+	r.out = newInternalQueue(r)
+	go r.out.run()
 	if r.solicited {
 		r.send(m.connectLine())
 	}
@@ -131,6 +134,7 @@ func (r *route) readLoop() {
 
 // cleanup withdraws what the route brought once its connection is gone.
 func (r *route) cleanup() {
+	r.out.stop()
 	for k, s := range r.subs {
 		s.Unsubscribe()
 		delete(r.subs, k)
@@ -407,6 +411,10 @@ func (r *route) processMsg(msg *routedMsg) error {
 	if !r.wasRegistered() {
 		return nil
 	}
+	if string(msg.account) == internalAccount {
+		r.m.deliverInternal(r, msg)
+		return nil
+	}
 	acc := r.account(msg.account)
 	if acc == nil {
 		return nil
@@ -434,6 +442,7 @@ func (m *Manager) infoLineLocked() []byte {
 		GoVersion:  runtime.Version(),
 		Headers:    true,
 		MaxPayload: o.MaxPayload,
+		Internal:   true,
 	}
 	if a := m.Addr(); a != nil {
 		info.Host, info.Port = m.opts.Host, a.Port

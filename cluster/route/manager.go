@@ -45,6 +45,8 @@ type Manager struct {
 
 	urlMu sync.Mutex // serialises updates of the clients' connect URLs
 
+	internal internalState // server-to-server channels (internal.go)
+
 	stop chan struct{}
 	wg   sync.WaitGroup // the accept loop and the solicitors
 }
@@ -217,6 +219,7 @@ func (m *Manager) register(r *route) error {
 		loser.close(broker.CloseClientClosed, errDuplicate)
 	}
 	m.updateConnectURLs()
+	m.peerChanged(r, true)
 	m.log.Info("route registered", "remote_id", id, "remote_name", r.remoteName,
 		"remote", r.core.NetConn().RemoteAddr().String(), "solicited", r.solicited)
 	return nil
@@ -250,6 +253,7 @@ func (m *Manager) unregister(r *route) {
 	m.mu.Unlock()
 	if was {
 		m.updateConnectURLs()
+		m.peerChanged(r, false)
 	}
 }
 

@@ -54,10 +54,15 @@ func protoErrorf(format string, args ...any) error {
 
 type parser struct {
 	h       handler
-	pending []byte    // an incomplete operation carried over from the last read
-	args    [][]byte  // scratch for splitting arguments
-	msg     routedMsg // scratch for the message being delivered
-	queues  [][]byte  // scratch for its queue names
+	pending []byte // an incomplete operation carried over from the last read
+	// need is the length pending must reach before the operation it holds
+	// can be complete (a message whose payload is still arriving), so that
+	// a large message is not parsed again on every read.
+	need   int
+	want   int       // set by message: payload bytes (and CRLF) still to come
+	args   [][]byte  // scratch for splitting arguments
+	msg    routedMsg // scratch for the message being delivered
+	queues [][]byte  // scratch for its queue names
 }
 
 func newParser(h handler) *parser {
@@ -69,8 +74,12 @@ func (p *parser) parse(buf []byte) error {
 	data := buf
 	if len(p.pending) > 0 {
 		p.pending = append(p.pending, buf...)
+		if len(p.pending) < p.need {
+			return nil
+		}
 		data = p.pending
 	}
+	p.need = 0
 	n, err := p.parseOps(data)
 	if err != nil {
 		return err
@@ -79,6 +88,9 @@ func (p *parser) parse(buf []byte) error {
 	if len(rest) == 0 {
 		p.pending = p.pending[:0]
 		return nil
+	}
+	if n == 0 && len(p.pending) > 0 {
+		return nil // nothing consumed: pending stays as it is
 	}
 	if len(p.pending) > 0 {
 		// rest is a suffix of pending: move it to the front.
@@ -112,6 +124,7 @@ func (p *parser) parseOps(data []byte) (int, error) {
 			return done, err
 		}
 		if used < 0 { // a message whose payload has not all arrived
+			p.need = next - done + p.want
 			return done, nil
 		}
 		done = next + used
@@ -191,6 +204,7 @@ func (p *parser) message(arg, rest []byte, withHeader bool) (int, error) {
 		return 0, errMsgTooLarge
 	}
 	if len(rest) < size+2 {
+		p.want = size + 2
 		return -1, nil
 	}
 	if rest[size] != '\r' || rest[size+1] != '\n' {

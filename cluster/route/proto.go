@@ -41,6 +41,9 @@ type routeInfo struct {
 	ConnectURLs  []string `json:"connect_urls,omitempty"`
 	LameDuckMode bool     `json:"ldm,omitempty"`
 	GossipMode   byte     `json:"gossip_mode,omitempty"`
+	// Internal: the server carries midge's server-to-server traffic in
+	// the reserved account (a reference server ignores the field).
+	Internal bool `json:"midge_internal,omitempty"`
 
 	// Route pooling and pinned accounts, which midge does not do: a pool
 	// size of 0 tells a reference server to keep one connection.

@@ -56,6 +56,7 @@ func parseFlags(args []string, helpOut io.Writer) (*options, error) {
 	fs.StringVar(&c.Subject, "subject", "", "subject (default "+bench.DefaultSubject+"; the stream's subject for js-*, default "+bench.DefaultJSSubject+")")
 	fs.StringVar(&c.Stream, "stream", "", "stream name for js-* (default "+bench.DefaultStream+"), bucket for kv-* (default "+bench.DefaultBucket+")")
 	fs.StringVar(&c.Storage, "storage", "file", "JetStream storage: file or memory")
+	fs.IntVar(&c.Replicas, "replicas", 0, "js-*: the stream's replicas (num_replicas) on a JetStream cluster")
 	fs.BoolVar(&c.SyncPub, "sync", false, "js-pub: wait for each ack before publishing the next message")
 	fs.IntVar(&c.Window, "window", bench.DefaultWindow, "js-pub async: max publishes awaiting their ack per publisher")
 	fs.IntVar(&c.Batch, "batch", bench.DefaultBatch, "js-fetch/js-consume/js-ordered: messages per pull request")

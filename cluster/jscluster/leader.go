@@ -1,0 +1,316 @@
+package jscluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/midgemq/midge/cluster/multiraft"
+	"github.com/midgemq/midge/jetstore"
+	"github.com/midgemq/midge/jsapi"
+)
+
+// The leader of a stream's group: it takes the stream's publishes, orders
+// them (jetstore.Sequencer), proposes them in batches, and acknowledges
+// each publish once its entry is committed — a majority of the group has
+// it fsynced in its raft log — and applied by this server's replica (so
+// that a read right after the ack sees it). It also runs the stream's
+// consumers and replicates their state.
+//
+// Proposals enter the group's log in the order they were made; several are
+// in flight at once. If one fails (a leader change, an entry the group
+// refused), those after it fail too; the leader then waits for every
+// proposal in flight to settle and restarts its sequencer from what was
+// applied.
+
+const (
+	maxBatchBytes   = 1 << 20
+	maxBatchMsgs    = 8192
+	maxInflight     = 32
+	maxQueueMsgs    = 64 << 10
+	maxQueueBytes   = 64 << 20
+	consumerSyncDur = 250 * time.Millisecond
+	// settleWait bounds how long a leader that lost its leadership waits
+	// for its proposals in flight, to acknowledge those that were applied.
+	settleWait = 3 * time.Second
+)
+
+// ErrLeaderChanged answers publishes whose proposal a leader change
+// dropped: they were not stored, and can be sent again.
+var ErrLeaderChanged = jsapi.ErrLeaderChanged
+
+type leader struct {
+	r     *replica
+	group *multiraft.Group
+	seq   *jetstore.Sequencer
+
+	mu    sync.Mutex
+	queue []*jetstore.InMsg
+	bytes int
+	wake  chan struct{}
+
+	quit chan struct{}
+	done chan struct{}
+
+	// consumers started here for replicated consumers; lastState is what
+	// was last proposed for each. Touched under r.mu.
+	consumers map[string]*jetstore.Consumer
+	lastState map[string]string
+}
+
+// flight is one proposal in flight and the publishes it carries.
+type flight struct {
+	p    *multiraft.Proposal
+	msgs []*jetstore.InMsg
+}
+
+func newLeader(r *replica, g *multiraft.Group) *leader {
+	return &leader{
+		r: r, group: g, seq: r.st.NewSequencer(),
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
+		consumers: make(map[string]*jetstore.Consumer), lastState: make(map[string]string),
+	}
+}
+
+// publish queues a message captured on one of the stream's subjects. It
+// never blocks; a full queue is an error the publisher is told at once.
+func (l *leader) publish(m *jetstore.InMsg) error {
+	select {
+	case <-l.quit:
+		return ErrLeaderChanged
+	default:
+	}
+	size := len(m.Subject) + len(m.Header) + len(m.Data)
+	l.mu.Lock()
+	if len(l.queue) >= maxQueueMsgs || l.bytes+size > maxQueueBytes {
+		l.mu.Unlock()
+		return jetstore.ErrIngestQueueFull
+	}
+	l.queue = append(l.queue, m)
+	l.bytes += size
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (l *leader) take() []*jetstore.InMsg {
+	l.mu.Lock()
+	q := l.queue
+	l.queue, l.bytes = nil, 0
+	l.mu.Unlock()
+	return q
+}
+
+func (l *leader) stop() {
+	select {
+	case <-l.quit:
+	default:
+		close(l.quit)
+	}
+	<-l.done
+}
+
+// run is the proposer.
+func (l *leader) run() {
+	defer close(l.done)
+	var inflight []*flight
+	resync := false
+	tick := time.NewTicker(consumerSyncDur)
+	defer tick.Stop()
+	for {
+		var oldest <-chan struct{}
+		if len(inflight) > 0 {
+			oldest = inflight[0].p.Done()
+		}
+		wake := l.wake
+		if resync || len(inflight) >= maxInflight {
+			wake = nil
+		}
+		select {
+		case <-l.quit:
+			// A leader that steps down on purpose (step-down, shutdown)
+			// hands its consumers' last acks over; one that lost its
+			// leadership sees the proposal refused at once.
+			if p := l.syncConsumers(); p != nil {
+				inflight = append(inflight, &flight{p: p})
+			}
+			l.settle(inflight)
+			l.refuse(l.take(), ErrLeaderChanged)
+			return
+		case <-oldest:
+			if !l.complete(inflight[0]) {
+				resync = true
+			}
+			inflight = inflight[1:]
+		case <-wake:
+			inflight = append(inflight, l.propose(l.take())...)
+		case <-tick.C:
+			l.syncConsumers()
+		}
+		if resync && len(inflight) == 0 {
+			l.seq.Reset()
+			resync = false
+			select { // take what queued meanwhile
+			case l.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// propose orders msgs and proposes them in batches; refusals and
+// duplicates are answered at once.
+func (l *leader) propose(msgs []*jetstore.InMsg) []*flight {
+	var out []*flight
+	var batch []jetstore.ReplicatedMsg
+	var carried []*jetstore.InMsg
+	size := 0
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		out = append(out, &flight{p: l.group.ProposeAsync(encodeMsgs(batch)), msgs: carried})
+		batch, carried, size = nil, nil, 0
+	}
+	now := time.Now()
+	for _, m := range msgs {
+		rm, res, ok := l.seq.Order(m, now)
+		if !ok {
+			l.r.c.ack(l.r, []*jetstore.InMsg{m}, []jetstore.PublishResult{res})
+			continue
+		}
+		batch = append(batch, rm)
+		carried = append(carried, m)
+		size += len(rm.Subject) + len(rm.Header) + len(rm.Data)
+		if size >= maxBatchBytes || len(batch) >= maxBatchMsgs {
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+// complete acknowledges a settled proposal's publishes; false when it was
+// not applied (the sequencer must restart).
+func (l *leader) complete(f *flight) bool {
+	res, err := f.p.Result()
+	results := make([]jetstore.PublishResult, len(f.msgs))
+	mr, applied := res.(msgsResult)
+	switch {
+	case err == nil && applied:
+		for i := range results {
+			results[i] = jetstore.PublishResult{Seq: mr.first + uint64(i)}
+		}
+		l.r.c.ack(l.r, f.msgs, results)
+		return true
+	case err == nil || errors.Is(err, multiraft.ErrDropped) || errors.Is(err, multiraft.ErrNotLeader):
+		// Refused (errStale) or dropped: certainly not stored.
+		l.refuse(f.msgs, ErrLeaderChanged)
+	default:
+		// Stopped: perhaps stored by the others. Say nothing; the
+		// publisher times out and asks again (deduplicated by its id).
+	}
+	return false
+}
+
+func (l *leader) refuse(msgs []*jetstore.InMsg, err error) {
+	if len(msgs) == 0 {
+		return
+	}
+	results := make([]jetstore.PublishResult, len(msgs))
+	for i := range results {
+		results[i] = jetstore.PublishResult{Err: err}
+	}
+	l.r.c.ack(l.r, msgs, results)
+}
+
+// settle waits (bounded) for the proposals in flight of a leader that is
+// stepping down and acknowledges those that were applied.
+func (l *leader) settle(inflight []*flight) {
+	deadline := time.NewTimer(settleWait)
+	defer deadline.Stop()
+	for _, f := range inflight {
+		select {
+		case <-f.p.Done():
+			l.complete(f)
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
+// syncConsumers proposes the state of the replicated consumers that
+// changed since it was last proposed; nil when none did.
+func (l *leader) syncConsumers() *multiraft.Proposal {
+	r := l.r
+	r.mu.Lock()
+	var states map[string]string
+	for name, c := range l.consumers {
+		s := string(c.ExportState())
+		if l.lastState[name] == s {
+			continue
+		}
+		if states == nil {
+			states = make(map[string]string)
+		}
+		states[name] = s
+		l.lastState[name] = s
+	}
+	r.mu.Unlock()
+	if states == nil {
+		return nil
+	}
+	raw := make(map[string]json.RawMessage, len(states))
+	for k, v := range states {
+		raw[k] = json.RawMessage(v)
+	}
+	return l.group.ProposeAsync(encodeJSON(opStates, raw))
+}
+
+// startConsumer starts (or updates) a replicated consumer on the leader
+// from its record. Called with r.mu held.
+func (l *leader) startConsumer(name string, rec *consumerRec, action string) (*jetstore.Consumer, error) {
+	st := l.r.st
+	local := rec.Config
+	local.MemoryStorage = true // its state is the group's, not the store's
+	if c, err := st.Consumer(name); err == nil {
+		c2, _, err := st.AddConsumer(local, jetstore.ActionCreateOrUpdate)
+		if err != nil {
+			return c, err
+		}
+		l.consumers[name] = c2
+		return c2, nil
+	}
+	_ = action
+	c, err := st.RestoreConsumer(local, rec.Created, rec.State)
+	if err != nil {
+		return nil, err
+	}
+	l.consumers[name] = c
+	l.lastState[name] = string(rec.State)
+	return c, nil
+}
+
+// configChanged follows an applied configuration on the leader: the
+// subscriptions follow the subjects, and an update request is answered.
+func (l *leader) configChanged(reply string) {
+	r := l.r
+	go func() {
+		if err := r.c.js.ResubscribeReplicated(r.c.account(r.account), r.name); err != nil {
+			r.c.log.Warn("resubscribing stream", "stream", r.name, "error", err)
+		}
+		if reply != "" {
+			r.c.respondInfo(r, reply, false, true)
+		}
+	}()
+}
+
+// proposeWait proposes one control entry and waits for it to be applied.
+func (l *leader) proposeWait(ctx context.Context, data []byte) (any, error) {
+	return l.group.Propose(ctx, data)
+}

@@ -1,0 +1,284 @@
+package jscluster
+
+import (
+	"context"
+	"encoding/binary"
+	"slices"
+	"time"
+
+	"github.com/midgemq/midge/cluster/multiraft"
+)
+
+// Repair and membership. A replica whose raft log (multiraft's damage
+// report) or stream blocks (jetstore's recovery report) lost data it had
+// acknowledged must not count in a quorum again before it holds that data:
+//
+//  1. the damaged server drops its raft replica at once (it stops voting)
+//     and sets its local stream aside (quarantine: moved, never deleted),
+//     keeping an empty one;
+//  2. it asks the group's members to rebuild it; the leader removes it
+//     from the group (the others form the quorum), adds it back as a
+//     learner, and tells it to join;
+//  3. the learner receives the raft log or a snapshot, then catches up
+//     the stream's messages from a peer (catchup.go), and tells the
+//     leader it is ready;
+//  4. the leader promotes it to voter.
+//
+// The meta group's new members go through the same learner steps.
+
+const repairPeriod = 2 * time.Second
+
+// requestRepair starts rebuilding this server's replica of a group.
+func (c *Cluster) requestRepair(gid uint64) {
+	c.mu.Lock()
+	if c.stopping || c.joining[gid] {
+		c.mu.Unlock()
+		return
+	}
+	c.joining[gid] = true
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go c.rebuild(gid)
+}
+
+func (c *Cluster) rebuild(gid uint64) {
+	defer c.wg.Done()
+	if gid == metaGroup {
+		// The meta state is small and rebuilt whole: rejoin as a learner
+		// (bootstrap asks the leader).
+		if err := c.host().DropGroup(metaGroup); err != nil {
+			c.log.Warn("dropping the damaged meta replica", "error", err)
+		}
+		return
+	}
+	b, err := c.readBinding(gid)
+	if err != nil {
+		c.log.Error("damaged replica without a binding; left as it is", "group", gid, "error", err)
+		return
+	}
+	a := c.meta.lookup(b.Account, b.Config.Name)
+	if a != nil && a.Group == gid && len(a.Peers) == 1 {
+		c.log.Error("damaged replica of a stream with one replica: nothing to rebuild it from; serving what is left",
+			"stream", b.Config.Name)
+		c.mu.Lock()
+		delete(c.joining, gid)
+		c.mu.Unlock()
+		return
+	}
+	if r := c.replica(gid); r != nil {
+		c.stopReplica(r)
+	}
+	if c.group(gid) != nil || c.host().Damaged()[gid] != nil {
+		if err := c.host().DropGroup(gid); err != nil {
+			c.log.Error("dropping a damaged replica", "group", gid, "error", err)
+		}
+	}
+	c.mu.Lock()
+	delete(c.replicas, gid)
+	c.mu.Unlock()
+	if acc := c.account(b.Account); acc != nil {
+		if store := c.js.Store(acc); store != nil {
+			if where, err := store.Quarantine(b.Config.Name); err == nil {
+				c.log.Warn("set aside a damaged stream replica", "stream", b.Config.Name, "moved_to", where)
+			}
+			if _, _, err := store.AddStream(localConfig(b.Config)); err != nil {
+				c.log.Error("recreating a stream replica", "stream", b.Config.Name, "error", err)
+			}
+		}
+	}
+	body := binary.LittleEndian.AppendUint64(nil, gid)
+	for c.isJoining(gid) {
+		a := c.meta.lookup(b.Account, b.Config.Name)
+		if a == nil || a.Group != gid {
+			return // deleted meanwhile: the controller removes the rest
+		}
+		for _, p := range a.Peers {
+			if p != c.self {
+				c.rpc.send(p, mRebuild, body)
+			}
+		}
+		if !c.sleep(repairPeriod) {
+			return
+		}
+	}
+}
+
+// handleRebuild runs on a stream's members; its leader takes the sender
+// out of the group and back in as a learner.
+func (c *Cluster) handleRebuild(from string, body []byte) ([]byte, error) {
+	if len(body) != 8 {
+		return nil, errBadEntry
+	}
+	gid := binary.LittleEndian.Uint64(body)
+	r := c.replica(gid)
+	if r == nil || !r.isLeading() {
+		return nil, nil
+	}
+	c.addMember(r.group.Load(), gid, from)
+	return nil, nil
+}
+
+// addMember (on a group's leader) makes name a learner of the group,
+// removing it first if it is a voter, then tells it to join. It runs once
+// at a time per member.
+func (c *Cluster) addMember(g *multiraft.Group, gid uint64, name string) {
+	key := memberKey{gid, name}
+	c.mu.Lock()
+	if c.adding == nil {
+		c.adding = make(map[memberKey]bool)
+	}
+	if c.adding[key] {
+		c.mu.Unlock()
+		return
+	}
+	c.adding[key] = true
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.adding, key)
+			c.mu.Unlock()
+		}()
+		id := c.names.add(name)
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		defer cancel()
+		st := g.Status()
+		if slices.Contains(st.Voters, id) {
+			if _, err := g.ChangeMembership(ctx, multiraft.MemberChange{Op: multiraft.RemoveMember, Node: id}); err != nil {
+				c.log.Warn("removing a member to rebuild it", "group", gid, "member", name, "error", err)
+				return
+			}
+			st = g.Status()
+		}
+		if !slices.Contains(st.Learners, id) {
+			if _, err := g.ChangeMembership(ctx, multiraft.MemberChange{Op: multiraft.AddLearner, Node: id}); err != nil {
+				c.log.Warn("adding a learner", "group", gid, "member", name, "error", err)
+				return
+			}
+		}
+		c.log.Info("added a learner", "group", gid, "member", name)
+		c.rpc.send(name, mJoinGroup, binary.LittleEndian.AppendUint64(nil, gid))
+	}()
+}
+
+type memberKey struct {
+	gid  uint64
+	name string
+}
+
+// handleJoinGroup joins a group this server asked to be (re)added to.
+func (c *Cluster) handleJoinGroup(_ string, body []byte) ([]byte, error) {
+	if len(body) != 8 {
+		return nil, errBadEntry
+	}
+	gid := binary.LittleEndian.Uint64(body)
+	if !c.isJoining(gid) || c.group(gid) != nil {
+		return nil, nil
+	}
+	g, err := c.host().JoinGroup(gid)
+	if err != nil {
+		c.log.Warn("joining a group", "group", gid, "error", err)
+		return nil, nil
+	}
+	if r := c.replica(gid); r != nil {
+		r.group.Store(g)
+	}
+	c.mu.Lock()
+	delete(c.joining, gid)
+	c.mu.Unlock()
+	c.log.Info("joined a group as a learner", "group", gid)
+	return nil, nil
+}
+
+// handleReady records that a learner of a group this server leads caught
+// up.
+func (c *Cluster) handleReady(from string, body []byte) ([]byte, error) {
+	if len(body) != 8 {
+		return nil, errBadEntry
+	}
+	gid := binary.LittleEndian.Uint64(body)
+	c.mu.Lock()
+	if c.ready[gid] == nil {
+		c.ready[gid] = make(map[string]bool)
+	}
+	c.ready[gid][from] = true
+	c.mu.Unlock()
+	return nil, nil
+}
+
+// membership is the controller's periodic membership work: a learner
+// whose stream caught up says so; a leader promotes learners that caught
+// up.
+func (c *Cluster) membership() {
+	if g := c.group(metaGroup); g != nil {
+		c.promote(g, metaGroup, func(string) bool { return true })
+	}
+	c.mu.Lock()
+	reps := make([]*replica, 0, len(c.replicas))
+	for _, r := range c.replicas {
+		reps = append(reps, r)
+	}
+	c.mu.Unlock()
+	for _, r := range reps {
+		g := r.group.Load()
+		if g == nil {
+			continue
+		}
+		st := g.Status()
+		if st.IsLeader {
+			c.promote(g, r.gid, func(name string) bool {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return c.ready[r.gid][name]
+			})
+			continue
+		}
+		if mode, _ := r.status(); mode == modeSynced && slices.Contains(st.Learners, c.selfID) && st.Leader != 0 {
+			c.rpc.send(c.names.name(st.Leader), mReady, binary.LittleEndian.AppendUint64(nil, r.gid))
+		}
+	}
+}
+
+// promote makes the learners of a group this server leads voters once
+// their log caught up and ready says their state did.
+func (c *Cluster) promote(g *multiraft.Group, gid uint64, ready func(string) bool) {
+	st := g.Status()
+	if !st.IsLeader || len(st.Learners) == 0 {
+		return
+	}
+	for _, rs := range st.Replicas {
+		name := c.names.name(rs.Node)
+		if !rs.Learner || !rs.Active || rs.Match < st.Commit || name == "" || !ready(name) {
+			continue
+		}
+		c.wg.Add(1)
+		go func(id multiraft.NodeID) {
+			defer c.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+			defer cancel()
+			if _, err := g.ChangeMembership(ctx, multiraft.MemberChange{Op: multiraft.AddVoter, Node: id}); err != nil {
+				c.log.Warn("promoting a learner", "group", gid, "member", name, "error", err)
+				return
+			}
+			c.mu.Lock()
+			delete(c.ready[gid], name)
+			c.mu.Unlock()
+			c.log.Info("promoted a learner to voter", "group", gid, "member", name)
+		}(rs.Node)
+	}
+}
+
+func (c *Cluster) rpcHandlers() map[method]rpcHandler {
+	return map[method]rpcHandler{
+		mForward:       c.handleForward,
+		mCatchupMsgs:   c.serveCatchupMsgs,
+		mCatchupDelete: c.serveCatchupDelete,
+		mFoundMeta:     c.handleFound,
+		mJoinMeta:      c.handleJoinMeta,
+		mRebuild:       c.handleRebuild,
+		mJoinGroup:     c.handleJoinGroup,
+		mReady:         c.handleReady,
+	}
+}
