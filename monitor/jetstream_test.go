@@ -113,6 +113,17 @@ func TestJszFigures(t *testing.T) {
 	}
 }
 
+// The server-wide storage limits show in /jsz's config as configured.
+func TestJszShowsServerLimits(t *testing.T) {
+	s := testutil.StartJS(t, testutil.WithMonitor, func(o *config.Options) {
+		o.JetStreamMaxMemory, o.JetStreamMaxFile = 1<<20, 3<<30
+	})
+	cfg := testutil.GetJSON[monitor.JSInfo](t, s, monitor.JszPath).Config
+	if cfg.MaxMemory != 1<<20 || cfg.MaxStore != 3<<30 {
+		t.Fatalf("jsz config %+v, want max_memory 1 MiB and max_storage 3 GiB", cfg)
+	}
+}
+
 func TestJszDisabled(t *testing.T) {
 	s := testutil.StartServer(t, testutil.WithMonitor)
 	if jz := testutil.GetJSON[monitor.JSInfo](t, s, monitor.JszPath); !jz.Disabled || jz.Streams != 0 {

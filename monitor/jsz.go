@@ -9,7 +9,8 @@ import (
 )
 
 // JetStreamConfig is the JetStream configuration /varz and /jsz show.
-// midge has no server-wide memory or storage limits: both are 0.
+// MaxMemory and MaxStore are the server-wide limits (jetstream {
+// max_memory_store, max_file_store }), 0 without them.
 type JetStreamConfig struct {
 	MaxMemory    int64         `json:"max_memory"`
 	MaxStore     int64         `json:"max_storage"`
@@ -96,6 +97,8 @@ func (s *Server) handleJsz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) jetStreamConfig() JetStreamConfig {
 	return JetStreamConfig{
+		MaxMemory:    s.opts().JetStreamMaxMemory,
+		MaxStore:     s.opts().JetStreamMaxFile,
 		StoreDir:     filepath.Join(s.opts().StoreDir, "jetstream"),
 		SyncInterval: s.opts().SyncInterval,
 		SyncAlways:   s.opts().SyncInterval <= 0,
