@@ -82,7 +82,7 @@ func (s *Store) adoptStream(files *fileStorage, cfg StreamConfig) (*Stream, erro
 		err = st.holdsStoredLocked()
 	}
 	if err == nil {
-		st.raiseLastLocked(files.readHighWater(), "sequences assigned before a crash were not recovered")
+		st.raiseLastToHighWaterLocked(files)
 		st.showLocked()
 	}
 	st.mu.Unlock()

@@ -269,11 +269,11 @@ func (c *Consumer) nextNewLocked() uint64 {
 		return best
 	}
 	for seq := max(from, st.state.first); seq <= st.committed; {
-		b := st.blockFor(seq)
+		b, at := st.blockFrom(seq)
 		if b == nil {
 			return 0
 		}
-		for ; seq <= b.last() && seq <= st.committed; seq++ {
+		for seq = at; seq <= b.last() && seq <= st.committed; seq++ {
 			e := b.entries[seq-b.first]
 			if e.off != deletedOff && c.filter.matches(st.subj.name(e.subj)) {
 				return seq

@@ -170,6 +170,17 @@ func (f *fileStorage) closeHighWater(last uint64, exact bool) error {
 	return err
 }
 
+// raiseLastToHighWaterLocked starts a recovered stream above its mark. A
+// mirror is the exception: its sequences are its origin's, so a copy that
+// was lost is copied again under the same sequence, and raising its last
+// sequence would make it skip origin messages it never stored.
+func (st *Stream) raiseLastToHighWaterLocked(files *fileStorage) {
+	if st.cfg.Mirror != nil {
+		return
+	}
+	st.raiseLastLocked(files.readHighWater(), "sequences assigned before a crash were not recovered")
+}
+
 // raiseLastLocked makes mark the stream's last sequence when recovery
 // found less: the sequences above the last record found may have been
 // acknowledged and are gone, so they count as deleted, and the next

@@ -125,3 +125,58 @@ func TestHighWaterFileIsReadBack(t *testing.T) {
 		t.Fatalf("after settle: %d", got)
 	}
 }
+
+// TestReadingPastAReservedGapBetweenBlocks: sequences reserved before a
+// crash and never stored become a gap; when the next message starts a new
+// block, the gap lies between blocks, and readers (consumers, mirrors and
+// sources, expiry) must step over it to the messages after it.
+func TestReadingPastAReservedGapBetweenBlocks(t *testing.T) {
+	dir := t.TempDir()
+	small := func(o *Options) { o.BlockSize = 512 }
+	s := openTestStore(t, dir, small)
+	st := mustAdd(t, s, StreamConfig{Name: "GAP", Subjects: []string{"gap"}})
+	big := make([]byte, 400) // one message per block
+	for i := 1; i <= 3; i++ {
+		publish(t, s, st, "gap", nil, big)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// As a crash leaves it: a reservation above the last stored sequence.
+	hw := filepath.Join(dir, "streams", "GAP", highWaterFile)
+	if err := os.WriteFile(hw, encodeHighWater(nil, 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	s = openTestStore(t, dir, small, func(o *Options) { o.NewSender = rec.newSender })
+	st, err := s.Stream("GAP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack := publish(t, s, st, "gap", nil, big); ack.Err != nil || ack.Seq != 101 {
+		t.Fatalf("publish after the gap: %+v", ack)
+	}
+	for _, from := range []uint64{4, 50, 100, 101} {
+		m, err := st.NextBySubject(from, "")
+		if err != nil || m.Seq != 101 {
+			t.Fatalf("next from %d: %v %v, want 101", from, m, err)
+		}
+		if m, err := st.NextBySubject(from, "gap"); err != nil || m.Seq != 101 {
+			t.Fatalf("next on subject from %d: %v %v, want 101", from, m, err)
+		}
+	}
+	if _, err := st.NextBySubject(102, ""); err == nil {
+		t.Fatal("a message after the last one")
+	}
+	// A consumer walks over the gap too.
+	c, _, err := st.AddConsumer(ConsumerConfig{Durable: "C", AckPolicy: AckNone}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Pull(PullRequest{Reply: []byte("all"), Batch: 10, NoWait: true})
+	for _, want := range []uint64{1, 2, 3, 101} {
+		if d := rec.next(t); d.StreamSeq != want {
+			t.Fatalf("consumer delivered %+v, want stream sequence %d", d, want)
+		}
+	}
+}

@@ -286,6 +286,9 @@ func (f *sourceFeed) read(origin *Stream, from uint64) (msgs []*InMsg, scanned u
 	for len(msgs) < feedBatchMsgs && bytes < feedBatchBytes {
 		seq, err := origin.nextLocked(scanned+1, "")
 		if err != nil {
+			// Nothing up to the committed sequence: it is looked at too,
+			// even when no message carries it (reserved before a crash).
+			scanned = max(scanned, origin.committed)
 			break
 		}
 		scanned = seq

@@ -480,7 +480,7 @@ func (s *Store) openStream(name string) (*Stream, error) {
 	st.mu.Lock()
 	err = files.load(st)
 	if err == nil {
-		st.raiseLastLocked(files.readHighWater(), "sequences assigned before a crash were not recovered")
+		st.raiseLastToHighWaterLocked(files)
 		st.showLocked()
 	}
 	st.mu.Unlock()

@@ -260,6 +260,25 @@ func (st *Stream) blockFor(seq uint64) *block {
 	return nil
 }
 
+// blockFrom returns the block holding seq and seq or, when seq falls
+// between blocks (a range never stored: sequences reserved before a crash
+// and not used), the next block and its first sequence; nil past the last
+// block. Readers that walk the stream go through it so that a gap does not
+// end their walk.
+func (st *Stream) blockFrom(seq uint64) (*block, uint64) {
+	i := sort.Search(len(st.blocks), func(i int) bool { return st.blocks[i].last() >= seq })
+	if i == len(st.blocks) {
+		return nil, 0
+	}
+	switch b := st.blocks[i]; {
+	case b.contains(seq):
+		return b, seq
+	case b.hasMsgs() && b.first > seq:
+		return b, b.first
+	}
+	return nil, 0
+}
+
 // Get returns the message with sequence seq, or ErrNoMessageFound.
 func (st *Stream) Get(seq uint64) (*StoredMsg, error) {
 	st.mu.RLock()
@@ -361,10 +380,11 @@ func (st *Stream) nextLocked(from uint64, filter string) (uint64, error) {
 	from = max(from, st.state.first)
 	if filter == "" || filter == ">" {
 		for seq := from; seq <= st.committed; {
-			b := st.blockFor(seq)
+			b, at := st.blockFrom(seq)
 			if b == nil {
 				return 0, ErrNoMessageFound
 			}
+			seq = at
 			for ; seq <= b.last() && seq <= st.committed; seq++ {
 				if b.entries[seq-b.first].off != deletedOff {
 					return seq, nil

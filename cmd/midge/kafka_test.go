@@ -261,7 +261,7 @@ func TestKcatAgainstMidge(t *testing.T) {
 	bin := kcat(t)
 	port := strconv.Itoa(freePort(t))
 	conf := writeConfig(t, `
-accounts { APP: { users: [ {user: app, password: s3cret} ] } }
+accounts { APP: { jetstream: enabled, users: [ {user: app, password: s3cret} ] } }
 `)
 	c := startMidge(t, "-js", "-sd", t.TempDir(), "-c", conf, "--kafka_port", port)
 	broker := "127.0.0.1:" + port

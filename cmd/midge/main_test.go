@@ -109,7 +109,16 @@ func (c *child) wait(t *testing.T) int {
 		}
 		return 0
 	case <-time.After(10 * time.Second):
-		t.Fatal("midge did not exit")
+		// SIGQUIT makes the Go runtime print every goroutine: say where
+		// it hangs.
+		_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-c.done:
+			logs := c.logs.String()
+			t.Fatalf("midge did not exit; its goroutines:\n%s", logs[max(0, len(logs)-60000):])
+		case <-time.After(5 * time.Second):
+			t.Fatal("midge did not exit, nor on SIGQUIT")
+		}
 		return -1
 	}
 }
