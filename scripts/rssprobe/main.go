@@ -13,6 +13,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -154,7 +155,14 @@ func stored(bin string, n int, settle time.Duration) {
 	}
 	payload := []byte("0123456789abcdef")
 	for i := 0; i < n; i++ {
-		if _, err := js.PublishAsync("rss.x", payload); err != nil {
+		_, err := js.PublishAsync("rss.x", payload)
+		for errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			// An fsync took longer than the client's stall wait: go on
+			// once acks have come.
+			time.Sleep(10 * time.Millisecond)
+			_, err = js.PublishAsync("rss.x", payload)
+		}
+		if err != nil {
 			fail(err)
 		}
 	}
