@@ -54,7 +54,9 @@ func TestMemoryGivenBackAfterBigTeardown(t *testing.T) {
 		rc.Send("PONG\r\n")
 	}
 	peak := heldFromOS()
-	if grown := int64(peak) - int64(before); grown < 32<<20 {
+	// Usually about 100 MB; a collection during the subscribing can leave
+	// a third of that. Below 16 MB the release could not be told apart.
+	if grown := int64(peak) - int64(before); grown < 16<<20 {
 		t.Fatalf("%d subscriptions grew the heap by only %d bytes; the test proves nothing", subs, grown)
 	}
 	rc.Conn.Close()
