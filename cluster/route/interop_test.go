@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/internal/testtools"
+
 	"github.com/nats-io/nats.go"
 )
 
@@ -21,17 +23,7 @@ func referenceServer(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("interoperability with the reference server is not a short test")
 	}
-	if p, err := exec.LookPath("nats-server"); err == nil {
-		return p
-	}
-	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "nats-server")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Skip("nats-server is not installed")
-	return ""
+	return testtools.GoBinary(t, "nats-server", "go install github.com/nats-io/nats-server/v2@v2.15.2")
 }
 
 // startReference runs the reference server on free loopback ports with a
