@@ -47,9 +47,6 @@ type jsStream struct {
 	// publish takes captured messages: the stream's own queue, or, for a
 	// replicated stream on its leader, the replication layer's.
 	publish func(*jetstore.InMsg) error
-	// replicated: publishes go through the replication layer, which has
-	// no atomic batches yet (they are refused rather than stored around it).
-	replicated bool
 }
 
 // open opens the store of an account and subscribes its API.
@@ -107,16 +104,16 @@ func (ja *jsAccount) close() {
 }
 
 // attach subscribes a stream's subjects (and direct get when allowed).
-func (ja *jsAccount) attach(st *jetstore.Stream) error { return ja.attachWith(st, st.Publish, false) }
+func (ja *jsAccount) attach(st *jetstore.Stream) error { return ja.attachWith(st, st.Publish) }
 
-func (ja *jsAccount) attachWith(st *jetstore.Stream, publish func(*jetstore.InMsg) error, replicated bool) error {
+func (ja *jsAccount) attachWith(st *jetstore.Stream, publish func(*jetstore.InMsg) error) error {
 	name, _ := json.Marshal(st.Name())
 	start := append([]byte(`{"stream":`), name...)
 	if d := ja.js.opts.Domain; d != "" {
 		domain, _ := json.Marshal(d)
 		start = append(append(start, `,"domain":`...), domain...)
 	}
-	js := &jsStream{st: ja.store, stream: st, ackStart: start, ackPub: ja.acc.NewPublisher(), publish: publish, replicated: replicated}
+	js := &jsStream{st: ja.store, stream: st, ackStart: start, ackPub: ja.acc.NewPublisher(), publish: publish}
 	cfg := st.Config()
 	js.noAck.Store(cfg.NoAck)
 	js.republish.Store(newRepublisher(ja.acc, &cfg))

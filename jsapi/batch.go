@@ -71,7 +71,7 @@ func (ja *jsAccount) captureBatch(js *jsStream, m *jetstore.InMsg) {
 	case cfg.MaxMsgSize > 0 && len(m.Header)+len(m.Data) > int(cfg.MaxMsgSize):
 		answer(jsErrMessageTooLarge)
 		return
-	case !cfg.AllowAtomicPublish || js.replicated:
+	case !cfg.AllowAtomicPublish:
 		answer(jsErrBatchDisabled)
 		return
 	case id == "" || len(id) > maxBatchIDLen:

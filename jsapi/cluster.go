@@ -173,7 +173,7 @@ func (j *JetStream) AttachReplicated(acc *broker.Account, st *jetstore.Stream, p
 		return fmt.Errorf("account %s has no JetStream", acc.Name())
 	}
 	ja.detach(st.Name())
-	return ja.attachWith(st, publish, true)
+	return ja.attachWith(st, publish)
 }
 
 // DetachReplicated unsubscribes a replicated stream this server no longer
