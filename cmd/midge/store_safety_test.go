@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/midgemq/midge/internal/testtools"
 )
 
 // streamDir is where a real midge keeps stream name of the global account.
@@ -154,14 +156,22 @@ func testCtx(t *testing.T) context.Context {
 func mountTmpfs(t *testing.T, size int) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("mounting a small filesystem needs root")
+		testtools.Missing(t, "mounting a small filesystem needs root")
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size), "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+		testtools.Missing(t, fmt.Sprintf("cannot mount a tmpfs: %v: %s", err, out))
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+		// The killed server may still be exiting and holding files open.
+		var out []byte
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if out, err = exec.Command("umount", dir).CombinedOutput(); err == nil || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil {
 			t.Errorf("umount %s: %v: %s", dir, err, out)
 		}
 	})
