@@ -285,6 +285,42 @@ func TestFlushAndStats(t *testing.T) {
 	}
 }
 
+// Publishers on several connections deliver to one subscriber at once; its
+// out counters (changed under its outbound lock) and the publishers' in
+// counters (changed by each read loop) lose no message and no byte.
+func TestStatsExactWithConcurrentPublishers(t *testing.T) {
+	s := testutil.StartServer(t)
+	sc := testutil.Connect(t, s)
+	sub, _ := sc.SubscribeSync("many")
+	sub.SetPendingLimits(-1, -1)
+	sc.Flush()
+	const pubs, each = 4, 2000
+	var wg sync.WaitGroup
+	for p := 0; p < pubs; p++ {
+		nc := testutil.Connect(t, s)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				nc.Publish("many", make([]byte, 1+i%7))
+			}
+			nc.Flush()
+		}()
+	}
+	wg.Wait()
+	var wantBytes int64
+	for i := 0; i < each; i++ {
+		wantBytes += int64(pubs * (1 + i%7))
+	}
+	for i := 0; i < pubs*each; i++ {
+		testutil.NextMsg(t, sub)
+	}
+	st := s.Stats()
+	if st.InMsgs != pubs*each || st.InBytes != wantBytes || st.OutMsgs != pubs*each || st.OutBytes != wantBytes {
+		t.Fatalf("stats %+v, want %d messages and %d bytes each way", st, pubs*each, wantBytes)
+	}
+}
+
 func TestShutdownClosesClients(t *testing.T) {
 	s := testutil.StartServer(t)
 	closed := make(chan struct{})

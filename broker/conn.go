@@ -61,6 +61,10 @@ type ConnHooks struct {
 // connStats are cumulative counters; they outlive the connection in the
 // broker's totals. For NATS clients bytes are message sizes (headers plus
 // payload) as in the reference server, not protocol bytes on the wire.
+// Writers: the out counters change only under the connection's outbound
+// lock (outbound.countOut); a NATS client's in counters only on its read
+// loop (client.countIn), other protocols add theirs with CountIn. Readers
+// load them from any goroutine.
 type connStats struct {
 	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
 }
@@ -80,7 +84,7 @@ func (b *Broker) initConn(c *Conn, conn net.Conn, kind Kind, hooks ConnHooks) {
 	o := b.Options()
 	c.broker, c.cid, c.kind, c.conn, c.hooks = b, b.nextCID.Add(1), kind, conn, hooks
 	c.start = time.Now()
-	c.out = newOutbound(o.MaxPending, &b.outBudget)
+	c.out = newOutbound(o.MaxPending, &b.outBudget, &c.stats)
 	c.w = writer{conn: conn, deadline: o.WriteDeadline}
 	c.done = make(chan struct{})
 	if addr, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
@@ -122,10 +126,18 @@ func (c *Conn) CountIn(size int) {
 
 // CountOut counts a message delivered to the peer, without its bytes (a
 // protocol whose bytes are counted on the wire adds them in Flushed).
-func (c *Conn) CountOut() { c.stats.outMsgs.Add(1) }
+func (c *Conn) CountOut() {
+	c.out.mu.Lock()
+	c.out.countOut(1, 0)
+	c.out.mu.Unlock()
+}
 
 // CountOutBytes adds bytes written to the peer.
-func (c *Conn) CountOutBytes(n int64) { c.stats.outBytes.Add(n) }
+func (c *Conn) CountOutBytes(n int64) {
+	c.out.mu.Lock()
+	c.out.countOut(0, n)
+	c.out.mu.Unlock()
+}
 
 // Send queues bytes from any goroutine and wakes the writer. A connection
 // that cannot take them is closed as a slow consumer.

@@ -216,12 +216,12 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	size := pa.Size
 	if pa.Header != nil && dst.headers.Load() {
 		p.line = parser.AppendHMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Header), pa.Size)
-		queued, stall = dst.out.enqueueMsg(p.line, pa.Header, pa.Data, p.rb)
+		queued, stall = dst.out.enqueueMsg(p.line, pa.Header, pa.Data, p.rb, size)
 	} else {
 		// A client without headers support gets the body alone.
 		size = len(pa.Data)
 		p.line = parser.AppendMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Data))
-		queued, stall = dst.out.enqueueMsg(p.line, nil, pa.Data, p.rb)
+		queued, stall = dst.out.enqueueMsg(p.line, nil, pa.Data, p.rb, size)
 	}
 	if last {
 		dst.removeSub(sub)
@@ -230,8 +230,6 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 		dst.SlowConsumer(CloseSlowConsumer)
 		return false
 	}
-	dst.stats.outMsgs.Add(1)
-	dst.stats.outBytes.Add(int64(size))
 	p.flushes.add(&dst.Conn)
 	if stall != nil {
 		if dst == p.self {
@@ -301,7 +299,7 @@ func (c *client) sendNoResponders(pa *parser.PubArg) {
 	hdr = append(hdr, pa.Subject...)
 	hdr = append(hdr, "\r\n\r\n"...)
 	line := parser.AppendHMsg(nil, pa.Reply, sid, nil, len(hdr), len(hdr))
-	if ok, _ := c.out.enqueueMsg(line, hdr, nil, nil); !ok {
+	if ok, _ := c.out.enqueueMsg(line, hdr, nil, nil, -1); !ok {
 		c.SlowConsumer(CloseSlowConsumer)
 		return
 	}

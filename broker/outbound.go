@@ -86,17 +86,35 @@ type outbound struct {
 	// signal wakes the writer; capacity 1 so that any number of producers
 	// coalesce into one wake-up.
 	signal chan struct{}
+
+	// stats are the connection's counters; their out fields are written
+	// only under mu (see countOut), so a delivery counts itself without
+	// an atomic read-modify-write. nil counts nothing.
+	stats *connStats
 }
 
-func newOutbound(limit int64, budget *outboundBudget) outbound {
-	return outbound{limit: limit, budget: budget, signal: make(chan struct{}, 1)}
+func newOutbound(limit int64, budget *outboundBudget, stats *connStats) outbound {
+	return outbound{limit: limit, budget: budget, stats: stats, signal: make(chan struct{}, 1)}
 }
 
-// enqueueMsg queues line, header, data and a CRLF as one message. A large
-// data inside rb (the producer's read buffer, nil for none) is queued by
+// countOut adds msgs messages and size bytes to the out counters. Called
+// with o.mu held: the lock makes each connection's out counters single
+// writer, so a plain load and store suffice (readers still load them
+// atomically, from any goroutine).
+func (o *outbound) countOut(msgs, size int64) {
+	if o.stats == nil {
+		return
+	}
+	o.stats.outMsgs.Store(o.stats.outMsgs.Load() + msgs)
+	o.stats.outBytes.Store(o.stats.outBytes.Load() + size)
+}
+
+// enqueueMsg queues line, header, data and a CRLF as one message and counts
+// it as size bytes delivered (a negative size: not counted). A large data
+// inside rb (the producer's read buffer, nil for none) is queued by
 // reference. It returns false, queuing nothing, when that would pass the
 // pending limit, and the stall gate when the queue is running high.
-func (o *outbound) enqueueMsg(line, header, data []byte, rb *readBuf) (ok bool, stall <-chan struct{}) {
+func (o *outbound) enqueueMsg(line, header, data []byte, rb *readBuf, size int) (ok bool, stall <-chan struct{}) {
 	n := int64(len(line) + len(header) + len(data) + 2)
 	o.mu.Lock()
 	if o.closed {
@@ -108,12 +126,17 @@ func (o *outbound) enqueueMsg(line, header, data []byte, rb *readBuf) (ok bool, 
 		return false, nil
 	}
 	o.pending += n
-	o.copyIn(line)
-	o.copyIn(header)
-	if len(data) < zeroCopyMin || !o.reference(data, rb) {
-		o.copyIn(data)
+	if size >= 0 {
+		o.countOut(1, int64(size))
 	}
-	o.copyIn(crlf)
+	if !o.appendToTail(n, line, header, data) {
+		o.copyIn(line)
+		o.copyIn(header)
+		if len(data) < zeroCopyMin || !o.reference(data, rb) {
+			o.copyIn(data)
+		}
+		o.copyIn(crlf)
+	}
 	if o.pending > o.stallThreshold() && o.stall == nil {
 		o.stall = make(chan struct{})
 	}
@@ -179,6 +202,25 @@ func (o *outbound) enqueue(b []byte) bool {
 }
 
 var crlf = []byte("\r\n")
+
+// appendToTail copies a whole small message (n bytes: line, header, data,
+// CRLF) into the tail chunk when it has room, the common case of a busy
+// subscriber, and reports whether it did. Called with o.mu held.
+func (o *outbound) appendToTail(n int64, line, header, data []byte) bool {
+	k := len(o.chunks)
+	if k == 0 || len(data) >= zeroCopyMin {
+		return false
+	}
+	tail := o.chunks[k-1]
+	if tail.ref != nil || int64(cap(tail.b)-len(tail.b)) < n {
+		return false
+	}
+	b := append(tail.b, line...)
+	b = append(b, header...)
+	b = append(b, data...)
+	tail.b = append(b, '\r', '\n')
+	return true
+}
 
 // copyIn appends b across the tail chunk and as many new chunks as needed.
 // Called with o.mu held.

@@ -11,14 +11,14 @@ import (
 // buffer stays alive (and unchanged) until the writer has written it, then
 // goes back to its pool.
 func TestLargePayloadQueuedByReference(t *testing.T) {
-	o := newOutbound(1<<20, nil)
+	o := newOutbound(1<<20, nil, nil)
 	rb := getReadBuf(maxReadBuf)
 	payload := rb.b[100 : 100+zeroCopyMin]
 	for i := range payload {
 		payload[i] = byte(i)
 	}
 	want := append([]byte(nil), payload...)
-	if ok, _ := o.enqueueMsg([]byte("MSG big 1 16384\r\n"), nil, payload, rb); !ok {
+	if ok, _ := o.enqueueMsg([]byte("MSG big 1 16384\r\n"), nil, payload, rb, -1); !ok {
 		t.Fatal("refused")
 	}
 	if n := rb.refs.Load(); n != 2 {
@@ -45,19 +45,19 @@ func TestLargePayloadQueuedByReference(t *testing.T) {
 // Small payloads, payloads outside the read buffer and payloads past the
 // pinned bound are copied; a closed queue lets go of its references.
 func TestPayloadsCopiedWhenReferenceDoesNotPay(t *testing.T) {
-	o := newOutbound(256<<10, nil) // pins up to 64 KiB: one full read buffer
+	o := newOutbound(256<<10, nil, nil) // pins up to 64 KiB: one full read buffer
 	rb := getReadBuf(maxReadBuf)
 	other := getReadBuf(maxReadBuf)
 	small := rb.b[:zeroCopyMin-1]
 	outside := make([]byte, zeroCopyMin)
-	o.enqueueMsg(nil, nil, small, rb)
-	o.enqueueMsg(nil, nil, outside, rb)
+	o.enqueueMsg(nil, nil, small, rb, -1)
+	o.enqueueMsg(nil, nil, outside, rb, -1)
 	if rb.refs.Load() != 1 {
 		t.Fatalf("refs %d after copies", rb.refs.Load())
 	}
-	o.enqueueMsg(nil, nil, rb.b[:zeroCopyMin], rb)
-	o.enqueueMsg(nil, nil, rb.b[zeroCopyMin:2*zeroCopyMin], rb) // same buffer: pinned once
-	o.enqueueMsg(nil, nil, other.b[:zeroCopyMin], other)        // a second buffer would pass the bound
+	o.enqueueMsg(nil, nil, rb.b[:zeroCopyMin], rb, -1)
+	o.enqueueMsg(nil, nil, rb.b[zeroCopyMin:2*zeroCopyMin], rb, -1) // same buffer: pinned once
+	o.enqueueMsg(nil, nil, other.b[:zeroCopyMin], other, -1)        // a second buffer would pass the bound
 	if rb.refs.Load() != 3 || other.refs.Load() != 1 || o.pinned != maxReadBuf {
 		t.Fatalf("refs %d and %d, pinned %d", rb.refs.Load(), other.refs.Load(), o.pinned)
 	}

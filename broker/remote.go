@@ -232,13 +232,11 @@ func (p *producer) sendToRemotes(pa *parser.PubArg) bool {
 			header, hdrLen, size = nil, -1, len(pa.Data)
 		}
 		p.line = t.r.enc.AppendMsg(p.line[:0], p.acc.name, pa.Subject, reply, t.queues, hdrLen, size)
-		queued, stall := dst.out.enqueueMsg(p.line, header, pa.Data, p.rb)
+		queued, stall := dst.out.enqueueMsg(p.line, header, pa.Data, p.rb, size)
 		if !queued {
 			dst.SlowConsumer(CloseSlowConsumer)
 			continue
 		}
-		dst.stats.outMsgs.Add(1)
-		dst.stats.outBytes.Add(int64(size))
 		p.flushes.add(dst)
 		if stall != nil {
 			p.stallFor(dst, stall)
