@@ -1,10 +1,15 @@
 // Command rssprobe measures a midge process's resident memory in the two
-// situations that grow it most (scripts/memory-rss.sh runs both):
+// situations that grow it most (scripts/memory-rss.sh runs both, for midge
+// and the reference server):
 //
 //	rssprobe subs   --bin bin/midge --n 1000000   one connection subscribes n
 //	                subjects, then closes; RSS before, with them, and after
-//	rssprobe stored --bin bin/midge --n 1000000   n 16-byte messages stored,
+//	rssprobe stored --bin bin/midge --n 1000000 [--subjects 100000]
+//	                n 16-byte messages stored over that many subjects,
 //	                clean restart; RSS once the stream is served again
+//
+// The binary only needs midge's -a, -p, -js and -sd flags, so the same
+// probe measures the reference server (--bin nats-server).
 //
 // It starts the server itself on a free loopback port (and a temporary
 // store) so that both measurements are repeatable.
@@ -36,13 +41,14 @@ func main() {
 	fs := flag.NewFlagSet(mode, flag.ExitOnError)
 	bin := fs.String("bin", "bin/midge", "midge binary")
 	n := fs.Int("n", 1000000, "subscriptions or messages")
+	subjects := fs.Int("subjects", 1, "stored: spread the messages over this many subjects")
 	settle := fs.Duration("settle", 5*time.Second, "how long to let memory settle before the last reading")
 	fs.Parse(os.Args[2:])
 	switch mode {
 	case "subs":
 		subs(*bin, *n, *settle)
 	case "stored":
-		stored(*bin, *n, *settle)
+		stored(*bin, *n, *subjects, *settle)
 	default:
 		fail(fmt.Errorf("unknown mode %q", mode))
 	}
@@ -136,13 +142,17 @@ func subs(bin string, n int, settle time.Duration) {
 
 // stored: n 16-byte messages into a file stream, clean restart, RSS once
 // the stream answers with all of them.
-func stored(bin string, n int, settle time.Duration) {
+func stored(bin string, n, subjects int, settle time.Duration) {
+	if subjects < 1 {
+		subjects = 1
+	}
 	dir, err := os.MkdirTemp("", "rssprobe")
 	if err != nil {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
 	s := start(bin, "-js", "-sd", dir)
+	base := s.rss()
 	nc, err := nats.Connect("nats://" + s.addr)
 	if err != nil {
 		fail(err)
@@ -154,13 +164,18 @@ func stored(bin string, n int, settle time.Duration) {
 		fail(err)
 	}
 	payload := []byte("0123456789abcdef")
+	names := make([]string, subjects)
+	for i := range names {
+		names[i] = "rss." + strconv.Itoa(i)
+	}
 	for i := 0; i < n; i++ {
-		_, err := js.PublishAsync("rss.x", payload)
+		subject := names[i%subjects]
+		_, err := js.PublishAsync(subject, payload)
 		for errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
 			// An fsync took longer than the client's stall wait: go on
 			// once acks have come.
 			time.Sleep(10 * time.Millisecond)
-			_, err = js.PublishAsync("rss.x", payload)
+			_, err = js.PublishAsync(subject, payload)
 		}
 		if err != nil {
 			fail(err)
@@ -194,7 +209,7 @@ func stored(bin string, n int, settle time.Duration) {
 		fail(err)
 	}
 	time.Sleep(settle)
-	fmt.Printf("msgs=%d rss_filled_mib=%d rss_restarted_mib=%d\n", n, filled, s.rss())
+	fmt.Printf("msgs=%d subjects=%d rss_base_mib=%d rss_filled_mib=%d rss_restarted_mib=%d\n", n, subjects, base, filled, s.rss())
 }
 
 func fail(err error) {
