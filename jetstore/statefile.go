@@ -197,13 +197,31 @@ func (st *Stream) loadSubjectsLocked(r *indexReader) error {
 	for i := range st.subj.infos {
 		st.subj.infos[i].name = string(r.take(int(r.u16())))
 	}
+	// Two passes: count each subject's messages, then fill slices of
+	// exactly that length. Appending instead would leave up to half of
+	// every list as spare capacity and as much again as garbage, which for
+	// millions of stored messages is most of the index's memory.
+	counts := make([]int, n)
 	for _, b := range st.blocks {
-		for i, e := range b.entries {
+		for _, e := range b.entries {
 			if e.off == deletedOff {
 				continue
 			}
 			if int(e.subj) >= n {
 				return errIndexMismatch
+			}
+			counts[e.subj]++
+		}
+	}
+	for id, c := range counts {
+		if c > 0 {
+			st.subj.infos[id].seqs = make([]uint64, 0, c)
+		}
+	}
+	for _, b := range st.blocks {
+		for i, e := range b.entries {
+			if e.off == deletedOff {
+				continue
 			}
 			info := &st.subj.infos[e.subj]
 			info.seqs = append(info.seqs, b.first+uint64(i))

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -323,6 +324,11 @@ func (s *Server) openJetStream(dir string) error {
 		return err
 	}
 	s.storeLock = lock
+	// Loading the stores read every index file whole and built the
+	// in-memory indexes from it: garbage about the size of those indexes,
+	// which the runtime would otherwise keep (and count towards its next
+	// collection goal) for a long time. One full collection now returns it.
+	debug.FreeOSMemory()
 	return nil
 }
 
