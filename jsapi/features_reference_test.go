@@ -459,3 +459,92 @@ func TestCompressionAsReference(t *testing.T) {
 		x.api("$JS.API.STREAM.INFO.Z", "", state...)
 	})
 }
+
+// importsConfig: A exports a service and a stream; B imports both under
+// other names (the reference format's `to` remapping); C imports nothing.
+const importsConfig = `
+listen: 127.0.0.1:-1
+accounts {
+  A {
+    users: [ {user: a, password: a} ]
+    exports: [ { service: "svc.>" }, { stream: "events.>" } ]
+  }
+  B {
+    users: [ {user: b, password: b} ]
+    imports: [
+      { service: { account: A, subject: "svc.>" }, to: "a.svc.>" }
+      { stream: { account: A, subject: "events.>" }, to: "from.a.events.>" }
+    ]
+  }
+  C { users: [ {user: c, password: c} ] }
+}
+`
+
+// importsScenario: a requester in B reaches A's responder through the
+// remapped service; a subscriber in B gets A's events under the remapped
+// subject; C reaches neither.
+func importsScenario(t *testing.T, url string) []string {
+	t.Helper()
+	connect := func(user string) *nats.Conn {
+		nc, err := nats.Connect(url, nats.UserInfo(user, user), nats.MaxReconnects(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	a, b, c := connect("a"), connect("b"), connect("c")
+	x := &transcript{t: t, nc: b}
+	if _, err := a.Subscribe("svc.>", func(m *nats.Msg) { m.Respond([]byte("A answers " + m.Subject)) }); err != nil {
+		t.Fatal(err)
+	}
+	bEvents, err := b.SubscribeSync("from.a.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cEvents, err := c.SubscribeSync(">")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Flush(t, a)
+	testutil.Flush(t, b)
+	testutil.Flush(t, c)
+	if m, err := b.Request("a.svc.time", []byte("?"), testutil.MsgWait); err != nil {
+		x.add("B request a.svc.time: %v", err)
+	} else {
+		x.message("B request a.svc.time", m)
+	}
+	if _, err := c.Request("svc.time", []byte("?"), 200*time.Millisecond); err != nil {
+		x.add("C request svc.time: %v", err)
+	}
+	if err := a.Publish("events.login", []byte("alice")); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Flush(t, a)
+	if m, err := bEvents.NextMsg(testutil.MsgWait); err != nil {
+		x.add("B event: %v", err)
+	} else {
+		x.message("B event", m)
+	}
+	// C's wildcard saw only its own account's traffic: the request it made.
+	for {
+		m, err := cEvents.NextMsg(100 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		x.message("C saw", m)
+	}
+	return x.lines
+}
+
+func TestImportsExportsAsReference(t *testing.T) {
+	got := importsScenario(t, startFromConfig(t, importsConfig))
+	if len(got) < 3 {
+		t.Fatalf("the scenario observed too little: %q", got)
+	}
+	t.Logf("midge:\n  %s", strings.Join(got, "\n  "))
+	ref := importsScenario(t, startReferenceFromConfig(t, importsConfig))
+	if strings.Join(got, "\n") != strings.Join(ref, "\n") {
+		t.Fatalf("midge:\n  %s\nreference:\n  %s", strings.Join(got, "\n  "), strings.Join(ref, "\n  "))
+	}
+}
