@@ -19,6 +19,13 @@ import (
 // every route (itself included), and waits for the full mesh.
 func startJSCluster(t *testing.T) []*clusterNode {
 	t.Helper()
+	return startJSClusterStores(t, nil)
+}
+
+// startJSClusterStores is startJSCluster with the store directories of
+// some nodes (by index) placed elsewhere, e.g. on a mounted image.
+func startJSClusterStores(t *testing.T, stores map[int]string) []*clusterNode {
+	t.Helper()
 	dir := t.TempDir()
 	ports := freePorts(t, 3)
 	var routes []string
@@ -28,6 +35,10 @@ func startJSCluster(t *testing.T) []*clusterNode {
 	nodes := make([]*clusterNode, 3)
 	for i := range nodes {
 		conf := filepath.Join(dir, fmt.Sprintf("n%d.conf", i))
+		store := filepath.Join(dir, fmt.Sprintf("store%d", i))
+		if s, ok := stores[i]; ok {
+			store = s
+		}
 		text := fmt.Sprintf(`server_name: n%d
 http: "127.0.0.1:-1"
 ports_file_dir: %q
@@ -38,7 +49,7 @@ cluster {
   ping_interval: "250ms"
   routes: [%s]
 }
-`, i, dir, filepath.Join(dir, fmt.Sprintf("store%d", i)), ports[i], strings.Join(routes, ", "))
+`, i, dir, store, ports[i], strings.Join(routes, ", "))
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
