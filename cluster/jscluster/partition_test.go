@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -61,6 +62,7 @@ func (ll *leaderLog) check(t *testing.T, stream string) (terms int) {
 	t.Helper()
 	ll.mu.Lock()
 	defer ll.mu.Unlock()
+	t.Logf("stream %s leaders by term: %v", stream, ll.terms[stream])
 	for term, servers := range ll.terms[stream] {
 		for _, s := range servers[1:] {
 			if s != servers[0] {
@@ -124,21 +126,26 @@ func startProxiedCluster(t *testing.T, n int) (*tcluster, *faultproxy.Network, *
 	t.Cleanup(netw.Close)
 	ll := newLeaderLog()
 	c := &tcluster{t: t}
-	t.Cleanup(func() {
+	// Every route address is known to the network before any server
+	// starts, so that no gossiped route is dialled around the proxies.
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("s%d", i+1)
+		port := freePort(t)
+		nd := &node{t: t, name: name, dir: t.TempDir(), port: port, dialer: netw.Dialer(name)}
+		nd.log = capLog{ll: ll, server: name, inner: testLogger(name)}
+		netw.AddNode(name, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		c.nodes = append(c.nodes, nd)
+	}
+	t.Cleanup(func() { // before the directories are removed
 		for _, nd := range c.nodes {
 			nd.stop()
 		}
 	})
-	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("s%d", i+1)
-		nd := &node{t: t, name: name, dir: t.TempDir(), port: -1, dialer: netw.Dialer(name)}
-		nd.log = capLog{ll: ll, server: name, inner: testLogger(name)}
+	for i, nd := range c.nodes {
 		if i > 0 {
 			nd.routes = []string{c.nodes[0].s.ClusterURL()}
 		}
 		nd.start()
-		netw.AddNode(name, nd.s.ClusterAddr().String())
-		c.nodes = append(c.nodes, nd)
 	}
 	for _, nd := range c.nodes {
 		nd.routes = nil
@@ -150,6 +157,17 @@ func startProxiedCluster(t *testing.T, n int) (*tcluster, *faultproxy.Network, *
 	}
 	c.waitMesh()
 	return c, netw, ll
+}
+
+// freePort is a loopback port free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // A stream leader cut off from its group does not answer reads from its
@@ -333,7 +351,7 @@ func TestR3KeyValueLinearizableUnderPartitions(t *testing.T) {
 		return err == nil
 	})
 	const stream = "KV_LIN"
-	keys := []string{"a", "b"}
+	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
 	h := &history{start: time.Now()}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -411,13 +429,16 @@ func TestR3KeyValueLinearizableUnderPartitions(t *testing.T) {
 					h.add(porcupine.Operation{ClientId: id, Input: in, Call: call, Output: out, Return: ret})
 					nOps.Add(1)
 				}
+				// Think time: it keeps the history small enough to check
+				// (longer while the cluster is unavailable).
+				think := 10 * time.Millisecond
 				if out.unknown || !record {
-					// Back off a little while the cluster is unavailable.
-					select {
-					case <-stop:
-						return
-					case <-time.After(50 * time.Millisecond):
-					}
+					think = 50 * time.Millisecond
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(think):
 				}
 			}
 		}(i, kv)
