@@ -162,6 +162,22 @@ func (n *Network) Heal() {
 	}
 }
 
+// Conns is how many proxied connections are open on every link: once
+// they are as many as the routes, no connection is left in a handshake.
+func (n *Network) Conns() int {
+	n.mu.Lock()
+	ps := make([]*Proxy, 0, len(n.links))
+	for _, p := range n.links {
+		ps = append(ps, p)
+	}
+	n.mu.Unlock()
+	total := 0
+	for _, p := range ps {
+		total += p.Conns()
+	}
+	return total
+}
+
 // Close stops every proxy.
 func (n *Network) Close() {
 	n.mu.Lock()
