@@ -518,7 +518,8 @@ func TestR3KeyValueLinearizableUnderPartitions(t *testing.T) {
 	h.mu.Unlock()
 	t.Logf("%d rounds, %d partitions, %d operations (%d pending, %d refused compare-and-sets), %d leader terms",
 		rounds, partitions, nOps.Load(), nPending.Load(), nRefused.Load(), terms)
-	res, info := porcupine.CheckOperationsVerbose(jsKVModel, ops, 60*time.Second)
+	// The check's time grows with the history and its pending writes.
+	res, info := porcupine.CheckOperationsVerbose(jsKVModel, ops, time.Duration(rounds)*90*time.Second)
 	switch res {
 	case porcupine.Illegal:
 		path := fmt.Sprintf("%s/history.html", os.TempDir())
