@@ -13,6 +13,9 @@ FUZZ_TARGETS := ./parser:FuzzParse ./parser:FuzzHeaders ./sublist:FuzzValidSubje
 SOAK_ROUNDS ?= 50
 # Seeds per simulation test in `make soak-cluster` (the default run uses a few).
 SIM_SEEDS ?= 500
+# Rounds of partitions of the in-process R3 key-value test (~20 s each;
+# the default run does one).
+PARTITION_ROUNDS ?= 3
 
 .PHONY: build run test lint fuzz fuzz-short bench soak soak-cluster clean
 
@@ -56,9 +59,11 @@ soak:
 # Many more random schedules of the replication simulation (crashes that
 # lose unsynced writes, partitions, fsync failures) and of the KV
 # linearizability check. A failing seed replays alone with
-# MULTIRAFT_SIM_SEED=N.
+# MULTIRAFT_SIM_SEED=N. Then more rounds of real partitions (through
+# internal/faultproxy) under three in-process servers' R3 key-value bucket.
 soak-cluster:
 	MULTIRAFT_SIM_SEEDS=$(SIM_SEEDS) $(GO) test -count=1 -timeout 120m -run 'TestSimulationSafety|TestSimulatedKVIsLinearizable' ./cluster/multiraft
+	MIDGE_PARTITION_ROUNDS=$(PARTITION_ROUNDS) $(GO) test -race -count=1 -timeout 30m -run 'TestR3KeyValueLinearizableUnderPartitions' -v ./cluster/jscluster
 
 clean:
 	rm -rf $(BIN)

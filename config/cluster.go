@@ -35,6 +35,11 @@ type ClusterOptions struct {
 	// the client setting.
 	PingInterval time.Duration
 	MaxPingsOut  int
+	// RouteDialer, when set, dials every route this server solicits
+	// (configured and gossiped) instead of net.DialTimeout; tests use it
+	// to pass routes through a fault-injecting proxy. Not settable from
+	// a configuration file.
+	RouteDialer func(network, addr string) (net.Conn, error)
 }
 
 // Enabled reports whether the server listens for routes.

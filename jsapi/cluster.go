@@ -55,6 +55,11 @@ type Cluster interface {
 	// local copy of a replicated one runs with memory storage).
 	ConsumerConfig(acc *broker.Account, stream, name string) (jetstore.ConsumerConfig, bool)
 	StepDown(acc *broker.Account, stream string) error
+	// ReadBarrier returns nil once this server, still the stream's leader
+	// as a quorum of its group confirms, has applied to its copy every
+	// entry committed before the call: a read of the copy made then is
+	// linearizable. An error means this server must not answer the read.
+	ReadBarrier(acc *broker.Account, stream string) error
 }
 
 // StreamView is a replicated stream as the API shows it.

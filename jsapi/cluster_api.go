@@ -55,8 +55,19 @@ func (api *jsAPI) clusterDispatch(tokens []string, req apiRequest, pub *broker.P
 	case tokens[0] == "CONSUMER":
 		return api.clusterConsumerRequest(tokens[1:], req)
 	case tokens[0] == "DIRECT" && len(tokens) >= 3 && tokens[1] == "GET":
-		// Subscribed on the stream's leader only: this is the leader.
-		api.directGet(tokens[2], strings.Join(tokens[3:], "."), req, pub)
+		// Subscribed on the stream's leader only: this is (or was) the
+		// leader. It answers from its copy only once a read barrier
+		// confirms it still leads and has applied everything committed;
+		// otherwise it says nothing and the client asks again. The
+		// barrier takes a heartbeat round, so it is waited for off the
+		// API workers.
+		name, subject := tokens[2], strings.Join(tokens[3:], ".")
+		go func() {
+			if api.ja.js.cluster.ReadBarrier(api.ja.acc, name) != nil {
+				return
+			}
+			api.directGet(name, subject, req, pub)
+		}()
 		return nil
 	}
 	return nil
@@ -228,6 +239,12 @@ func (api *jsAPI) clusterMsgGet(v *StreamView, req apiRequest) any {
 	var r msgGetRequest
 	if e := decodeBody(req.body, &r); e != nil {
 		resp.Error = e
+		return resp
+	}
+	// Served from this copy only once it is known to hold everything
+	// committed (see DIRECT.GET).
+	if api.ja.js.cluster.ReadBarrier(api.ja.acc, v.Config.Name) != nil {
+		resp.Error = jsErrClusterUnavailable
 		return resp
 	}
 	m, err := r.find(v.Stream)

@@ -3,6 +3,7 @@ package jscluster_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -25,6 +26,10 @@ type node struct {
 	port   int // route port, kept across restarts so the others find it again
 	routes []string
 	s      *server.Server
+	// dialer, when set, dials the routes (through a faultproxy network);
+	// log, when set, replaces the test logger.
+	dialer func(network, addr string) (net.Conn, error)
+	log    logging.Logger
 }
 
 // cluster is n in-process JetStream servers routed to each other.
@@ -63,8 +68,13 @@ func (n *node) start() {
 	opts.Cluster = config.ClusterOptions{
 		Name: "jsc", Host: "127.0.0.1", Port: n.port, Routes: n.routes,
 		PingInterval: 200 * time.Millisecond, MaxPingsOut: 3,
+		RouteDialer: n.dialer,
 	}
-	s, err := server.New(opts, testLogger(n.name))
+	log := n.log
+	if log == nil {
+		log = testLogger(n.name)
+	}
+	s, err := server.New(opts, log)
 	if err != nil {
 		n.t.Fatalf("New %s: %v", n.name, err)
 	}

@@ -24,6 +24,15 @@ import (
 // refused), those after it fail too; the leader then waits for every
 // proposal in flight to settle and restarts its sequencer from what was
 // applied.
+//
+// A publish the sequencer answers without proposing it (a refusal — a
+// failed expectation such as a compare-and-set's expected last subject
+// sequence — or a duplicate) was checked against the writes in flight
+// ahead of it. Its answer waits for them: it is given once they are all
+// applied, and becomes ErrLeaderChanged if one of them was not (the check
+// counted a write that never happened). So no client is told "wrong last
+// sequence" or "duplicate of seq n" before the write that made it so is
+// acknowledged.
 
 const (
 	maxBatchBytes   = 1 << 20
@@ -60,10 +69,23 @@ type leader struct {
 	lastState map[string]string
 }
 
-// flight is one proposal in flight and the publishes it carries.
+// flight is one proposal in flight and the publishes it carries, or
+// (p nil) answers held back until the proposals ahead of them settle.
 type flight struct {
-	p    *multiraft.Proposal
-	msgs []*jetstore.InMsg
+	p       *multiraft.Proposal
+	msgs    []*jetstore.InMsg
+	answers []jetstore.PublishResult
+}
+
+// closedCh is ready at once: a held-back answer's turn comes as soon as it
+// is the oldest in flight.
+var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (f *flight) done() <-chan struct{} {
+	if f.p == nil {
+		return closedCh
+	}
+	return f.p.Done()
 }
 
 func newLeader(r *replica, g *multiraft.Group) *leader {
@@ -125,7 +147,7 @@ func (l *leader) run() {
 	for {
 		var oldest <-chan struct{}
 		if len(inflight) > 0 {
-			oldest = inflight[0].p.Done()
+			oldest = inflight[0].done()
 		}
 		wake := l.wake
 		if resync || len(inflight) >= maxInflight {
@@ -143,12 +165,12 @@ func (l *leader) run() {
 			l.refuse(l.take(), ErrLeaderChanged)
 			return
 		case <-oldest:
-			if !l.complete(inflight[0]) {
+			if !l.complete(inflight[0], resync) {
 				resync = true
 			}
 			inflight = inflight[1:]
 		case <-wake:
-			inflight = append(inflight, l.propose(l.take())...)
+			inflight = append(inflight, l.propose(l.take(), len(inflight) > 0)...)
 		case <-tick.C:
 			l.syncConsumers()
 		}
@@ -163,9 +185,10 @@ func (l *leader) run() {
 	}
 }
 
-// propose orders msgs and proposes them in batches; refusals and
-// duplicates are answered at once.
-func (l *leader) propose(msgs []*jetstore.InMsg) []*flight {
+// propose orders msgs and proposes them in batches. Refusals and
+// duplicates are answered at once when nothing is in flight ahead of them
+// (ahead reports proposals already in flight), else held back in order.
+func (l *leader) propose(msgs []*jetstore.InMsg, ahead bool) []*flight {
 	var out []*flight
 	var batch []jetstore.ReplicatedMsg
 	var carried []*jetstore.InMsg
@@ -176,12 +199,23 @@ func (l *leader) propose(msgs []*jetstore.InMsg) []*flight {
 		}
 		out = append(out, &flight{p: l.group.ProposeAsync(encodeMsgs(batch)), msgs: carried})
 		batch, carried, size = nil, nil, 0
+		ahead = true
 	}
 	now := time.Now()
 	for _, m := range msgs {
 		rm, res, ok := l.seq.Order(m, now)
 		if !ok {
-			l.r.c.ack(l.r, []*jetstore.InMsg{m}, []jetstore.PublishResult{res})
+			if !ahead && len(batch) == 0 {
+				l.r.c.ack(l.r, []*jetstore.InMsg{m}, []jetstore.PublishResult{res})
+				continue
+			}
+			flush()
+			if n := len(out); n > 0 && out[n-1].p == nil {
+				out[n-1].msgs = append(out[n-1].msgs, m)
+				out[n-1].answers = append(out[n-1].answers, res)
+			} else {
+				out = append(out, &flight{msgs: []*jetstore.InMsg{m}, answers: []jetstore.PublishResult{res}})
+			}
 			continue
 		}
 		batch = append(batch, rm)
@@ -195,9 +229,18 @@ func (l *leader) propose(msgs []*jetstore.InMsg) []*flight {
 	return out
 }
 
-// complete acknowledges a settled proposal's publishes; false when it was
-// not applied (the sequencer must restart).
-func (l *leader) complete(f *flight) bool {
+// complete acknowledges a settled proposal's publishes, or gives held-back
+// answers (ErrLeaderChanged instead when void: a proposal ahead of them was
+// not applied); false when it was not applied (the sequencer must restart).
+func (l *leader) complete(f *flight, void bool) bool {
+	if f.p == nil {
+		if void {
+			l.refuse(f.msgs, ErrLeaderChanged)
+			return false
+		}
+		l.r.c.ack(l.r, f.msgs, f.answers)
+		return true
+	}
 	res, err := f.p.Result()
 	results := make([]jetstore.PublishResult, len(f.msgs))
 	mr, applied := res.(msgsResult)
@@ -234,10 +277,13 @@ func (l *leader) refuse(msgs []*jetstore.InMsg, err error) {
 func (l *leader) settle(inflight []*flight) {
 	deadline := time.NewTimer(settleWait)
 	defer deadline.Stop()
+	void := false
 	for _, f := range inflight {
 		select {
-		case <-f.p.Done():
-			l.complete(f)
+		case <-f.done():
+			if !l.complete(f, void) {
+				void = true
+			}
 		case <-deadline.C:
 			return
 		}

@@ -209,3 +209,32 @@ func (c *Cluster) StepDown(acc *broker.Account, stream string) error {
 	}
 	return errors.New("leadership did not move")
 }
+
+// readWait bounds a read barrier: a leader that cannot reach a quorum in
+// that time does not answer the read.
+const readWait = 2 * time.Second
+
+// ReadBarrier confirms, through raft's ReadIndex, that this server still
+// leads the stream and has applied (and stored in its copy) every entry
+// committed before the call (jsapi.Cluster). A leader cut off from its
+// group, or one that has not applied its predecessors' entries yet, gets
+// an error and must not serve the read.
+func (c *Cluster) ReadBarrier(acc *broker.Account, stream string) error {
+	r, err := c.leading(acc, stream)
+	if err != nil {
+		return err
+	}
+	g := r.group.Load()
+	if g == nil {
+		return ErrLeaderChanged
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readWait)
+	defer cancel()
+	if err := g.ReadBarrier(ctx); err != nil {
+		return err
+	}
+	if mode, _ := r.status(); mode != modeSynced || !r.isLeading() {
+		return ErrLeaderChanged
+	}
+	return nil
+}

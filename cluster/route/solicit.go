@@ -57,7 +57,7 @@ func (m *Manager) solicitLoop(u *url.URL, explicit bool) {
 	}()
 	failures := 0
 	for {
-		nc, err := net.DialTimeout("tcp", u.Host, dialTimeout)
+		nc, err := m.dial(u.Host)
 		if err != nil {
 			failures++
 			if failures == 1 || failures%10 == 0 {
@@ -155,4 +155,13 @@ func (m *Manager) clusterState() (string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.clusterName, m.dynamic
+}
+
+// dial connects to a route address, through the configured RouteDialer
+// when there is one.
+func (m *Manager) dial(addr string) (net.Conn, error) {
+	if d := m.opts.RouteDialer; d != nil {
+		return d("tcp", addr)
+	}
+	return net.DialTimeout("tcp", addr, dialTimeout)
 }
