@@ -84,8 +84,8 @@ func (s *Subscription) Unsubscribe() {
 }
 
 // Publisher publishes messages from inside the server (JetStream replies and
-// deliveries). Each goroutine that publishes owns one; it is not safe for
-// concurrent use.
+// deliveries). Its calls are serialised by its lock, but a Stage ... Flush
+// batch is one goroutine's: give each goroutine that batches its own.
 type Publisher struct {
 	mu   sync.Mutex
 	prod producer

@@ -49,9 +49,17 @@ type jsAPI struct {
 	subs  []*broker.Subscription
 	queue chan apiRequest
 	done  chan struct{}
+	// readWaits bounds the direct gets waiting for a read barrier in a
+	// cluster (cluster_api.go): one slot each.
+	readWaits chan struct{}
 
 	total, errors atomic.Int64
 }
+
+// maxReadWaits is how many direct gets may wait for a read barrier at
+// once; more are dropped unanswered, as a server that cannot confirm its
+// leadership drops them, and the clients ask again.
+const maxReadWaits = 1024
 
 // apiRequest is a copied API request.
 type apiRequest struct {
@@ -66,7 +74,8 @@ type apiRequest struct {
 }
 
 func newJSAPI(ja *jsAccount) (*jsAPI, error) {
-	api := &jsAPI{ja: ja, queue: make(chan apiRequest, jsAPIQueueLen), done: make(chan struct{})}
+	api := &jsAPI{ja: ja, queue: make(chan apiRequest, jsAPIQueueLen), done: make(chan struct{}),
+		readWaits: make(chan struct{}, maxReadWaits)}
 	for _, apiSubject := range jsAPISubjects {
 		for _, subject := range ja.js.apiSubjects(apiSubject) {
 			// Each server answers its own API: announced to a cluster, a

@@ -62,7 +62,13 @@ func (api *jsAPI) clusterDispatch(tokens []string, req apiRequest, pub *broker.P
 		// barrier takes a heartbeat round, so it is waited for off the
 		// API workers.
 		name, subject := tokens[2], strings.Join(tokens[3:], ".")
+		select {
+		case api.readWaits <- struct{}{}:
+		default:
+			return nil // too many reads waiting already
+		}
 		go func() {
+			defer func() { <-api.readWaits }()
 			if api.ja.js.cluster.ReadBarrier(api.ja.acc, name) != nil {
 				return
 			}
