@@ -58,6 +58,7 @@ soak:
 # MULTIRAFT_SIM_SEED=N.
 soak-cluster:
 	MULTIRAFT_SIM_SEEDS=$(SIM_SEEDS) $(GO) test -count=1 -timeout 120m -run 'TestSimulationSafety|TestSimulatedKVIsLinearizable' ./cluster/multiraft
+	MIDGE_IDLE_STREAMS=1000 $(GO) test -count=1 -timeout 60m -v -run TestIdleR3StreamTrafficDoesNotGrowWithStreams ./cmd/midge
 
 clean:
 	rm -rf $(BIN)
