@@ -30,10 +30,13 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# The starters run in this shell (not in $(...), whose background
+# processes cleanup would not know) and leave the client URLs in $started.
+
 # cluster3 LABEL BINARY: starts three servers of one cluster (midge and
-# nats-server take the same flags) and prints the client URLs.
+# nats-server take the same flags).
 cluster3() {
-	local label=$1 bin=$2 i cp=() p=() routes
+	local label=$1 bin=$2 i j cp=() p=() routes
 	for i in 0 1 2; do cp+=("$(free_port)"); p+=("$(free_port)"); done
 	for i in 0 1 2; do
 		routes=""
@@ -46,7 +49,7 @@ cluster3() {
 			>"$work/$label$i.log" 2>&1 &
 		pids+=($!)
 	done
-	echo "nats://127.0.0.1:${p[0]},nats://127.0.0.1:${p[1]},nats://127.0.0.1:${p[2]}"
+	started="nats://127.0.0.1:${p[0]},nats://127.0.0.1:${p[1]},nats://127.0.0.1:${p[2]}"
 }
 
 single() {
@@ -54,7 +57,7 @@ single() {
 	port=$(free_port)
 	"$bin" -a 127.0.0.1 -p "$port" -n "$label" -js -sd "$work/$label" >"$work/$label.log" 2>&1 &
 	pids+=($!)
-	echo "nats://127.0.0.1:$port"
+	started="nats://127.0.0.1:$port"
 }
 
 # ready URL REPLICAS: polls until a stream of that many replicas can be
@@ -73,10 +76,10 @@ ready() {
 }
 
 declare -A url reps
-url[midge-R1]=$(single mR1 bin/midge); reps[midge-R1]=1
-url[midge-R3]=$(cluster3 mc bin/midge); reps[midge-R3]=3
-url[nats-server-R1]=$(single nR1 "$nats_server"); reps[nats-server-R1]=1
-url[nats-server-R3]=$(cluster3 nc "$nats_server"); reps[nats-server-R3]=3
+single mR1 bin/midge; url[midge-R1]=$started; reps[midge-R1]=1
+cluster3 mc bin/midge; url[midge-R3]=$started; reps[midge-R3]=3
+single nR1 "$nats_server"; url[nats-server-R1]=$started; reps[nats-server-R1]=1
+cluster3 nc "$nats_server"; url[nats-server-R3]=$started; reps[nats-server-R3]=3
 targets=(midge-R1 midge-R3 nats-server-R1 nats-server-R3)
 for t in "${targets[@]}"; do ready "${url[$t]}" "${reps[$t]}"; done
 
