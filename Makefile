@@ -60,10 +60,12 @@ soak:
 # lose unsynced writes, partitions, fsync failures) and of the KV
 # linearizability check. A failing seed replays alone with
 # MULTIRAFT_SIM_SEED=N. Then more rounds of real partitions (through
-# internal/faultproxy) under three in-process servers' R3 key-value bucket.
+# internal/faultproxy) under three in-process servers' R3 key-value bucket,
+# and 1,000 idle R3 streams on three processes (traffic and memory).
 soak-cluster:
 	MULTIRAFT_SIM_SEEDS=$(SIM_SEEDS) $(GO) test -count=1 -timeout 120m -run 'TestSimulationSafety|TestSimulatedKVIsLinearizable' ./cluster/multiraft
 	MIDGE_PARTITION_ROUNDS=$(PARTITION_ROUNDS) $(GO) test -race -count=1 -timeout 30m -run 'TestR3KeyValueLinearizableUnderPartitions' -v ./cluster/jscluster
+	MIDGE_IDLE_STREAMS=1000 $(GO) test -count=1 -timeout 60m -v -run TestIdleR3StreamTrafficDoesNotGrowWithStreams ./cmd/midge
 
 clean:
 	rm -rf $(BIN)

@@ -132,6 +132,14 @@ func (c *Conn) CountOut() {
 	c.out.mu.Unlock()
 }
 
+// CountOutMsg counts one message of size bytes sent to the peer by a
+// writer of its own (a route's server-to-server traffic).
+func (c *Conn) CountOutMsg(size int) {
+	c.out.mu.Lock()
+	c.out.countOut(1, int64(size))
+	c.out.mu.Unlock()
+}
+
 // CountOutBytes adds bytes written to the peer.
 func (c *Conn) CountOutBytes(n int64) {
 	c.out.mu.Lock()

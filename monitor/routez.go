@@ -17,6 +17,21 @@ type Cluster struct {
 	Port   int
 	URLs   []string // configured routes
 	Routes []Route
+	// Raft is the replication host's traffic; nil without clustered
+	// JetStream (or before its host is open).
+	Raft *RaftStats
+}
+
+// RaftStats are the raft host's counters: frames carry many groups'
+// messages (and, between idle hosts, only the heartbeat), and travel on the
+// routes, so they are also in the routes' out and in counters.
+type RaftStats struct {
+	FramesSent     uint64 `json:"frames_sent"`
+	BytesSent      uint64 `json:"bytes_sent"`
+	FramesReceived uint64 `json:"frames_received"`
+	BytesReceived  uint64 `json:"bytes_received"`
+	Groups         int    `json:"groups"`
+	Quiescent      int    `json:"quiescent_groups"`
 }
 
 // Route is one registered route, as the Source describes it.
@@ -46,6 +61,9 @@ type Routez struct {
 	Now       time.Time    `json:"now"`
 	NumRoutes int          `json:"num_routes"`
 	Routes    []*RouteInfo `json:"routes"`
+	// Raft is midge's own: the replication traffic (not in the reference
+	// server's /routez).
+	Raft *RaftStats `json:"raft,omitempty"`
 }
 
 // RouteInfo is one route in /routez.
@@ -89,6 +107,7 @@ func (s *Server) handleRoutez(w http.ResponseWriter, _ *http.Request) {
 	now := time.Now().UTC()
 	rz := &Routez{ID: s.broker.ID(), Name: s.broker.Name(), Now: now, Routes: []*RouteInfo{}}
 	if c := s.cluster(); c != nil {
+		rz.Raft = c.Raft
 		for _, r := range c.Routes {
 			ri := &RouteInfo{
 				Rid:          r.CID,

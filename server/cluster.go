@@ -111,6 +111,15 @@ func (s *Server) Cluster() *monitor.Cluster {
 	for _, r := range s.routes.Routes() {
 		c.Routes = append(c.Routes, monitor.Route(r))
 	}
+	if s.jsc != nil {
+		if st, ok := s.jsc.RaftStats(); ok {
+			c.Raft = &monitor.RaftStats{
+				FramesSent: st.FramesSent, BytesSent: st.BytesSent,
+				FramesReceived: st.FramesReceived, BytesReceived: st.BytesReceived,
+				Groups: st.Groups, Quiescent: st.Quiesced,
+			}
+		}
+	}
 	return c
 }
 

@@ -27,7 +27,9 @@ const (
 	// they found a group.
 	viewSettle = time.Second
 	// foundResend is how long a founder keeps telling the founding
-	// members, in case a message was lost.
+	// members, in case a message was lost: the interval doubles from
+	// bootstrapPeriod, and it stops early once it leads the group and every
+	// founder is an active member.
 	foundResend = 30 * time.Second
 )
 
@@ -47,12 +49,19 @@ type joinResponse struct {
 func (c *Cluster) bootstrap() {
 	defer c.wg.Done()
 	var view []string
-	var since, foundedAt, lastAsk time.Time
+	var since, foundedAt, lastAsk, nextTell time.Time
+	var tellEvery time.Duration
 	var founders []string
 	for c.sleep(bootstrapPeriod) {
 		if g := c.group(metaGroup); g != nil {
-			if time.Since(foundedAt) < foundResend {
-				c.tellFounders(founders)
+			if len(founders) > 0 && time.Since(foundedAt) < foundResend && time.Now().After(nextTell) {
+				if foundersActive(g, len(founders)) {
+					founders = nil
+				} else {
+					c.tellFounders(founders)
+					tellEvery *= 2
+					nextTell = time.Now().Add(tellEvery)
+				}
 			}
 			if time.Since(lastAsk) > 2*time.Second {
 				lastAsk = time.Now()
@@ -86,7 +95,25 @@ func (c *Cluster) bootstrap() {
 		}
 		founders, foundedAt = view, time.Now()
 		c.tellFounders(founders)
+		tellEvery = bootstrapPeriod
+		nextTell = foundedAt.Add(tellEvery)
 	}
+}
+
+// foundersActive reports whether this server leads the meta group and
+// all n founders are active members (then they were all told).
+func foundersActive(g *multiraft.Group, n int) bool {
+	st := g.Status()
+	if !st.IsLeader {
+		return false
+	}
+	active := 0
+	for _, rs := range st.Replicas {
+		if rs.Active && !rs.Learner {
+			active++
+		}
+	}
+	return active >= n
 }
 
 // viewNow is this server and the servers it is routed to, by name.

@@ -308,3 +308,13 @@ func (r *replica) retain(seqs []uint64) {
 func (c *Cluster) ack(r *replica, msgs []*jetstore.InMsg, results []jetstore.PublishResult) {
 	c.js.SendPubAcks(c.account(r.account), r.st, msgs, results)
 }
+
+// RaftStats are the raft host's traffic counters and group counts; false
+// until the host is open.
+func (c *Cluster) RaftStats() (multiraft.Stats, bool) {
+	h := c.host()
+	if h == nil {
+		return multiraft.Stats{}, false
+	}
+	return h.Stats(), true
+}

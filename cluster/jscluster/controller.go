@@ -123,10 +123,41 @@ func (c *Cluster) createReplica(a *assignment) {
 		r.group.Store(g)
 	}
 	if a.Peers[0] == c.self {
-		g.Campaign() // the first placed server leads first, without waiting out a timeout
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.campaignNew(g)
+		}()
 	}
 	c.log.Info("stream replica created", "account", a.Account, "stream", a.Config.Name, "group", a.Group, "peers", a.Peers)
 }
+
+// campaignNew makes the first placed server of a new group lead it
+// without waiting out an election timeout. The other replicas are
+// created when their own servers apply the same meta entry, usually a few
+// milliseconds after this one: a vote request that reaches a server before
+// its replica exists is dropped, and raft would ask again only after its
+// election timeout (1 to 2 s). So the campaign is repeated every fifth of
+// a tick until the group has a leader, for at most an election timeout.
+// Only the pre-vote is repeated: once an election is under way (the term
+// moved), raft finishes it, so a slow disk never has it restarted.
+func (c *Cluster) campaignNew(g *multiraft.Group) {
+	term := g.Status().Term
+	for range campaignTries {
+		g.Campaign()
+		if !c.sleep(c.o.TickInterval / 5) {
+			return
+		}
+		if st := g.Status(); st.Leader != 0 || st.Stopped != nil || st.Term != term {
+			return
+		}
+	}
+}
+
+// campaignTries bounds campaignNew (fifths of a tick: 10 ticks, the
+// default election timeout); past it, raft's own election timeout takes
+// over.
+const campaignTries = 50
 
 // removeReplica deletes this server's replica of a deleted stream.
 func (c *Cluster) removeReplica(t tombstone) {

@@ -103,6 +103,7 @@ func (h *Host) receive(frame []byte) {
 		return
 	}
 	h.stats.framesReceived.Add(1)
+	h.stats.bytesReceived.Add(uint64(len(frame)))
 	h.stats.itemsReceived.Add(uint64(len(items)))
 	h.mu.Lock()
 	p := h.peers[from]

@@ -9,6 +9,7 @@ type hostStats struct {
 	framesSent     atomic.Uint64
 	bytesSent      atomic.Uint64
 	framesReceived atomic.Uint64
+	bytesReceived  atomic.Uint64
 	itemsReceived  atomic.Uint64
 	badFrames      atomic.Uint64
 }
@@ -18,6 +19,7 @@ type Stats struct {
 	FramesSent     uint64
 	BytesSent      uint64
 	FramesReceived uint64
+	BytesReceived  uint64
 	// ItemsReceived counts the group messages (raft and quiesce) inside
 	// the frames received.
 	ItemsReceived uint64
@@ -33,8 +35,9 @@ func (h *Host) Stats() Stats {
 	h.mu.Unlock()
 	s := Stats{
 		FramesSent: h.stats.framesSent.Load(), BytesSent: h.stats.bytesSent.Load(),
-		FramesReceived: h.stats.framesReceived.Load(), ItemsReceived: h.stats.itemsReceived.Load(),
-		BadFrames: h.stats.badFrames.Load(), Groups: len(groups),
+		FramesReceived: h.stats.framesReceived.Load(), BytesReceived: h.stats.bytesReceived.Load(),
+		ItemsReceived: h.stats.itemsReceived.Load(),
+		BadFrames:     h.stats.badFrames.Load(), Groups: len(groups),
 	}
 	for _, g := range groups {
 		if g.quiesced.Load() {

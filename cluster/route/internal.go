@@ -233,6 +233,7 @@ func (q *internalQueue) run() {
 				}
 				st.sent.Add(1)
 				st.sentBytes.Add(uint64(len(m.payload)))
+				q.r.core.CountOutMsg(len(m.payload)) // the route's out_msgs/out_bytes, as CountIn on arrival
 			}
 		}
 	}

@@ -78,6 +78,13 @@ func TestInternalChannelCarriesMessagesBetweenServers(t *testing.T) {
 	if st := m0.InternalStats(); st.Sent < 3 || st.Dropped < 1 {
 		t.Fatalf("stats of n0: %+v", st)
 	}
+	// The route that carried them counts them in its out counters (as
+	// the receiving side counts them in): /routez shows replication.
+	for _, r := range m0.Routes() {
+		if r.RemoteName == "n1" && (r.OutMsgs < 1 || r.OutBytes < int64(len(big))) {
+			t.Fatalf("n0's route to n1 counts out %d msgs, %d bytes", r.OutMsgs, r.OutBytes)
+		}
+	}
 
 	// A peer that goes is reported down.
 	changes := make(chan string, 4)
