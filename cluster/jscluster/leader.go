@@ -60,10 +60,28 @@ type leader struct {
 	lastState map[string]string
 }
 
-// flight is one proposal in flight and the publishes it carries.
+// flight is one proposal in flight and the publishes it carries: msgs[i]
+// was ordered at sequence first+i. dups are retries (same message id) of
+// one of them that arrived while it was in flight: they are answered with
+// the original's outcome once it is known, never before — a duplicate
+// acknowledged before its original is committed could name a sequence a
+// new leader then gives to another message.
 type flight struct {
-	p    *multiraft.Proposal
-	msgs []*jetstore.InMsg
+	p     *multiraft.Proposal
+	msgs  []*jetstore.InMsg
+	first uint64
+	dups  []dupWait
+}
+
+// dupWait is a retry waiting for the original ordered at seq.
+type dupWait struct {
+	m   *jetstore.InMsg
+	seq uint64
+}
+
+// carries says whether f holds the message ordered at seq.
+func (f *flight) carries(seq uint64) bool {
+	return len(f.msgs) > 0 && seq >= f.first && seq < f.first+uint64(len(f.msgs))
 }
 
 func newLeader(r *replica, g *multiraft.Group) *leader {
@@ -148,7 +166,7 @@ func (l *leader) run() {
 			}
 			inflight = inflight[1:]
 		case <-wake:
-			inflight = append(inflight, l.propose(l.take())...)
+			inflight = append(inflight, l.propose(l.take(), inflight)...)
 		case <-tick.C:
 			l.syncConsumers()
 		}
@@ -164,28 +182,53 @@ func (l *leader) run() {
 }
 
 // propose orders msgs and proposes them in batches; refusals and
-// duplicates are answered at once.
-func (l *leader) propose(msgs []*jetstore.InMsg) []*flight {
+// duplicates of stored messages are answered at once, duplicates of a
+// message still in flight (in inflight or in this call's batches) wait
+// for it.
+func (l *leader) propose(msgs []*jetstore.InMsg, inflight []*flight) []*flight {
 	var out []*flight
 	var batch []jetstore.ReplicatedMsg
-	var carried []*jetstore.InMsg
+	cur := &flight{}
 	size := 0
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		out = append(out, &flight{p: l.group.ProposeAsync(encodeMsgs(batch)), msgs: carried})
-		batch, carried, size = nil, nil, 0
+		cur.p = l.group.ProposeAsync(encodeMsgs(batch))
+		out = append(out, cur)
+		batch, cur, size = nil, &flight{}, 0
+	}
+	// waitFor attaches a duplicate to the flight carrying its original.
+	waitFor := func(m *jetstore.InMsg, seq uint64) bool {
+		if cur.carries(seq) {
+			cur.dups = append(cur.dups, dupWait{m: m, seq: seq})
+			return true
+		}
+		for _, fs := range [][]*flight{out, inflight} {
+			for _, f := range fs {
+				if f.carries(seq) {
+					f.dups = append(f.dups, dupWait{m: m, seq: seq})
+					return true
+				}
+			}
+		}
+		return false
 	}
 	now := time.Now()
 	for _, m := range msgs {
 		rm, res, ok := l.seq.Order(m, now)
 		if !ok {
+			if res.Duplicate && waitFor(m, res.Seq) {
+				continue
+			}
 			l.r.c.ack(l.r, []*jetstore.InMsg{m}, []jetstore.PublishResult{res})
 			continue
 		}
+		if len(batch) == 0 {
+			cur.first = rm.Seq
+		}
 		batch = append(batch, rm)
-		carried = append(carried, m)
+		cur.msgs = append(cur.msgs, m)
 		size += len(rm.Subject) + len(rm.Header) + len(rm.Data)
 		if size >= maxBatchBytes || len(batch) >= maxBatchMsgs {
 			flush()
@@ -207,10 +250,18 @@ func (l *leader) complete(f *flight) bool {
 			results[i] = jetstore.PublishResult{Seq: mr.first + uint64(i)}
 		}
 		l.r.c.ack(l.r, f.msgs, results)
+		for _, d := range f.dups {
+			res := jetstore.PublishResult{Seq: mr.first + (d.seq - f.first), Duplicate: true}
+			l.r.c.ack(l.r, []*jetstore.InMsg{d.m}, []jetstore.PublishResult{res})
+		}
 		return true
 	case err == nil || errors.Is(err, multiraft.ErrDropped) || errors.Is(err, multiraft.ErrNotLeader):
-		// Refused (errStale) or dropped: certainly not stored.
+		// Refused (errStale) or dropped: certainly not stored, nor are
+		// the originals the waiting duplicates name.
 		l.refuse(f.msgs, ErrLeaderChanged)
+		for _, d := range f.dups {
+			l.refuse([]*jetstore.InMsg{d.m}, ErrLeaderChanged)
+		}
 	default:
 		// Stopped: perhaps stored by the others. Say nothing; the
 		// publisher times out and asks again (deduplicated by its id).
