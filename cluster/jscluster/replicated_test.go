@@ -304,3 +304,53 @@ func TestR3RetryOfInFlightPublishWaitsForTheOriginal(t *testing.T) {
 	}
 	p.verify("DUP")
 }
+
+// The step-down request takes the reference server's
+// {"placement":{"preferred":"<server>"}}: the leadership moves to that
+// replica; an unknown server is refused and the leadership stays.
+func TestR3StepDownToPreferredServer(t *testing.T) {
+	c := startCluster(t, 3)
+	nc, js := c.client(c.nodes[0])
+	createStream(t, js, jetstream.StreamConfig{Name: "PREF", Subjects: []string{"pref.>"}, Replicas: 3})
+	p := &publisher{t: t, js: js, acked: map[uint64]string{}}
+	if err := p.publish("pref.a", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	type stepDownResp struct {
+		Success bool `json:"success"`
+		Error   *struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	stepDown := func(body string) stepDownResp {
+		var resp stepDownResp
+		msg, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN.PREF", []byte(body), 5*time.Second)
+		if err != nil {
+			return resp
+		}
+		if err := json.Unmarshal(msg.Data, &resp); err != nil {
+			t.Fatalf("step-down response %q: %v", msg.Data, err)
+		}
+		return resp
+	}
+	before := leaderOf(t, js, "PREF")
+	if r := stepDown(`{"placement":{"preferred":"nosuch"}}`); r.Success || r.Error == nil {
+		t.Fatalf("step-down to an unknown server: %+v", r)
+	}
+	if l := leaderOf(t, js, "PREF"); l != before {
+		t.Fatalf("leader moved from %s to %s on a refused step-down", before, l)
+	}
+	for _, want := range []string{"s1", "s2", "s3"} {
+		if want == leaderOf(t, js, "PREF") {
+			continue
+		}
+		waitFor(t, 15*time.Second, "a step-down to "+want, func() bool {
+			return stepDown(fmt.Sprintf(`{"placement":{"preferred":%q}}`, want)).Success
+		})
+		waitFor(t, 10*time.Second, want+" leading", func() bool { return leaderOf(t, js, "PREF") == want })
+		if err := p.publish("pref.a", 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.verify("PREF")
+}
