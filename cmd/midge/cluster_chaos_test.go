@@ -306,3 +306,105 @@ func TestDamagedReplicaIsSetAsideAndStreamKept(t *testing.T) {
 		t.Errorf("the damage was not logged:\n%s", logs[max(0, len(logs)-4000):])
 	}
 }
+
+// TestChaosR3KeepsEveryAckOnEveryReplica runs publishers (each message its
+// own id, retried until acked) against an R3 stream on three processes
+// while a minority is killed (SIGKILL, restart) or paused (SIGSTOP,
+// SIGCONT) — the stream's leader and followers in turn. At the end every
+// node's copy holds every acked message at its sequence, without holes,
+// and no sequence was acked for two payloads. MIDGE_SOAK_ROUNDS=R runs
+// 2,000×R publishes with a fault every 1,500 (`make soak`).
+func TestChaosR3KeepsEveryAckOnEveryReplica(t *testing.T) {
+	total, faults := 3000, 4
+	if r := soakRounds(0); r > 0 {
+		total = 2000 * r
+		faults = max(4, total/1500)
+	}
+	const publishers = 4
+	nodes := startJSCluster(t)
+	byName := map[string]*clusterNode{}
+	for _, n := range nodes {
+		byName[strings.TrimSuffix(filepath.Base(n.conf), ".conf")] = n
+	}
+	_, js := chaosClient(t, nodes)
+	createR3Stream(t, js, "CHAOS", "chaos.>")
+	acks := newAckLog()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	done := make(chan struct{})
+	for p := range publishers {
+		_, pjs := chaosClient(t, nodes)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := p; k < total; k += publishers {
+				if err := publishRetry(pjs, "chaos.x", fmt.Sprintf("m%07d", k), 60*time.Second, acks); err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	// hold keeps a fault on for at least a second and until the survivors
+	// acked n more messages (at most 3 s, or until the publishers
+	// finished); it returns the acks meanwhile.
+	hold := func(n int64) (int64, time.Duration) {
+		from, t0 := acks.counter.Load(), time.Now()
+		for (acks.counter.Load()-from < n || time.Since(t0) < time.Second) && time.Since(t0) < 3*time.Second {
+			select {
+			case <-done:
+				return acks.counter.Load() - from, time.Since(t0)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		return acks.counter.Load() - from, time.Since(t0)
+	}
+	for i := range faults {
+		threshold := int64(total * (i + 1) / (faults + 1))
+		for acks.counter.Load() < threshold {
+			select {
+			case <-done:
+				t.Fatalf("publishers stopped at %d acks before fault %d: %v", acks.counter.Load(), i, failed.Load())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		leader := streamLeader(t, js, "CHAOS")
+		victim, role := byName[leader], "leader"
+		if i%2 == 1 {
+			for name, n := range byName {
+				if name != leader {
+					victim, role = n, "follower"
+					break
+				}
+			}
+		}
+		name := strings.TrimSuffix(filepath.Base(victim.conf), ".conf")
+		if i%4 < 2 {
+			_ = victim.c.cmd.Process.Signal(syscall.SIGKILL)
+			victim.c.wait(t)
+			n, d := hold(200)
+			t.Logf("fault %d: killed %s %s; %d acks in the %v it was down", i, role, name, n, d.Round(time.Millisecond))
+			victim.start(t)
+		} else {
+			_ = victim.c.cmd.Process.Signal(syscall.SIGSTOP)
+			n, d := hold(200)
+			_ = victim.c.cmd.Process.Signal(syscall.SIGCONT)
+			t.Logf("fault %d: paused %s %s; %d acks in the %v it was paused (%.0f/s)", i, role, name, n, d.Round(time.Millisecond), float64(n)/d.Seconds())
+		}
+		waitRoutes(t, 2, nodes...)
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Duration(total/10+120) * time.Second):
+		t.Fatalf("publishers did not finish: %d of %d acked", acks.counter.Load(), total)
+	}
+	if err := failed.Load(); err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	waitAllCurrent(t, js, "CHAOS", 60*time.Second)
+	t.Logf("%d publishes acked in %v with %d faults", acks.counter.Load(), elapsed.Round(time.Millisecond), faults)
+	checkCopies(t, nodes, "CHAOS", acks)
+}
