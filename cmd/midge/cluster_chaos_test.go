@@ -381,6 +381,7 @@ func TestChaosR3KeepsEveryAckOnEveryReplica(t *testing.T) {
 			}
 		}
 		name := strings.TrimSuffix(filepath.Base(victim.conf), ".conf")
+		t.Logf("fault %d: replicas before: %s", i, replicaState(js, "CHAOS"))
 		if i%4 < 2 {
 			_ = victim.c.cmd.Process.Signal(syscall.SIGKILL)
 			victim.c.wait(t)
@@ -407,4 +408,23 @@ func TestChaosR3KeepsEveryAckOnEveryReplica(t *testing.T) {
 	waitAllCurrent(t, js, "CHAOS", 60*time.Second)
 	t.Logf("%d publishes acked in %v with %d faults", acks.counter.Load(), elapsed.Round(time.Millisecond), faults)
 	checkCopies(t, nodes, "CHAOS", acks)
+}
+
+// replicaState is the leader's view of the other replicas, for the log.
+func replicaState(js jetstream.JetStream, name string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		return err.Error()
+	}
+	ci := st.CachedInfo().Cluster
+	if ci == nil {
+		return "no cluster info"
+	}
+	out := "leader " + ci.Leader
+	for _, p := range ci.Replicas {
+		out += fmt.Sprintf(", %s current=%v lag=%d offline=%v", p.Name, p.Current, p.Lag, p.Offline)
+	}
+	return out
 }
