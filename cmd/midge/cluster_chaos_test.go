@@ -73,6 +73,9 @@ type ackLog struct {
 	byMsg   map[string]uint64
 	errs    []string
 	counter atomic.Int64
+	// retried counts messages acked after a failed attempt, dups those
+	// of them acked as duplicates (their first attempt was stored).
+	retried, dups atomic.Int64
 }
 
 func newAckLog() *ackLog {
@@ -104,6 +107,12 @@ func publishRetry(js jetstream.JetStream, subject, payload string, within time.D
 		cancel()
 		if err == nil {
 			acks.add(ack.Sequence, payload)
+			if last != nil {
+				acks.retried.Add(1)
+				if ack.Duplicate {
+					acks.dups.Add(1)
+				}
+			}
 			return nil
 		}
 		last = err
@@ -396,6 +405,7 @@ faults:
 		}
 		name := strings.TrimSuffix(filepath.Base(victim.conf), ".conf")
 		t.Logf("fault %d: replicas before: %s", i, replicaState(js, "CHAOS"))
+		retried, dups := acks.retried.Load(), acks.dups.Load()
 		if i%4 < 2 {
 			_ = victim.c.cmd.Process.Signal(syscall.SIGKILL)
 			victim.c.wait(t)
@@ -409,7 +419,8 @@ faults:
 			t.Logf("fault %d: paused %s %s; %d acks in the %v it was paused (%.0f/s)", i, role, name, n, d.Round(time.Millisecond), float64(n)/d.Seconds())
 		}
 		waitRoutes(t, 2, nodes...)
-		t.Logf("fault %d: acks every 100 ms during it %v; after it: %s", i, trace, replicaState(js, "CHAOS"))
+		t.Logf("fault %d: acks every 100 ms during it %v; %d publishes acked after a retry (%d of them as duplicates); after it: %s",
+			i, trace, acks.retried.Load()-retried, acks.dups.Load()-dups, replicaState(js, "CHAOS"))
 	}
 	select {
 	case <-done:
