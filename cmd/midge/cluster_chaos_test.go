@@ -24,12 +24,15 @@ import (
 // Process-level tests of replicated streams under faults: a damaged copy
 // on disk, and a chaos run of kills and pauses while publishers retry.
 
-// chaosClient connects to every node (reconnecting and noticing a paused
-// server within about a second).
-func chaosClient(t *testing.T, nodes []*clusterNode) (*nats.Conn, jetstream.JetStream) {
+// chaosClient connects to the nodes, nodes[first] first (nats.go tries
+// the first URL of the list first: clients given the same list all end up
+// on one server), reconnecting and noticing a paused server within about
+// a second.
+func chaosClient(t *testing.T, nodes []*clusterNode, first int) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	var urls []string
-	for _, n := range nodes {
+	for i := range nodes {
+		n := nodes[(first+i)%len(nodes)]
 		if n.c != nil && n.c.cmd.ProcessState == nil {
 			urls = append(urls, clientURL(t, n))
 		}
@@ -247,7 +250,7 @@ func checkCopies(t *testing.T, nodes []*clusterNode, name string, acks *ackLog) 
 // rebuilt from its peers to hold every acknowledged message.
 func TestDamagedReplicaIsSetAsideAndStreamKept(t *testing.T) {
 	nodes := startJSCluster(t)
-	_, js := chaosClient(t, nodes)
+	_, js := chaosClient(t, nodes, 0)
 	createR3Stream(t, js, "DMG", "dmg.>")
 	acks := newAckLog()
 	for i := range 300 {
@@ -335,15 +338,17 @@ func TestChaosR3KeepsEveryAckOnEveryReplica(t *testing.T) {
 	for _, n := range nodes {
 		byName[strings.TrimSuffix(filepath.Base(n.conf), ".conf")] = n
 	}
-	_, js := chaosClient(t, nodes)
+	_, js := chaosClient(t, nodes, 0)
 	createR3Stream(t, js, "CHAOS", "chaos.>")
 	acks := newAckLog()
 	start := time.Now()
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	done := make(chan struct{})
+	var pncs []*nats.Conn
 	for p := range publishers {
-		_, pjs := chaosClient(t, nodes)
+		pnc, pjs := chaosClient(t, nodes, p)
+		pncs = append(pncs, pnc)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -406,17 +411,21 @@ faults:
 		name := strings.TrimSuffix(filepath.Base(victim.conf), ".conf")
 		t.Logf("fault %d: replicas before: %s", i, replicaState(js, "CHAOS"))
 		retried, dups := acks.retried.Load(), acks.dups.Load()
+		var where []string
+		for _, pnc := range pncs {
+			where = append(where, pnc.ConnectedServerName())
+		}
 		if i%4 < 2 {
 			_ = victim.c.cmd.Process.Signal(syscall.SIGKILL)
 			victim.c.wait(t)
 			n, d := hold(200)
-			t.Logf("fault %d: killed %s %s; %d acks in the %v it was down", i, role, name, n, d.Round(time.Millisecond))
+			t.Logf("fault %d: killed %s %s (publishers on %v); %d acks in the %v it was down", i, role, name, where, n, d.Round(time.Millisecond))
 			victim.start(t)
 		} else {
 			_ = victim.c.cmd.Process.Signal(syscall.SIGSTOP)
 			n, d := hold(200)
 			_ = victim.c.cmd.Process.Signal(syscall.SIGCONT)
-			t.Logf("fault %d: paused %s %s; %d acks in the %v it was paused (%.0f/s)", i, role, name, n, d.Round(time.Millisecond), float64(n)/d.Seconds())
+			t.Logf("fault %d: paused %s %s (publishers on %v); %d acks in the %v it was paused (%.0f/s)", i, role, name, where, n, d.Round(time.Millisecond), float64(n)/d.Seconds())
 		}
 		waitRoutes(t, 2, nodes...)
 		t.Logf("fault %d: acks every 100 ms during it %v; %d publishes acked after a retry (%d of them as duplicates); after it: %s",
