@@ -52,9 +52,10 @@ bench:
 # Longer crash runs: SIGKILL a real midge SOAK_ROUNDS times mid-publish, and
 # as many simulated power cuts (store on a loop-mounted ext4 image; needs
 # root, skipped otherwise), of a single server and of one server of an R3
-# cluster.
+# cluster; the R3 chaos test with 2,000×SOAK_ROUNDS publishes and a kill or
+# pause every 1,500.
 soak:
-	MIDGE_SOAK_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -timeout 60m -run 'Crash|PowerLoss|PowerCut' -v ./cmd/midge
+	MIDGE_SOAK_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -timeout 60m -run 'Crash|PowerLoss|PowerCut|Chaos' -v ./cmd/midge
 
 # Many more random schedules of the replication simulation (crashes that
 # lose unsynced writes, partitions, fsync failures) and of the KV

@@ -54,7 +54,9 @@ type Cluster interface {
 	// ConsumerConfig is the configuration to show for a consumer (the
 	// local copy of a replicated one runs with memory storage).
 	ConsumerConfig(acc *broker.Account, stream, name string) (jetstore.ConsumerConfig, bool)
-	StepDown(acc *broker.Account, stream string) error
+	// StepDown moves the stream's leadership to preferred (a server
+	// name) or, when it is empty, to any other current replica.
+	StepDown(acc *broker.Account, stream, preferred string) error
 	// ReadBarrier returns nil once this server, still the stream's leader
 	// as a quorum of its group confirms, has applied to its copy every
 	// entry committed before the call: a read of the copy made then is

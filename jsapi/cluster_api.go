@@ -1,6 +1,7 @@
 package jsapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -45,7 +46,23 @@ func (api *jsAPI) clusterDispatch(tokens []string, req apiRequest, pub *broker.P
 	case tokens[0] == "STREAM" && len(tokens) == 4 && tokens[1] == "LEADER" && tokens[2] == "STEPDOWN":
 		return api.onStreamLeader(tokens[3], req, "stream_leader_stepdown_response", func(v *StreamView) any {
 			resp := &successResponse{apiResponse: newResponse("stream_leader_stepdown_response")}
-			if err := api.ja.js.cluster.StepDown(api.ja.acc, v.Config.Name); err != nil {
+			// The reference server's request: {"placement":{"preferred":"name"}}.
+			var body struct {
+				Placement *struct {
+					Preferred string `json:"preferred"`
+				} `json:"placement"`
+			}
+			if len(bytes.TrimSpace(req.body)) > 0 {
+				if err := json.Unmarshal(req.body, &body); err != nil {
+					resp.Error = errInvalidJSON(err)
+					return resp
+				}
+			}
+			preferred := ""
+			if body.Placement != nil {
+				preferred = body.Placement.Preferred
+			}
+			if err := api.ja.js.cluster.StepDown(api.ja.acc, v.Config.Name, preferred); err != nil {
 				resp.Error = toAPIError(err)
 			} else {
 				resp.Success = true

@@ -62,7 +62,9 @@ type Cluster struct {
 	joining  map[uint64]bool            // groups this server waits to be told to join
 	ready    map[uint64]map[string]bool // learners that caught up, by group
 	adding   map[memberKey]bool         // members being added (repair.go)
-	stopping bool
+	// deferredRepairs are repairs requested while the host opened.
+	deferredRepairs []uint64
+	stopping        bool
 
 	kickCh chan struct{}
 	quit   chan struct{}
@@ -133,6 +135,7 @@ func (c *Cluster) Start() error {
 		c.log.Error("raft replica damaged; it will be rebuilt from its peers", "group", gid, "error", err)
 		c.requestRepair(gid)
 	}
+	c.startDeferredRepairs()
 	c.wg.Add(2)
 	go c.controller()
 	go c.bootstrap()

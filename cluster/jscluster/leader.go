@@ -28,11 +28,12 @@ import (
 // A publish the sequencer answers without proposing it (a refusal — a
 // failed expectation such as a compare-and-set's expected last subject
 // sequence — or a duplicate) was checked against the writes in flight
-// ahead of it. Its answer waits for them: it is given once they are all
-// applied, and becomes ErrLeaderChanged if one of them was not (the check
-// counted a write that never happened). So no client is told "wrong last
-// sequence" or "duplicate of seq n" before the write that made it so is
-// acknowledged.
+// ahead of it. Its answer waits for them: a retry of a message still in
+// flight gets its original's outcome; any other answer is given once the
+// writes ahead are all applied, and becomes ErrLeaderChanged if one of
+// them was not (the check counted a write that never happened). So no
+// client is told "wrong last sequence" or "duplicate of seq n" before the
+// write that made it so is acknowledged.
 
 const (
 	maxBatchBytes   = 1 << 20
@@ -69,11 +70,22 @@ type leader struct {
 	lastState map[string]string
 }
 
-// flight is one proposal in flight and the publishes it carries, or
-// (p nil) answers held back until the proposals ahead of them settle.
+// flight is one proposal in flight and the publishes it carries: msgs[i]
+// was ordered at sequence first+i. dups are retries (same message id) of
+// one of them that arrived while it was in flight: they are answered with
+// the original's outcome once it is known, never before — a duplicate
+// acknowledged before its original is committed could name a sequence a
+// new leader then gives to another message.
+//
+// A flight with answers (and p nil) holds refusals and duplicates of
+// stored messages back until the proposals ahead of it settle: answered
+// before them, a refused expectation (a compare-and-set) would describe a
+// state the client cannot have seen yet.
 type flight struct {
 	p       *multiraft.Proposal
 	msgs    []*jetstore.InMsg
+	first   uint64
+	dups    []dupWait
 	answers []jetstore.PublishResult
 }
 
@@ -86,6 +98,17 @@ func (f *flight) done() <-chan struct{} {
 		return closedCh
 	}
 	return f.p.Done()
+}
+
+// dupWait is a retry waiting for the original ordered at seq.
+type dupWait struct {
+	m   *jetstore.InMsg
+	seq uint64
+}
+
+// carries says whether f proposes the message ordered at seq.
+func (f *flight) carries(seq uint64) bool {
+	return f.answers == nil && len(f.msgs) > 0 && seq >= f.first && seq < f.first+uint64(len(f.msgs))
 }
 
 func newLeader(r *replica, g *multiraft.Group) *leader {
@@ -170,7 +193,7 @@ func (l *leader) run() {
 			}
 			inflight = inflight[1:]
 		case <-wake:
-			inflight = append(inflight, l.propose(l.take(), len(inflight) > 0)...)
+			inflight = append(inflight, l.propose(l.take(), inflight)...)
 		case <-tick.C:
 			l.syncConsumers()
 		}
@@ -185,26 +208,48 @@ func (l *leader) run() {
 	}
 }
 
-// propose orders msgs and proposes them in batches. Refusals and
-// duplicates are answered at once when nothing is in flight ahead of them
-// (ahead reports proposals already in flight), else held back in order.
-func (l *leader) propose(msgs []*jetstore.InMsg, ahead bool) []*flight {
+// propose orders msgs and proposes them in batches. Duplicates of a
+// message still in flight (in inflight or in this call's batches) wait
+// for it; refusals and duplicates of stored messages are answered at once
+// when nothing is in flight ahead of them, else held back in order.
+func (l *leader) propose(msgs []*jetstore.InMsg, inflight []*flight) []*flight {
 	var out []*flight
 	var batch []jetstore.ReplicatedMsg
-	var carried []*jetstore.InMsg
+	cur := &flight{}
 	size := 0
+	ahead := len(inflight) > 0
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		out = append(out, &flight{p: l.group.ProposeAsync(encodeMsgs(batch)), msgs: carried})
-		batch, carried, size = nil, nil, 0
+		cur.p = l.group.ProposeAsync(encodeMsgs(batch))
+		out = append(out, cur)
+		batch, cur, size = nil, &flight{}, 0
 		ahead = true
+	}
+	// waitFor attaches a duplicate to the flight carrying its original.
+	waitFor := func(m *jetstore.InMsg, seq uint64) bool {
+		if cur.carries(seq) {
+			cur.dups = append(cur.dups, dupWait{m: m, seq: seq})
+			return true
+		}
+		for _, fs := range [][]*flight{out, inflight} {
+			for _, f := range fs {
+				if f.carries(seq) {
+					f.dups = append(f.dups, dupWait{m: m, seq: seq})
+					return true
+				}
+			}
+		}
+		return false
 	}
 	now := time.Now()
 	for _, m := range msgs {
 		rm, res, ok := l.seq.Order(m, now)
 		if !ok {
+			if res.Duplicate && waitFor(m, res.Seq) {
+				continue
+			}
 			if !ahead && len(batch) == 0 {
 				l.r.c.ack(l.r, []*jetstore.InMsg{m}, []jetstore.PublishResult{res})
 				continue
@@ -218,8 +263,11 @@ func (l *leader) propose(msgs []*jetstore.InMsg, ahead bool) []*flight {
 			}
 			continue
 		}
+		if len(batch) == 0 {
+			cur.first = rm.Seq
+		}
 		batch = append(batch, rm)
-		carried = append(carried, m)
+		cur.msgs = append(cur.msgs, m)
 		size += len(rm.Subject) + len(rm.Header) + len(rm.Data)
 		if size >= maxBatchBytes || len(batch) >= maxBatchMsgs {
 			flush()
@@ -229,9 +277,10 @@ func (l *leader) propose(msgs []*jetstore.InMsg, ahead bool) []*flight {
 	return out
 }
 
-// complete acknowledges a settled proposal's publishes, or gives held-back
-// answers (ErrLeaderChanged instead when void: a proposal ahead of them was
-// not applied); false when it was not applied (the sequencer must restart).
+// complete acknowledges a settled proposal's publishes and the retries
+// waiting for them, or gives held-back answers (ErrLeaderChanged instead
+// when void: a proposal ahead of them was not applied); false when it was
+// not applied (the sequencer must restart).
 func (l *leader) complete(f *flight, void bool) bool {
 	if f.p == nil {
 		if void {
@@ -250,10 +299,18 @@ func (l *leader) complete(f *flight, void bool) bool {
 			results[i] = jetstore.PublishResult{Seq: mr.first + uint64(i)}
 		}
 		l.r.c.ack(l.r, f.msgs, results)
+		for _, d := range f.dups {
+			res := jetstore.PublishResult{Seq: mr.first + (d.seq - f.first), Duplicate: true}
+			l.r.c.ack(l.r, []*jetstore.InMsg{d.m}, []jetstore.PublishResult{res})
+		}
 		return true
 	case err == nil || errors.Is(err, multiraft.ErrDropped) || errors.Is(err, multiraft.ErrNotLeader):
-		// Refused (errStale) or dropped: certainly not stored.
+		// Refused (errStale) or dropped: certainly not stored, nor are
+		// the originals the waiting duplicates name.
 		l.refuse(f.msgs, ErrLeaderChanged)
+		for _, d := range f.dups {
+			l.refuse([]*jetstore.InMsg{d.m}, ErrLeaderChanged)
+		}
 	default:
 		// Stopped: perhaps stored by the others. Say nothing; the
 		// publisher times out and asks again (deduplicated by its id).

@@ -3,6 +3,7 @@ package jscluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/midgemq/midge/broker"
@@ -171,7 +172,9 @@ func (c *Cluster) clusterInfo(r *replica) *jsapi.ClusterInfo {
 			continue
 		}
 		p := &jsapi.PeerInfo{Name: c.names.name(rs.Node), Lag: rs.Lag, Offline: !rs.Active}
-		p.Current = rs.Active && rs.Lag == 0
+		// A learner (a replica being rebuilt) is not current: it does
+		// not count in a quorum yet, whatever its lag.
+		p.Current = rs.Active && rs.Lag == 0 && !rs.Learner
 		if rs.Active {
 			p.Active = c.o.TickInterval
 		}
@@ -180,9 +183,10 @@ func (c *Cluster) clusterInfo(r *replica) *jsapi.ClusterInfo {
 	return info
 }
 
-// StepDown hands the stream's leadership to another member that is
-// current (jsapi.Cluster) and waits (bounded) for it to move.
-func (c *Cluster) StepDown(acc *broker.Account, stream string) error {
+// StepDown hands the stream's leadership to preferred, or (preferred
+// empty) to another member that is current (jsapi.Cluster), and waits
+// (bounded) for it to move.
+func (c *Cluster) StepDown(acc *broker.Account, stream, preferred string) error {
 	r, err := c.leading(acc, stream)
 	if err != nil {
 		return err
@@ -191,12 +195,18 @@ func (c *Cluster) StepDown(acc *broker.Account, stream string) error {
 	st := g.Status()
 	var to multiraft.NodeID
 	for _, rs := range st.Replicas {
+		if preferred != "" && c.names.name(rs.Node) != preferred {
+			continue
+		}
 		if rs.Node != c.selfID && rs.Active && !rs.Learner && rs.Lag == 0 {
 			to = rs.Node
 			break
 		}
 	}
 	if to == 0 {
+		if preferred != "" {
+			return fmt.Errorf("preferred server %q is not a current replica of the stream", preferred)
+		}
 		return errors.New("no other replica is current")
 	}
 	g.TransferLeadership(to)

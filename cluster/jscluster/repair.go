@@ -36,9 +36,33 @@ func (c *Cluster) requestRepair(gid uint64) {
 		return
 	}
 	c.joining[gid] = true
-	c.mu.Unlock()
+	if c.host() == nil {
+		// Found while the host opens (a replica's store recovered
+		// damaged): rebuilding needs the host and the peers' requests,
+		// so Start runs it once the host is open.
+		c.deferredRepairs = append(c.deferredRepairs, gid)
+		c.mu.Unlock()
+		return
+	}
 	c.wg.Add(1)
+	c.mu.Unlock()
 	go c.rebuild(gid)
+}
+
+// startDeferredRepairs runs the repairs requested before the host was
+// open. Called by Start once it is.
+func (c *Cluster) startDeferredRepairs() {
+	c.mu.Lock()
+	gids := c.deferredRepairs
+	c.deferredRepairs = nil
+	if c.stopping {
+		gids = nil
+	}
+	c.wg.Add(len(gids))
+	c.mu.Unlock()
+	for _, gid := range gids {
+		go c.rebuild(gid)
+	}
 }
 
 func (c *Cluster) rebuild(gid uint64) {

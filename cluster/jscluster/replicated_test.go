@@ -244,3 +244,113 @@ func TestR3StepDownMovesLeadership(t *testing.T) {
 	}
 	p.verify("SD")
 }
+
+// A retry (same message id) of a publish that is still in flight — ordered
+// and proposed, not committed — waits for the original: it is not
+// acknowledged while the original cannot commit (here: no majority), since
+// a new leader could give that sequence to another message. Once the
+// majority is back, the retry is stored (or deduplicated) and its sequence
+// holds its payload.
+func TestR3RetryOfInFlightPublishWaitsForTheOriginal(t *testing.T) {
+	c := startCluster(t, 3)
+	_, js0 := c.client(c.nodes[0])
+	createStream(t, js0, jetstream.StreamConfig{Name: "DUP", Subjects: []string{"dup.>"}, Replicas: 3})
+	lead := c.byName(leaderOf(t, js0, "DUP"))
+	_, js := c.client(lead)
+	p := &publisher{t: t, js: js, acked: map[uint64]string{}}
+	if err := p.publish("dup.a", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var stopped []*node
+	for _, nd := range c.nodes {
+		if nd != lead {
+			nd.stop()
+			stopped = append(stopped, nd)
+		}
+	}
+	// The original and its retry, in this order on one connection.
+	first, err := js.PublishAsync("dup.a", []byte("X"), jetstream.WithMsgID("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ack, err := js.Publish(pc, "dup.a", []byte("X"), jetstream.WithMsgID("x"))
+	cancel()
+	if err == nil {
+		t.Fatalf("retry acked (sequence %d, duplicate %v) while its original cannot commit", ack.Sequence, ack.Duplicate)
+	}
+	select {
+	case a := <-first.Ok():
+		t.Fatalf("original acked at %d without a majority", a.Sequence)
+	default:
+	}
+	for _, nd := range stopped {
+		nd.start()
+	}
+	c.waitMesh()
+	var got *jetstream.PubAck
+	waitFor(t, 20*time.Second, "the retry acked", func() bool {
+		pc, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		got, err = js.Publish(pc, "dup.a", []byte("X"), jetstream.WithMsgID("x"))
+		return err == nil
+	})
+	if prev, ok := p.acked[got.Sequence]; ok {
+		t.Fatalf("sequence %d acked for %s and for X", got.Sequence, prev)
+	}
+	p.acked[got.Sequence] = "X"
+	if err := p.publish("dup.a", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	p.verify("DUP")
+}
+
+// The step-down request takes the reference server's
+// {"placement":{"preferred":"<server>"}}: the leadership moves to that
+// replica; an unknown server is refused and the leadership stays.
+func TestR3StepDownToPreferredServer(t *testing.T) {
+	c := startCluster(t, 3)
+	nc, js := c.client(c.nodes[0])
+	createStream(t, js, jetstream.StreamConfig{Name: "PREF", Subjects: []string{"pref.>"}, Replicas: 3})
+	p := &publisher{t: t, js: js, acked: map[uint64]string{}}
+	if err := p.publish("pref.a", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	type stepDownResp struct {
+		Success bool `json:"success"`
+		Error   *struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	stepDown := func(body string) stepDownResp {
+		var resp stepDownResp
+		msg, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN.PREF", []byte(body), 5*time.Second)
+		if err != nil {
+			return resp
+		}
+		if err := json.Unmarshal(msg.Data, &resp); err != nil {
+			t.Fatalf("step-down response %q: %v", msg.Data, err)
+		}
+		return resp
+	}
+	before := leaderOf(t, js, "PREF")
+	if r := stepDown(`{"placement":{"preferred":"nosuch"}}`); r.Success || r.Error == nil {
+		t.Fatalf("step-down to an unknown server: %+v", r)
+	}
+	if l := leaderOf(t, js, "PREF"); l != before {
+		t.Fatalf("leader moved from %s to %s on a refused step-down", before, l)
+	}
+	for _, want := range []string{"s1", "s2", "s3"} {
+		if want == leaderOf(t, js, "PREF") {
+			continue
+		}
+		waitFor(t, 15*time.Second, "a step-down to "+want, func() bool {
+			return stepDown(fmt.Sprintf(`{"placement":{"preferred":%q}}`, want)).Success
+		})
+		waitFor(t, 10*time.Second, want+" leading", func() bool { return leaderOf(t, js, "PREF") == want })
+		if err := p.publish("pref.a", 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.verify("PREF")
+}

@@ -233,7 +233,9 @@ func (h *Host) startGroup(id GroupID, snap *pb.Snapshot, ents []*pb.Entry, hs *p
 		}
 	}
 	md := snap.GetMetadata()
-	if md.GetIndex() > 0 {
+	// A founding snapshot (foundingIndex, no data) is the empty state a
+	// new state machine already has.
+	if md.GetIndex() > 0 && !(md.GetIndex() == foundingIndex && len(snap.GetData()) == 0) {
 		if err := sm.Restore(snap.GetData()); err != nil {
 			return nil, fmt.Errorf("multiraft: group %d: restore snapshot: %w", id, err)
 		}

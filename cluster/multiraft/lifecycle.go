@@ -16,17 +16,26 @@ func (h *Host) CreateGroup(id GroupID, voters []NodeID) (*Group, error) {
 	if len(voters) == 0 || !slices.Contains(voters, h.id) {
 		return nil, fmt.Errorf("multiraft: group %d: voters %v must include this node %d", id, voters, h.id)
 	}
-	return h.addGroup(id, &pb.ConfState{Voters: slices.Clone(voters)})
+	return h.addGroup(id, &pb.ConfState{Voters: slices.Clone(voters)}, foundingIndex)
 }
+
+// foundingIndex is the index (and term) of a founded group's first
+// snapshot, which holds its founding voters; its log starts after it. At
+// index 0 a member joining later would be sent the log from its first
+// entry instead of a snapshot and never learn the founding voters (they
+// are in no entry): its configuration would hold only the later changes.
+// At index 1 the leader has no entry 1 to send, so a joiner gets a
+// snapshot, configuration included.
+const foundingIndex = 1
 
 // JoinGroup creates an empty replica of an existing group, to be added by
 // the group's leader as a learner (or voter); it receives the log or a
 // snapshot from the leader.
 func (h *Host) JoinGroup(id GroupID) (*Group, error) {
-	return h.addGroup(id, &pb.ConfState{})
+	return h.addGroup(id, &pb.ConfState{}, 0)
 }
 
-func (h *Host) addGroup(id GroupID, cs *pb.ConfState) (*Group, error) {
+func (h *Host) addGroup(id GroupID, cs *pb.ConfState, index uint64) (*Group, error) {
 	if id == 0 {
 		return nil, errors.New("multiraft: group ID 0 is reserved")
 	}
@@ -43,7 +52,7 @@ func (h *Host) addGroup(id GroupID, cs *pb.ConfState) (*Group, error) {
 	if damaged != nil {
 		return nil, fmt.Errorf("multiraft: group %d is damaged; drop it first: %w", id, damaged)
 	}
-	snap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: new(uint64(0)), Term: new(uint64(0)), ConfState: cs}}
+	snap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: new(index), Term: new(index), ConfState: cs}}
 	if err := writeSnapshotFile(h.fs, h.snapDir, id, snap); err != nil {
 		return nil, err
 	}

@@ -184,3 +184,32 @@ func TestConcurrentMembershipChangesAnswerPromptly(t *testing.T) {
 		t.Fatal("neither membership change was applied")
 	}
 }
+
+// A member that joins a group whose log is short (never compacted) learns
+// the group's founding voters: they are in the group's first snapshot, not
+// in any log entry, so the joiner must get that snapshot rather than the
+// log from its start (which would leave it with a configuration of only
+// the later changes: no voters).
+func TestLearnerJoinsGroupWithShortLog(t *testing.T) {
+	c := newTestCluster(t, 4)
+	c.createGroup(1, 1, 2, 3)
+	c.fill(1, 0, 5)
+	if _, err := c.hosts[4].JoinGroup(1); err != nil {
+		t.Fatal(err)
+	}
+	c.changeMembership(t, 1, MemberChange{Op: AddLearner, Node: 4})
+	c.expectKV(t, 4, 1, 5)
+	st := c.hosts[4].Group(1).Status()
+	if !slices.Equal(st.Voters, []NodeID{1, 2, 3}) || !slices.Equal(st.Learners, []NodeID{4}) {
+		t.Fatalf("joiner's configuration: voters %v learners %v, want [1 2 3] and [4]", st.Voters, st.Learners)
+	}
+	c.changeMembership(t, 1, MemberChange{Op: AddVoter, Node: 4})
+	old := c.leader(1)
+	c.changeMembership(t, 1, MemberChange{Op: RemoveMember, Node: old})
+	c.fill(1, 5, 5)
+	for _, id := range []NodeID{1, 2, 3, 4} {
+		if id != old {
+			c.expectKV(t, id, 1, 10)
+		}
+	}
+}
