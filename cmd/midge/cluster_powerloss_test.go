@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -61,7 +60,7 @@ func TestR3NodePowerCutKeepsAckedMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	createR3Stream(t, js, "R3CRASH")
+	createR3Stream(t, js, "R3CRASH", "r3.>")
 
 	acked := map[string]uint64{}
 	cutNode := nodes[0]
@@ -96,25 +95,6 @@ func TestR3NodePowerCutKeepsAckedMessages(t *testing.T) {
 		waitRoutes(t, 2, nodes...)
 	}
 	verifyR3Acked(t, js, acked)
-}
-
-// createR3Stream creates an R3 stream on r3.>, retrying while the
-// cluster's meta group elects its first leader.
-func createR3Stream(t *testing.T, js jetstream.JetStream, name string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"r3.>"}, Replicas: 3})
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("create stream: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // publishUntilCut publishes asynchronously to r3.x, calls cut once
