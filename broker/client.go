@@ -21,6 +21,9 @@ type client struct {
 	transport Transport
 
 	parser *parser.Parser
+	// splitBuf is the buffer lent to the parser for a large payload split
+	// across reads (splitbuf.go); read loop only.
+	splitBuf *readBuf
 
 	acc *Account // set under mu at the first CONNECT, before any subscription exists
 	sec clientSecurity
@@ -101,7 +104,7 @@ func (c *client) run() {
 
 func (c *client) readLoop() {
 	rb := getReadBuf(minReadBuf)
-	defer func() { rb.release() }()
+	defer func() { rb.release(); c.dropSplitBuf() }()
 	for {
 		n, err := c.rw.Read(rb.b)
 		if n > 0 {
@@ -112,6 +115,9 @@ func (c *client) readLoop() {
 			perr := c.parser.Parse(rb.b[:n])
 			c.prod.rb = nil
 			c.prod.flushes.kickAll()
+			if c.splitBuf != nil && !c.parser.InSplitPayload() {
+				c.dropSplitBuf() // delivered: only receivers hold it now
+			}
 			c.mon.afterRead(c, inBefore)
 			if perr != nil {
 				c.protocolError(perr)

@@ -70,6 +70,13 @@ func (c *client) ProcessPub(pa *parser.PubArg) error {
 	if c.opts.verbose {
 		c.sendProto(parser.OKLine)
 	}
+	if c.splitBuf != nil && c.splitBuf.contains(pa.Data) {
+		// Gathered in the buffer lent to the parser: receivers may refer
+		// to it as to a read buffer.
+		rb := c.prod.rb
+		c.prod.rb = c.splitBuf
+		defer func() { c.prod.rb = rb }()
+	}
 	if pa.Header != nil && hasTraceHeader(pa.Header) {
 		c.publishTraced(pa)
 		return nil

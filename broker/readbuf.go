@@ -34,8 +34,13 @@ type readBuf struct {
 	refs atomic.Int32
 }
 
+// maxPooledBuf is the largest buffer kept in the pools: read buffers stop
+// at maxReadBuf, buffers for large split payloads (splitbuf.go) go on to
+// here; larger ones are left to the garbage collector.
+const maxPooledBuf = 1 << 20
+
 // readBufPools holds buffers by size class, minReadBuf << i.
-var readBufPools [8]sync.Pool // 512 B .. 64 KiB
+var readBufPools [12]sync.Pool // 512 B .. 1 MiB
 
 func readBufClass(size int) int { return bits.Len(uint(size/minReadBuf)) - 1 }
 
@@ -52,9 +57,10 @@ func getReadBuf(size int) *readBuf {
 
 func (rb *readBuf) retain() { rb.refs.Add(1) }
 
-// release drops a reference; the last one returns the buffer to its pool.
+// release drops a reference; the last one returns the buffer to its pool
+// (when it has a pool's size).
 func (rb *readBuf) release() {
-	if rb.refs.Add(-1) == 0 {
+	if rb.refs.Add(-1) == 0 && len(rb.b) <= maxPooledBuf {
 		readBufPools[readBufClass(len(rb.b))].Put(rb)
 	}
 }

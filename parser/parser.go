@@ -30,6 +30,16 @@ type Handler interface {
 	ProcessErr(arg []byte) error
 }
 
+// SplitBuffers is an optional extension of Handler. A handler that
+// implements it supplies the buffer in which a payload split across reads
+// is gathered (n bytes: the payload and its CRLF) and owns it: the parser
+// fills it, hands the payload to ProcessPub and never touches it again, so
+// the handler may keep referring to the payload after ProcessPub returns.
+// It may return nil; the parser then uses a buffer of its own.
+type SplitBuffers interface {
+	SplitBuffer(n int) []byte
+}
+
 // PubArg describes one PUB or HPUB. All slices are borrowed.
 type PubArg struct {
 	Subject []byte
@@ -65,9 +75,10 @@ const keepSplitBuffer = 64 << 10
 // Parser is the per-connection protocol state machine. It is not safe for
 // concurrent use; each connection owns one.
 type Parser struct {
-	h      Handler
-	limits Limits
-	state  state
+	h        Handler
+	splitter SplitBuffers // h, when it supplies split-payload buffers
+	limits   Limits
+	state    state
 
 	pa     PubArg
 	hdrLen int // header length of the pending HPUB, 0 for PUB
@@ -77,6 +88,8 @@ type Parser struct {
 
 	msg      []byte // accumulates a payload split across reads (plus CRLF)
 	split    bool   // msg is in use for the pending payload
+	lent     bool   // msg is the handler's (SplitBuffers); own is ours
+	own      []byte
 	argsCopy []byte // subject+reply of a pending split payload
 
 	args [maxArgs + 1][]byte
@@ -84,8 +97,14 @@ type Parser struct {
 
 // New returns a parser that reports operations to h.
 func New(h Handler, limits Limits) *Parser {
-	return &Parser{h: h, limits: limits}
+	p := &Parser{h: h, limits: limits}
+	p.splitter, _ = h.(SplitBuffers)
+	return p
 }
+
+// InSplitPayload reports whether the parser is gathering a payload that a
+// read cut off: the buffer it gathers in is still being written.
+func (p *Parser) InSplitPayload() bool { return p.split }
 
 // SetLimits changes the limits for the following operations.
 func (p *Parser) SetLimits(l Limits) { p.limits = l }
@@ -285,9 +304,12 @@ func (p *Parser) payload(buf []byte) (int, error) {
 	}
 	err := p.deliver(p.msg[:p.pa.Size])
 	p.split = false
-	if cap(p.msg) > keepSplitBuffer {
+	switch {
+	case p.lent: // the handler's now; take ours back
+		p.msg, p.own, p.lent = p.own, nil, false
+	case cap(p.msg) > keepSplitBuffer:
 		p.msg = nil
-	} else {
+	default:
 		p.msg = p.msg[:0]
 	}
 	return take, err
@@ -304,7 +326,15 @@ func (p *Parser) beginSplit() {
 	if p.pa.Reply != nil {
 		p.pa.Reply = p.argsCopy[ls:]
 	}
+	if p.lent { // an earlier lent buffer abandoned by an error
+		p.msg, p.own, p.lent = p.own, nil, false
+	}
 	p.msg = p.msg[:0]
+	if p.splitter != nil {
+		if b := p.splitter.SplitBuffer(p.pa.Size + 2); b != nil {
+			p.own, p.msg, p.lent = p.msg, b[:0], true
+		}
+	}
 	p.split = true
 }
 
