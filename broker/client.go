@@ -106,21 +106,26 @@ func (c *client) readLoop() {
 	rb := getReadBuf(minReadBuf)
 	defer func() { rb.release(); c.dropSplitBuf() }()
 	for {
+		if space := c.parser.SplitSpace(); space != nil {
+			// The rest of a large payload goes straight into the buffer
+			// it is gathered in (splitbuf.go).
+			n, err := c.rw.Read(space)
+			if n > 0 && !c.afterParse(c.parser.SplitFilled(n), c.beginParse()) {
+				return
+			}
+			if err != nil {
+				c.readFailed(err)
+				return
+			}
+			continue
+		}
 		n, err := c.rw.Read(rb.b)
 		if n > 0 {
-			c.prod.stallLeft = stallBudget
-			c.trace = c.broker.Options().Trace // a reload may turn tracing on or off
-			inBefore := c.stats.inMsgs.Load()
+			inBefore := c.beginParse()
 			c.prod.rb = rb
 			perr := c.parser.Parse(rb.b[:n])
 			c.prod.rb = nil
-			c.prod.flushes.kickAll()
-			if c.splitBuf != nil && !c.parser.InSplitPayload() {
-				c.dropSplitBuf() // delivered: only receivers hold it now
-			}
-			c.mon.afterRead(c, inBefore)
-			if perr != nil {
-				c.protocolError(perr)
+			if !c.afterParse(perr, inBefore) {
 				return
 			}
 			// A buffer that receivers still reference is theirs until
@@ -131,15 +136,43 @@ func (c *client) readLoop() {
 			}
 		}
 		if err != nil {
-			// A peer that half-closed (`printf ... | nc`) still gets the
-			// replies to what it sent, hence the flush on EOF.
-			if errors.Is(err, io.EOF) {
-				c.closeConnection(CloseClientClosed, true)
-			} else {
-				c.closeConnection(CloseReadError, false)
-			}
+			c.readFailed(err)
 			return
 		}
+	}
+}
+
+// beginParse prepares the handling of what one read brought and returns
+// the count of messages in before it.
+func (c *client) beginParse() int64 {
+	c.prod.stallLeft = stallBudget
+	c.trace = c.broker.Options().Trace // a reload may turn tracing on or off
+	return c.stats.inMsgs.Load()
+}
+
+// afterParse wakes the receivers of what one read delivered; false when
+// the read held a protocol error (the connection is closed).
+func (c *client) afterParse(perr error, inBefore int64) bool {
+	c.prod.flushes.kickAll()
+	if c.splitBuf != nil && !c.parser.InSplitPayload() {
+		c.dropSplitBuf() // delivered: only receivers hold it now
+	}
+	c.mon.afterRead(c, inBefore)
+	if perr != nil {
+		c.protocolError(perr)
+		return false
+	}
+	return true
+}
+
+// readFailed closes the connection after a failed read. A peer that
+// half-closed (`printf ... | nc`) still gets the replies to what it sent,
+// hence the flush on EOF.
+func (c *client) readFailed(err error) {
+	if errors.Is(err, io.EOF) {
+		c.closeConnection(CloseClientClosed, true)
+	} else {
+		c.closeConnection(CloseReadError, false)
 	}
 }
 

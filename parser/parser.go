@@ -296,11 +296,17 @@ func (p *Parser) payload(buf []byte) (int, error) {
 	}
 	take := min(need-len(p.msg), len(buf))
 	p.msg = append(p.msg, buf[:take]...)
+	return take, p.gathered()
+}
+
+// gathered delivers a split payload once all of it (and its CRLF) is in.
+func (p *Parser) gathered() error {
+	need := p.pa.Size + 2
 	if len(p.msg) < need {
-		return take, nil
+		return nil
 	}
 	if p.msg[need-2] != '\r' || p.msg[need-1] != '\n' {
-		return 0, wireError(ErrUnknownOp, "payload", "not followed by CRLF")
+		return wireError(ErrUnknownOp, "payload", "not followed by CRLF")
 	}
 	err := p.deliver(p.msg[:p.pa.Size])
 	p.split = false
@@ -312,7 +318,26 @@ func (p *Parser) payload(buf []byte) (int, error) {
 	default:
 		p.msg = p.msg[:0]
 	}
-	return take, err
+	return err
+}
+
+// SplitSpace returns the unfilled rest of a payload being gathered in a
+// buffer the handler lent (SplitBuffers), so that the caller can read the
+// rest of the payload straight into it instead of passing it to Parse;
+// nil when there is none. After reading n bytes into it the caller calls
+// SplitFilled(n).
+func (p *Parser) SplitSpace() []byte {
+	if !p.split || !p.lent {
+		return nil
+	}
+	return p.msg[len(p.msg) : p.pa.Size+2]
+}
+
+// SplitFilled records n bytes read into SplitSpace and delivers the
+// payload once it is complete.
+func (p *Parser) SplitFilled(n int) error {
+	p.msg = p.msg[:len(p.msg)+n]
+	return p.gathered()
 }
 
 // beginSplit starts accumulating a payload that did not fit in this read.

@@ -85,3 +85,40 @@ func equalBools(a, b []bool) bool {
 	}
 	return true
 }
+
+// A caller that reads the rest of a split payload straight into
+// SplitSpace (as the broker's read loop does) gets the same operations as
+// one that passes every byte to Parse, and never reads past the payload.
+func TestSplitSpaceTakesTheRestOfThePayload(t *testing.T) {
+	l := &lender{min: 1000}
+	p := New(l, DefaultLimits)
+	big1, big2 := strings.Repeat("x", 5000), strings.Repeat("y", 3000)
+	wire := []byte("PUB a 5000\r\n" + big1 + "\r\nPUB b 2\r\nhi\r\nPUB c 3000\r\n" + big2 + "\r\nPING\r\n")
+	filled := 0
+	for len(wire) > 0 {
+		n := min(len(wire), 1500)
+		if space := p.SplitSpace(); space != nil {
+			n = min(n, len(space))
+			copy(space, wire[:n])
+			filled += n
+			if err := p.SplitFilled(n); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := p.Parse(wire[:n]); err != nil {
+			t.Fatal(err)
+		}
+		wire = wire[n:]
+	}
+	want := []rec{pub("a", "", big1), pub("b", "", "hi"), pub("c", "", big2), {Kind: "PING"}}
+	if len(l.ops) != len(want) {
+		t.Fatalf("got %d operations, want %d: %v", len(l.ops), len(want), l.ops)
+	}
+	for i := range want {
+		if l.ops[i] != want[i] {
+			t.Fatalf("op %d: %v, want %v", i, l.ops[i], want[i])
+		}
+	}
+	if filled == 0 || p.SplitSpace() != nil {
+		t.Fatalf("filled %d bytes through SplitSpace; space left after the last payload: %v", filled, p.SplitSpace() != nil)
+	}
+}
