@@ -61,6 +61,10 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("bytewise: %q %v, whole: %q %v", errKind(berr), bytewise, errKind(werr), whole)
 			}
 		}
+		lent, lerr := feedLending(lim, in, k+1)
+		if errKind(lerr) != errKind(werr) || !equalOps(whole, lent) {
+			t.Fatalf("lending, chunks of %d: %q %v, whole: %q %v", k+1, errKind(lerr), lent, errKind(werr), whole)
+		}
 		for _, op := range whole {
 			if op.Kind == "PUB" && op.Size != len(op.Hdr)+len(op.Data) {
 				t.Fatalf("size %d != %d+%d", op.Size, len(op.Hdr), len(op.Data))
@@ -108,4 +112,29 @@ func FuzzHeaders(f *testing.F) {
 			t.Fatal("input modified")
 		}
 	})
+}
+
+// feedLending feeds in, chunk bytes at a time, to a parser whose handler
+// lends buffers for every split payload, reading the rest of each such
+// payload through SplitSpace as the broker does.
+func feedLending(limits Limits, in string, chunk int) ([]rec, error) {
+	l := &lender{min: 1}
+	p := New(l, limits)
+	b := []byte(in)
+	for len(b) > 0 {
+		n := min(len(b), chunk)
+		var err error
+		if space := p.SplitSpace(); space != nil {
+			n = min(n, len(space))
+			copy(space, b[:n])
+			err = p.SplitFilled(n)
+		} else {
+			err = p.Parse(b[:n])
+		}
+		if err != nil {
+			return l.ops, err
+		}
+		b = b[n:]
+	}
+	return l.ops, nil
 }
