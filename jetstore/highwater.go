@@ -190,12 +190,52 @@ func (st *Stream) raiseLastLocked(mark uint64, why string) {
 		return
 	}
 	st.store.log.Warn(why+"; they count as deleted", "stream", st.name, "from", st.state.last+1, "to", mark)
+	if st.raised == nil {
+		st.raised = &raisedTail{last: st.state.last, first: st.state.first, committed: st.committed}
+	}
+	st.raised.mark = mark
 	st.state.last = mark
 	if st.state.msgs == 0 {
 		st.state.first = mark + 1
 	}
 	if tail := st.blocks[len(st.blocks)-1]; !tail.hasMsgs() {
+		if st.raised.tail == nil {
+			st.raised.tail, st.raised.tailFirst = tail, tail.first
+		}
 		tail.first = mark + 1
 	}
 	st.committed = mark
+}
+
+// raisedTail is what raiseLastLocked changed, so that a replica's local
+// stream can take it back (ForgetLostTail).
+type raisedTail struct {
+	mark, last, first, committed uint64
+	tail                         *block // the tail whose first moved, if it did
+	tailFirst                    uint64
+}
+
+// ForgetLostTail undoes, for a replica's local stream, what recovery did
+// to keep sequences from going backwards: the sequences between the last
+// record it found and the high-water mark were counted as deleted. A
+// replica's sequences are its group's, not its own (as a mirror's are its
+// origin's), so it must get those messages again from the group instead:
+// its last sequence goes back to the last record it holds. It reports the
+// range taken back (from > to: none) and does nothing once the stream was
+// written to since.
+func (st *Stream) ForgetLostTail() (from, to uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	r := st.raised
+	st.raised = nil
+	if r == nil || st.state.last != r.mark {
+		return 1, 0
+	}
+	from, to = r.last+1, r.mark
+	st.state.last, st.state.first, st.committed = r.last, r.first, r.committed
+	if r.tail != nil && !r.tail.hasMsgs() {
+		r.tail.first = r.tailFirst
+	}
+	st.showLocked()
+	return from, to
 }

@@ -180,3 +180,53 @@ func TestReadingPastAReservedGapBetweenBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicaForgetsLostTail: a replica's local stream, whose sequences are
+// its group's, takes back the sequences recovery counted as deleted, so
+// that the lost messages can be stored again under their own sequences.
+func TestReplicaForgetsLostTail(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	st := mustAdd(t, s, StreamConfig{Name: "H", Subjects: []string{"h"}})
+	for i := 1; i <= 500; i++ {
+		if ack := publish(t, s, st, "h", nil, []byte(fmt.Sprint(i))); ack.Err != nil {
+			t.Fatalf("publish %d: %+v", i, ack)
+		}
+	}
+	s = s.reopen(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeIndexFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	damageTail(t, dir, "H", 40) // the last record and part of the one before
+
+	s = openTestStore(t, dir)
+	st, err := s.Stream("H")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := st.LastSeq(); last != 500 {
+		t.Fatalf("recovered last sequence %d, want the mark 500", last)
+	}
+	from, to := st.ForgetLostTail()
+	if from != 499 || to != 500 || st.LastSeq() != 498 {
+		t.Fatalf("forgot %d..%d, last now %d; want 499..500 and 498", from, to, st.LastSeq())
+	}
+	if f, l := st.ForgetLostTail(); f <= l {
+		t.Fatalf("a second call took back %d..%d", f, l)
+	}
+	var msgs []ReplicatedMsg
+	for seq := uint64(499); seq <= 500; seq++ {
+		msgs = append(msgs, ReplicatedMsg{Seq: seq, Subject: "h", Data: []byte(fmt.Sprint(seq)), Time: time.Now().UnixNano()})
+	}
+	if _, err := st.ApplyReplicated(msgs, false); err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(497); seq <= 500; seq++ {
+		if m, err := st.Get(seq); err != nil || string(m.Data) != fmt.Sprint(seq) {
+			t.Fatalf("seq %d after storing the lost tail again: %v", seq, err)
+		}
+	}
+}

@@ -109,6 +109,7 @@ type Stream struct {
 	changes  *changeLog     // nil until the stream has consumers
 	failed   error          // set by a failed write or sync; see commit.go
 	damage   []recoveryNote // what the last load cut or skipped (replica_damage.go)
+	raised   *raisedTail    // what the last load counted as deleted (highwater.go)
 	failedAt time.Time
 	expiry   *time.Timer
 	features streamFeatures

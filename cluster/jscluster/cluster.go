@@ -277,6 +277,12 @@ func (c *Cluster) openReplica(gid uint64) (*replica, error) {
 		return nil, fmt.Errorf("jscluster: group %d: local stream: %w", gid, err)
 	}
 	r.st = st
+	if from, to := st.ForgetLostTail(); from <= to {
+		// Sequences recovery counted as deleted are the group's: get them
+		// again from the raft log or a peer (a gap, then a catch-up).
+		c.log.Warn("stream replica lost its newest messages; it gets them from the group again",
+			"account", r.account, "stream", r.name, "from", from, "to", to)
+	}
 	st.SetRetainHook(r.retain)
 	if derr := st.RecoveryDamage(); derr != nil {
 		r.mode, r.damage = modeDamaged, derr

@@ -249,6 +249,26 @@ func checkCopies(t *testing.T, nodes []*clusterNode, name string, acks *ackLog) 
 // deletes the stream: it logs the damage, sets its copy aside and is
 // rebuilt from its peers to hold every acknowledged message.
 func TestDamagedReplicaIsSetAsideAndStreamKept(t *testing.T) {
+	damagedReplica(t, true, func(data []byte) []byte {
+		data[len(data)/2] ^= 0x10
+		return data
+	})
+}
+
+// TestTruncatedReplicaCatchesUpAndStreamKept cuts a stopped follower's
+// newest block file in half: the copy lost a suffix of what it had
+// applied. A torn tail is what a crash leaves, not damage, so the copy is
+// kept and filled again from the group's log and its peers; restarted,
+// the server holds every acknowledged message.
+func TestTruncatedReplicaCatchesUpAndStreamKept(t *testing.T) {
+	damagedReplica(t, false, func(data []byte) []byte { return data[:len(data)/2] })
+}
+
+// damagedReplica damages a stopped follower's first block file with
+// damage, publishes more, restarts it and checks that every copy ends up
+// holding every acknowledged message; setAside: the copy must have been
+// found damaged and set aside.
+func damagedReplica(t *testing.T, setAside bool, damage func([]byte) []byte) {
 	nodes := startJSCluster(t)
 	_, js := chaosClient(t, nodes, 0)
 	createR3Stream(t, js, "DMG", "dmg.>")
@@ -277,8 +297,7 @@ func TestDamagedReplicaIsSetAsideAndStreamKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data[len(data)/2] ^= 0x10
-	if err := os.WriteFile(blocks[0], data, 0o644); err != nil {
+	if err := os.WriteFile(blocks[0], damage(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(filepath.Join(dir, "index.db")); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -293,7 +312,7 @@ func TestDamagedReplicaIsSetAsideAndStreamKept(t *testing.T) {
 	victim.start(t)
 	waitRoutes(t, 2, nodes...)
 	deadline := time.Now().Add(30 * time.Second)
-	for {
+	for setAside {
 		q, _ := filepath.Glob(filepath.Join(storeDirOf(victim), "jetstream", "*", "quarantine", "DMG.*"))
 		if len(q) > 0 {
 			break
@@ -314,7 +333,7 @@ func TestDamagedReplicaIsSetAsideAndStreamKept(t *testing.T) {
 		t.Fatal("the damaged server exited")
 	}
 	checkCopies(t, nodes, "DMG", acks)
-	if logs := victim.c.logs.String(); !strings.Contains(logs, "damaged") {
+	if logs := victim.c.logs.String(); setAside && !strings.Contains(logs, "damaged") {
 		t.Errorf("the damage was not logged:\n%s", logs[max(0, len(logs)-4000):])
 	}
 }
