@@ -337,21 +337,63 @@ func (st *Stream) readLocked(seq uint64) (StoredMsg, error) {
 	}, nil
 }
 
+// lastBySubjectWait bounds how long LastBySubject waits for a write in
+// flight (an fsync, normally milliseconds) before it answers without it.
+const lastBySubjectWait = 2 * time.Second
+
 // LastBySubject returns the newest message on a subject matching filter
 // (wildcards allowed).
+//
+// A write in flight on the subject may already have removed the message
+// it replaces (a per-subject limit of one, as in a key-value bucket, or a
+// rollup) while it is not durable, hence not visible, itself. A reader
+// that finds nothing durable but such a write then waits for that write
+// to be committed and returns it: answering "not found" for a key that
+// was never absent would be wrong.
 func (st *Stream) LastBySubject(filter string) (*StoredMsg, error) {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
 	if !sublist.ValidSubject(filter) {
 		return nil, ErrNoMessageFound
 	}
-	seq := st.subj.lastMatching(filter)
+	var wake <-chan struct{}
+	var timeout <-chan time.Time
+	for {
+		m, inFlight, err := st.lastBySubjectOnce(filter)
+		if !inFlight {
+			return m, err
+		}
+		if wake == nil {
+			// Watch before looking again, so that no commit is missed.
+			var stop func()
+			wake, stop = st.Watch()
+			defer stop()
+			t := time.NewTimer(lastBySubjectWait)
+			defer t.Stop()
+			timeout = t.C
+			continue
+		}
+		select {
+		case <-wake:
+		case <-timeout:
+			return m, err
+		}
+	}
+}
+
+// lastBySubjectOnce is LastBySubject's look at the stream; inFlight: the
+// newest match is not durable yet and no older one is left.
+func (st *Stream) lastBySubjectOnce(filter string) (m *StoredMsg, inFlight bool, err error) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	newest := st.subj.lastMatching(filter)
+	seq := newest
 	for seq > st.committed && seq > 0 {
-		// The newest match is not durable yet; fall back to the newest one
-		// that is (rare: a publish in flight on the same subject).
+		// Fall back to the newest durable match (publishes in flight on
+		// the same subject).
 		seq = st.prevMatchingLocked(filter, seq)
 	}
-	return st.getPtrLocked(seq)
+	inFlight = seq == 0 && newest > st.committed
+	m, err = st.getPtrLocked(seq)
+	return m, inFlight, err
 }
 
 func (st *Stream) prevMatchingLocked(filter string, below uint64) uint64 {
