@@ -88,32 +88,42 @@ func (x *transcript) message(what string, m *nats.Msg, headers ...string) {
 	x.add("%s", line)
 }
 
-// stored records the message stored at seq (the get API, which every
-// stream answers): subject, data and the named headers.
-func (x *transcript) stored(stream string, seq int, headers ...string) {
+// storedMsg is a message as the get API returns it.
+type storedMsg struct {
+	Subject string `json:"subject"`
+	Data    []byte `json:"data"`
+	Hdrs    []byte `json:"hdrs"`
+}
+
+// get asks the get API (which every stream answers) for the message at seq;
+// apiErr is the API's error object, if it gave one.
+func (x *transcript) get(stream string, seq int) (m storedMsg, hdr nats.Header, apiErr map[string]any) {
 	x.t.Helper()
-	m, err := x.nc.Request("$JS.API.STREAM.MSG.GET."+stream, []byte(fmt.Sprintf(`{"seq":%d}`, seq)), testutil.MsgWait)
+	reply, err := x.nc.Request("$JS.API.STREAM.MSG.GET."+stream, []byte(fmt.Sprintf(`{"seq":%d}`, seq)), testutil.MsgWait)
 	if err != nil {
 		x.t.Fatalf("get %s %d: %v", stream, seq, err)
 	}
 	var resp struct {
 		Error   map[string]any `json:"error"`
-		Message struct {
-			Subject string `json:"subject"`
-			Data    []byte `json:"data"`
-			Hdrs    []byte `json:"hdrs"`
-		} `json:"message"`
+		Message storedMsg      `json:"message"`
 	}
-	if err := json.Unmarshal(m.Data, &resp); err != nil {
-		x.t.Fatalf("get %s %d: %q: %v", stream, seq, m.Data, err)
+	if err := json.Unmarshal(reply.Data, &resp); err != nil {
+		x.t.Fatalf("get %s %d: %q: %v", stream, seq, reply.Data, err)
 	}
+	return resp.Message, parseHeaderBlock(resp.Message.Hdrs), resp.Error
+}
+
+// stored records the message stored at seq: subject, data and the named
+// headers.
+func (x *transcript) stored(stream string, seq int, headers ...string) {
+	x.t.Helper()
+	m, hdr, apiErr := x.get(stream, seq)
 	what := fmt.Sprintf("%s[%d]", stream, seq)
-	if resp.Error != nil {
-		x.add("%s: error %v %v %v", what, resp.Error["code"], resp.Error["err_code"], resp.Error["description"])
+	if apiErr != nil {
+		x.add("%s: error %v %v %v", what, apiErr["code"], apiErr["err_code"], apiErr["description"])
 		return
 	}
-	line := fmt.Sprintf("%s: %s %q", what, resp.Message.Subject, resp.Message.Data)
-	hdr := parseHeaderBlock(resp.Message.Hdrs)
+	line := fmt.Sprintf("%s: %s %q", what, m.Subject, m.Data)
 	for _, h := range headers {
 		line += fmt.Sprintf(" %s=%q", h, hdr.Get(h))
 	}
@@ -135,6 +145,18 @@ func parseHeaderBlock(b []byte) nats.Header {
 // waitState polls stream info until its last sequence reaches last.
 func (x *transcript) waitState(stream string, last int) {
 	x.t.Helper()
+	x.waitInfo(stream, fmt.Sprintf("reach sequence %d", last), func(lastSeq, _ int) bool { return lastSeq >= last })
+}
+
+// waitGone polls until the stream holds want messages (TTL expiry).
+func (x *transcript) waitGone(stream string, want int) {
+	x.t.Helper()
+	x.waitInfo(stream, fmt.Sprintf("come down to %d messages", want), func(_, msgs int) bool { return msgs == want })
+}
+
+// waitInfo polls stream info until done says its state is reached.
+func (x *transcript) waitInfo(stream, what string, done func(lastSeq, msgs int) bool) {
+	x.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		m, err := x.nc.Request("$JS.API.STREAM.INFO."+stream, nil, testutil.MsgWait)
@@ -142,14 +164,15 @@ func (x *transcript) waitState(stream string, last int) {
 			var info struct {
 				State struct {
 					LastSeq int `json:"last_seq"`
+					Msgs    int `json:"messages"`
 				} `json:"state"`
 			}
-			if json.Unmarshal(m.Data, &info) == nil && info.State.LastSeq >= last {
+			if json.Unmarshal(m.Data, &info) == nil && done(info.State.LastSeq, info.State.Msgs) {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			x.t.Fatalf("stream %s did not reach sequence %d", stream, last)
+			x.t.Fatalf("stream %s did not %s", stream, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -240,26 +263,13 @@ func TestSourcesAsReference(t *testing.T) {
 		// holds. Record each message with its source stream, sorted.
 		var seen []string
 		for seq := 1; seq <= 3; seq++ {
-			m, err := x.nc.Request("$JS.API.STREAM.MSG.GET.AGG", []byte(fmt.Sprintf(`{"seq":%d}`, seq)), testutil.MsgWait)
-			if err != nil {
-				x.t.Fatal(err)
-			}
-			var resp struct {
-				Message struct {
-					Subject string `json:"subject"`
-					Data    []byte `json:"data"`
-					Hdrs    []byte `json:"hdrs"`
-				} `json:"message"`
-			}
-			if err := json.Unmarshal(m.Data, &resp); err != nil {
-				x.t.Fatal(err)
-			}
-			source := parseHeaderBlock(resp.Message.Hdrs).Get("Nats-Stream-Source")
+			m, hdr, _ := x.get("AGG", seq)
+			source := hdr.Get("Nats-Stream-Source")
 			src := strings.Fields(source)
 			if len(src) < 2 {
 				x.t.Fatalf("AGG[%d] has Nats-Stream-Source %q", seq, source)
 			}
-			seen = append(seen, fmt.Sprintf("%s %q from %s seq %s", resp.Message.Subject, resp.Message.Data, src[0], src[1]))
+			seen = append(seen, fmt.Sprintf("%s %q from %s seq %s", m.Subject, m.Data, src[0], src[1]))
 		}
 		sort.Strings(seen)
 		for _, s := range seen {
@@ -318,29 +328,6 @@ func TestSubjectDeleteMarkersAsReference(t *testing.T) {
 		x.waitState("DM", 2) // the marker comes as the next sequence
 		x.stored("DM", 2, "Nats-Marker-Reason", "Nats-TTL")
 	})
-}
-
-// waitGone polls until the stream holds want messages (TTL expiry).
-func (x *transcript) waitGone(stream string, want int) {
-	x.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		m, err := x.nc.Request("$JS.API.STREAM.INFO."+stream, nil, testutil.MsgWait)
-		if err == nil {
-			var info struct {
-				State struct {
-					Msgs int `json:"messages"`
-				} `json:"state"`
-			}
-			if json.Unmarshal(m.Data, &info) == nil && info.State.Msgs == want {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			x.t.Fatalf("stream %s did not come down to %d messages", stream, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func TestCountersAsReference(t *testing.T) {

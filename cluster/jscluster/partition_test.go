@@ -332,16 +332,13 @@ func isWrongLastSeq(err error) bool {
 // a link dropped. Clients on every server put, compare-and-set and get a
 // few keys; porcupine checks the history (writes whose outcome the client
 // never learned count as pending), and no two servers lead in one term.
-// MIDGE_PARTITION_ROUNDS sets the rounds (~20 s each); it runs under
-// `make soak-cluster`, where a failure costs a soak run and not a landing:
-// the bugs it finds show up rarely (the last one, a KV Get overlapping a
-// Put of the same key answered "not found", in one run of about fifteen;
-// jetstore TestLastBySubjectNeverMissesAnOverwrittenKey now pins it).
+// MIDGE_PARTITION_ROUNDS sets the rounds (one by default, ~20 s each;
+// more under `make soak-cluster`). The last bug it found, a KV Get
+// overlapping a Put of the same key answered "not found", showed in about
+// one run of fifteen; jetstore TestLastBySubjectNeverMissesAnOverwrittenKey
+// pins it.
 func TestR3KeyValueLinearizableUnderPartitions(t *testing.T) {
 	rounds := 1
-	if os.Getenv("MIDGE_PARTITION_ROUNDS") == "" {
-		t.Skip("runs under `make soak-cluster` (MIDGE_PARTITION_ROUNDS)")
-	}
 	if s := os.Getenv("MIDGE_PARTITION_ROUNDS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {

@@ -136,27 +136,35 @@ func TestCrashR3LeaderKeepsAckedMessages(t *testing.T) {
 // once perRound messages of this round were acknowledged.
 func publishUntilLeaderKilled(t *testing.T, victim *clusterNode, js jetstream.JetStream, round, perRound int, acked map[string]uint64) {
 	t.Helper()
+	publishUntilCut(t, js, round, perRound, acked, func() {
+		_ = victim.c.cmd.Process.Signal(syscall.SIGKILL)
+		victim.c.wait(t)
+	})
+}
+
+// publishUntilCut publishes asynchronously to r3.x, calls cut once
+// perRound messages of this round are acknowledged, and returns when every
+// publish has an outcome. Acks that arrive after the cut count as well:
+// the other two servers are a majority.
+func publishUntilCut(t *testing.T, js jetstream.JetStream, round, perRound int, acked map[string]uint64, cut func()) {
+	t.Helper()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	count := 0
-	killed := make(chan struct{})
+	enough := make(chan struct{})
 	var once sync.Once
-	kill := func() {
-		once.Do(func() {
-			_ = victim.c.cmd.Process.Signal(syscall.SIGKILL)
-			close(killed)
-		})
-	}
-	for i := 0; i < 20*perRound; i++ {
+	deadline := time.Now().Add(time.Minute)
+	for i := 0; i < 20*perRound && time.Now().Before(deadline); i++ {
 		select {
-		case <-killed:
+		case <-enough:
 			i = 20 * perRound
 			continue
 		default:
 		}
-		payload := fmt.Sprintf("r%d-m%d", round, i)
+		payload := fmt.Sprintf("cut-r%d-m%d", round, i)
 		f, err := js.PublishAsync("r3.x", []byte(payload))
 		if err != nil {
+			time.Sleep(20 * time.Millisecond) // too many in flight: let acks come
 			continue
 		}
 		wg.Add(1)
@@ -168,16 +176,20 @@ func publishUntilLeaderKilled(t *testing.T, victim *clusterNode, js jetstream.Je
 				acked[payload] = ack.Sequence
 				count++
 				if count >= perRound {
-					kill()
+					once.Do(func() { close(enough) })
 				}
 				mu.Unlock()
 			case <-f.Err():
-			case <-time.After(10 * time.Second):
+			case <-time.After(30 * time.Second):
 			}
 		}()
 	}
-	kill() // bounded: never publish forever
-	victim.c.wait(t)
+	select {
+	case <-enough:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("round %d: only %d of %d publishes acked before the cut", round, count, perRound)
+	}
+	cut()
 	wg.Wait()
 }
 
