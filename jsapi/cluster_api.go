@@ -1,7 +1,6 @@
 package jsapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -52,11 +51,9 @@ func (api *jsAPI) clusterDispatch(tokens []string, req apiRequest, pub *broker.P
 					Preferred string `json:"preferred"`
 				} `json:"placement"`
 			}
-			if len(bytes.TrimSpace(req.body)) > 0 {
-				if err := json.Unmarshal(req.body, &body); err != nil {
-					resp.Error = errInvalidJSON(err)
-					return resp
-				}
+			if e := decodeBody(req.body, &body); e != nil {
+				resp.Error = e
+				return resp
 			}
 			preferred := ""
 			if body.Placement != nil {
