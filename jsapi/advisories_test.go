@@ -49,12 +49,40 @@ func (a *advisories) take(subject string) *nats.Msg {
 	return nil
 }
 
-// next reads the next advisory on subject and returns its JSON without
-// the fields that differ every time (id, timestamp), after checking they
-// are there.
+// poll returns the first advisory on subject that is held or comes within
+// wait, or nil.
+func (a *advisories) poll(subject string, wait time.Duration) *nats.Msg {
+	a.t.Helper()
+	for i, m := range a.held {
+		if m.Subject == subject {
+			a.held = append(a.held[:i], a.held[i+1:]...)
+			return m
+		}
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		m, err := a.sub.NextMsg(time.Until(deadline))
+		if err != nil {
+			return nil
+		}
+		if m.Subject == subject {
+			return m
+		}
+		a.held = append(a.held, m)
+	}
+}
+
+// next reads the next advisory on subject and decodes it.
 func (a *advisories) next(subject string) map[string]any {
 	a.t.Helper()
-	m := a.take(subject)
+	return a.decode(a.take(subject))
+}
+
+// decode returns an advisory's JSON without the fields that differ every
+// time (id, timestamp), after checking they are there.
+func (a *advisories) decode(m *nats.Msg) map[string]any {
+	a.t.Helper()
+	subject := m.Subject
 	var v map[string]any
 	if err := json.Unmarshal(m.Data, &v); err != nil {
 		a.t.Fatalf("%s: %s: %v", m.Subject, m.Data, err)
@@ -191,8 +219,22 @@ func TestJetStreamAdvisories(t *testing.T) {
 		a.next("$JS.EVENT.ADVISORY.API")
 		api("$JS.API.STREAM.DELETE.A", "")
 		a.expect("$JS.EVENT.ADVISORY.CONSUMER.DELETED.A.E", action("consumer_action", "A", "E", "delete"))
-		a.expect("$JS.EVENT.ADVISORY.STREAM.DELETED.A", action("stream_action", "A", "", "delete"))
+		if p.Ref == nil {
+			a.expect("$JS.EVENT.ADVISORY.STREAM.DELETED.A", action("stream_action", "A", "", "delete"))
+			a.audit(nc, server, "$JS.API.STREAM.DELETE.A", "", "io.nats.jetstream.api.v1.stream_delete_response", false)
+			return
+		}
+		// The reference server queues this advisory for the stream's own
+		// sender and stops that sender right after, so now and then it is
+		// never sent (seen in CI); when it comes it must read the same.
 		a.audit(nc, server, "$JS.API.STREAM.DELETE.A", "", "io.nats.jetstream.api.v1.stream_delete_response", false)
+		if m := a.poll("$JS.EVENT.ADVISORY.STREAM.DELETED.A", time.Second); m != nil {
+			if got, want := a.decode(m), action("stream_action", "A", "", "delete"); !reflect.DeepEqual(got, want) {
+				t.Errorf("stream deleted:\n got %v\nwant %v", got, want)
+			}
+		} else {
+			t.Log("the reference server sent no stream-deleted advisory this time")
+		}
 	})
 }
 
