@@ -129,15 +129,15 @@ func (st *Stream) holdsStoredLocked() error {
 	}
 	for i := range st.subj.infos {
 		info := &st.subj.infos[i]
-		if len(info.seqs) == 0 {
+		if info.msgs() == 0 {
 			continue
 		}
 		if !c.capturesSubject(info.name) {
 			return refuse("holds messages on subject %q, which the subjects %v do not capture", info.name, c.Subjects)
 		}
-		if c.MaxMsgsPerSubject > 0 && int64(len(info.seqs)) > c.MaxMsgsPerSubject {
+		if c.MaxMsgsPerSubject > 0 && int64(info.msgs()) > c.MaxMsgsPerSubject {
 			return refuse("has %d messages on subject %q, more than max_msgs_per_subject %d",
-				len(info.seqs), info.name, c.MaxMsgsPerSubject)
+				info.msgs(), info.name, c.MaxMsgsPerSubject)
 		}
 	}
 	if c.MaxAge > 0 && n.msgs > 0 {

@@ -1,7 +1,6 @@
 package jetstore
 
 import (
-	"slices"
 	"time"
 )
 
@@ -58,7 +57,7 @@ func (st *Stream) storeLocked(m *InMsg, now time.Time) PublishResult {
 	}
 	var prev uint64
 	if st.features.republish {
-		prev = st.subj.lastMatching(m.Subject)
+		prev = st.lastMatchingLocked(m.Subject)
 	}
 	kind, stored := st.compressLocked(m.Data)
 	rlen := msgRecordLen(m.Subject, m.Header, stored)
@@ -116,7 +115,7 @@ func (st *Stream) checkLimitsLocked(m *InMsg) error {
 		return ErrMaxBytesExceeded
 	}
 	if c.DiscardNewPerSubject && c.MaxMsgsPerSubject > 0 {
-		if info := st.subj.lookup(m.Subject); info != nil && int64(len(info.seqs)) >= c.MaxMsgsPerSubject {
+		if info := st.subj.lookup(m.Subject); info != nil && int64(info.msgs()) >= c.MaxMsgsPerSubject {
 			return ErrMaxMsgsPerSubject
 		}
 	}
@@ -130,8 +129,8 @@ func (st *Stream) enforceLimitsLocked(subject string) {
 	c := &st.cfg
 	if c.MaxMsgsPerSubject > 0 {
 		if info := st.subj.lookup(subject); info != nil {
-			for int64(len(info.seqs)) > c.MaxMsgsPerSubject {
-				st.deleteLocked(info.seqs[0])
+			for int64(info.msgs()) > c.MaxMsgsPerSubject {
+				st.deleteLocked(st.settleSubjectFirstLocked(info))
 				if info = st.subj.lookup(subject); info == nil {
 					break
 				}
@@ -152,14 +151,11 @@ func (st *Stream) enforceLimitsLocked(subject string) {
 // rollupSubjectLocked deletes every message on subject older than keep.
 func (st *Stream) rollupSubjectLocked(subject string, keep uint64) {
 	info := st.subj.lookup(subject)
-	if info == nil {
+	if info == nil || keep == 0 {
 		return
 	}
-	old := slices.Clone(info.seqs)
-	for _, seq := range old {
-		if seq < keep {
-			st.deleteLocked(seq)
-		}
+	for _, seq := range st.subjectSeqs(nil, info, keep-1) {
+		st.deleteLocked(seq)
 	}
 }
 

@@ -243,7 +243,7 @@ func (st *Stream) checkBatchOptionsLocked(m *InMsg, v *batchView, now time.Time)
 // lastMatching is the newest sequence on a subject matching filter, the
 // batch's own messages included.
 func (v *batchView) lastMatching(st *Stream, filter string) uint64 {
-	last := st.subj.lastMatching(filter)
+	last := st.lastMatchingLocked(filter)
 	for subj, seq := range v.bySubject {
 		if seq > last && sublist.MatchLiteral(subj, filter) {
 			last = seq
@@ -261,7 +261,7 @@ func (st *Stream) checkBatchCounterLocked(m *InMsg, v *batchView) error {
 	if _, ok := v.bySubject[m.Subject]; ok {
 		return nil // its total is the batch's own, checked already
 	}
-	if seq := st.subj.lastMatching(m.Subject); seq != 0 {
+	if seq := st.lastMatchingLocked(m.Subject); seq != 0 {
 		prev, err := st.readLocked(seq)
 		if err != nil || !validCounter(prev.Data) {
 			return ErrCounterBroken
@@ -289,7 +289,7 @@ func (st *Stream) checkBatchLimitsLocked(m *InMsg, v *batchView) error {
 	if c.DiscardNewPerSubject && c.MaxMsgsPerSubject > 0 {
 		n := v.perSubj[m.Subject]
 		if info := st.subj.lookup(m.Subject); info != nil {
-			n += len(info.seqs)
+			n += info.msgs()
 		}
 		if int64(n) >= c.MaxMsgsPerSubject {
 			return ErrMaxMsgsPerSubject

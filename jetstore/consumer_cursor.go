@@ -127,14 +127,14 @@ func (c *Consumer) lastMatchingLocked() uint64 {
 	}
 	var last uint64
 	for _, f := range c.filter.subjects {
-		last = max(last, c.st.subj.lastMatching(f))
+		last = max(last, c.st.lastMatchingLocked(f))
 	}
 	return last
 }
 
 func (c *Consumer) lastPerSubjectLocked() []uint64 {
 	var seqs []uint64
-	collect := func(info *subjectInfo) { seqs = append(seqs, info.seqs[len(info.seqs)-1]) }
+	collect := func(info *subjectInfo) { seqs = append(seqs, c.st.subjectLast(info)) }
 	if c.filter.all() {
 		c.st.subj.matching(">", collect)
 	}
@@ -189,8 +189,7 @@ func (c *Consumer) countFromLocked(from uint64) int64 {
 			if slices.ContainsFunc(earlier, func(p string) bool { return sublist.MatchLiteral(info.name, p) }) {
 				return
 			}
-			i, _ := slices.BinarySearch(info.seqs, from)
-			n += int64(len(info.seqs) - i)
+			n += int64(st.subjectCountFrom(info, from))
 		})
 	}
 	return n
@@ -259,7 +258,7 @@ func (c *Consumer) nextNewLocked() uint64 {
 	if c.filter.literal() {
 		var best uint64
 		for _, f := range c.filter.subjects {
-			if s := st.subj.nextMatching(f, from); s != 0 && (best == 0 || s < best) {
+			if s := st.nextMatchingLocked(f, from); s != 0 && (best == 0 || s < best) {
 				best = s
 			}
 		}

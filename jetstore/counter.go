@@ -55,7 +55,7 @@ func (st *Stream) countLocked(m *InMsg) (string, error) {
 		return "", ErrIncrMissing
 	}
 	var total big.Int
-	if seq := st.subj.lastMatching(m.Subject); seq != 0 {
+	if seq := st.lastMatchingLocked(m.Subject); seq != 0 {
 		prev, err := st.readLocked(seq)
 		if err != nil {
 			return "", ErrCounterBroken

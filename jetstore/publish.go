@@ -181,7 +181,7 @@ func (st *Stream) checkOptionsLocked(m *InMsg, now time.Time) (dup uint64, err e
 		if o.ExpectedLastSubjectSeqSubject != "" {
 			subject = o.ExpectedLastSubjectSeqSubject
 		}
-		if last := st.subj.lastMatching(subject); last != e.Seq {
+		if last := st.lastMatchingLocked(subject); last != e.Seq {
 			return 0, &WrongLastSeqError{Last: last}
 		}
 	}

@@ -63,7 +63,7 @@ func (st *Stream) purgeAllLocked(req PurgeRequest) uint64 {
 
 func (st *Stream) purgeFilteredLocked(req PurgeRequest) uint64 {
 	var seqs []uint64
-	st.subj.matching(req.Filter, func(info *subjectInfo) { seqs = append(seqs, info.seqs...) })
+	st.subj.matching(req.Filter, func(info *subjectInfo) { seqs = st.subjectSeqs(seqs, info, ^uint64(0)) })
 	slices.Sort(seqs)
 	switch {
 	case req.Seq > 0:

@@ -277,13 +277,7 @@ func (st *Stream) PurgeReplicated(req PurgeRequest, upTo uint64) (uint64, error)
 			}
 		}
 	} else {
-		st.subj.matching(req.Filter, func(info *subjectInfo) {
-			for _, seq := range info.seqs {
-				if seq <= upTo {
-					seqs = append(seqs, seq)
-				}
-			}
-		})
+		st.subj.matching(req.Filter, func(info *subjectInfo) { seqs = st.subjectSeqs(seqs, info, upTo) })
 		sortSeqs(seqs)
 	}
 	switch {

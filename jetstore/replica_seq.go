@@ -139,7 +139,7 @@ func (q *Sequencer) checkOptionsLocked(m *InMsg, now time.Time) (dup uint64, err
 		}
 		last := q.lastPendingMatching(subject)
 		if last == 0 {
-			last = st.subj.lastMatching(subject)
+			last = st.lastMatchingLocked(subject)
 		}
 		if last != e.Seq {
 			return 0, &WrongLastSeqError{Last: last}
@@ -220,7 +220,7 @@ func (q *Sequencer) checkLimitsLocked(m *InMsg) error {
 	if c.DiscardNewPerSubject && c.MaxMsgsPerSubject > 0 {
 		n := q.perSubj[m.Subject]
 		if info := st.subj.lookup(m.Subject); info != nil {
-			n += int64(len(info.seqs))
+			n += int64(info.msgs())
 		}
 		if n >= c.MaxMsgsPerSubject {
 			return ErrMaxMsgsPerSubject

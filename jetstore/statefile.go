@@ -186,8 +186,8 @@ func (f *fileStorage) loadIndexedBlock(st *Stream, r *indexReader, wantID uint32
 	return r.err
 }
 
-// loadSubjectsLocked restores the subject table and the per-subject
-// sequence lists from the block entries.
+// loadSubjectsLocked restores the subject table and each subject's list
+// or bounds from the block entries.
 func (st *Stream) loadSubjectsLocked(r *indexReader) error {
 	n := int(r.u32())
 	if r.err != nil || n > len(r.b)/2 {
@@ -197,10 +197,9 @@ func (st *Stream) loadSubjectsLocked(r *indexReader) error {
 	for i := range st.subj.infos {
 		st.subj.infos[i].name = string(r.take(int(r.u16())))
 	}
-	// Two passes: count each subject's messages, then fill slices of
-	// exactly that length. Appending instead would leave up to half of
-	// every list as spare capacity and as much again as garbage, which for
-	// millions of stored messages is most of the index's memory.
+	// Two passes: count each subject's messages, then fill lists of
+	// exactly that length or the bounds of a wide subject. Appending
+	// instead would leave up to half of every list as spare capacity.
 	counts := make([]int, n)
 	for _, b := range st.blocks {
 		for _, e := range b.entries {
@@ -214,7 +213,10 @@ func (st *Stream) loadSubjectsLocked(r *indexReader) error {
 		}
 	}
 	for id, c := range counts {
-		if c > 0 {
+		switch {
+		case c > listedMax:
+			st.subj.infos[id].wide = &wideSubject{count: c}
+		case c > 0:
 			st.subj.infos[id].seqs = make([]uint64, 0, c)
 		}
 	}
@@ -223,13 +225,21 @@ func (st *Stream) loadSubjectsLocked(r *indexReader) error {
 			if e.off == deletedOff {
 				continue
 			}
+			seq := b.first + uint64(i)
 			info := &st.subj.infos[e.subj]
-			info.seqs = append(info.seqs, b.first+uint64(i))
+			if w := info.wide; w != nil {
+				if w.first == 0 {
+					w.first = seq
+				}
+				w.last = seq
+				continue
+			}
+			info.seqs = append(info.seqs, seq)
 		}
 	}
 	for id := range st.subj.infos {
 		info := &st.subj.infos[id]
-		if len(info.seqs) == 0 {
+		if info.msgs() == 0 {
 			info.name = ""
 			st.subj.free = append(st.subj.free, uint32(id))
 			continue

@@ -384,7 +384,7 @@ func (st *Stream) LastBySubject(filter string) (*StoredMsg, error) {
 func (st *Stream) lastBySubjectOnce(filter string) (m *StoredMsg, inFlight bool, err error) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	newest := st.subj.lastMatching(filter)
+	newest := st.lastMatchingLocked(filter)
 	seq := newest
 	for seq > st.committed && seq > 0 {
 		// Fall back to the newest durable match (publishes in flight on
@@ -398,12 +398,7 @@ func (st *Stream) lastBySubjectOnce(filter string) (m *StoredMsg, inFlight bool,
 
 func (st *Stream) prevMatchingLocked(filter string, below uint64) uint64 {
 	var best uint64
-	st.subj.matching(filter, func(info *subjectInfo) {
-		i := sort.Search(len(info.seqs), func(i int) bool { return info.seqs[i] >= below })
-		if i > 0 && info.seqs[i-1] > best {
-			best = info.seqs[i-1]
-		}
-	})
+	st.subj.matching(filter, func(info *subjectInfo) { best = max(best, st.subjectPrev(info, below)) })
 	return best
 }
 
@@ -439,7 +434,7 @@ func (st *Stream) nextLocked(from uint64, filter string) (uint64, error) {
 	if !sublist.ValidSubject(filter) {
 		return 0, ErrNoMessageFound
 	}
-	seq := st.subj.nextMatching(filter, from)
+	seq := st.nextMatchingLocked(filter, from)
 	if seq == 0 || seq > st.committed {
 		return 0, ErrNoMessageFound
 	}

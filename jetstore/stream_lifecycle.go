@@ -209,7 +209,7 @@ func (st *Stream) enforceAllLimitsLocked() {
 	if st.cfg.MaxMsgsPerSubject > 0 {
 		var subjects []string
 		for _, info := range st.subj.infos {
-			if int64(len(info.seqs)) > st.cfg.MaxMsgsPerSubject {
+			if int64(info.msgs()) > st.cfg.MaxMsgsPerSubject {
 				subjects = append(subjects, info.name)
 			}
 		}
