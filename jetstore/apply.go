@@ -198,7 +198,7 @@ func (st *Stream) newBlockLocked() (*block, error) {
 	empty := make([]byte, 0, 4096)
 	b.cache.Store(&empty)
 	st.nextID++
-	st.blocks = append(st.blocks, b)
+	st.appendBlockLocked(b)
 	st.startBlockLocked(b)
 	return b, nil
 }

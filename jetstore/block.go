@@ -20,8 +20,13 @@ type block struct {
 	// by first and last() for binary search.
 	first uint64
 
-	entries []entry
-	live    int // entries not deleted
+	// n is how many sequences the block indexes, from first on; their
+	// entries are hot (a slice) or cold (a summary), see blockindex.go.
+	// The write lock guards n and every change of an entry.
+	n    int
+	hot  atomic.Pointer[[]entry]
+	cold atomic.Pointer[coldIndex]
+	live int // sequences not deleted
 
 	size    int64 // bytes of records in the block (valid, whether written or not)
 	written int64 // bytes handed to the file
@@ -51,20 +56,12 @@ const deletedOff = ^uint32(0)
 func blockFileName(id uint32) string { return fmt.Sprintf("%08d.blk", id) }
 
 // last is the highest sequence with an entry in the block, or first-1.
-func (b *block) last() uint64 { return b.first + uint64(len(b.entries)) - 1 }
+func (b *block) last() uint64 { return b.first + uint64(b.n) - 1 }
 
-func (b *block) hasMsgs() bool { return len(b.entries) > 0 }
+func (b *block) hasMsgs() bool { return b.n > 0 }
 
 func (b *block) contains(seq uint64) bool {
 	return b.hasMsgs() && seq >= b.first && seq <= b.last()
-}
-
-// entryFor returns the entry of seq, or nil when seq is not in the block.
-func (b *block) entryFor(seq uint64) *entry {
-	if !b.contains(seq) {
-		return nil
-	}
-	return &b.entries[seq-b.first]
 }
 
 // bytes returns the block's content, reading the file when it is not

@@ -172,8 +172,8 @@ func (c *Consumer) countFromLocked(from uint64) int64 {
 				n += int64(b.live)
 				continue
 			}
-			for _, e := range b.entries[from-b.first:] {
-				if e.off != deletedOff {
+			for seq := from; seq <= b.last(); seq++ {
+				if b.isLive(seq) {
 					n++
 				}
 			}
@@ -245,7 +245,7 @@ func (c *Consumer) recountLocked() {
 
 func (st *Stream) liveLocked(seq uint64) bool {
 	b := st.blockFor(seq)
-	return b != nil && b.entries[seq-b.first].off != deletedOff
+	return b != nil && b.isLive(seq)
 }
 
 // nextNewLocked finds the first matching live message at or after the
@@ -272,9 +272,13 @@ func (c *Consumer) nextNewLocked() uint64 {
 		if b == nil {
 			return 0
 		}
+		ents, err := st.entries(b)
+		if err != nil {
+			return 0
+		}
 		for seq = at; seq <= b.last() && seq <= st.committed; seq++ {
-			e := b.entries[seq-b.first]
-			if e.off != deletedOff && c.filter.matches(st.subj.name(e.subj)) {
+			e := ents[seq-b.first]
+			if e.off != deletedOff && e.off != unreadableOff && c.filter.matches(st.subj.name(e.subj)) {
 				return seq
 			}
 		}

@@ -493,8 +493,8 @@ func (st *Stream) subjectOf(seq uint64) (string, bool) {
 	if b == nil {
 		return "", false
 	}
-	e := b.entries[seq-b.first]
-	if e.off == deletedOff {
+	e, err := st.entryOf(b, seq)
+	if err != nil || e.off == deletedOff || e.off == unreadableOff {
 		return "", false
 	}
 	return st.subj.name(e.subj), true

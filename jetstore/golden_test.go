@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,21 +61,35 @@ func copyTree(t *testing.T, from, to string) {
 	}
 }
 
+// The golden store opens from its blocks alone, with its version 1 index
+// files (no longer read: the blocks are) and with the version 2 index
+// files the same operations write today.
 func TestGoldenStoreOpens(t *testing.T) {
-	for _, withIndex := range []bool{true, false} {
-		t.Run(fmt.Sprintf("index=%v", withIndex), func(t *testing.T) {
+	for _, index := range []string{"v1", "v2", "none"} {
+		t.Run("index="+index, func(t *testing.T) {
 			dir := t.TempDir()
 			copyTree(t, "testdata/golden-v1/store", dir)
-			if !withIndex {
+			switch index {
+			case "none":
 				if err := removeIndexFiles(dir); err != nil {
 					t.Fatal(err)
 				}
+			case "v2":
+				copyTree(t, goldenIndexV2, filepath.Join(dir, "streams"))
 			}
 			clock := &fakeClock{now: goldenTime.Add(time.Minute)}
+			logs := &logLines{}
 			s := openTestStore(t, dir, func(o *Options) {
 				o.Now, o.MessageID, o.BlockSize = clock.Now, goldenMsgID, 512
 				o.NewSender = newRecorder().newSender
+				o.Log = logs
 			})
+			logs.mu.Lock()
+			rebuilt := strings.Count(strings.Join(logs.lines, "\n"), "index file unusable")
+			logs.mu.Unlock()
+			if want := map[string]int{"v1": 2, "v2": 0, "none": 0}[index]; rebuilt != want {
+				t.Errorf("%d streams rebuilt from blocks for an unusable index, want %d: %v", rebuilt, want, logs.lines)
+			}
 			g, err := s.Stream("G")
 			if err != nil {
 				t.Fatal(err)
@@ -160,12 +175,24 @@ func TestGoldenStoreBytes(t *testing.T) {
 	if len(files) != 6 || len(blocks) != 5 {
 		t.Fatalf("golden files: %v %v", files, blocks)
 	}
-	for _, want := range append(files, blocks...) {
-		rel, _ := filepath.Rel(golden, want)
+	compare := func(want, rel string) {
+		t.Helper()
 		wantBytes, _ := os.ReadFile(want)
 		got, err := os.ReadFile(filepath.Join(dir, "streams", rel))
 		if err != nil || !bytes.Equal(got, wantBytes) {
-			t.Errorf("%s differs from the golden file (%v)", rel, err)
+			t.Errorf("%s differs from the golden file %s (%v)", rel, want, err)
 		}
 	}
+	for _, want := range append(files, blocks...) {
+		rel, _ := filepath.Rel(golden, want)
+		if filepath.Base(rel) == indexFile {
+			// The index file has a later version: its own golden files.
+			want = filepath.Join(goldenIndexV2, rel)
+		}
+		compare(want, rel)
+	}
 }
+
+// goldenIndexV2 holds the index files (version 2) that the operations of
+// golden-v1 write today.
+const goldenIndexV2 = "testdata/index-v2"

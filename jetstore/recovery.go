@@ -70,6 +70,7 @@ func (st *Stream) resetIndexesLocked() {
 	st.nextID = 1
 	st.cacheMu.Lock()
 	st.cached = nil
+	st.hotList = nil
 	st.cacheMu.Unlock()
 }
 
@@ -115,7 +116,7 @@ func (f *fileStorage) loadBlock(st *Stream, id uint32) error {
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
 	b := &block{id: id, path: path, file: file, first: st.state.last + 1}
-	st.blocks = append(st.blocks, b)
+	st.appendBlockLocked(b)
 	var dmg blockDamage
 	valid := st.scanBlockLocked(b, data, 0, &dmg)
 	if valid < len(data) {

@@ -270,8 +270,8 @@ func (st *Stream) PurgeReplicated(req PurgeRequest, upTo uint64) (uint64, error)
 	var seqs []uint64
 	if req.Filter == "" || req.Filter == ">" {
 		for _, b := range st.blocks {
-			for i, e := range b.entries {
-				if seq := b.first + uint64(i); e.off != deletedOff && seq <= upTo {
+			for seq := b.first; seq <= b.last() && seq <= upTo; seq++ {
+				if b.isLive(seq) {
 					seqs = append(seqs, seq)
 				}
 			}
@@ -340,7 +340,7 @@ func (st *Stream) Deleted(first, last uint64) []SeqRange {
 			seq = hi
 			continue
 		}
-		if b := st.blockFor(seq); b == nil || b.entries[seq-b.first].off == deletedOff {
+		if b := st.blockFor(seq); b == nil || !b.isLive(seq) {
 			add(seq, seq)
 		}
 	}
@@ -364,7 +364,7 @@ func (st *Stream) ReadFrom(from, to uint64, maxBytes int) []ReplicatedMsg {
 			seq = next - 1
 			continue
 		}
-		if b.entries[seq-b.first].off == deletedOff {
+		if !b.isLive(seq) {
 			continue
 		}
 		m, err := st.getLocked(seq)

@@ -10,22 +10,24 @@ import (
 )
 
 // The index file makes a clean restart fast: on a clean stop each stream
-// writes its in-memory index (block table, per-message entries, subject
-// table) with a checksum; on open the index is trusted only if its
-// checksum holds and every block it lists still has at least the bytes it
-// recorded. Bytes appended after the snapshot are scanned as records; any
-// disagreement falls back to rebuilding from the blocks. The file is
-// removed once loaded, so a later crash always recovers from the blocks.
+// writes its block table (which sequences each block holds and which of
+// them are deleted) with a checksum; on open the index is trusted only if
+// its checksum holds and every block it lists still has at least the bytes
+// it recorded. The loader reads the blocks' message records (each must
+// pass its checksum) but applies none of their delete records: the index
+// says what is deleted. Bytes appended after the snapshot are scanned as
+// records; any disagreement falls back to rebuilding from the blocks. The
+// file is removed once loaded, so a later crash always recovers from the
+// blocks.
 //
 // Layout (little endian): magic, u32 version, u64 first, u64 last,
-// u32 block count, per block {u32 id, u64 first, u64 size, u32 entries,
-// entries × {u32 off, u32 subj, u32 size}}, u32 subject count, per subject
-// {u16 length, name}, u16 length + last message id, u32 crc32c of all the
-// preceding bytes.
+// u32 block count, per block {u32 id, u64 first, u64 size, u32 sequences,
+// ceil(sequences/64) × u64 deleted bitmap}, u16 length + last message id,
+// u32 crc32c of all the preceding bytes.
 const (
 	indexFile    = "index.db"
 	indexMagic   = "MIDGEIDX"
-	indexVersion = 1
+	indexVersion = 2
 )
 
 var errIndexMismatch = errors.New("index does not match the blocks")
@@ -41,17 +43,10 @@ func (f *fileStorage) saveIndex(st *Stream) error {
 		b = binary.LittleEndian.AppendUint32(b, blk.id)
 		b = binary.LittleEndian.AppendUint64(b, blk.first)
 		b = binary.LittleEndian.AppendUint64(b, uint64(blk.synced))
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(blk.entries)))
-		for _, e := range blk.entries {
-			b = binary.LittleEndian.AppendUint32(b, e.off)
-			b = binary.LittleEndian.AppendUint32(b, e.subj)
-			b = binary.LittleEndian.AppendUint32(b, e.size)
+		b = binary.LittleEndian.AppendUint32(b, uint32(blk.n))
+		for _, w := range blk.deadBits() {
+			b = binary.LittleEndian.AppendUint64(b, w)
 		}
-	}
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(st.subj.infos)))
-	for _, info := range st.subj.infos {
-		b = binary.LittleEndian.AppendUint16(b, uint16(len(info.name)))
-		b = append(b, info.name...)
 	}
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(st.lastID)))
 	b = append(b, st.lastID...)
@@ -111,11 +106,8 @@ func (f *fileStorage) loadIndex(st *Stream, ids []uint32) error {
 			return err
 		}
 	}
-	if err := st.loadSubjectsLocked(r); err != nil {
-		return err
-	}
 	if lastID := string(r.take(int(r.u16()))); lastID != "" {
-		st.lastID = lastID // newer than any id seen in the entries' records
+		st.lastID = lastID // newer than any id seen in the live messages' records
 	}
 	if r.err != nil || len(r.b) != 0 {
 		return errIndexMismatch
@@ -137,11 +129,16 @@ func (f *fileStorage) loadIndex(st *Stream, ids []uint32) error {
 	return nil
 }
 
-// loadIndexedBlock reads one block's table and opens its file.
+// loadIndexedBlock reads one block's table, opens its file and indexes
+// the live messages of its records.
 func (f *fileStorage) loadIndexedBlock(st *Stream, r *indexReader, wantID uint32, size *uint64) error {
 	id, first, recorded, n := r.u32(), r.u64(), r.u64(), int(r.u32())
-	if r.err != nil || id != wantID || n > len(r.b)/12 {
+	if r.err != nil || id != wantID || n/64 > len(r.b)/8 {
 		return errIndexMismatch
+	}
+	dead := &coldIndex{dead: make([]uint64, (n+63)/64)}
+	for i := range dead.dead {
+		dead.dead[i] = r.u64()
 	}
 	path := filepath.Join(f.blockDir(), blockFileName(id))
 	file, err := f.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
@@ -149,7 +146,7 @@ func (f *fileStorage) loadIndexedBlock(st *Stream, r *indexReader, wantID uint32
 		return err
 	}
 	b := &block{id: id, path: path, file: file, first: first}
-	st.blocks = append(st.blocks, b)
+	st.appendBlockLocked(b)
 	info, err := file.Stat()
 	if err != nil || uint64(info.Size()) < recorded {
 		return errIndexMismatch
@@ -158,95 +155,42 @@ func (f *fileStorage) loadIndexedBlock(st *Stream, r *indexReader, wantID uint32
 	if _, err := file.ReadAt(data, 0); err != nil && recorded > 0 {
 		return err
 	}
-	b.entries = make([]entry, n)
 	var dmg blockDamage
 	defer func() { dmg.report(st, b, int(recorded)) }()
-	for i := range b.entries {
-		e := &b.entries[i]
-		e.off, e.subj, e.size = r.u32(), r.u32(), r.u32()
-		if e.off == deletedOff {
-			continue
+	// The records of the block's messages come in sequence order; a live
+	// sequence without an intact record is lost (counted as damage), and a
+	// deleted one keeps its place. Other records are not needed here.
+	skipTo := func(seq uint64) {
+		for b.first+uint64(b.n) < seq {
+			if !dead.isDead(uint64(b.n)) {
+				dmg.bad++
+			}
+			b.appendEntry(entry{off: deletedOff})
 		}
-		// The index is not trusted with message bytes: every record it
-		// points at must still pass its checksum, so counts stay exact.
-		rec, _, err := decodeRecord(data[min(int(e.off), len(data)):])
-		if err != nil || rec.seq != first+uint64(i) {
-			dmg.bad++
-			e.off = deletedOff
-			continue
-		}
-		st.noteRecoveredLocked(rec.seq, rec.ts, rec.header)
-		b.live++
-		st.state.msgs++
-		st.state.bytes += uint64(e.size)
 	}
+	for off := 0; off < len(data); {
+		rec, size, err := decodeRecord(data[off:])
+		if err != nil {
+			if off = nextValidRecord(data, off); off < 0 {
+				break
+			}
+			continue
+		}
+		if rec.kind == kindMsg && rec.seq >= b.first+uint64(b.n) && rec.seq < first+uint64(n) {
+			skipTo(rec.seq)
+			if dead.isDead(rec.seq - first) {
+				b.appendEntry(entry{off: deletedOff})
+			} else {
+				st.addEntryLocked(b, int64(off), rec.seq, rec.subject, rec.header, rec.data)
+				st.noteRecoveredLocked(rec.seq, rec.ts, rec.header)
+			}
+		}
+		off += size
+	}
+	skipTo(first + uint64(n))
 	b.size, b.written, b.synced = int64(recorded), int64(recorded), int64(recorded)
 	st.nextID = id + 1
 	*size = recorded
-	return r.err
-}
-
-// loadSubjectsLocked restores the subject table and each subject's list
-// or bounds from the block entries.
-func (st *Stream) loadSubjectsLocked(r *indexReader) error {
-	n := int(r.u32())
-	if r.err != nil || n > len(r.b)/2 {
-		return errIndexMismatch
-	}
-	st.subj.infos = make([]subjectInfo, n)
-	for i := range st.subj.infos {
-		st.subj.infos[i].name = string(r.take(int(r.u16())))
-	}
-	// Two passes: count each subject's messages, then fill lists of
-	// exactly that length or the bounds of a wide subject. Appending
-	// instead would leave up to half of every list as spare capacity.
-	counts := make([]int, n)
-	for _, b := range st.blocks {
-		for _, e := range b.entries {
-			if e.off == deletedOff {
-				continue
-			}
-			if int(e.subj) >= n {
-				return errIndexMismatch
-			}
-			counts[e.subj]++
-		}
-	}
-	for id, c := range counts {
-		switch {
-		case c > listedMax:
-			st.subj.infos[id].wide = &wideSubject{count: c}
-		case c > 0:
-			st.subj.infos[id].seqs = make([]uint64, 0, c)
-		}
-	}
-	for _, b := range st.blocks {
-		for i, e := range b.entries {
-			if e.off == deletedOff {
-				continue
-			}
-			seq := b.first + uint64(i)
-			info := &st.subj.infos[e.subj]
-			if w := info.wide; w != nil {
-				if w.first == 0 {
-					w.first = seq
-				}
-				w.last = seq
-				continue
-			}
-			info.seqs = append(info.seqs, seq)
-		}
-	}
-	for id := range st.subj.infos {
-		info := &st.subj.infos[id]
-		if info.msgs() == 0 {
-			info.name = ""
-			st.subj.free = append(st.subj.free, uint32(id))
-			continue
-		}
-		st.subj.ids[info.name] = uint32(id)
-		st.subj.count++
-	}
 	return r.err
 }
 

@@ -29,8 +29,9 @@ import (
 //     the expiry timer. Readers (Get, State, consumer passes) take it for
 //     reading; the committer, purges, deletes, expiry and recovery for
 //     writing.
-//   - Stream.cacheMu: the small list of older blocks whose bytes are
-//     loaded. A block's bytes are an atomic pointer, read without a lock.
+//   - Stream.cacheMu: the small lists of older blocks whose bytes, or
+//     whose entries, are loaded. A block's bytes and its entries' two
+//     forms are atomic pointers (blockindex.go).
 //   - Leaves, taken with nothing else acquired inside them: the ingest
 //     queue's lock, the listeners' lock, a consumer's inbox lock.
 //
@@ -118,6 +119,7 @@ type Stream struct {
 
 	cacheMu sync.Mutex
 	cached  []*block // non-tail blocks whose bytes are loaded, oldest first
+	hotList []*block // non-tail blocks whose entries are loaded, least recently heated first
 
 	cmu       sync.Mutex // guards consumers
 	consumers map[string]*Consumer
@@ -223,8 +225,11 @@ func (st *Stream) State(subjectsFilter string, deletedDetails bool) StreamState 
 func (st *Stream) lastLiveLocked(upTo uint64) uint64 {
 	for i := len(st.blocks) - 1; i >= 0; i-- {
 		b := st.blocks[i]
-		for j := len(b.entries) - 1; j >= 0; j-- {
-			if seq := b.first + uint64(j); seq <= upTo && b.entries[j].off != deletedOff {
+		if !b.hasMsgs() || b.first > upTo {
+			continue
+		}
+		for seq := min(upTo, b.last()); seq >= b.first; seq-- {
+			if b.isLive(seq) {
 				return seq
 			}
 		}
@@ -235,9 +240,11 @@ func (st *Stream) lastLiveLocked(upTo uint64) uint64 {
 func (st *Stream) deletedLocked(first, last uint64) []uint64 {
 	var out []uint64
 	for _, b := range st.blocks {
-		for i, e := range b.entries {
-			seq := b.first + uint64(i)
-			if e.off == deletedOff && seq >= first && seq <= last {
+		if !b.hasMsgs() {
+			continue
+		}
+		for seq := max(first, b.first); seq <= min(last, b.last()); seq++ {
+			if !b.isLive(seq) {
 				out = append(out, seq)
 			}
 		}
@@ -313,8 +320,15 @@ func (st *Stream) readLocked(seq uint64) (StoredMsg, error) {
 	if b == nil {
 		return StoredMsg{}, ErrNoMessageFound
 	}
-	e := b.entries[seq-b.first]
-	if e.off == deletedOff {
+	e, err := st.entryOf(b, seq)
+	if err != nil {
+		return StoredMsg{}, st.store.storageFailed("cannot read a stored message", st.name, err)
+	}
+	switch e.off {
+	case deletedOff:
+		return StoredMsg{}, ErrNoMessageFound
+	case unreadableOff:
+		st.store.log.Error("stored message failed its checksum", "stream", st.name, "seq", seq)
 		return StoredMsg{}, ErrNoMessageFound
 	}
 	buf, err := st.recordBytes(b, e.off)
@@ -424,7 +438,7 @@ func (st *Stream) nextLocked(from uint64, filter string) (uint64, error) {
 			}
 			seq = at
 			for ; seq <= b.last() && seq <= st.committed; seq++ {
-				if b.entries[seq-b.first].off != deletedOff {
+				if b.isLive(seq) {
 					return seq, nil
 				}
 			}
@@ -453,14 +467,14 @@ func (st *Stream) SubjectsCount(filter string) map[string]uint64 {
 func (st *Stream) addEntryLocked(b *block, off int64, seq uint64, subject, header, data []byte) {
 	if !b.hasMsgs() {
 		b.first = seq
-		b.entries = b.entries[:0]
+		b.resetEntries()
 	}
 	for b.last()+1 < seq { // a gap left by a damaged record
-		b.entries = append(b.entries, entry{off: deletedOff})
+		b.appendEntry(entry{off: deletedOff})
 	}
 	id := st.subj.add(subject, seq)
 	size := msgSize(subject, header, data)
-	b.entries = append(b.entries, entry{off: uint32(off), subj: id, size: uint32(size)})
+	b.appendEntry(entry{off: uint32(off), subj: id, size: uint32(size)})
 	b.live++
 	st.state.msgs++
 	st.state.bytes += size
@@ -480,16 +494,26 @@ func (st *Stream) removeLocked(seq uint64) bool {
 	if b == nil {
 		return false
 	}
-	e := &b.entries[seq-b.first]
+	e, err := st.entryOf(b, seq)
+	if err != nil {
+		// Its record cannot be read now: the message stays until it can.
+		st.store.log.Error("cannot delete a stored message", "stream", st.name, "seq", seq, "error", err)
+		return false
+	}
 	if e.off == deletedOff {
 		return false
 	}
 	size := uint64(e.size)
-	if st.changes != nil {
-		st.changes.record(seq, st.subj.name(e.subj), false)
+	if e.off == unreadableOff {
+		// Its subject is unknown: that subject keeps counting it.
+		st.store.log.Error("deleting a message whose record is damaged", "stream", st.name, "seq", seq)
+	} else {
+		if st.changes != nil {
+			st.changes.record(seq, st.subj.name(e.subj), false)
+		}
+		st.subj.remove(e.subj, seq)
 	}
-	st.subj.remove(e.subj, seq)
-	e.off = deletedOff
+	b.markDeleted(seq)
 	b.live--
 	st.state.msgs--
 	st.state.bytes -= min(size, st.state.bytes)
@@ -512,7 +536,7 @@ func (st *Stream) advanceFirstLocked() {
 		}
 		start := max(st.state.first, b.first)
 		for seq := start; seq <= b.last(); seq++ {
-			if b.entries[seq-b.first].off != deletedOff {
+			if b.isLive(seq) {
 				st.state.first = seq
 				return
 			}

@@ -176,8 +176,12 @@ func (st *Stream) scanSubject(id uint32, from, to uint64, fn func(seq uint64) bo
 			return
 		}
 		end := min(b.last(), to)
+		ents, err := st.entries(b)
+		if err != nil {
+			return
+		}
 		for seq = at; seq <= end; seq++ {
-			if e := &b.entries[seq-b.first]; e.off != deletedOff && e.subj == id && !fn(seq) {
+			if e := &ents[seq-b.first]; e.subj == id && e.off < unreadableOff && !fn(seq) {
 				return
 			}
 		}
@@ -196,8 +200,12 @@ func (st *Stream) scanSubjectBack(id uint32, from, to uint64, fn func(seq uint64
 		if b.last() < to {
 			return
 		}
+		ents, err := st.entries(b)
+		if err != nil {
+			return
+		}
 		for seq := min(from, b.last()); seq >= max(to, b.first); seq-- {
-			if e := &b.entries[seq-b.first]; e.off != deletedOff && e.subj == id && !fn(seq) {
+			if e := &ents[seq-b.first]; e.subj == id && e.off < unreadableOff && !fn(seq) {
 				return
 			}
 			if seq == 0 {
