@@ -135,7 +135,17 @@ func (st *Stream) coldEntry(b *block, c *coldIndex, seq uint64) (entry, error) {
 			if errors.Is(err, errTornRecord) {
 				break // the window ends inside it: read on from it
 			}
-			if err != nil || rec.kind == kindMsg && rec.seq > seq {
+			if err != nil {
+				// A damaged record: go on from the next intact one.
+				next := nextValidRecord(buf, 0)
+				if next < 0 {
+					return st.unreadable(b, seq), nil
+				}
+				buf = buf[next:]
+				off += int64(next)
+				continue
+			}
+			if rec.kind == kindMsg && rec.seq > seq {
 				return st.unreadable(b, seq), nil
 			}
 			if rec.kind == kindMsg && rec.seq == seq {

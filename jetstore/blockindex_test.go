@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -196,4 +198,77 @@ func TestColdBlocksAnswerAsTheModel(t *testing.T) {
 	st, _ = s.Stream("C")
 	checkBounded("after a restart from the blocks")
 	checkAgainstModel(t, st, model, last)
+}
+
+// A record damaged on disk while the store runs, in a block whose entries
+// are cold, is never handed out: reads of it fail (and say so in the log),
+// every other message still reads back, the message can still be deleted,
+// and walks over the block (a subject's messages) skip it.
+func TestDamageInAColdBlockIsNeverHandedOut(t *testing.T) {
+	logs := &logLines{}
+	s := openTestStore(t, t.TempDir(), func(o *Options) { o.BlockSize = 1024; o.Log = logs })
+	st := mustAdd(t, s, StreamConfig{Name: "D", Subjects: []string{"d.>"}})
+	const n = 2000
+	for i := 1; i <= n; i++ {
+		if r := publish(t, s, st, "d."+itoa(i%3), nil, []byte(fmt.Sprintf("data-%04d", i))); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	st.mu.RLock()
+	b := st.blocks[2]
+	first, path := b.first, b.path
+	cold := b.hot.Load() == nil
+	st.mu.RUnlock()
+	if !cold {
+		t.Fatal("the third block is still hot")
+	}
+	victim := first + 1
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte(fmt.Sprintf("data-%04d", victim)))
+	if i < 0 {
+		t.Fatalf("message %d not in %s", victim, path)
+	}
+	data[i] ^= 0x01
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if m, err := st.Get(victim); err == nil {
+		t.Fatalf("the damaged message %d was handed out: %q", victim, m.Data)
+	}
+	for seq := uint64(1); seq <= n; seq++ {
+		if seq == victim {
+			continue
+		}
+		if m, err := st.Get(seq); err != nil || string(m.Data) != fmt.Sprintf("data-%04d", seq) {
+			t.Fatalf("message %d: %v %v", seq, m, err)
+		}
+	}
+	subject := "d." + itoa(int(victim%3))
+	var walked []uint64
+	for from := uint64(1); ; {
+		m, err := st.NextBySubject(from, subject)
+		if err != nil {
+			break
+		}
+		walked = append(walked, m.Seq)
+		from = m.Seq + 1
+	}
+	if slices.Contains(walked, victim) || len(walked) < n/3-1 {
+		t.Fatalf("walk of %s: %d messages, the damaged one among them: %v", subject, len(walked), slices.Contains(walked, victim))
+	}
+	if err := st.DeleteMsg(victim); err != nil {
+		t.Fatalf("deleting the damaged message: %v", err)
+	}
+	if state := st.State("", false); state.Msgs != n-1 {
+		t.Fatalf("%d messages after deleting the damaged one, want %d", state.Msgs, n-1)
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if !strings.Contains(strings.Join(logs.lines, "\n"), "failed its checksum") {
+		t.Fatalf("the damage was not logged: %v", logs.lines)
+	}
 }
