@@ -36,6 +36,13 @@ type Cluster interface {
 	// Stream returns the stream when this server leads it (local) and
 	// whether the stream exists at all (known).
 	Stream(acc *broker.Account, name string) (view *StreamView, known bool)
+	// MetaReadBarrier returns nil once this server, still the meta
+	// group's leader as a quorum confirms, has applied every meta entry
+	// committed before the call: a stream it does not know then does not
+	// exist. Any other server's view may be behind (it just restarted, or
+	// is cut off) and must not be taken as an answer that a stream does not
+	// exist.
+	MetaReadBarrier() error
 	// Streams lists an account's streams (meta leader).
 	Streams(acc *broker.Account) []*StreamView
 

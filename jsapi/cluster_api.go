@@ -104,16 +104,34 @@ func (api *jsAPI) onMetaLeader(req apiRequest, fn func() any) any {
 // onStreamLeader runs fn on the stream's leader, or forwards the request
 // there; suffix types the error answer when neither is possible.
 func (api *jsAPI) onStreamLeader(name string, req apiRequest, suffix string, fn func(*StreamView) any) any {
-	v, known := api.ja.js.cluster.Stream(api.ja.acc, name)
+	c := api.ja.js.cluster
+	v, known := c.Stream(api.ja.acc, name)
 	if v != nil {
 		return fn(v)
 	}
-	if !known {
+	if known {
+		return api.forward(req, name, suffix)
+	}
+	// Only the meta leader, once it has applied everything committed,
+	// may say that a stream does not exist: this server's view may be
+	// behind (it just restarted, or it is cut off from the meta group).
+	if !c.IsMetaLeader() {
+		return api.forward(req, "", suffix)
+	}
+	if err := c.MetaReadBarrier(); err != nil {
 		resp := newResponse(suffix)
-		resp.Error = jsErrStreamNotFound
+		resp.Error = jsErrClusterUnavailable
 		return &resp
 	}
-	return api.forward(req, name, suffix)
+	if v, known = c.Stream(api.ja.acc, name); v != nil {
+		return fn(v)
+	}
+	if known {
+		return api.forward(req, name, suffix)
+	}
+	resp := newResponse(suffix)
+	resp.Error = jsErrStreamNotFound
+	return &resp
 }
 
 func (api *jsAPI) forward(req apiRequest, stream, suffix string) any {

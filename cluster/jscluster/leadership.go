@@ -248,3 +248,22 @@ func (c *Cluster) ReadBarrier(acc *broker.Account, stream string) error {
 	}
 	return nil
 }
+
+// MetaReadBarrier confirms through raft's ReadIndex that this server still
+// leads the meta group and has applied every meta entry committed before
+// the call (jsapi.Cluster).
+func (c *Cluster) MetaReadBarrier() error {
+	g := c.group(metaGroup)
+	if g == nil || !g.Status().IsLeader {
+		return ErrLeaderChanged
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readWait)
+	defer cancel()
+	if err := g.ReadBarrier(ctx); err != nil {
+		return err
+	}
+	if !g.Status().IsLeader {
+		return ErrLeaderChanged
+	}
+	return nil
+}

@@ -536,3 +536,50 @@ func TestR3KeyValueLinearizableUnderPartitions(t *testing.T) {
 		t.Fatalf("the linearizability check of %d operations timed out", len(ops))
 	}
 }
+
+// A server cut off from the meta group does not know streams created
+// meanwhile; asked about one, it must not answer that it does not exist
+// (nats.go would then create it again, or a check would take it for
+// deleted): only the meta leader, after a read barrier, says "not found".
+// Once the partition heals the same server answers with the stream.
+func TestCutOffServerNeverSaysAStreamIsMissing(t *testing.T) {
+	c, netw, _ := startProxiedCluster(t, 3)
+	cut := c.nodes[2]
+	_, cutJS := c.client(cut)
+	_, js := c.client(c.nodes[0])
+	createStream(t, js, jetstream.StreamConfig{Name: "BEFORE", Subjects: []string{"before.>"}, Replicas: 3})
+
+	netw.Isolate(cut.name)
+	// Placement avoids servers it sees disconnected: wait until the others
+	// see the cut one gone, so the new stream is placed on them.
+	waitFor(t, 10*time.Second, "the others lose their routes to "+cut.name, func() bool {
+		return c.nodes[0].s.NumRoutes() == 1 && c.nodes[1].s.NumRoutes() == 1
+	})
+	createStream(t, js, jetstream.StreamConfig{Name: "DURING", Subjects: []string{"during.>"}, Replicas: 2})
+	for range 5 {
+		sctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		_, err := cutJS.Stream(sctx, "DURING")
+		cancel()
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Fatal("the cut-off server answered that a stream created during the partition does not exist")
+		}
+	}
+	netw.Heal()
+	waitFor(t, 20*time.Second, "the stream seen through the healed server", func() bool {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		st, err := cutJS.Stream(sctx, "DURING")
+		return err == nil && st.CachedInfo().Config.Name == "DURING"
+	})
+	// A stream that exists nowhere is still reported missing, by the meta
+	// leader, through any server.
+	for _, nd := range c.nodes {
+		_, njs := c.client(nd)
+		waitFor(t, 10*time.Second, "not found through "+nd.name, func() bool {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := njs.Stream(sctx, "NEVER")
+			return errors.Is(err, jetstream.ErrStreamNotFound)
+		})
+	}
+}

@@ -214,9 +214,22 @@ func verifyR3Acked(t *testing.T, js jetstream.JetStream, acked map[string]uint64
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, "R3CRASH")
-	if err != nil {
-		t.Fatalf("stream after crashes: %v", err)
+	// A server just restarted, or a meta group electing a leader, answers
+	// "temporarily unavailable" for a moment; "not found" comes only from
+	// the meta leader and does not go away.
+	var st jetstream.Stream
+	var err error
+	for {
+		ictx, icancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err = js.Stream(ictx, "R3CRASH")
+		icancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("stream after crashes: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	info := st.CachedInfo()
 	seen := map[string]uint64{}
