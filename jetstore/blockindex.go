@@ -237,8 +237,14 @@ func (st *Stream) entries(b *block) ([]entry, error) {
 	}
 	if b.hot.CompareAndSwap(nil, &ents) {
 		st.heat(b)
+		return ents, nil
 	}
-	return *b.hot.Load(), nil
+	// Another reader heated it first; by now a third may even have cooled
+	// it again. Both decodings say the same, so ours serves this walk.
+	if p := b.hot.Load(); p != nil {
+		return *p, nil
+	}
+	return ents, nil
 }
 
 // heat puts b at the hot end of the stream's hot list and cools the

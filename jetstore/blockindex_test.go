@@ -272,3 +272,79 @@ func TestDamageInAColdBlockIsNeverHandedOut(t *testing.T) {
 		t.Fatalf("the damage was not logged: %v", logs.lines)
 	}
 }
+
+// Readers heat and cool blocks while holding only the stream's read lock
+// (a walk heats the block it walks and may cool the coldest hot one):
+// several readers doing point reads and walks over many blocks at once,
+// beside a publisher, each get what was stored (run with -race).
+func TestConcurrentReadersOverColdBlocks(t *testing.T) {
+	s := openTestStore(t, t.TempDir(), func(o *Options) { o.BlockSize = 1024 })
+	st := mustAdd(t, s, StreamConfig{Name: "R", Subjects: []string{"r.>"}})
+	const stored = 2000
+	subjects := []string{"r.a", "r.b", "r.c", "r.wide"}
+	model := make(map[uint64]string, stored)
+	lastOf := map[string]uint64{}
+	for i := range stored {
+		subj := subjects[i%len(subjects)]
+		res := publish(t, s, st, subj, nil, []byte(fmt.Sprintf("m%d", i)))
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		model[res.Seq] = subj
+		lastOf[subj] = res.Seq
+	}
+	if _, all := hotBlocks(st); all < 4*maxHotBlocks {
+		t.Fatalf("only %d older blocks; the test needs more than the hot ones", all)
+	}
+	errs := make(chan error, 4)
+	for r := range 4 {
+		go func() {
+			rng := rand.New(rand.NewSource(int64(r)))
+			for i := range 3000 {
+				seq := uint64(rng.Intn(stored)) + 1
+				m, err := st.Get(seq)
+				if err != nil || m.Subject != model[seq] {
+					errs <- fmt.Errorf("reader %d: seq %d: %v, %v; want subject %s", r, seq, m, err, model[seq])
+					return
+				}
+				if i%50 == 0 { // a walk from an early sequence heats old blocks
+					subj := subjects[rng.Intn(len(subjects))]
+					from := uint64(rng.Intn(stored/2)) + 1
+					next, err := st.NextBySubject(from, subj)
+					if err != nil || next.Subject != subj || next.Seq < from || model[next.Seq] != subj {
+						errs <- fmt.Errorf("reader %d: next %s from %d: %v, %v", r, subj, from, next, err)
+						return
+					}
+					for s := from; s < next.Seq; s++ {
+						if model[s] == subj {
+							errs <- fmt.Errorf("reader %d: next %s from %d gave %d, skipping %d", r, subj, from, next.Seq, s)
+							return
+						}
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	// The publisher is this goroutine: new blocks are sealed (and heated)
+	// under the write lock while the readers walk.
+	for i := range 500 {
+		if res := publish(t, s, st, "r.new", nil, []byte(fmt.Sprintf("n%d", i))); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for subj, want := range lastOf {
+		m, err := st.LastBySubject(subj)
+		if err != nil || m.Seq != want {
+			t.Fatalf("last of %s: %v, %v; want %d", subj, m, err, want)
+		}
+	}
+	if hot, _ := hotBlocks(st); hot > maxHotBlocks {
+		t.Fatalf("%d older blocks hot after the readers, want at most %d", hot, maxHotBlocks)
+	}
+}
