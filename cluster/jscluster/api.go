@@ -170,7 +170,16 @@ func (c *Cluster) UpdateStream(acc *broker.Account, cfg jetstore.StreamConfig, r
 	if err := checkUpdate(a.Config, cfg); err != nil {
 		return false, err
 	}
-	_, err = c.proposeMeta(metaOp{Op: "update", Account: acc.Name(), Config: &cfg, Created: time.Now().UTC(), Reply: reply})
+	var peers []string
+	if cfg.Replicas > a.Config.Replicas {
+		// New replicas join the running group as learners and vote once
+		// they hold the stream (repair.go).
+		if peers, err = c.placeMore(cfg, a.Peers); err != nil {
+			return false, err
+		}
+	}
+	_, err = c.proposeMeta(metaOp{Op: "update", Account: acc.Name(), Config: &cfg, Peers: peers,
+		Created: time.Now().UTC(), Reply: reply})
 	return false, err
 }
 

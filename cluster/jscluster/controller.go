@@ -50,7 +50,11 @@ func (c *Cluster) reconcile() {
 		}
 		if c.replica(a.Group) == nil && !c.isJoining(a.Group) && c.group(a.Group) == nil {
 			if _, damaged := c.host().Damaged()[a.Group]; !damaged {
-				c.createReplica(a)
+				if slices.Contains(a.founders(), c.self) {
+					c.createReplica(a)
+				} else {
+					c.joinReplica(a)
+				}
 			}
 		}
 		if r := c.replica(a.Group); r != nil {

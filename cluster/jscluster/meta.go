@@ -39,7 +39,11 @@ type assignment struct {
 	Account string                `json:"account"`
 	Config  jetstore.StreamConfig `json:"config"`
 	Peers   []string              `json:"peers"` // the first one campaigns first
-	Created time.Time             `json:"created"`
+	// Founders are the peers that founded the group (empty: all of
+	// Peers, as before replica counts could change). A peer added later
+	// joins the running group as a learner instead (repair.go).
+	Founders []string  `json:"founders,omitempty"`
+	Created  time.Time `json:"created"`
 	// Reply is the subject of the create or update request that made
 	// this version; the stream's leader answers it (then, subscribed to
 	// the stream's subjects, clients can publish at once).
@@ -146,7 +150,7 @@ func (m *metaSM) applyLocked(op *metaOp, index uint64) (any, error) {
 			s.Streams[op.Account] = streams
 		}
 		a := &assignment{Group: s.NextGroup, Account: op.Account, Config: *op.Config, Peers: op.Peers,
-			Created: op.Created, Reply: op.Reply, ReplyAt: op.Created}
+			Founders: op.Peers, Created: op.Created, Reply: op.Reply, ReplyAt: op.Created}
 		s.NextGroup++
 		streams[op.Config.Name] = a
 		return createResult{a: a.clone()}, nil
@@ -161,10 +165,18 @@ func (m *metaSM) applyLocked(op *metaOp, index uint64) (any, error) {
 		if err := checkUpdate(a.Config, *op.Config); err != nil {
 			return nil, err
 		}
+		if grown := op.Config.Replicas != a.Config.Replicas; grown != (len(op.Peers) > 0) ||
+			grown && (len(op.Peers) != op.Config.Replicas || !hasAll(op.Peers, a.Peers)) {
+			return nil, errBadEntry
+		}
 		for name, other := range s.Streams[op.Account] {
 			if name != op.Config.Name && other.Config.Overlaps(*op.Config) {
 				return nil, jetstore.ErrSubjectsOverlap
 			}
+		}
+		if len(op.Peers) > 0 {
+			a.Founders = a.founders()
+			a.Peers = slices.Clone(op.Peers)
 		}
 		a.Config, a.Reply, a.ReplyAt = *op.Config, op.Reply, op.Created
 		return a.clone(), nil
@@ -186,11 +198,12 @@ func (m *metaSM) applyLocked(op *metaOp, index uint64) (any, error) {
 	return nil, fmt.Errorf("%w: meta op %q at %d", errBadEntry, op.Op, index)
 }
 
-// checkUpdate refuses a change the store would refuse, and a change of
-// the replication factor (not supported: a stream keeps its group).
+// checkUpdate refuses a change the store would refuse, and a lower
+// replication factor (not supported yet: a raised one adds replicas to
+// the running group).
 func checkUpdate(old, next jetstore.StreamConfig) error {
-	if old.Replicas != next.Replicas {
-		return &jetstore.StreamConfigError{Reason: "stream replicas can not be changed"}
+	if next.Replicas < old.Replicas {
+		return &jetstore.StreamConfigError{Reason: "stream replicas can only be increased"}
 	}
 	return localConfig(old).CheckUpdate(localConfig(next))
 }
@@ -222,7 +235,16 @@ func (m *metaSM) Restore(data []byte) error {
 func (a *assignment) clone() *assignment {
 	c := *a
 	c.Peers = slices.Clone(a.Peers)
+	c.Founders = slices.Clone(a.Founders)
 	return &c
+}
+
+// founders are the peers that founded the stream's group.
+func (a *assignment) founders() []string {
+	if len(a.Founders) == 0 {
+		return a.Peers
+	}
+	return a.Founders
 }
 
 // lookup returns a copy of a stream's assignment, nil for none.

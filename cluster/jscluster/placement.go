@@ -13,6 +13,12 @@ import (
 // reachable ones first, then the least loaded, ties broken at random so
 // that streams spread. The first one campaigns first.
 func (c *Cluster) place(cfg jetstore.StreamConfig) ([]string, error) {
+	return c.placeMore(cfg, nil)
+}
+
+// placeMore keeps the servers a stream has and chooses more, as place
+// does, until there are cfg.Replicas of them.
+func (c *Cluster) placeMore(cfg jetstore.StreamConfig, have []string) ([]string, error) {
 	g := c.group(metaGroup)
 	if g == nil {
 		return nil, jsapi.ErrClusterUnavailable
@@ -30,7 +36,7 @@ func (c *Cluster) place(cfg jetstore.StreamConfig) ([]string, error) {
 	var cands []cand
 	for _, id := range g.Status().Voters {
 		name := c.names.name(id)
-		if name == "" {
+		if name == "" || slices.Contains(have, name) {
 			continue
 		}
 		if p := cfg.Placement; p != nil && len(p.Tags) > 0 {
@@ -44,7 +50,8 @@ func (c *Cluster) place(cfg jetstore.StreamConfig) ([]string, error) {
 		}
 		cands = append(cands, cand{name: name, offline: !c.connected(name), load: load[name], tie: rand.Uint32()})
 	}
-	if len(cands) < cfg.Replicas {
+	need := cfg.Replicas - len(have)
+	if need < 0 || len(cands) < need {
 		return nil, jsapi.ErrNoSuitablePeers
 	}
 	slices.SortFunc(cands, func(a, b cand) int {
@@ -63,8 +70,8 @@ func (c *Cluster) place(cfg jetstore.StreamConfig) ([]string, error) {
 		}
 		return 0
 	})
-	out := make([]string, 0, cfg.Replicas)
-	for _, cd := range cands[:cfg.Replicas] {
+	out := slices.Clone(have)
+	for _, cd := range cands[:need] {
 		out = append(out, cd.name)
 	}
 	return out, nil

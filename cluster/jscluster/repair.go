@@ -24,7 +24,9 @@ import (
 //     leader it is ready;
 //  4. the leader promotes it to voter.
 //
-// The meta group's new members go through the same learner steps.
+// The meta group's new members go through the same learner steps, and so
+// does a server a stream is placed on when its replica count is raised
+// (joinReplica): it starts from an empty copy instead of a damaged one.
 
 const repairPeriod = 2 * time.Second
 
@@ -110,9 +112,53 @@ func (c *Cluster) rebuild(gid uint64) {
 			}
 		}
 	}
+	c.askToJoinGroup(b.Account, b.Config.Name, gid)
+}
+
+// joinReplica makes this server a new replica of a running stream (its
+// replica count was raised): it records the binding, sets aside an older
+// local copy of that name, and asks the group to add it as a learner.
+func (c *Cluster) joinReplica(a *assignment) {
+	acc := c.account(a.Account)
+	if acc == nil || c.js.Store(acc) == nil {
+		c.log.Warn("stream placed here in an account without JetStream here", "account", a.Account, "stream", a.Config.Name)
+		return
+	}
+	c.mu.Lock()
+	if c.stopping || c.joining[a.Group] {
+		c.mu.Unlock()
+		return
+	}
+	c.joining[a.Group] = true
+	c.wg.Add(1)
+	c.mu.Unlock()
+	store := c.js.Store(acc)
+	if _, err := store.Stream(a.Config.Name); err == nil {
+		if where, qerr := store.Quarantine(a.Config.Name); qerr == nil {
+			c.log.Warn("set aside an older local copy of a stream to join its group", "stream", a.Config.Name, "moved_to", where)
+		}
+	}
+	if err := c.writeBinding(a.Group, binding{Account: a.Account, Config: a.Config, Created: a.Created}); err != nil {
+		c.log.Error("recording a stream replica", "stream", a.Config.Name, "error", err)
+		c.mu.Lock()
+		delete(c.joining, a.Group)
+		c.mu.Unlock()
+		c.wg.Done()
+		return
+	}
+	c.log.Info("joining a stream's group as a new replica", "account", a.Account, "stream", a.Config.Name, "group", a.Group)
+	go func() {
+		defer c.wg.Done()
+		c.askToJoinGroup(a.Account, a.Config.Name, a.Group)
+	}()
+}
+
+// askToJoinGroup asks the members of a stream's group, until this server
+// has joined it, to add it as a learner (the leader does, handleRebuild).
+func (c *Cluster) askToJoinGroup(account, name string, gid uint64) {
 	body := binary.LittleEndian.AppendUint64(nil, gid)
 	for c.isJoining(gid) {
-		a := c.meta.lookup(b.Account, b.Config.Name)
+		a := c.meta.lookup(account, name)
 		if a == nil || a.Group != gid {
 			return // deleted meanwhile: the controller removes the rest
 		}
@@ -136,6 +182,10 @@ func (c *Cluster) handleRebuild(from string, body []byte) ([]byte, error) {
 	gid := binary.LittleEndian.Uint64(body)
 	r := c.replica(gid)
 	if r == nil || !r.isLeading() {
+		return nil, nil
+	}
+	// Only a server the meta group places the stream on is added.
+	if a := c.meta.lookup(r.account, r.name); a == nil || a.Group != gid || !slices.Contains(a.Peers, from) {
 		return nil, nil
 	}
 	c.addMember(r.group.Load(), gid, from)
