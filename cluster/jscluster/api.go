@@ -171,12 +171,15 @@ func (c *Cluster) UpdateStream(acc *broker.Account, cfg jetstore.StreamConfig, r
 		return false, err
 	}
 	var peers []string
-	if cfg.Replicas > a.Config.Replicas {
+	switch {
+	case cfg.Replicas > a.Config.Replicas:
 		// New replicas join the running group as learners and vote once
 		// they hold the stream (repair.go).
 		if peers, err = c.placeMore(cfg, a.Peers); err != nil {
 			return false, err
 		}
+	case cfg.Replicas < a.Config.Replicas:
+		peers = c.keepPeers(a, cfg.Replicas) // the others leave (shrink.go)
 	}
 	_, err = c.proposeMeta(metaOp{Op: "update", Account: acc.Name(), Config: &cfg, Peers: peers,
 		Created: time.Now().UTC(), Reply: reply})

@@ -62,6 +62,8 @@ type Cluster struct {
 	joining  map[uint64]bool            // groups this server waits to be told to join
 	ready    map[uint64]map[string]bool // learners that caught up, by group
 	adding   map[memberKey]bool         // members being added (repair.go)
+	removing map[memberKey]bool         // members being removed (shrink.go)
+	left     map[uint64]bool            // groups this server was told it left (shrink.go)
 	// deferredRepairs are repairs requested while the host opened.
 	deferredRepairs []uint64
 	stopping        bool
@@ -85,7 +87,7 @@ func New(o Options) (*Cluster, error) {
 	c := &Cluster{
 		o: o, b: o.Broker, routes: o.Routes, js: o.JS, log: o.Broker.Logger().With("component", "jscluster"),
 		self: name, replicas: make(map[uint64]*replica), joining: make(map[uint64]bool),
-		ready: make(map[uint64]map[string]bool), kickCh: make(chan struct{}, 1), quit: make(chan struct{}),
+		ready: make(map[uint64]map[string]bool), removing: make(map[memberKey]bool), left: make(map[uint64]bool), kickCh: make(chan struct{}, 1), quit: make(chan struct{}),
 	}
 	c.selfID = c.names.add(name)
 	c.meta = newMetaSM(c)

@@ -46,8 +46,14 @@ func (c *Cluster) reconcile() {
 			c.names.add(p)
 		}
 		if !slices.Contains(a.Peers, c.self) {
+			if c.replica(a.Group) != nil || c.group(a.Group) != nil {
+				c.leaveGroup(a) // its replica count was lowered
+			}
 			continue
 		}
+		c.mu.Lock()
+		delete(c.left, a.Group) // placed here (again)
+		c.mu.Unlock()
 		if c.replica(a.Group) == nil && !c.isJoining(a.Group) && c.group(a.Group) == nil {
 			if _, damaged := c.host().Damaged()[a.Group]; !damaged {
 				if slices.Contains(a.founders(), c.self) {
@@ -59,6 +65,7 @@ func (c *Cluster) reconcile() {
 		}
 		if r := c.replica(a.Group); r != nil {
 			c.syncConfig(r, a)
+			c.trimMembers(r, a)
 		}
 	}
 }

@@ -165,8 +165,10 @@ func (m *metaSM) applyLocked(op *metaOp, index uint64) (any, error) {
 		if err := checkUpdate(a.Config, *op.Config); err != nil {
 			return nil, err
 		}
-		if grown := op.Config.Replicas != a.Config.Replicas; grown != (len(op.Peers) > 0) ||
-			grown && (len(op.Peers) != op.Config.Replicas || !hasAll(op.Peers, a.Peers)) {
+		if changed := op.Config.Replicas != a.Config.Replicas; changed != (len(op.Peers) > 0) ||
+			changed && (len(op.Peers) != op.Config.Replicas ||
+				op.Config.Replicas > a.Config.Replicas && !hasAll(op.Peers, a.Peers) ||
+				op.Config.Replicas < a.Config.Replicas && !hasAll(a.Peers, op.Peers)) {
 			return nil, errBadEntry
 		}
 		for name, other := range s.Streams[op.Account] {
@@ -175,7 +177,21 @@ func (m *metaSM) applyLocked(op *metaOp, index uint64) (any, error) {
 			}
 		}
 		if len(op.Peers) > 0 {
-			a.Founders = a.founders()
+			// A founder no longer placed that is placed again later
+			// joins as a new replica.
+			var founders []string
+			for _, f := range a.founders() {
+				if slices.Contains(op.Peers, f) {
+					founders = append(founders, f)
+				}
+			}
+			if len(founders) == 0 {
+				// Every founder left: the servers kept (each has the group
+				// already) stand for them, so that Founders never reads as
+				// "all of Peers" for a server that would have to join.
+				founders = slices.Clone(op.Peers)
+			}
+			a.Founders = founders
 			a.Peers = slices.Clone(op.Peers)
 		}
 		a.Config, a.Reply, a.ReplyAt = *op.Config, op.Reply, op.Created
@@ -198,13 +214,10 @@ func (m *metaSM) applyLocked(op *metaOp, index uint64) (any, error) {
 	return nil, fmt.Errorf("%w: meta op %q at %d", errBadEntry, op.Op, index)
 }
 
-// checkUpdate refuses a change the store would refuse, and a lower
-// replication factor (not supported yet: a raised one adds replicas to
-// the running group).
+// checkUpdate refuses a change the store would refuse. A change of the
+// replication factor adds members to the stream's running group or removes
+// some (repair.go, shrink.go).
 func checkUpdate(old, next jetstore.StreamConfig) error {
-	if next.Replicas < old.Replicas {
-		return &jetstore.StreamConfigError{Reason: "stream replicas can only be increased"}
-	}
 	return localConfig(old).CheckUpdate(localConfig(next))
 }
 

@@ -354,5 +354,7 @@ func (c *Cluster) rpcHandlers() map[method]rpcHandler {
 		mRebuild:       c.handleRebuild,
 		mJoinGroup:     c.handleJoinGroup,
 		mReady:         c.handleReady,
+		mLeave:         c.handleLeave,
+		mLeft:          c.handleLeft,
 	}
 }

@@ -39,6 +39,8 @@ const (
 	mRebuild                         // a replica asks its stream leader to be rebuilt
 	mJoinGroup                       // the leader tells a server to join a group now
 	mReady                           // a learner tells its leader it caught up
+	mLeave                           // a server no longer placed asks to be removed
+	mLeft                            // the leader tells a server its removal is committed
 )
 
 var errRemote = errors.New("remote error")

@@ -3,7 +3,8 @@ package jscluster_test
 import (
 	"context"
 	"fmt"
-	"strings"
+	"io/fs"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,8 +14,7 @@ import (
 // Raising a stream's replica count (nats stream edit --replicas 3) adds
 // replicas to its running group: they join as learners, catch up and are
 // promoted, so the stream then survives its leader's loss with every
-// acknowledged message. Lowering it is refused with a clear error and
-// changes nothing.
+// acknowledged message.
 func TestRaisingReplicasAddsReplicasThatCatchUp(t *testing.T) {
 	c := startCluster(t, 3)
 	_, js := c.client(c.nodes[0])
@@ -52,12 +52,6 @@ func TestRaisingReplicasAddsReplicasThatCatchUp(t *testing.T) {
 		}
 		return true
 	})
-
-	cfg.Replicas = 2
-	_, err := js.UpdateStream(ctx(t, 5*time.Second), cfg)
-	if err == nil || !strings.Contains(err.Error(), "replicas can only be increased") {
-		t.Fatalf("lowering the replicas: %v", err)
-	}
 
 	// The stream's first server, its only copy before, goes away: a new
 	// replica leads and holds everything.
@@ -102,4 +96,143 @@ func TestRaisingReplicasAddsReplicasThatCatchUp(t *testing.T) {
 		ack, err := vjs.Publish(pctx, "grow.x", []byte("after"), jetstream.WithMsgID("after"))
 		return err == nil && ack.Sequence == before+1
 	})
+}
+
+// Lowering a stream's replica count removes the servers not kept from its
+// group, and each deletes its copy once its removal is committed; the
+// stream keeps every message and takes publishes throughout. Raising it
+// again places the stream on those servers anew: they join (their old
+// group is gone) and catch up.
+func TestLoweringReplicasRemovesCopiesAndRaisingAddsThemBack(t *testing.T) {
+	c := startCluster(t, 3)
+	_, js := c.client(c.nodes[0])
+	cfg := jetstream.StreamConfig{Name: "SHRINK", Subjects: []string{"shrink.>"}, Replicas: 3}
+	createStream(t, js, cfg)
+	n := 0
+	publish := func(js jetstream.JetStream) {
+		t.Helper()
+		id := fmt.Sprintf("m%d", n)
+		waitFor(t, 10*time.Second, "publish "+id, func() bool {
+			pctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			ack, err := js.Publish(pctx, "shrink.x", []byte(id), jetstream.WithMsgID(id))
+			return err == nil && ack.Sequence == uint64(n+1)
+		})
+		n++
+	}
+	for range 100 {
+		publish(js)
+	}
+	update := func(replicas int) {
+		t.Helper()
+		cfg.Replicas = replicas
+		waitFor(t, 20*time.Second, fmt.Sprintf("update to %d replicas", replicas), func() bool {
+			uctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			_, err := js.UpdateStream(uctx, cfg)
+			return err == nil
+		})
+	}
+	settled := func(replicas int) (leader string) {
+		t.Helper()
+		waitFor(t, 30*time.Second, fmt.Sprintf("%d current replicas", replicas), func() bool {
+			ictx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			st, err := js.Stream(ictx, "SHRINK")
+			if err != nil {
+				return false
+			}
+			info := st.CachedInfo()
+			if info.Config.Replicas != replicas || info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != replicas-1 {
+				return false
+			}
+			for _, r := range info.Cluster.Replicas {
+				if !r.Current || r.Offline {
+					return false
+				}
+			}
+			leader = info.Cluster.Leader
+			return info.State.Msgs == uint64(n)
+		})
+		return leader
+	}
+	hasCopy := func(nd *node) bool {
+		found := false
+		_ = filepath.WalkDir(nd.dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() && d.Name() == "SHRINK" && !inQuarantine(path) {
+				found = true
+			}
+			return nil
+		})
+		return found
+	}
+
+	update(1)
+	publish(js) // publishes go on while the others leave
+	kept := settled(1)
+	waitFor(t, 30*time.Second, "the removed servers' copies deleted", func() bool {
+		for _, nd := range c.nodes {
+			if nd.name != kept && hasCopy(nd) {
+				return false
+			}
+		}
+		return true
+	})
+	if !hasCopy(c.byName(kept)) {
+		t.Fatalf("the kept server %s has no copy", kept)
+	}
+	publish(js)
+
+	update(3)
+	settled(3)
+	for _, nd := range c.nodes {
+		if !hasCopy(nd) {
+			t.Fatalf("%s has no copy after raising the replicas again", nd.name)
+		}
+	}
+	// Every copy is whole: the kept server goes away and a re-added one
+	// leads with every message.
+	via := c.nodes[0]
+	if via.name == kept {
+		via = c.nodes[1]
+	}
+	_, vjs := c.client(via)
+	c.byName(kept).stop()
+	var st jetstream.Stream
+	waitFor(t, 20*time.Second, "a new leader", func() bool {
+		ictx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s, err := vjs.Stream(ictx, "SHRINK")
+		if err != nil || s.CachedInfo().Cluster == nil {
+			return false
+		}
+		st = s
+		l := s.CachedInfo().Cluster.Leader
+		return l != "" && l != kept
+	})
+	for seq := uint64(1); seq <= uint64(n); seq++ {
+		var m *jetstream.RawStreamMsg
+		waitFor(t, 10*time.Second, fmt.Sprintf("message %d", seq), func() bool {
+			gctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			var err error
+			m, err = st.GetMsg(gctx, seq)
+			return err == nil
+		})
+		if want := fmt.Sprintf("m%d", seq-1); string(m.Data) != want {
+			t.Fatalf("message %d = %q, want %q", seq, m.Data, want)
+		}
+	}
+	publish(vjs)
+}
+
+// inQuarantine reports whether path lies under a quarantine directory
+// (copies set aside, never deleted).
+func inQuarantine(path string) bool {
+	for dir := filepath.Dir(path); dir != "." && dir != "/"; dir = filepath.Dir(dir) {
+		if filepath.Base(dir) == "quarantine" {
+			return true
+		}
+	}
+	return false
 }
