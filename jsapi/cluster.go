@@ -52,6 +52,9 @@ type Cluster interface {
 	CreateStream(acc *broker.Account, cfg jetstore.StreamConfig, reply string) (exists bool, err error)
 	UpdateStream(acc *broker.Account, cfg jetstore.StreamConfig, reply string) (unchanged bool, err error)
 	DeleteStream(acc *broker.Account, name string) error
+	// RemovePeer takes a server out of a stream's placement and places
+	// the stream on another one instead.
+	RemovePeer(acc *broker.Account, stream, peer string) error
 
 	// On the stream's leader.
 	Purge(acc *broker.Account, stream string, req jetstore.PurgeRequest) (uint64, error)
@@ -118,17 +121,26 @@ var (
 	// ErrLeaderChanged answers a publish whose proposal was lost to a
 	// leader change; it was not stored and may be sent again.
 	ErrLeaderChanged = errors.New("stream leader changed, publish again")
+	// ErrPeerNotMember: a peer removal names a server the stream is not
+	// placed on.
+	ErrPeerNotMember = errors.New("peer not a member")
+	// ErrOnlyPeer: a peer removal names a stream's only replica.
+	ErrOnlyPeer = errors.New("can not remove the only peer of a stream")
 )
 
 var (
 	jsErrClusterUnavailable = &apiError{503, 10008, "JetStream system temporarily unavailable"}
 	jsErrNoSuitablePeers    = &apiError{500, 10023, "insufficient resources"}
+	jsErrPeerNotMember      = &apiError{400, 10040, "peer not a member"}
+	jsErrOnlyPeer           = &apiError{400, 10003, "bad request: can not remove the only peer of a stream"}
 )
 
 func init() {
 	storeErrors[ErrClusterUnavailable] = jsErrClusterUnavailable
 	storeErrors[ErrLeaderChanged] = jsErrClusterUnavailable
 	storeErrors[ErrNoSuitablePeers] = jsErrNoSuitablePeers
+	storeErrors[ErrPeerNotMember] = jsErrPeerNotMember
+	storeErrors[ErrOnlyPeer] = jsErrOnlyPeer
 }
 
 // SetCluster puts the JetStream layer in cluster mode; call it before

@@ -42,6 +42,8 @@ func (api *jsAPI) clusterDispatch(tokens []string, req apiRequest, pub *broker.P
 		case "DELETE":
 			return api.onStreamLeader(name, req, "stream_msg_delete_response", func(v *StreamView) any { return api.clusterMsgDelete(v, req) })
 		}
+	case tokens[0] == "STREAM" && len(tokens) == 4 && tokens[1] == "PEER" && tokens[2] == "REMOVE":
+		return api.onMetaLeader(req, func() any { return api.clusterRemovePeer(tokens[3], req) })
 	case tokens[0] == "STREAM" && len(tokens) == 4 && tokens[1] == "LEADER" && tokens[2] == "STEPDOWN":
 		return api.onStreamLeader(tokens[3], req, "stream_leader_stepdown_response", func(v *StreamView) any {
 			resp := &successResponse{apiResponse: newResponse("stream_leader_stepdown_response")}
@@ -190,6 +192,30 @@ func (api *jsAPI) clusterStreamCreate(name string, req apiRequest, update bool) 
 		resp.streamInfo = api.ja.viewInfo(v, "", false)
 		return resp
 	})
+}
+
+// clusterRemovePeer takes a server out of a stream's placement (the
+// reference server's request: {"peer":"<server name>"}); another server
+// takes its place.
+func (api *jsAPI) clusterRemovePeer(name string, req apiRequest) any {
+	resp := &successResponse{apiResponse: newResponse("stream_remove_peer_response")}
+	var body struct {
+		Peer string `json:"peer"`
+	}
+	if e := decodeBody(req.body, &body); e != nil {
+		resp.Error = e
+		return resp
+	}
+	if body.Peer == "" {
+		resp.Error = jsErrPeerNotMember
+		return resp
+	}
+	if err := api.ja.js.cluster.RemovePeer(api.ja.acc, name, body.Peer); err != nil {
+		resp.Error = toAPIError(err)
+		return resp
+	}
+	resp.Success = true
+	return resp
 }
 
 func (api *jsAPI) clusterStreamDelete(name string) any {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/midgemq/midge/broker"
@@ -184,6 +185,30 @@ func (c *Cluster) UpdateStream(acc *broker.Account, cfg jetstore.StreamConfig, r
 	_, err = c.proposeMeta(metaOp{Op: "update", Account: acc.Name(), Config: &cfg, Peers: peers,
 		Created: time.Now().UTC(), Reply: reply})
 	return false, err
+}
+
+// RemovePeer takes peer out of a stream's placement and places the stream
+// on another server instead (meta leader): the leader removes the peer
+// from the group and the new server joins as a learner (shrink.go,
+// repair.go). The peer deletes its copy when it learns of its removal.
+func (c *Cluster) RemovePeer(acc *broker.Account, stream, peer string) error {
+	a := c.meta.lookup(acc.Name(), stream)
+	if a == nil {
+		return jetstore.ErrStreamNotFound
+	}
+	if !slices.Contains(a.Peers, peer) {
+		return jsapi.ErrPeerNotMember
+	}
+	if len(a.Peers) == 1 {
+		return jsapi.ErrOnlyPeer // nothing left to copy the stream from
+	}
+	kept := slices.DeleteFunc(slices.Clone(a.Peers), func(p string) bool { return p == peer })
+	peers, err := c.placeMore(a.Config, kept, peer)
+	if err != nil {
+		return err
+	}
+	_, err = c.proposeMeta(metaOp{Op: "peers", Account: acc.Name(), Name: stream, Peers: peers})
+	return err
 }
 
 // DeleteStream deletes a stream (meta leader): once committed, every

@@ -177,24 +177,20 @@ func (m *metaSM) applyLocked(op *metaOp, index uint64) (any, error) {
 			}
 		}
 		if len(op.Peers) > 0 {
-			// A founder no longer placed that is placed again later
-			// joins as a new replica.
-			var founders []string
-			for _, f := range a.founders() {
-				if slices.Contains(op.Peers, f) {
-					founders = append(founders, f)
-				}
-			}
-			if len(founders) == 0 {
-				// Every founder left: the servers kept (each has the group
-				// already) stand for them, so that Founders never reads as
-				// "all of Peers" for a server that would have to join.
-				founders = slices.Clone(op.Peers)
-			}
-			a.Founders = founders
-			a.Peers = slices.Clone(op.Peers)
+			a.setPeers(op.Peers)
 		}
 		a.Config, a.Reply, a.ReplyAt = *op.Config, op.Reply, op.Created
+		return a.clone(), nil
+	case "peers":
+		// A peer replaced (RemovePeer): same count, one server out, one in.
+		a := s.Streams[op.Account][op.Name]
+		if a == nil {
+			return nil, jetstore.ErrStreamNotFound
+		}
+		if len(op.Peers) != len(a.Peers) {
+			return nil, errBadEntry
+		}
+		a.setPeers(op.Peers)
 		return a.clone(), nil
 	case "delete":
 		a := s.Streams[op.Account][op.Name]
@@ -250,6 +246,29 @@ func (a *assignment) clone() *assignment {
 	c.Peers = slices.Clone(a.Peers)
 	c.Founders = slices.Clone(a.Founders)
 	return &c
+}
+
+// setPeers places the stream on peers. A founder no longer placed that
+// is placed again later joins as a new replica.
+func (a *assignment) setPeers(peers []string) {
+	var founders []string
+	for _, f := range a.founders() {
+		if slices.Contains(peers, f) {
+			founders = append(founders, f)
+		}
+	}
+	if len(founders) == 0 {
+		// Every founder left: servers that stay (each has the group
+		// already) stand for them, so that Founders never reads as "all
+		// of Peers" for a server that has to join.
+		for _, p := range peers {
+			if slices.Contains(a.Peers, p) {
+				founders = append(founders, p)
+			}
+		}
+	}
+	a.Founders = founders
+	a.Peers = slices.Clone(peers)
 }
 
 // founders are the peers that founded the stream's group.

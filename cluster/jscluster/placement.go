@@ -17,8 +17,8 @@ func (c *Cluster) place(cfg jetstore.StreamConfig) ([]string, error) {
 }
 
 // placeMore keeps the servers a stream has and chooses more, as place
-// does, until there are cfg.Replicas of them.
-func (c *Cluster) placeMore(cfg jetstore.StreamConfig, have []string) ([]string, error) {
+// does, until there are cfg.Replicas of them, never one of avoid.
+func (c *Cluster) placeMore(cfg jetstore.StreamConfig, have []string, avoid ...string) ([]string, error) {
 	g := c.group(metaGroup)
 	if g == nil {
 		return nil, jsapi.ErrClusterUnavailable
@@ -36,7 +36,7 @@ func (c *Cluster) placeMore(cfg jetstore.StreamConfig, have []string) ([]string,
 	var cands []cand
 	for _, id := range g.Status().Voters {
 		name := c.names.name(id)
-		if name == "" || slices.Contains(have, name) {
+		if name == "" || slices.Contains(have, name) || slices.Contains(avoid, name) {
 			continue
 		}
 		if p := cfg.Placement; p != nil && len(p.Tags) > 0 {

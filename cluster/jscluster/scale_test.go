@@ -2,9 +2,11 @@ package jscluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -235,4 +237,101 @@ func inQuarantine(path string) bool {
 		}
 	}
 	return false
+}
+
+// Removing a peer (nats stream cluster peer-remove) takes a server out of
+// a stream's placement, typically one that is gone: another server takes
+// its place, joins and catches up; the removed server, back, deletes its
+// copy. A server the stream is not on is refused with the reference
+// server's "peer not a member" (10040).
+func TestRemovingAPeerPlacesTheStreamElsewhere(t *testing.T) {
+	c := startCluster(t, 4)
+	nc, js := c.client(c.nodes[0])
+	createStream(t, js, jetstream.StreamConfig{Name: "MOVE", Subjects: []string{"move.>"}, Replicas: 3})
+	const msgs = 150
+	for i := range msgs {
+		if _, err := js.Publish(ctx(t, 5*time.Second), "move.x", []byte(fmt.Sprintf("m%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info := func() *jetstream.StreamInfo {
+		ictx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		st, err := js.Stream(ictx, "MOVE")
+		if err != nil {
+			return nil
+		}
+		return st.CachedInfo()
+	}
+	var placed []string
+	waitFor(t, 10*time.Second, "stream info", func() bool {
+		i := info()
+		if i == nil || i.Cluster == nil || i.Cluster.Leader == "" || len(i.Cluster.Replicas) != 2 {
+			return false
+		}
+		placed = []string{i.Cluster.Leader, i.Cluster.Replicas[0].Name, i.Cluster.Replicas[1].Name}
+		return true
+	})
+	var outside string
+	for _, nd := range c.nodes {
+		if !slices.Contains(placed, nd.name) {
+			outside = nd.name
+		}
+	}
+	type removeResp struct {
+		Success bool `json:"success"`
+		Error   *struct {
+			Code    int    `json:"err_code"`
+			Message string `json:"description"`
+		} `json:"error"`
+	}
+	remove := func(peer string) removeResp {
+		t.Helper()
+		var r removeResp
+		waitFor(t, 10*time.Second, "peer remove "+peer, func() bool {
+			m, err := nc.Request("$JS.API.STREAM.PEER.REMOVE.MOVE", []byte(`{"peer":"`+peer+`"}`), time.Second)
+			if err != nil {
+				return false
+			}
+			r = removeResp{}
+			return json.Unmarshal(m.Data, &r) == nil && (r.Error == nil || r.Error.Code != 10008)
+		})
+		return r
+	}
+	if r := remove(outside); r.Success || r.Error == nil || r.Error.Code != 10040 {
+		t.Fatalf("removing %s, which holds no copy: %+v", outside, r)
+	}
+
+	gone := placed[2] // a follower, stopped as if its machine died
+	c.byName(gone).stop()
+	if r := remove(gone); !r.Success {
+		t.Fatalf("removing %s: %+v", gone, r)
+	}
+	waitFor(t, 30*time.Second, outside+" placed, current and holding every message", func() bool {
+		i := info()
+		if i == nil || i.Cluster == nil || len(i.Cluster.Replicas) != 2 || i.State.Msgs != msgs {
+			return false
+		}
+		names := []string{i.Cluster.Leader}
+		for _, r := range i.Cluster.Replicas {
+			if !r.Current || r.Offline {
+				return false
+			}
+			names = append(names, r.Name)
+		}
+		return slices.Contains(names, outside) && !slices.Contains(names, gone)
+	})
+	gnd := c.byName(gone)
+	gnd.start()
+	hasCopy := func() bool {
+		found := false
+		_ = filepath.WalkDir(gnd.dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() && d.Name() == "MOVE" && !inQuarantine(path) {
+				found = true
+			}
+			return nil
+		})
+		return found
+	}
+	waitFor(t, 30*time.Second, "the removed server's copy deleted once it is back", func() bool { return !hasCopy() })
 }
