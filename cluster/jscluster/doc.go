@@ -21,6 +21,10 @@
 // a crash loses nothing the raft log cannot replay.
 //
 // Deletion: a server deletes its copy of a stream only when a committed
-// meta entry deleted the stream; a damaged copy is set aside (moved, not
-// deleted) and rebuilt from the peers.
+// meta entry deleted the stream, or took the stream off that server (a
+// lower replica count, a removed peer) and the server's removal from the
+// stream's group is committed; a damaged copy is set aside (moved, not
+// deleted) and rebuilt from the peers. Servers a stream is placed on later
+// (a higher replica count, a replacement peer) join its running group as
+// learners, as rebuilt replicas do.
 package jscluster
