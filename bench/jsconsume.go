@@ -181,6 +181,14 @@ func (r *run) consumeAll(jss []jetstream.JetStream, ms []*meter, shares []int, w
 			jetstream.PullMaxMessages(r.cfg.Batch),
 			jetstream.StopAfter(shares[i]),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				if errors.Is(err, jetstream.ErrNoHeartbeat) {
+					// nats.go pulls again (an ordered consumer is
+					// recreated) and goes on: a stall worth reporting, not
+					// a failure; the delivery count says whether anything
+					// was lost.
+					r.warn("%s-%d: consume: %v (the client pulled again)", m.role, m.id, err)
+					return
+				}
 				r.fail("%s-%d: consume: %v", m.role, m.id, err)
 			}))
 		if err != nil {

@@ -30,6 +30,7 @@ type node struct {
 	// log, when set, replaces the test logger.
 	dialer func(network, addr string) (net.Conn, error)
 	log    logging.Logger
+	tags   []string // server_tags
 }
 
 // cluster is n in-process JetStream servers routed to each other.
@@ -64,7 +65,7 @@ func (l stderrLog) With(kv ...any) logging.Logger {
 
 func (n *node) start() {
 	n.t.Helper()
-	opts := config.Options{Host: "127.0.0.1", Port: 0, ServerName: n.name, JetStream: true, StoreDir: n.dir}
+	opts := config.Options{Host: "127.0.0.1", Port: 0, ServerName: n.name, JetStream: true, StoreDir: n.dir, ServerTags: n.tags}
 	opts.Cluster = config.ClusterOptions{
 		Name: "jsc", Host: "127.0.0.1", Port: n.port, Routes: n.routes,
 		PingInterval: 200 * time.Millisecond, MaxPingsOut: 3,
@@ -96,9 +97,15 @@ func (n *node) stop() {
 // it (and, when restarted, to every other).
 func startCluster(t testing.TB, n int) *tcluster {
 	t.Helper()
+	return startTaggedCluster(t, make([][]string, n))
+}
+
+// startTaggedCluster starts len(tags) servers, server i with tags[i].
+func startTaggedCluster(t testing.TB, tags [][]string) *tcluster {
+	t.Helper()
 	c := &tcluster{t: t}
-	for i := 0; i < n; i++ {
-		nd := &node{t: t, name: fmt.Sprintf("s%d", i+1), dir: t.TempDir(), port: config.RandomPort}
+	for i, tg := range tags {
+		nd := &node{t: t, name: fmt.Sprintf("s%d", i+1), dir: t.TempDir(), port: config.RandomPort, tags: tg}
 		if i > 0 {
 			nd.routes = []string{c.nodes[0].s.ClusterURL()}
 		}

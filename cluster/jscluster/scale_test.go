@@ -335,3 +335,74 @@ func TestRemovingAPeerPlacesTheStreamElsewhere(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "the removed server's copy deleted once it is back", func() bool { return !hasCopy() })
 }
+
+// Lowering the replica count right after the stream's leadership moved
+// away from its first server: the meta leader keeps the stream's current
+// leader when it knows it, else its first server, whose leader then hands
+// its leadership over before it is removed (the stream lives on the two
+// tagged servers, so the meta leader may or may not be one of them).
+// Either way the stream ends on one server with every message, takes
+// publishes, and the other copy goes.
+func TestLoweringReplicasAfterLeadershipMoved(t *testing.T) {
+	c := startTaggedCluster(t, [][]string{nil, {"x"}, {"x"}})
+	nc, js := c.client(c.nodes[0])
+	cfg := jetstream.StreamConfig{Name: "MOVED", Subjects: []string{"moved.>"}, Replicas: 2,
+		Placement: &jetstream.Placement{Tags: []string{"x"}}}
+	createStream(t, js, cfg)
+	const msgs = 60
+	for i := range msgs {
+		if _, err := js.Publish(ctx(t, 5*time.Second), "moved.x", []byte(fmt.Sprintf("m%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := leaderOf(t, js, "MOVED")
+	other := "s2"
+	if first == "s2" {
+		other = "s3"
+	}
+	waitFor(t, 15*time.Second, "leadership moved to "+other, func() bool {
+		_, _ = nc.Request("$JS.API.STREAM.LEADER.STEPDOWN.MOVED", []byte(`{"placement":{"preferred":"`+other+`"}}`), time.Second)
+		return leaderOf(t, js, "MOVED") == other
+	})
+
+	cfg.Replicas = 1
+	waitFor(t, 20*time.Second, "update to 1 replica", func() bool {
+		uctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_, err := js.UpdateStream(uctx, cfg)
+		return err == nil
+	})
+	var kept string
+	waitFor(t, 30*time.Second, "one replica left, leading, with every message", func() bool {
+		ictx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		st, err := js.Stream(ictx, "MOVED")
+		if err != nil {
+			return false
+		}
+		info := st.CachedInfo()
+		kept = ""
+		if info.Cluster != nil {
+			kept = info.Cluster.Leader
+		}
+		return info.Config.Replicas == 1 && kept != "" && (info.Cluster == nil || len(info.Cluster.Replicas) == 0) && info.State.Msgs == msgs
+	})
+	t.Logf("leader before %s, kept %s", other, kept)
+	gone := c.byName(map[string]string{"s2": "s3", "s3": "s2"}[kept])
+	waitFor(t, 30*time.Second, "the other copy deleted", func() bool {
+		found := false
+		_ = filepath.WalkDir(gone.dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() && d.Name() == "MOVED" && !inQuarantine(path) {
+				found = true
+			}
+			return nil
+		})
+		return !found
+	})
+	waitFor(t, 10*time.Second, "a publish after", func() bool {
+		pctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		ack, err := js.Publish(pctx, "moved.x", []byte("after"), jetstream.WithMsgID("after"))
+		return err == nil && ack.Sequence == msgs+1
+	})
+}
