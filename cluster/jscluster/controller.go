@@ -66,6 +66,7 @@ func (c *Cluster) reconcile() {
 		if r := c.replica(a.Group); r != nil {
 			c.syncConfig(r, a)
 			c.trimMembers(r, a)
+			c.rejoinIfRemoved(r)
 		}
 	}
 }

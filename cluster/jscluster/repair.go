@@ -173,6 +173,23 @@ func (c *Cluster) askToJoinGroup(account, name string, gid uint64) {
 	}
 }
 
+// rejoinIfRemoved rebuilds this server's replica of a stream placed on it
+// whose group no longer counts it as a member (a leader removed it on a
+// view of the placement that was behind): it asks to be added back as a
+// learner, setting its copy aside, as a damaged replica does.
+func (c *Cluster) rejoinIfRemoved(r *replica) {
+	g := r.group.Load()
+	if g == nil || c.isJoining(r.gid) {
+		return
+	}
+	st := g.Status()
+	if len(st.Voters) == 0 || slices.Contains(st.Voters, c.selfID) || slices.Contains(st.Learners, c.selfID) {
+		return
+	}
+	c.log.Warn("placed on this server but no longer a member of the stream's group: rebuilding", "stream", r.name, "group", r.gid)
+	c.requestRepair(r.gid)
+}
+
 // handleRebuild runs on a stream's members; its leader takes the sender
 // out of the group and back in as a learner.
 func (c *Cluster) handleRebuild(from string, body []byte) ([]byte, error) {

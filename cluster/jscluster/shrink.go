@@ -13,8 +13,13 @@ import (
 // meta leader knows it). Then:
 //
 //  1. the stream's leader removes the others from the group, one
-//     membership change at a time; a leader that is not kept first hands
-//     the leadership to a kept replica that is current;
+//     membership change at a time: a member that is reachable when it
+//     asks to leave (mLeave: its own view of the meta group agrees, so a
+//     leader whose view is behind never removes a member a newer
+//     placement keeps), one that is unreachable on the leader's view
+//     alone (a peer removed because its server is gone); a leader that is
+//     not kept first hands the leadership to a kept replica that is
+//     current;
 //  2. once a removal is committed the leader tells the removed server
 //     (mLeft); a removed server keeps asking the members (mLeave) until
 //     it is told, so a lost answer is asked for again;
@@ -47,7 +52,9 @@ func (c *Cluster) keepPeers(a *assignment, n int) []string {
 }
 
 // trimMembers (on the stream's leader, from the controller) removes from
-// the group the members the meta group no longer places the stream on.
+// the group the unreachable members the meta group no longer places the
+// stream on, and hands over its own leadership when it is not placed
+// either; reachable members are removed when they ask (handleLeave).
 func (c *Cluster) trimMembers(r *replica, a *assignment) {
 	if !r.isLeading() {
 		return
@@ -62,13 +69,26 @@ func (c *Cluster) trimMembers(r *replica, a *assignment) {
 		if name == "" || slices.Contains(a.Peers, name) {
 			continue
 		}
-		if id == c.selfID {
+		switch {
+		case id == c.selfID:
 			c.handOver(g, st, a)
-		} else {
+		case !memberActive(st, id):
 			c.removeMember(g, r.gid, name)
+		default:
+			continue // it asks to leave once its view agrees
 		}
 		return // one change at a time
 	}
+}
+
+// memberActive reports whether the leader heard from member id lately.
+func memberActive(st multiraft.Status, id multiraft.NodeID) bool {
+	for _, rs := range st.Replicas {
+		if rs.Node == id {
+			return rs.Active
+		}
+	}
+	return false
 }
 
 // handOver moves the leadership of a group this server leads but is no
