@@ -112,30 +112,40 @@ func readAll(t *testing.T, ctx context.Context, js jetstream.JetStream, stream s
 	if err != nil {
 		t.Fatal(err)
 	}
+	out, err := tryReadAll(ctx, st)
+	if err != nil {
+		t.Fatalf("reading %s: %v", stream, err)
+	}
+	return out
+}
+
+// tryReadAll reads as many messages as the stream's info counted, in
+// order, through an ordered consumer.
+func tryReadAll(ctx context.Context, st jetstream.Stream) ([]copied, error) {
 	n := st.CachedInfo().State.Msgs
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	out := make([]copied, 0, n)
 	for uint64(len(out)) < n {
 		batch, err := cons.Fetch(int(min(n-uint64(len(out)), 500)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			t.Fatalf("reading %s: %v", stream, err)
+			return out, err
 		}
 		got := 0
 		for m := range batch.Messages() {
 			md, err := m.Metadata()
 			if err != nil {
-				t.Fatal(err)
+				return out, err
 			}
 			out = append(out, copied{seq: md.Sequence.Stream, data: string(m.Data()),
 				source: m.Headers().Get("Nats-Stream-Source"), time: md.Timestamp})
 			got++
 		}
 		if got == 0 {
-			t.Fatalf("reading %s: stopped after %d of %d messages (%v)", stream, len(out), n, batch.Error())
+			return out, fmt.Errorf("stopped after %d of %d messages (%v)", len(out), n, batch.Error())
 		}
 	}
-	return out
+	return out, nil
 }
