@@ -179,6 +179,7 @@ func (r *run) consumeAll(jss []jetstream.JetStream, ms []*meter, shares []int, w
 			m.received(time.Now(), len(msg.Data()), -1)
 		},
 			jetstream.PullMaxMessages(r.cfg.Batch),
+			jetstream.PullHeartbeat(consumeHeartbeat),
 			jetstream.StopAfter(shares[i]),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				if errors.Is(err, jetstream.ErrNoHeartbeat) {
@@ -203,6 +204,13 @@ func (r *run) consumeAll(jss []jetstream.JetStream, ms []*meter, shares []int, w
 	}
 	return nil
 }
+
+// consumeHeartbeat is the idle heartbeat a Consume asks for: nats.go
+// notices a pull the server lost after two of them and pulls again (an
+// ordered consumer is recreated). With the default (the pull expiry's
+// half) that took longer than the run's stall limit, so one lost pull
+// failed a run that would have gone on.
+const consumeHeartbeat = time.Second
 
 func (r *run) consumer(js jetstream.JetStream, mode jsMode) (jetstream.Consumer, error) {
 	ctx, cancel := r.opCtx()
