@@ -49,6 +49,7 @@ type JSInfo struct {
 	Consumers      int              `json:"consumers"`
 	Messages       uint64           `json:"messages"`
 	Bytes          uint64           `json:"bytes"`
+	MetaCluster    *MetaCluster     `json:"meta_cluster,omitempty"`
 	AccountDetails []*AccountDetail `json:"account_details,omitempty"`
 	Total          int              `json:"total"`
 }
@@ -153,6 +154,9 @@ func (s *Server) jsz(o jszOptions) *JSInfo {
 	info.Config = s.jetStreamConfig()
 	info.Limits = &struct{}{}
 	info.Total = len(accounts)
+	if c := s.src.Cluster(); c != nil {
+		info.MetaCluster = c.Meta
+	}
 	for _, ja := range accounts {
 		for _, st := range ja.Store.Streams() {
 			state := st.State("", false)

@@ -20,6 +20,29 @@ type Cluster struct {
 	// Raft is the replication host's traffic; nil without clustered
 	// JetStream (or before its host is open).
 	Raft *RaftStats
+	// Meta is the JetStream meta group as this server sees it; nil
+	// without clustered JetStream (or before this server is a member).
+	Meta *MetaCluster
+}
+
+// MetaCluster is /jsz's meta_cluster, as the reference server names its
+// fields: the meta group's leader and size, this server's name, and (on
+// the leader) the other members.
+type MetaCluster struct {
+	Name     string        `json:"name,omitempty"`
+	Leader   string        `json:"leader,omitempty"`
+	Peer     string        `json:"peer,omitempty"`
+	Replicas []MetaReplica `json:"replicas,omitempty"`
+	Size     int           `json:"cluster_size"`
+}
+
+// MetaReplica is one member of the meta group other than its leader.
+type MetaReplica struct {
+	Name    string        `json:"name"`
+	Current bool          `json:"current"`
+	Offline bool          `json:"offline,omitempty"`
+	Active  time.Duration `json:"active"`
+	Lag     uint64        `json:"lag,omitempty"`
 }
 
 // RaftStats are the raft host's counters: frames carry many groups'

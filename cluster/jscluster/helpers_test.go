@@ -65,7 +65,8 @@ func (l stderrLog) With(kv ...any) logging.Logger {
 
 func (n *node) start() {
 	n.t.Helper()
-	opts := config.Options{Host: "127.0.0.1", Port: 0, ServerName: n.name, JetStream: true, StoreDir: n.dir, ServerTags: n.tags}
+	opts := config.Options{Host: "127.0.0.1", Port: 0, ServerName: n.name, JetStream: true, StoreDir: n.dir, ServerTags: n.tags,
+		HTTPHost: "127.0.0.1", HTTPPort: config.MonitorRandomPort}
 	opts.Cluster = config.ClusterOptions{
 		Name: "jsc", Host: "127.0.0.1", Port: n.port, Routes: n.routes,
 		PingInterval: 200 * time.Millisecond, MaxPingsOut: 3,

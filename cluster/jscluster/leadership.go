@@ -160,8 +160,23 @@ func (c *Cluster) view(r *replica) *jsapi.StreamView {
 
 // clusterInfo is the leader's view of the stream's group.
 func (c *Cluster) clusterInfo(r *replica) *jsapi.ClusterInfo {
+	return c.groupInfo(r.group.Load())
+}
+
+// MetaInfo is this server's view of the meta group (/jsz meta_cluster):
+// its leader, and on the leader each other member's state. ok is false
+// before this server is a member.
+func (c *Cluster) MetaInfo() (info *jsapi.ClusterInfo, size int, ok bool) {
+	g := c.group(metaGroup)
+	if g == nil {
+		return nil, 0, false
+	}
+	return c.groupInfo(g), len(g.Status().Voters), true
+}
+
+// groupInfo is a group's leader and, on the leader, the other members.
+func (c *Cluster) groupInfo(g *multiraft.Group) *jsapi.ClusterInfo {
 	info := &jsapi.ClusterInfo{Name: c.routes.ClusterName()}
-	g := r.group.Load()
 	if g == nil {
 		return info
 	}
