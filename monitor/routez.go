@@ -26,12 +26,11 @@ type Cluster struct {
 }
 
 // MetaCluster is /jsz's meta_cluster, as the reference server names its
-// fields: the meta group's leader and size, this server's name, and (on
-// the leader) the other members.
+// fields: the meta group's leader and size and (on the leader) the other
+// members.
 type MetaCluster struct {
 	Name     string        `json:"name,omitempty"`
 	Leader   string        `json:"leader,omitempty"`
-	Peer     string        `json:"peer,omitempty"`
 	Replicas []MetaReplica `json:"replicas,omitempty"`
 	Size     int           `json:"cluster_size"`
 }

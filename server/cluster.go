@@ -120,7 +120,7 @@ func (s *Server) Cluster() *monitor.Cluster {
 			}
 		}
 		if info, size, ok := s.jsc.MetaInfo(); ok {
-			m := &monitor.MetaCluster{Name: info.Name, Leader: info.Leader, Peer: s.Options().ServerName, Size: size}
+			m := &monitor.MetaCluster{Name: info.Name, Leader: info.Leader, Size: size}
 			for _, p := range info.Replicas {
 				m.Replicas = append(m.Replicas, monitor.MetaReplica{Name: p.Name, Current: p.Current,
 					Offline: p.Offline, Active: p.Active, Lag: p.Lag})
