@@ -108,27 +108,24 @@ func (api *jsAPI) onMetaLeader(req apiRequest, fn func() any) any {
 func (api *jsAPI) onStreamLeader(name string, req apiRequest, suffix string, fn func(*StreamView) any) any {
 	c := api.ja.js.cluster
 	v, known := c.Stream(api.ja.acc, name)
-	if v != nil {
+	if v == nil && !known {
+		// Only the meta leader, once it has applied everything
+		// committed, may say that a stream does not exist: this server's
+		// view may be behind (it just restarted, or it is cut off).
+		if !c.IsMetaLeader() {
+			return api.forward(req, "", suffix)
+		}
+		if err := c.MetaReadBarrier(); err != nil {
+			resp := newResponse(suffix)
+			resp.Error = jsErrClusterUnavailable
+			return &resp
+		}
+		v, known = c.Stream(api.ja.acc, name)
+	}
+	switch {
+	case v != nil:
 		return fn(v)
-	}
-	if known {
-		return api.forward(req, name, suffix)
-	}
-	// Only the meta leader, once it has applied everything committed,
-	// may say that a stream does not exist: this server's view may be
-	// behind (it just restarted, or it is cut off from the meta group).
-	if !c.IsMetaLeader() {
-		return api.forward(req, "", suffix)
-	}
-	if err := c.MetaReadBarrier(); err != nil {
-		resp := newResponse(suffix)
-		resp.Error = jsErrClusterUnavailable
-		return &resp
-	}
-	if v, known = c.Stream(api.ja.acc, name); v != nil {
-		return fn(v)
-	}
-	if known {
+	case known:
 		return api.forward(req, name, suffix)
 	}
 	resp := newResponse(suffix)

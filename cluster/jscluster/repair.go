@@ -2,11 +2,11 @@ package jscluster
 
 import (
 	"context"
-	"encoding/binary"
 	"slices"
 	"time"
 
 	"github.com/midgemq/midge/cluster/multiraft"
+	"github.com/midgemq/midge/jetstore"
 )
 
 // Repair and membership. A replica whose raft log (multiraft's damage
@@ -119,8 +119,11 @@ func (c *Cluster) rebuild(gid uint64) {
 // replica count was raised): it records the binding, sets aside an older
 // local copy of that name, and asks the group to add it as a learner.
 func (c *Cluster) joinReplica(a *assignment) {
-	acc := c.account(a.Account)
-	if acc == nil || c.js.Store(acc) == nil {
+	var store *jetstore.Store
+	if acc := c.account(a.Account); acc != nil {
+		store = c.js.Store(acc)
+	}
+	if store == nil {
 		c.log.Warn("stream placed here in an account without JetStream here", "account", a.Account, "stream", a.Config.Name)
 		return
 	}
@@ -132,8 +135,9 @@ func (c *Cluster) joinReplica(a *assignment) {
 	c.joining[a.Group] = true
 	c.wg.Add(1)
 	c.mu.Unlock()
-	store := c.js.Store(acc)
 	if _, err := store.Stream(a.Config.Name); err == nil {
+		// A copy of an older stream of that name (this server has no group
+		// for this one): kept aside, never deleted on this server's view.
 		if where, qerr := store.Quarantine(a.Config.Name); qerr == nil {
 			c.log.Warn("set aside an older local copy of a stream to join its group", "stream", a.Config.Name, "moved_to", where)
 		}
@@ -156,7 +160,7 @@ func (c *Cluster) joinReplica(a *assignment) {
 // askToJoinGroup asks the members of a stream's group, until this server
 // has joined it, to add it as a learner (the leader does, handleRebuild).
 func (c *Cluster) askToJoinGroup(account, name string, gid uint64) {
-	body := binary.LittleEndian.AppendUint64(nil, gid)
+	body := groupBody(gid)
 	for c.isJoining(gid) {
 		a := c.meta.lookup(account, name)
 		if a == nil || a.Group != gid {
@@ -193,10 +197,10 @@ func (c *Cluster) rejoinIfRemoved(r *replica) {
 // handleRebuild runs on a stream's members; its leader takes the sender
 // out of the group and back in as a learner.
 func (c *Cluster) handleRebuild(from string, body []byte) ([]byte, error) {
-	if len(body) != 8 {
-		return nil, errBadEntry
+	gid, err := readGroupBody(body)
+	if err != nil {
+		return nil, err
 	}
-	gid := binary.LittleEndian.Uint64(body)
 	r := c.replica(gid)
 	if r == nil || !r.isLeading() {
 		return nil, nil
@@ -250,7 +254,7 @@ func (c *Cluster) addMember(g *multiraft.Group, gid uint64, name string) {
 			}
 		}
 		c.log.Info("added a learner", "group", gid, "member", name)
-		c.rpc.send(name, mJoinGroup, binary.LittleEndian.AppendUint64(nil, gid))
+		c.rpc.send(name, mJoinGroup, groupBody(gid))
 	}()
 }
 
@@ -261,10 +265,10 @@ type memberKey struct {
 
 // handleJoinGroup joins a group this server asked to be (re)added to.
 func (c *Cluster) handleJoinGroup(_ string, body []byte) ([]byte, error) {
-	if len(body) != 8 {
-		return nil, errBadEntry
+	gid, err := readGroupBody(body)
+	if err != nil {
+		return nil, err
 	}
-	gid := binary.LittleEndian.Uint64(body)
 	if !c.isJoining(gid) || c.group(gid) != nil {
 		return nil, nil
 	}
@@ -286,10 +290,10 @@ func (c *Cluster) handleJoinGroup(_ string, body []byte) ([]byte, error) {
 // handleReady records that a learner of a group this server leads caught
 // up.
 func (c *Cluster) handleReady(from string, body []byte) ([]byte, error) {
-	if len(body) != 8 {
-		return nil, errBadEntry
+	gid, err := readGroupBody(body)
+	if err != nil {
+		return nil, err
 	}
-	gid := binary.LittleEndian.Uint64(body)
 	c.mu.Lock()
 	if c.ready[gid] == nil {
 		c.ready[gid] = make(map[string]bool)
@@ -327,7 +331,7 @@ func (c *Cluster) membership() {
 			continue
 		}
 		if mode, _ := r.status(); mode == modeSynced && slices.Contains(st.Learners, c.selfID) && st.Leader != 0 {
-			c.rpc.send(c.names.name(st.Leader), mReady, binary.LittleEndian.AppendUint64(nil, r.gid))
+			c.rpc.send(c.names.name(st.Leader), mReady, groupBody(r.gid))
 		}
 	}
 }

@@ -45,6 +45,18 @@ const (
 
 var errRemote = errors.New("remote error")
 
+// The membership requests (mRebuild, mJoinGroup, mReady, mLeave, mLeft)
+// carry one group id.
+
+func groupBody(gid uint64) []byte { return binary.LittleEndian.AppendUint64(nil, gid) }
+
+func readGroupBody(body []byte) (uint64, error) {
+	if len(body) != 8 {
+		return 0, errBadEntry
+	}
+	return binary.LittleEndian.Uint64(body), nil
+}
+
 type rpcHandler func(from string, body []byte) ([]byte, error)
 
 type rpc struct {

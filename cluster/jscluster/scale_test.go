@@ -13,38 +13,56 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Raising a stream's replica count (nats stream edit --replicas 3) adds
-// replicas to its running group: they join as learners, catch up and are
-// promoted, so the stream then survives its leader's loss with every
-// acknowledged message.
-func TestRaisingReplicasAddsReplicasThatCatchUp(t *testing.T) {
-	c := startCluster(t, 3)
-	_, js := c.client(c.nodes[0])
-	cfg := jetstream.StreamConfig{Name: "GROW", Subjects: []string{"grow.>"}, Replicas: 1}
-	createStream(t, js, cfg)
-	const before = 200
-	for i := range before {
-		if _, err := js.Publish(ctx(t, 5*time.Second), "grow.x", []byte(fmt.Sprintf("m%d", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
+// Tests of where a stream lives: more or fewer replicas, a removed peer.
+// Their messages are "m0", "m1", ... at sequences 1, 2, ...
 
-	cfg.Replicas = 3
-	waitFor(t, 20*time.Second, "update to 3 replicas", func() bool {
+// publishNumbered publishes messages m<from> to m<to-1> with message ids,
+// each until acknowledged at its sequence (a retry of one stored before
+// is answered as a duplicate with the same sequence).
+func publishNumbered(t *testing.T, js jetstream.JetStream, subject string, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		id := fmt.Sprintf("m%d", i)
+		waitFor(t, 10*time.Second, "publish "+id, func() bool {
+			pctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			ack, err := js.Publish(pctx, subject, []byte(id), jetstream.WithMsgID(id))
+			return err == nil && ack.Sequence == uint64(i+1)
+		})
+	}
+}
+
+// updateStream retries an update while the meta group is busy.
+func updateStream(t *testing.T, js jetstream.JetStream, cfg jetstream.StreamConfig) {
+	t.Helper()
+	waitFor(t, 20*time.Second, fmt.Sprintf("update to %d replicas", cfg.Replicas), func() bool {
 		uctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		_, err := js.UpdateStream(uctx, cfg)
 		return err == nil
 	})
-	waitFor(t, 30*time.Second, "two more replicas, current", func() bool {
-		ictx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		st, err := js.Stream(ictx, "GROW")
-		if err != nil {
-			return false
-		}
-		info := st.CachedInfo()
-		if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+}
+
+// streamInfo is a stream's info, nil while it cannot be had.
+func streamInfo(js jetstream.JetStream, name string) *jetstream.StreamInfo {
+	ictx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, err := js.Stream(ictx, name)
+	if err != nil {
+		return nil
+	}
+	return st.CachedInfo()
+}
+
+// waitSettled waits until the stream has the replica count it is
+// configured with, every replica current, and msgs messages; it returns
+// the leader.
+func waitSettled(t *testing.T, js jetstream.JetStream, name string, replicas int, msgs uint64) (leader string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, fmt.Sprintf("%s on %d current replicas with %d messages", name, replicas, msgs), func() bool {
+		info := streamInfo(js, name)
+		if info == nil || info.Config.Replicas != replicas || info.Cluster == nil || info.Cluster.Leader == "" ||
+			len(info.Cluster.Replicas) != replicas-1 || info.State.Msgs != msgs {
 			return false
 		}
 		for _, r := range info.Cluster.Replicas {
@@ -52,12 +70,16 @@ func TestRaisingReplicasAddsReplicasThatCatchUp(t *testing.T) {
 				return false
 			}
 		}
+		leader = info.Cluster.Leader
 		return true
 	})
+	return leader
+}
 
-	// The stream's first server, its only copy before, goes away: a new
-	// replica leads and holds everything.
-	leader := leaderOf(t, js, "GROW")
+// stopLeader stops the stream's leader and returns the stream as the new
+// leader, reached through another server, shows it.
+func stopLeader(t *testing.T, c *tcluster, name, leader string) (jetstream.JetStream, jetstream.Stream) {
+	t.Helper()
 	via := c.nodes[0]
 	if via.name == leader {
 		via = c.nodes[1]
@@ -68,150 +90,20 @@ func TestRaisingReplicasAddsReplicasThatCatchUp(t *testing.T) {
 	waitFor(t, 20*time.Second, "a new leader", func() bool {
 		ictx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		s, err := vjs.Stream(ictx, "GROW")
+		s, err := vjs.Stream(ictx, name)
 		if err != nil || s.CachedInfo().Cluster == nil {
 			return false
 		}
-		l := s.CachedInfo().Cluster.Leader
 		st = s
+		l := s.CachedInfo().Cluster.Leader
 		return l != "" && l != leader
 	})
-	if n := st.CachedInfo().State.Msgs; n != before {
-		t.Fatalf("the new leader holds %d messages, want %d", n, before)
-	}
-	for seq := uint64(1); seq <= before; seq++ {
-		var m *jetstream.RawStreamMsg
-		waitFor(t, 10*time.Second, fmt.Sprintf("message %d", seq), func() bool {
-			gctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			var err error
-			m, err = st.GetMsg(gctx, seq)
-			return err == nil
-		})
-		if want := fmt.Sprintf("m%d", seq-1); string(m.Data) != want {
-			t.Fatalf("message %d = %q, want %q", seq, m.Data, want)
-		}
-	}
-	waitFor(t, 10*time.Second, "a publish acknowledged by the new leader", func() bool {
-		pctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		ack, err := vjs.Publish(pctx, "grow.x", []byte("after"), jetstream.WithMsgID("after"))
-		return err == nil && ack.Sequence == before+1
-	})
+	return vjs, st
 }
 
-// Lowering a stream's replica count removes the servers not kept from its
-// group, and each deletes its copy once its removal is committed; the
-// stream keeps every message and takes publishes throughout. Raising it
-// again places the stream on those servers anew: they join (their old
-// group is gone) and catch up.
-func TestLoweringReplicasRemovesCopiesAndRaisingAddsThemBack(t *testing.T) {
-	c := startCluster(t, 3)
-	_, js := c.client(c.nodes[0])
-	cfg := jetstream.StreamConfig{Name: "SHRINK", Subjects: []string{"shrink.>"}, Replicas: 3}
-	createStream(t, js, cfg)
-	n := 0
-	publish := func(js jetstream.JetStream) {
-		t.Helper()
-		id := fmt.Sprintf("m%d", n)
-		waitFor(t, 10*time.Second, "publish "+id, func() bool {
-			pctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			ack, err := js.Publish(pctx, "shrink.x", []byte(id), jetstream.WithMsgID(id))
-			return err == nil && ack.Sequence == uint64(n+1)
-		})
-		n++
-	}
-	for range 100 {
-		publish(js)
-	}
-	update := func(replicas int) {
-		t.Helper()
-		cfg.Replicas = replicas
-		waitFor(t, 20*time.Second, fmt.Sprintf("update to %d replicas", replicas), func() bool {
-			uctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
-			_, err := js.UpdateStream(uctx, cfg)
-			return err == nil
-		})
-	}
-	settled := func(replicas int) (leader string) {
-		t.Helper()
-		waitFor(t, 30*time.Second, fmt.Sprintf("%d current replicas", replicas), func() bool {
-			ictx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			st, err := js.Stream(ictx, "SHRINK")
-			if err != nil {
-				return false
-			}
-			info := st.CachedInfo()
-			if info.Config.Replicas != replicas || info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != replicas-1 {
-				return false
-			}
-			for _, r := range info.Cluster.Replicas {
-				if !r.Current || r.Offline {
-					return false
-				}
-			}
-			leader = info.Cluster.Leader
-			return info.State.Msgs == uint64(n)
-		})
-		return leader
-	}
-	hasCopy := func(nd *node) bool {
-		found := false
-		_ = filepath.WalkDir(nd.dir, func(path string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() && d.Name() == "SHRINK" && !inQuarantine(path) {
-				found = true
-			}
-			return nil
-		})
-		return found
-	}
-
-	update(1)
-	publish(js) // publishes go on while the others leave
-	kept := settled(1)
-	waitFor(t, 30*time.Second, "the removed servers' copies deleted", func() bool {
-		for _, nd := range c.nodes {
-			if nd.name != kept && hasCopy(nd) {
-				return false
-			}
-		}
-		return true
-	})
-	if !hasCopy(c.byName(kept)) {
-		t.Fatalf("the kept server %s has no copy", kept)
-	}
-	publish(js)
-
-	update(3)
-	settled(3)
-	for _, nd := range c.nodes {
-		if !hasCopy(nd) {
-			t.Fatalf("%s has no copy after raising the replicas again", nd.name)
-		}
-	}
-	// Every copy is whole: the kept server goes away and a re-added one
-	// leads with every message.
-	via := c.nodes[0]
-	if via.name == kept {
-		via = c.nodes[1]
-	}
-	_, vjs := c.client(via)
-	c.byName(kept).stop()
-	var st jetstream.Stream
-	waitFor(t, 20*time.Second, "a new leader", func() bool {
-		ictx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		s, err := vjs.Stream(ictx, "SHRINK")
-		if err != nil || s.CachedInfo().Cluster == nil {
-			return false
-		}
-		st = s
-		l := s.CachedInfo().Cluster.Leader
-		return l != "" && l != kept
-	})
+// expectNumbered reads messages 1..n and checks each is m<seq-1>.
+func expectNumbered(t *testing.T, st jetstream.Stream, n int) {
+	t.Helper()
 	for seq := uint64(1); seq <= uint64(n); seq++ {
 		var m *jetstream.RawStreamMsg
 		waitFor(t, 10*time.Second, fmt.Sprintf("message %d", seq), func() bool {
@@ -225,7 +117,19 @@ func TestLoweringReplicasRemovesCopiesAndRaisingAddsThemBack(t *testing.T) {
 			t.Fatalf("message %d = %q, want %q", seq, m.Data, want)
 		}
 	}
-	publish(vjs)
+}
+
+// hasCopy reports whether nd's store holds a copy of the stream (copies
+// set aside under a quarantine directory do not count).
+func hasCopy(nd *node, stream string) bool {
+	found := false
+	_ = filepath.WalkDir(nd.dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == stream && !inQuarantine(path) {
+			found = true
+		}
+		return nil
+	})
+	return found
 }
 
 // inQuarantine reports whether path lies under a quarantine directory
@@ -239,6 +143,76 @@ func inQuarantine(path string) bool {
 	return false
 }
 
+// Raising a stream's replica count (nats stream edit --replicas 3) adds
+// replicas to its running group: they join as learners, catch up and are
+// promoted, so the stream then survives its leader's loss with every
+// acknowledged message.
+func TestRaisingReplicasAddsReplicasThatCatchUp(t *testing.T) {
+	c := startCluster(t, 3)
+	_, js := c.client(c.nodes[0])
+	cfg := jetstream.StreamConfig{Name: "GROW", Subjects: []string{"grow.>"}, Replicas: 1}
+	createStream(t, js, cfg)
+	const before = 200
+	publishNumbered(t, js, "grow.x", 0, before)
+
+	cfg.Replicas = 3
+	updateStream(t, js, cfg)
+	leader := waitSettled(t, js, "GROW", 3, before)
+
+	// The stream's first server, its only copy before, goes away: a new
+	// replica leads and holds everything.
+	vjs, st := stopLeader(t, c, "GROW", leader)
+	if n := st.CachedInfo().State.Msgs; n != before {
+		t.Fatalf("the new leader holds %d messages, want %d", n, before)
+	}
+	expectNumbered(t, st, before)
+	publishNumbered(t, vjs, "grow.x", before, before+1)
+}
+
+// Lowering a stream's replica count removes the servers not kept from its
+// group, and each deletes its copy once its removal is committed; the
+// stream keeps every message and takes publishes throughout. Raising it
+// again places the stream on those servers anew: they join (their old
+// group is gone) and catch up.
+func TestLoweringReplicasRemovesCopiesAndRaisingAddsThemBack(t *testing.T) {
+	c := startCluster(t, 3)
+	_, js := c.client(c.nodes[0])
+	cfg := jetstream.StreamConfig{Name: "SHRINK", Subjects: []string{"shrink.>"}, Replicas: 3}
+	createStream(t, js, cfg)
+	publishNumbered(t, js, "shrink.x", 0, 100)
+
+	cfg.Replicas = 1
+	updateStream(t, js, cfg)
+	publishNumbered(t, js, "shrink.x", 100, 101) // publishes go on while the others leave
+	kept := waitSettled(t, js, "SHRINK", 1, 101)
+	waitFor(t, 30*time.Second, "the removed servers' copies deleted", func() bool {
+		for _, nd := range c.nodes {
+			if nd.name != kept && hasCopy(nd, "SHRINK") {
+				return false
+			}
+		}
+		return true
+	})
+	if !hasCopy(c.byName(kept), "SHRINK") {
+		t.Fatalf("the kept server %s has no copy", kept)
+	}
+	publishNumbered(t, js, "shrink.x", 101, 102)
+
+	cfg.Replicas = 3
+	updateStream(t, js, cfg)
+	waitSettled(t, js, "SHRINK", 3, 102)
+	for _, nd := range c.nodes {
+		if !hasCopy(nd, "SHRINK") {
+			t.Fatalf("%s has no copy after raising the replicas again", nd.name)
+		}
+	}
+	// Every copy is whole: the kept server goes away and a re-added one
+	// leads with every message.
+	vjs, st := stopLeader(t, c, "SHRINK", kept)
+	expectNumbered(t, st, 102)
+	publishNumbered(t, vjs, "shrink.x", 102, 103)
+}
+
 // Removing a peer (nats stream cluster peer-remove) takes a server out of
 // a stream's placement, typically one that is gone: another server takes
 // its place, joins and catches up; the removed server, back, deletes its
@@ -249,23 +223,10 @@ func TestRemovingAPeerPlacesTheStreamElsewhere(t *testing.T) {
 	nc, js := c.client(c.nodes[0])
 	createStream(t, js, jetstream.StreamConfig{Name: "MOVE", Subjects: []string{"move.>"}, Replicas: 3})
 	const msgs = 150
-	for i := range msgs {
-		if _, err := js.Publish(ctx(t, 5*time.Second), "move.x", []byte(fmt.Sprintf("m%d", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	info := func() *jetstream.StreamInfo {
-		ictx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		st, err := js.Stream(ictx, "MOVE")
-		if err != nil {
-			return nil
-		}
-		return st.CachedInfo()
-	}
+	publishNumbered(t, js, "move.x", 0, msgs)
 	var placed []string
 	waitFor(t, 10*time.Second, "stream info", func() bool {
-		i := info()
+		i := streamInfo(js, "MOVE")
 		if i == nil || i.Cluster == nil || i.Cluster.Leader == "" || len(i.Cluster.Replicas) != 2 {
 			return false
 		}
@@ -308,7 +269,7 @@ func TestRemovingAPeerPlacesTheStreamElsewhere(t *testing.T) {
 		t.Fatalf("removing %s: %+v", gone, r)
 	}
 	waitFor(t, 30*time.Second, outside+" placed, current and holding every message", func() bool {
-		i := info()
+		i := streamInfo(js, "MOVE")
 		if i == nil || i.Cluster == nil || len(i.Cluster.Replicas) != 2 || i.State.Msgs != msgs {
 			return false
 		}
@@ -323,17 +284,7 @@ func TestRemovingAPeerPlacesTheStreamElsewhere(t *testing.T) {
 	})
 	gnd := c.byName(gone)
 	gnd.start()
-	hasCopy := func() bool {
-		found := false
-		_ = filepath.WalkDir(gnd.dir, func(path string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() && d.Name() == "MOVE" && !inQuarantine(path) {
-				found = true
-			}
-			return nil
-		})
-		return found
-	}
-	waitFor(t, 30*time.Second, "the removed server's copy deleted once it is back", func() bool { return !hasCopy() })
+	waitFor(t, 30*time.Second, "the removed server's copy deleted once it is back", func() bool { return !hasCopy(gnd, "MOVE") })
 }
 
 // Lowering the replica count right after the stream's leadership moved
@@ -350,11 +301,7 @@ func TestLoweringReplicasAfterLeadershipMoved(t *testing.T) {
 		Placement: &jetstream.Placement{Tags: []string{"x"}}}
 	createStream(t, js, cfg)
 	const msgs = 60
-	for i := range msgs {
-		if _, err := js.Publish(ctx(t, 5*time.Second), "moved.x", []byte(fmt.Sprintf("m%d", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publishNumbered(t, js, "moved.x", 0, msgs)
 	first := leaderOf(t, js, "MOVED")
 	other := "s2"
 	if first == "s2" {
@@ -366,43 +313,10 @@ func TestLoweringReplicasAfterLeadershipMoved(t *testing.T) {
 	})
 
 	cfg.Replicas = 1
-	waitFor(t, 20*time.Second, "update to 1 replica", func() bool {
-		uctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		_, err := js.UpdateStream(uctx, cfg)
-		return err == nil
-	})
-	var kept string
-	waitFor(t, 30*time.Second, "one replica left, leading, with every message", func() bool {
-		ictx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		st, err := js.Stream(ictx, "MOVED")
-		if err != nil {
-			return false
-		}
-		info := st.CachedInfo()
-		kept = ""
-		if info.Cluster != nil {
-			kept = info.Cluster.Leader
-		}
-		return info.Config.Replicas == 1 && kept != "" && (info.Cluster == nil || len(info.Cluster.Replicas) == 0) && info.State.Msgs == msgs
-	})
+	updateStream(t, js, cfg)
+	kept := waitSettled(t, js, "MOVED", 1, msgs)
 	t.Logf("leader before %s, kept %s", other, kept)
 	gone := c.byName(map[string]string{"s2": "s3", "s3": "s2"}[kept])
-	waitFor(t, 30*time.Second, "the other copy deleted", func() bool {
-		found := false
-		_ = filepath.WalkDir(gone.dir, func(path string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() && d.Name() == "MOVED" && !inQuarantine(path) {
-				found = true
-			}
-			return nil
-		})
-		return !found
-	})
-	waitFor(t, 10*time.Second, "a publish after", func() bool {
-		pctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		ack, err := js.Publish(pctx, "moved.x", []byte("after"), jetstream.WithMsgID("after"))
-		return err == nil && ack.Sequence == msgs+1
-	})
+	waitFor(t, 30*time.Second, "the other copy deleted", func() bool { return !hasCopy(gone, "MOVED") })
+	publishNumbered(t, js, "moved.x", msgs, msgs+1)
 }

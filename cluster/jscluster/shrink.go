@@ -2,7 +2,6 @@ package jscluster
 
 import (
 	"context"
-	"encoding/binary"
 	"slices"
 
 	"github.com/midgemq/midge/cluster/multiraft"
@@ -128,7 +127,7 @@ func (c *Cluster) removeMember(g *multiraft.Group, gid uint64, name string) {
 			return
 		}
 		c.log.Info("removed a member no longer placed", "group", gid, "member", name)
-		c.rpc.send(name, mLeft, binary.LittleEndian.AppendUint64(nil, gid))
+		c.rpc.send(name, mLeft, groupBody(gid))
 	}()
 }
 
@@ -152,7 +151,7 @@ func (c *Cluster) leaveGroup(a *assignment) {
 		c.mu.Unlock()
 		return
 	}
-	body := binary.LittleEndian.AppendUint64(nil, a.Group)
+	body := groupBody(a.Group)
 	for _, p := range a.Peers {
 		c.rpc.send(p, mLeave, body)
 	}
@@ -162,10 +161,10 @@ func (c *Cluster) leaveGroup(a *assignment) {
 // if the meta group no longer places the stream on it, or tells it that
 // it is already out.
 func (c *Cluster) handleLeave(from string, body []byte) ([]byte, error) {
-	if len(body) != 8 {
-		return nil, errBadEntry
+	gid, err := readGroupBody(body)
+	if err != nil {
+		return nil, err
 	}
-	gid := binary.LittleEndian.Uint64(body)
 	r := c.replica(gid)
 	if r == nil || !r.isLeading() {
 		return nil, nil
@@ -190,10 +189,10 @@ func (c *Cluster) handleLeave(from string, body []byte) ([]byte, error) {
 // handleLeft records that this server's removal from a group is
 // committed; the controller deletes the copy (leaveGroup).
 func (c *Cluster) handleLeft(_ string, body []byte) ([]byte, error) {
-	if len(body) != 8 {
-		return nil, errBadEntry
+	gid, err := readGroupBody(body)
+	if err != nil {
+		return nil, err
 	}
-	gid := binary.LittleEndian.Uint64(body)
 	c.mu.Lock()
 	c.left[gid] = true
 	c.mu.Unlock()
