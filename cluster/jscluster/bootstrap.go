@@ -233,7 +233,7 @@ func (c *Cluster) handleJoinMeta(_ string, body []byte) ([]byte, error) {
 		return json.Marshal(resp)
 	}
 	id := c.names.add(req.Name)
-	if !slices.Contains(st.Voters, id) && !slices.Contains(st.Learners, id) {
+	if !isMember(st, id) {
 		c.addMember(g, metaGroup, req.Name)
 	}
 	if n, ok := c.meta.node(req.Name); !ok || !slices.Equal(n.Tags, req.Tags) {

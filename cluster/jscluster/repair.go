@@ -187,7 +187,7 @@ func (c *Cluster) rejoinIfRemoved(r *replica) {
 		return
 	}
 	st := g.Status()
-	if len(st.Voters) == 0 || slices.Contains(st.Voters, c.selfID) || slices.Contains(st.Learners, c.selfID) {
+	if len(st.Voters) == 0 || isMember(st, c.selfID) {
 		return
 	}
 	c.log.Warn("placed on this server but no longer a member of the stream's group: rebuilding", "stream", r.name, "group", r.gid)

@@ -80,6 +80,11 @@ func (c *Cluster) trimMembers(r *replica, a *assignment) {
 	}
 }
 
+// isMember reports whether id is a voter or a learner of the group.
+func isMember(st multiraft.Status, id multiraft.NodeID) bool {
+	return slices.Contains(st.Voters, id) || slices.Contains(st.Learners, id)
+}
+
 // memberActive reports whether the leader heard from member id lately.
 func memberActive(st multiraft.Status, id multiraft.NodeID) bool {
 	for _, rs := range st.Replicas {
@@ -141,7 +146,7 @@ func (c *Cluster) leaveGroup(a *assignment) {
 	if !confirmed {
 		if g := c.group(a.Group); g != nil {
 			st := g.Status()
-			confirmed = len(st.Voters) > 0 && !slices.Contains(st.Voters, c.selfID) && !slices.Contains(st.Learners, c.selfID)
+			confirmed = len(st.Voters) > 0 && !isMember(st, c.selfID)
 		}
 	}
 	if confirmed {
@@ -178,7 +183,7 @@ func (c *Cluster) handleLeave(from string, body []byte) ([]byte, error) {
 		return nil, nil
 	}
 	st := g.Status()
-	if id := c.names.add(from); slices.Contains(st.Voters, id) || slices.Contains(st.Learners, id) {
+	if isMember(st, c.names.add(from)) {
 		c.removeMember(g, gid, from)
 		return nil, nil
 	}
