@@ -46,11 +46,11 @@ func drain(subs []*client) {
 }
 
 // BenchmarkDeliver measures parse → match → enqueue for one PUB, the hot
-// path of a core publish, with 0, 1 and 4 subscribers.
+// path of a core publish, with 0, 1, 4 and 64 subscribers.
 func BenchmarkDeliver(b *testing.B) {
 	for _, tc := range []struct {
 		subs, size int
-	}{{0, 16}, {1, 16}, {4, 16}, {1, 4096}} {
+	}{{0, 16}, {1, 16}, {4, 16}, {1, 4096}, {64, 128}} {
 		b.Run(fmt.Sprintf("subs=%d/size=%d", tc.subs, tc.size), func(b *testing.B) {
 			pub, subs := benchClients(b, tc.subs)
 			msg := []byte(fmt.Sprintf("PUB bench %d\r\n%s\r\n", tc.size, bytes.Repeat([]byte("x"), tc.size)))

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/midgemq/midge/parser"
@@ -26,6 +27,8 @@ type producer struct {
 	self      *client // the publishing client; nil for internal publishers
 	echo      bool    // deliver to self's own subscriptions
 	line      []byte  // scratch for MSG/HMSG control lines
+	msgSize   sizeText
+	hmsgSizes sizeText
 	cache     matchCache
 	flushes   flushSet      // destinations to wake after this read
 	stallLeft time.Duration // stall budget left in this read
@@ -47,6 +50,29 @@ type producer struct {
 	// to a route (or the producer is a route's): kept out of line so that
 	// a producer without routes stays as small as before.
 	rt *routeScratch
+}
+
+// sizeText is the decimal text of a message's sizes as its control lines
+// spell them: "<total>" (hdr < 0) or "<hdr> <total>". Every receiver of a
+// message gets the same sizes, so a producer formats them again only when
+// they change.
+type sizeText struct {
+	hdr, total int
+	text       []byte
+}
+
+func (t *sizeText) of(hdr, total int) []byte {
+	if t.text != nil && t.hdr == hdr && t.total == total {
+		return t.text
+	}
+	t.text = t.text[:0]
+	if hdr >= 0 {
+		t.text = strconv.AppendInt(t.text, int64(hdr), 10)
+		t.text = append(t.text, ' ')
+	}
+	t.text = strconv.AppendInt(t.text, int64(total), 10)
+	t.hdr, t.total = hdr, total
+	return t.text
 }
 
 func pubArg(subject, reply, header, data []byte) parser.PubArg {
@@ -215,12 +241,12 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	}
 	size := pa.Size
 	if pa.Header != nil && dst.headers.Load() {
-		p.line = parser.AppendHMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Header), pa.Size)
+		p.line = parser.AppendHMsgSized(p.line[:0], subject, sub.sid, pa.Reply, p.hmsgSizes.of(len(pa.Header), pa.Size))
 		queued, stall = dst.out.enqueueMsg(p.line, pa.Header, pa.Data, p.rb, size)
 	} else {
 		// A client without headers support gets the body alone.
 		size = len(pa.Data)
-		p.line = parser.AppendMsg(p.line[:0], subject, sub.sid, pa.Reply, len(pa.Data))
+		p.line = parser.AppendMsgSized(p.line[:0], subject, sub.sid, pa.Reply, p.msgSize.of(-1, len(pa.Data)))
 		queued, stall = dst.out.enqueueMsg(p.line, nil, pa.Data, p.rb, size)
 	}
 	if last {

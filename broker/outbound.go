@@ -306,6 +306,9 @@ type writer struct {
 	deadline time.Duration
 	spare    []*chunk
 	iov      [][]byte
+	// bufs is the header WriteTo consumes: a field, so that handing its
+	// address to the connection does not allocate one per write.
+	bufs net.Buffers
 	// trace, when set, sees every batch of outbound bytes before it is
 	// written (protocol tracing, -V); nil costs one comparison per flush.
 	trace func(iov [][]byte)
@@ -326,9 +329,10 @@ func (w *writer) flush(o *outbound) (int64, error) {
 	if w.trace != nil {
 		w.trace(w.iov)
 	}
-	bufs := net.Buffers(w.iov) // WriteTo consumes this header, not w.iov's
+	w.bufs = w.iov // WriteTo consumes this header, not w.iov's
 	_ = w.conn.SetWriteDeadline(time.Now().Add(w.deadline))
-	written, err := bufs.WriteTo(w.conn)
+	written, err := w.bufs.WriteTo(w.conn)
+	w.bufs = nil
 	clear(w.iov)
 	var unpinned int64
 	for i, c := range chunks {

@@ -175,6 +175,34 @@ func TestHeadersStrippedForClientsWithoutHeaders(t *testing.T) {
 	old.Expect("MSG foo 7 reply 5\r\nhello\r\n")
 }
 
+// One read of publishes whose sizes change from message to message, with
+// and without headers, to a subscriber with headers and one without: each
+// control line carries its own message's sizes (a producer formats sizes
+// once per message for all receivers, and must never reuse a stale one).
+func TestControlLineSizesFollowEachMessage(t *testing.T) {
+	s := testutil.StartServer(t)
+	withHdr := testutil.DialRaw(t, s)
+	withHdr.Send("CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB foo 1\r\n")
+	withHdr.RoundTrip()
+	noHdr := testutil.DialRaw(t, s)
+	noHdr.Send("CONNECT {\"verbose\":false}\r\nSUB foo 2\r\n")
+	noHdr.RoundTrip()
+	pub := testutil.DialRaw(t, s)
+	pub.Send("CONNECT {\"verbose\":false,\"headers\":true}\r\n" +
+		"PUB foo 3\r\nabc\r\n" +
+		"PUB foo 3\r\nxyz\r\n" +
+		"PUB foo 12\r\n0123456789ab\r\n" +
+		"HPUB foo 18 21\r\nNATS/1.0\r\nA: b\r\n\r\nabc\r\n" +
+		"HPUB foo 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nab\r\n" +
+		"PUB foo 2\r\nab\r\n")
+	pub.RoundTrip()
+	withHdr.Expect("MSG foo 1 3\r\nabc\r\nMSG foo 1 3\r\nxyz\r\nMSG foo 1 12\r\n0123456789ab\r\n" +
+		"HMSG foo 1 18 21\r\nNATS/1.0\r\nA: b\r\n\r\nabc\r\nHMSG foo 1 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nab\r\n" +
+		"MSG foo 1 2\r\nab\r\n")
+	noHdr.Expect("MSG foo 2 3\r\nabc\r\nMSG foo 2 3\r\nxyz\r\nMSG foo 2 12\r\n0123456789ab\r\n" +
+		"MSG foo 2 3\r\nabc\r\nMSG foo 2 2\r\nab\r\nMSG foo 2 2\r\nab\r\n")
+}
+
 func TestNoResponders(t *testing.T) {
 	s := testutil.StartServer(t)
 	rc := testutil.DialRaw(t, s)

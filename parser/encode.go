@@ -31,6 +31,24 @@ func AppendHMsg(dst, subject, sid, reply []byte, hdrLen, total int) []byte {
 	return append(dst, '\r', '\n')
 }
 
+// AppendMsgSized is AppendMsg with the size already in decimal, and
+// AppendHMsgSized AppendHMsg with "<hdrLen> <total>": a message fanned out
+// to many receivers has its sizes formatted once, not once per receiver.
+func AppendMsgSized(dst, subject, sid, reply, size []byte) []byte {
+	dst = append(dst, "MSG "...)
+	dst = appendSubjectSidReply(dst, subject, sid, reply)
+	dst = append(dst, size...)
+	return append(dst, '\r', '\n')
+}
+
+// AppendHMsgSized: see AppendMsgSized.
+func AppendHMsgSized(dst, subject, sid, reply, sizes []byte) []byte {
+	dst = append(dst, "HMSG "...)
+	dst = appendSubjectSidReply(dst, subject, sid, reply)
+	dst = append(dst, sizes...)
+	return append(dst, '\r', '\n')
+}
+
 func appendSubjectSidReply(dst, subject, sid, reply []byte) []byte {
 	dst = append(dst, subject...)
 	dst = append(dst, ' ')
