@@ -4,14 +4,16 @@
 # `nats bench` scenarios against midge and against scripts/bareserver (a
 # server that relays to exact subscribers and acknowledges JetStream
 # publishes without storing them), then the reference server against it.
-# A/B is each server's share of the ceiling; dividing the two lines of a
-# scenario gives midge over the reference, and the ceiling's own ratio to
-# the reference is the most any server could reach.
+# A/B is each server's share of the ceiling, and the reference's share
+# inverted is the most any server could reach over the reference. The
+# default scenarios are those where the bare server does less than any
+# broker could; with small core messages midge's batching of deliveries
+# beats its per-message locking, so there it is no ceiling.
 #   scripts/ceiling.sh [RUNS] [SCENARIOS]
-#   (defaults 5 and pubsub,fanout,large,js-pub16,js-pub1k; run from the repo root)
+#   (defaults 5 and large,js-pub16,js-pub1k; run from the repo root)
 set -euo pipefail
 runs=${1:-5}
-scenarios=${2:-pubsub,fanout,large,js-pub16,js-pub1k}
+scenarios=${2:-large,js-pub16,js-pub1k}
 export PATH="$PATH:$(go env GOPATH)/bin"
 command -v nats >/dev/null || { echo "needs the nats CLI" >&2; exit 1; }
 command -v nats-server >/dev/null || { echo "needs nats-server" >&2; exit 1; }

@@ -1,10 +1,12 @@
 // Command bareserver is the least server the benchmark clients accept: it
 // relays each core message to the subscribers of exactly its subject and
-// acknowledges each JetStream publish at once, storing nothing. The
-// scenarios measured against it show what the clients and the kernel alone
-// allow on this machine, a ceiling for any broker, as
-// ../shared/tools/nullsink does for publishing alone (scripts/ceiling.sh
-// runs it beside midge and the reference server).
+// acknowledges each JetStream publish at once, storing nothing. Large
+// payloads and JetStream publishing measured against it show what the
+// clients and the kernel allow on this machine, a ceiling for any broker,
+// as ../shared/tools/nullsink does for publishing alone (scripts/ceiling.sh
+// runs it beside midge and the reference server). With small core
+// messages it is no ceiling: it locks a receiver per message where a
+// broker batches.
 //
 // It speaks just enough of the protocol for `nats bench`: CONNECT, PING,
 // SUB, UNSUB, PUB and HPUB; no wildcards, queue groups or limits. A publish
