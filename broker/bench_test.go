@@ -61,7 +61,7 @@ func BenchmarkDeliver(b *testing.B) {
 				if err := pub.parser.Parse(msg); err != nil {
 					b.Fatal(err)
 				}
-				pub.prod.flushes.kickAll()
+				pub.prod.endRead()
 				if i%64 == 0 {
 					drain(subs)
 				}
@@ -84,7 +84,7 @@ func BenchmarkDeliverBatch(b *testing.B) {
 		if err := pub.parser.Parse(batch); err != nil {
 			b.Fatal(err)
 		}
-		pub.prod.flushes.kickAll()
+		pub.prod.endRead()
 		drain(subs)
 	}
 	b.ReportMetric(float64(b.N*perBatch)/b.Elapsed().Seconds(), "msgs/s")
@@ -105,7 +105,7 @@ func BenchmarkDeliverHeaders(b *testing.B) {
 				if err := pub.parser.Parse(msg); err != nil {
 					b.Fatal(err)
 				}
-				pub.prod.flushes.kickAll()
+				pub.prod.endRead()
 				if i%64 == 0 {
 					drain(subs)
 				}
@@ -142,7 +142,7 @@ func BenchmarkDeliverLarge(b *testing.B) {
 					b.Fatal(err)
 				}
 				pub.prod.rb = nil
-				pub.prod.flushes.kickAll()
+				pub.prod.endRead()
 				drain(subs)
 			}
 		})

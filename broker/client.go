@@ -26,7 +26,11 @@ type client struct {
 	splitBuf *readBuf
 
 	acc *Account // set under mu at the first CONNECT, before any subscription exists
-	sec clientSecurity
+
+	// stageHint is where a producer staging for this client keeps its run
+	// (staging.go); any producer writes it, each validates what it reads.
+	stageHint atomic.Uint64
+	sec       clientSecurity
 
 	// Touched only by the read loop.
 	opts     clientOptions
@@ -74,7 +78,7 @@ func newClient(b *Broker, conn net.Conn, t Transport) *client {
 	// Pinned again, under the broker's lock, when the client is admitted.
 	c.pinAuth(b.authn())
 	c.mon.last.Store(c.start.UnixNano())
-	c.prod = producer{acc: c.acc, self: c, echo: true}
+	c.prod = producer{acc: c.acc, self: c, echo: true, staged: newStaging()}
 	c.parser = parser.New(c, parser.Limits{
 		MaxControlLine: o.MaxControlLine,
 		MaxPayload:     o.MaxPayload,
@@ -153,7 +157,7 @@ func (c *client) beginParse() int64 {
 // afterParse wakes the receivers of what one read delivered; false when
 // the read held a protocol error (the connection is closed).
 func (c *client) afterParse(perr error, inBefore int64) bool {
-	c.prod.flushes.kickAll()
+	c.prod.endRead()
 	if c.splitBuf != nil && !c.parser.InSplitPayload() {
 		c.dropSplitBuf() // delivered: only receivers hold it now
 	}

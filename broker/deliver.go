@@ -46,6 +46,10 @@ type producer struct {
 	// large payloads in it are queued by reference.
 	rb *readBuf
 
+	// staged, for a client's read loop, gathers small deliveries per
+	// receiver for the length of a read (staging.go); nil stages nothing.
+	staged *staging
+
 	// rt is what only cluster traffic needs, allocated once a message goes
 	// to a route (or the producer is a route's): kept out of line so that
 	// a producer without routes stays as small as before.
@@ -213,6 +217,9 @@ func weightedStart(members []*subscription) int {
 // was handed over.
 func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	if p.trace != nil {
+		if sub.client != nil {
+			p.handOverTo(sub.client)
+		}
 		return p.deliverTraced(sub, pa)
 	}
 	if sub.client == nil {
@@ -225,9 +232,16 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	if deny := sub.deny.Load(); deny != nil && deliveryDenied(pa.Subject, *deny) {
 		return false
 	}
-	ok, last := sub.claim()
-	if !ok {
-		return false
+	// A staged delivery to a subscription without a delivery limit is
+	// counted with its run (staging.go): no atomic read-modify-write per
+	// message.
+	uncounted := p.staged != nil && dst != p.self && sub.max.Load() <= 0
+	var last bool
+	if !uncounted {
+		var ok bool
+		if ok, last = sub.claim(); !ok {
+			return false
+		}
 	}
 	if ps := dst.sec.perms.Load(); ps != nil && ps.resp != nil && len(pa.Reply) > 0 {
 		// Granted before the message can reach the responder.
@@ -240,15 +254,34 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 		subject = p.shown
 	}
 	size := pa.Size
-	if pa.Header != nil && dst.headers.Load() {
+	header := pa.Header
+	if header != nil && dst.headers.Load() {
 		p.line = parser.AppendHMsgSized(p.line[:0], subject, sub.sid, pa.Reply, p.hmsgSizes.of(len(pa.Header), pa.Size))
-		queued, stall = dst.out.enqueueMsg(p.line, pa.Header, pa.Data, p.rb, size)
 	} else {
 		// A client without headers support gets the body alone.
-		size = len(pa.Data)
+		header, size = nil, len(pa.Data)
 		p.line = parser.AppendMsgSized(p.line[:0], subject, sub.sid, pa.Reply, p.msgSize.of(-1, len(pa.Data)))
-		queued, stall = dst.out.enqueueMsg(p.line, nil, pa.Data, p.rb, size)
 	}
+	if p.staged != nil && dst != p.self && len(p.line)+len(header)+len(pa.Data) < stageMax && len(pa.Data) < zeroCopyMin {
+		var count *subscription
+		if uncounted {
+			count = sub
+		}
+		if p.stage(dst, count, p.line, header, pa.Data, size) {
+			if last {
+				dst.removeSub(sub)
+			}
+			return true
+		}
+		// The first for dst in this read, which nothing precedes: queued
+		// directly.
+	} else {
+		p.handOverTo(dst)
+	}
+	if uncounted {
+		sub.delivered.Add(1)
+	}
+	queued, stall = dst.out.enqueueMsg(p.line, header, pa.Data, p.rb, size)
 	if last {
 		dst.removeSub(sub)
 	}

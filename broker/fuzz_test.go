@@ -141,7 +141,7 @@ func clientSession(s *Broker, data []byte) error {
 		return err
 	}
 	_ = pub.parser.Parse(data)
-	pub.prod.flushes.kickAll()
+	pub.prod.endRead()
 	if _, err := watcher.w.flush(&watcher.out); err != nil {
 		return err
 	}

@@ -195,6 +195,7 @@ func (c *client) ProcessPing() error {
 	if c.sec.awaitingAuth {
 		return c.requireAuth()
 	}
+	c.prod.handOverAll() // the PONG follows the delivery of everything before the PING
 	c.sendProto(parser.PongLine)
 	return nil
 }

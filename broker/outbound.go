@@ -145,6 +145,41 @@ func (o *outbound) enqueueMsg(line, header, data []byte, rb *readBuf, size int) 
 	return true, stall
 }
 
+// enqueueRun queues a run of whole messages a producer gathered in c
+// (staging.go), msgs messages counted as size bytes delivered, as one
+// unit, and takes c over. Limits and results are enqueueMsg's.
+func (o *outbound) enqueueRun(c *chunk, msgs, size int64) (ok bool, stall <-chan struct{}) {
+	n := int64(len(c.b))
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		putChunk(c)
+		return true, nil // the client is gone; nothing to deliver to
+	}
+	if o.pending+n > o.limit || !o.admit(n, true) {
+		o.mu.Unlock()
+		putChunk(c)
+		return false, nil
+	}
+	o.pending += n
+	o.countOut(msgs, size)
+	// A short run joins the tail when it fits, so that a receiver of a
+	// message now and then does not collect a chunk per message.
+	if k := len(o.chunks); k > 0 && n <= int64(chunkSizes[0]) &&
+		o.chunks[k-1].ref == nil && int64(cap(o.chunks[k-1].b)-len(o.chunks[k-1].b)) >= n {
+		o.chunks[k-1].b = append(o.chunks[k-1].b, c.b...)
+		putChunk(c)
+	} else {
+		o.chunks = append(o.chunks, c)
+	}
+	if o.pending > o.stallThreshold() && o.stall == nil {
+		o.stall = make(chan struct{})
+	}
+	stall = o.stall
+	o.mu.Unlock()
+	return true, stall
+}
+
 func (o *outbound) stallThreshold() int64 { return o.limit / 4 * 3 }
 
 func (o *outbound) pinLimit() int64 { return o.limit / 4 }

@@ -32,7 +32,7 @@ func BenchmarkDeliverWithPermissions(b *testing.B) {
 		if err := pub.parser.Parse(msg); err != nil {
 			b.Fatal(err)
 		}
-		pub.prod.flushes.kickAll()
+		pub.prod.endRead()
 		if i%64 == 0 {
 			drain([]*client{sub})
 		}

@@ -45,7 +45,7 @@ func BenchmarkDeliverToRemote(b *testing.B) {
 				if err := pub.parser.Parse(msg); err != nil {
 					b.Fatal(err)
 				}
-				pub.prod.flushes.kickAll()
+				pub.prod.endRead()
 				if i%64 == 0 {
 					core.w.flush(&core.out)
 					drain(locals)
