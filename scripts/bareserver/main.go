@@ -4,17 +4,16 @@
 // payloads and JetStream publishing measured against it show what the
 // clients and the kernel allow on this machine, a ceiling for any broker,
 // as ../shared/tools/nullsink does for publishing alone (scripts/ceiling.sh
-// runs it beside midge and the reference server). With small core
-// messages it is no ceiling: it locks a receiver per message where a
-// broker batches.
+// runs it beside midge and the reference server).
 //
 // It speaks just enough of the protocol for `nats bench`: CONNECT, PING,
 // SUB, UNSUB, PUB and HPUB; no wildcards, queue groups or limits. A publish
 // with a reply subject under $JS.API. gets a canned answer (stream create
 // and info echo the requested config; "stream not found" before it exists);
 // any other publish with a reply is acknowledged with the next sequence.
-// Each connection has one reader, and one writer that sends whatever was
-// queued for it in one write.
+// Each connection has one reader, which gathers what a read produces per
+// receiver and hands each receiver its part once, and one writer that
+// sends whatever was queued for it in one write.
 package main
 
 import (
@@ -67,13 +66,29 @@ type conn struct {
 	seq  uint64            // the sequence of the next acknowledged JetStream publish
 	num  []byte
 
+	// What this connection's reads produce, by receiver, handed over once
+	// per read (or when a receiver's part grows past stageMax): a receiver
+	// is locked once per read of each publisher, not once per message.
+	staged  []stage
+	stageOf map[*conn]int
+
 	mu      sync.Mutex
 	drained *sync.Cond // signalled when the writer took the queue
-	out     []byte     // queued for the writer
-	spare   []byte
+	bufs    [][]byte   // queued for the writer
+	pending int        // bytes in bufs
 	closed  bool
 	wake    chan struct{}
 }
+
+type stage struct {
+	dst *conn
+	buf []byte
+}
+
+const stageMax = 64 << 10
+
+// buffers recycles the staged buffers the writers are done with.
+var buffers = sync.Pool{New: func() any { return make([]byte, 0, stageMax+4<<10) }}
 
 // sub is a subscription as the relay sees it.
 type sub struct {
@@ -88,10 +103,12 @@ var interest struct {
 }
 
 func serve(nc net.Conn) {
-	c := &conn{nc: nc, r: bufio.NewReaderSize(nc, 256<<10), subs: map[string]string{}, wake: make(chan struct{}, 1)}
+	c := &conn{nc: nc, r: bufio.NewReaderSize(nc, 256<<10), subs: map[string]string{},
+		stageOf: map[*conn]int{}, wake: make(chan struct{}, 1)}
 	c.drained = sync.NewCond(&c.mu)
 	go c.writeLoop()
-	c.queue([]byte(info))
+	c.stageTo(c, []byte(info))
+	c.handOver()
 	err := c.readLoop()
 	if err != nil && err != io.EOF {
 		fmt.Fprintln(os.Stderr, "bareserver:", err)
@@ -107,6 +124,9 @@ func serve(nc net.Conn) {
 func (c *conn) readLoop() error {
 	var f [5][]byte
 	for {
+		if c.r.Buffered() == 0 {
+			c.handOver() // everything this read produced, before waiting for the next
+		}
 		line, err := c.r.ReadSlice('\n')
 		if err != nil {
 			return err
@@ -117,7 +137,7 @@ func (c *conn) readLoop() error {
 		}
 		switch op := args[0]; {
 		case bytes.EqualFold(op, []byte("PING")):
-			c.queue([]byte("PONG\r\n"))
+			c.stageTo(c, []byte("PONG\r\n"))
 		case bytes.EqualFold(op, []byte("SUB")) && len(args) >= 3:
 			c.subscribe(string(args[1]), string(args[len(args)-1]))
 		case bytes.EqualFold(op, []byte("PUB")), bytes.EqualFold(op, []byte("HPUB")):
@@ -236,7 +256,7 @@ func (c *conn) relay(subject string, hdrLen int, payload []byte) {
 	subs := interest.subs[subject]
 	interest.RUnlock()
 	for _, s := range subs {
-		s.c.queueMsg(subject, s.sid, hdrLen, payload)
+		c.queueMsg(s.c, subject, s.sid, hdrLen, payload)
 	}
 }
 
@@ -250,40 +270,66 @@ func (c *conn) answer(reply string, payload []byte) {
 		}
 	}
 	if ok {
-		c.queueMsg(reply, sid, -1, payload)
+		c.queueMsg(c, reply, sid, -1, payload)
 	}
 }
 
-func (c *conn) queueMsg(subject, sid string, hdrLen int, payload []byte) {
-	c.mu.Lock()
-	for len(c.out) > maxPending && !c.closed {
-		c.drained.Wait()
-	}
+func (c *conn) queueMsg(dst *conn, subject, sid string, hdrLen int, payload []byte) {
+	b := c.stageBuf(dst)
 	if hdrLen >= 0 {
-		c.out = append(c.out, 'H')
+		b = append(b, 'H')
 	}
-	c.out = append(c.out, "MSG "...)
-	c.out = append(c.out, subject...)
-	c.out = append(c.out, ' ')
-	c.out = append(c.out, sid...)
-	c.out = append(c.out, ' ')
+	b = append(b, "MSG "...)
+	b = append(b, subject...)
+	b = append(b, ' ')
+	b = append(b, sid...)
+	b = append(b, ' ')
 	if hdrLen >= 0 {
-		c.out = strconv.AppendInt(c.out, int64(hdrLen), 10)
-		c.out = append(c.out, ' ')
+		b = strconv.AppendInt(b, int64(hdrLen), 10)
+		b = append(b, ' ')
 	}
-	c.out = strconv.AppendInt(c.out, int64(len(payload)), 10)
-	c.out = append(c.out, "\r\n"...)
-	c.out = append(c.out, payload...)
-	c.out = append(c.out, "\r\n"...)
-	c.mu.Unlock()
-	c.kick()
+	b = strconv.AppendInt(b, int64(len(payload)), 10)
+	b = append(b, "\r\n"...)
+	b = append(b, payload...)
+	b = append(b, "\r\n"...)
+	c.staged[c.stageOf[dst]].buf = b
+	if len(b) >= stageMax {
+		c.handOver()
+	}
 }
 
-func (c *conn) queue(b []byte) {
-	c.mu.Lock()
-	c.out = append(c.out, b...)
-	c.mu.Unlock()
-	c.kick()
+func (c *conn) stageTo(dst *conn, line []byte) {
+	b := append(c.stageBuf(dst), line...)
+	c.staged[c.stageOf[dst]].buf = b
+}
+
+// stageBuf is dst's part of what this read produced.
+func (c *conn) stageBuf(dst *conn) []byte {
+	i, ok := c.stageOf[dst]
+	if !ok {
+		i = len(c.staged)
+		c.stageOf[dst] = i
+		c.staged = append(c.staged, stage{dst: dst, buf: buffers.Get().([]byte)[:0]})
+	}
+	return c.staged[i].buf
+}
+
+// handOver queues every receiver's part with its writer.
+func (c *conn) handOver() {
+	for _, st := range c.staged {
+		d := st.dst
+		d.mu.Lock()
+		for d.pending > maxPending && !d.closed {
+			d.drained.Wait()
+		}
+		d.bufs = append(d.bufs, st.buf)
+		d.pending += len(st.buf)
+		d.mu.Unlock()
+		d.kick()
+	}
+	clear(c.staged)
+	c.staged = c.staged[:0]
+	clear(c.stageOf)
 }
 
 func (c *conn) kick() {
@@ -297,23 +343,26 @@ func (c *conn) kick() {
 // writes it at once.
 func (c *conn) writeLoop() {
 	defer c.nc.Close()
+	var spare [][]byte
+	var iov net.Buffers
 	for range c.wake {
 		c.mu.Lock()
-		out, closed := c.out, c.closed
-		c.out, c.spare = c.spare[:0], nil
+		bufs, closed := c.bufs, c.closed
+		c.bufs, c.pending = spare[:0], 0
 		c.drained.Broadcast()
 		c.mu.Unlock()
-		if len(out) > 0 {
-			if _, err := c.nc.Write(out); err != nil {
-				return
-			}
+		iov = append(iov[:0], bufs...) // WriteTo consumes iov's slices, not bufs'
+		if _, err := iov.WriteTo(c.nc); err != nil {
+			return
 		}
+		for i, b := range bufs {
+			buffers.Put(b[:0])
+			bufs[i] = nil
+		}
+		spare = bufs
 		if closed {
 			return
 		}
-		c.mu.Lock()
-		c.spare = out[:0]
-		c.mu.Unlock()
 	}
 }
 
