@@ -5,15 +5,12 @@
 # server that relays to exact subscribers and acknowledges JetStream
 # publishes without storing them), then the reference server against it.
 # A/B is each server's share of the ceiling, and the reference's share
-# inverted is the most any server could reach over the reference. The
-# default scenarios are those where the bare server does less than any
-# broker could; with small core messages midge's batching of deliveries
-# beats its per-message locking, so there it is no ceiling.
+# inverted is the most any server could reach over the reference.
 #   scripts/ceiling.sh [RUNS] [SCENARIOS]
-#   (defaults 5 and large,js-pub16,js-pub1k; run from the repo root)
+#   (defaults 5 and large,js-pub16,js-pub1k,pubsub,fanout; run from the repo root)
 set -euo pipefail
 runs=${1:-5}
-scenarios=${2:-large,js-pub16,js-pub1k}
+scenarios=${2:-large,js-pub16,js-pub1k,pubsub,fanout}
 export PATH="$PATH:$(go env GOPATH)/bin"
 command -v nats >/dev/null || { echo "needs the nats CLI" >&2; exit 1; }
 command -v nats-server >/dev/null || { echo "needs nats-server" >&2; exit 1; }
