@@ -66,7 +66,14 @@ const stagingScanLimit = 8
 
 var stagingIDs atomic.Uint32
 
-func newStaging() *staging { return &staging{id: stagingIDs.Add(1)} }
+// newStaging gives the producer an id; 0 is none (see add).
+func newStaging() *staging {
+	id := stagingIDs.Add(1)
+	for id == 0 {
+		id = stagingIDs.Add(1)
+	}
+	return &staging{id: id}
+}
 
 // A receiver's hint says which producer last started a run for it, in
 // which read, at which index: id<<32 | read<<16 | index. A hint with this
@@ -118,6 +125,8 @@ func (s *staging) add(dst *client) {
 	s.runs = append(s.runs, stagedRun{dst: dst})
 	if i <= 0xffff {
 		dst.stageHint.Store(s.hint(i))
+	} else {
+		dst.stageHint.Store(0) // no producer's id: the next lookup asks the index
 	}
 	if s.indexed {
 		s.index[dst] = i

@@ -147,3 +147,42 @@ func TestStagedRunPastTheLimitIsASlowConsumer(t *testing.T) {
 		t.Fatalf("the other receiver got %d messages, want 100", strings.Count(got, "MSG foo 1 100\r\n"))
 	}
 }
+
+// Two publishers stage for the same receiver in reads that overlap: each
+// overwrites the receiver's hint, each still finds its own run (through
+// its scan), and the receiver gets each publisher's messages in order.
+func TestTwoPublishersStagingForOneReceiver(t *testing.T) {
+	a, subs, out := stagingClients(t)
+	b := newClient(a.broker, &captureConn{}, Transport{})
+	b.ProcessConnect([]byte(`{"verbose":false}`))
+	parse := func(c *client, from, to int, tag string) {
+		var read strings.Builder
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&read, "PUB foo 4\r\n%s%03d\r\n", tag, i)
+		}
+		if err := c.parser.Parse([]byte(read.String())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One read each, interleaved: a, b, a again before either read ends.
+	parse(a, 0, 50, "a")
+	parse(b, 0, 50, "b")
+	parse(a, 50, 100, "a")
+	b.prod.endRead()
+	a.prod.endRead()
+	got := written(subs[0], out[0])
+	for _, tag := range []string{"a", "b"} {
+		next := 0
+		for _, line := range strings.Split(got, "\r\n") {
+			if strings.HasPrefix(line, tag) {
+				if want := fmt.Sprintf("%s%03d", tag, next); line != want {
+					t.Fatalf("publisher %s: got %s where %s was due", tag, line, want)
+				}
+				next++
+			}
+		}
+		if want := map[string]int{"a": 100, "b": 50}[tag]; next != want {
+			t.Fatalf("publisher %s: %d messages arrived, want %d", tag, next, want)
+		}
+	}
+}
