@@ -8,9 +8,10 @@ import (
 
 // Outbound data to one client lives in pooled fixed-size chunks. Producers
 // (the read loops of publishing clients) copy messages into the chunks under
-// the destination's lock; a large payload still in the producer's read
-// buffer is queued by reference instead (readbuf.go), its own chunk pointing
-// into that buffer. The destination's writer goroutine swaps the chunk list
+// the destination's lock, or, for runs of small messages, into a chunk of
+// their own that they hand over whole (staging.go); a large payload still in
+// the producer's read buffer is queued by reference instead (readbuf.go),
+// its own chunk pointing into that buffer. The destination's writer goroutine swaps the chunk list
 // out, releases the lock and writes everything with one writev under a
 // deadline. A destination whose queued bytes pass the limit is a slow
 // consumer: the producer is told, and the producer never waits for it.
