@@ -9,7 +9,9 @@ import "sync/atomic"
 // run instead of once per message, and each message is copied once, into
 // memory that goes to the receiver's writer as it is. Limits (the pending
 // bytes of a slow consumer, the server's outbound budget, the stall of a
-// fast producer) apply when a run is handed over.
+// fast producer) apply when a run is handed over. The first message a
+// read delivers to a receiver is queued directly, as without staging: a
+// run starts with the second.
 //
 // Order: a publisher's messages reach each receiver in the order
 // published. Before the producer queues anything else for a receiver with
