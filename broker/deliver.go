@@ -262,7 +262,7 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 		header, size = nil, len(pa.Data)
 		p.line = parser.AppendMsgSized(p.line[:0], subject, sub.sid, pa.Reply, p.msgSize.of(-1, len(pa.Data)))
 	}
-	if p.staged != nil && dst != p.self && len(p.line)+len(header)+len(pa.Data) < stageMax && len(pa.Data) < zeroCopyMin {
+	if p.staged != nil && dst != p.self && len(p.line)+len(header)+len(pa.Data) < stageMax {
 		var count *subscription
 		if uncounted {
 			count = sub
