@@ -3,7 +3,6 @@ package broker
 import (
 	"bytes"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/midgemq/midge/parser"
@@ -69,12 +68,7 @@ func (t *sizeText) of(hdr, total int) []byte {
 	if t.text != nil && t.hdr == hdr && t.total == total {
 		return t.text
 	}
-	t.text = t.text[:0]
-	if hdr >= 0 {
-		t.text = strconv.AppendInt(t.text, int64(hdr), 10)
-		t.text = append(t.text, ' ')
-	}
-	t.text = strconv.AppendInt(t.text, int64(total), 10)
+	t.text = parser.AppendSizes(t.text[:0], hdr, total)
 	t.hdr, t.total = hdr, total
 	return t.text
 }
@@ -235,7 +229,8 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 	// A staged delivery to a subscription without a delivery limit is
 	// counted with its run (staging.go): no atomic read-modify-write per
 	// message.
-	uncounted := p.staged != nil && dst != p.self && sub.max.Load() <= 0
+	stageable := p.staged != nil && dst != p.self
+	uncounted := stageable && sub.max.Load() <= 0
 	var last bool
 	if !uncounted {
 		var ok bool
@@ -247,8 +242,6 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 		// Granted before the message can reach the responder.
 		dst.grantReply(ps, pa.Reply)
 	}
-	var queued bool
-	var stall <-chan struct{}
 	subject := pa.Subject
 	if p.shown != nil {
 		subject = p.shown
@@ -262,7 +255,7 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 		header, size = nil, len(pa.Data)
 		p.line = parser.AppendMsgSized(p.line[:0], subject, sub.sid, pa.Reply, p.msgSize.of(-1, len(pa.Data)))
 	}
-	if p.staged != nil && dst != p.self && len(p.line)+len(header)+len(pa.Data) < stageMax {
+	if stageable && len(p.line)+len(header)+len(pa.Data) < stageMax {
 		var count *subscription
 		if uncounted {
 			count = sub
@@ -275,17 +268,24 @@ func (p *producer) deliver(sub *subscription, pa *parser.PubArg) bool {
 		}
 		// The first for dst in this read, which nothing precedes: queued
 		// directly.
-	} else {
+	} else if stageable {
 		p.handOverTo(dst)
 	}
 	if uncounted {
 		sub.delivered.Add(1)
 	}
-	queued, stall = dst.out.enqueueMsg(p.line, header, pa.Data, p.rb, size)
+	queued, stall := dst.out.enqueueMsg(p.line, header, pa.Data, p.rb, size)
 	if last {
 		dst.removeSub(sub)
 	}
-	if !queued {
+	return p.queued(dst, queued, stall)
+}
+
+// queued follows a delivery queued to dst (or refused, past its limits):
+// a refusal makes dst a slow consumer; otherwise dst's writer is woken
+// after the read, and a queue running high stalls the producer a little.
+func (p *producer) queued(dst *client, ok bool, stall <-chan struct{}) bool {
+	if !ok {
 		dst.SlowConsumer(CloseSlowConsumer)
 		return false
 	}

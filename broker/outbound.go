@@ -118,15 +118,10 @@ func (o *outbound) countOut(msgs, size int64) {
 func (o *outbound) enqueueMsg(line, header, data []byte, rb *readBuf, size int) (ok bool, stall <-chan struct{}) {
 	n := int64(len(line) + len(header) + len(data) + 2)
 	o.mu.Lock()
-	if o.closed {
+	if queue, ok := o.acceptLocked(n); !queue {
 		o.mu.Unlock()
-		return true, nil // the client is gone; nothing to deliver to
+		return ok, nil
 	}
-	if o.pending+n > o.limit || !o.admit(n, true) {
-		o.mu.Unlock()
-		return false, nil
-	}
-	o.pending += n
 	if size >= 0 {
 		o.countOut(1, int64(size))
 	}
@@ -138,12 +133,29 @@ func (o *outbound) enqueueMsg(line, header, data []byte, rb *readBuf, size int) 
 		}
 		o.copyIn(crlf)
 	}
+	stall = o.stallGateLocked()
+	o.mu.Unlock()
+	return true, stall
+}
+
+// acceptLocked counts n more bytes of deliveries as pending, when they
+// are to be queued (queue): not for a client that is gone (ok: nothing to
+// deliver to), nor past the pending limit or the outbound budget (not ok).
+func (o *outbound) acceptLocked(n int64) (queue, ok bool) {
+	if o.closed || o.pending+n > o.limit || !o.admit(n, true) {
+		return false, o.closed
+	}
+	o.pending += n
+	return true, true
+}
+
+// stallGateLocked is the gate producers wait on while the queue runs high
+// (nil while it does not), made when the queue passes the threshold.
+func (o *outbound) stallGateLocked() <-chan struct{} {
 	if o.pending > o.stallThreshold() && o.stall == nil {
 		o.stall = make(chan struct{})
 	}
-	stall = o.stall
-	o.mu.Unlock()
-	return true, stall
+	return o.stall
 }
 
 // enqueueRun queues a run of whole messages a producer gathered in c
@@ -152,31 +164,22 @@ func (o *outbound) enqueueMsg(line, header, data []byte, rb *readBuf, size int) 
 func (o *outbound) enqueueRun(c *chunk, msgs, size int64) (ok bool, stall <-chan struct{}) {
 	n := int64(len(c.b))
 	o.mu.Lock()
-	if o.closed {
+	queue, ok := o.acceptLocked(n)
+	if !queue {
 		o.mu.Unlock()
 		putChunk(c)
-		return true, nil // the client is gone; nothing to deliver to
+		return ok, nil
 	}
-	if o.pending+n > o.limit || !o.admit(n, true) {
-		o.mu.Unlock()
-		putChunk(c)
-		return false, nil
-	}
-	o.pending += n
 	o.countOut(msgs, size)
 	// A short run joins the tail when it fits, so that a receiver of a
 	// message now and then does not collect a chunk per message.
-	if k := len(o.chunks); k > 0 && n <= int64(chunkSizes[0]) &&
-		o.chunks[k-1].ref == nil && int64(cap(o.chunks[k-1].b)-len(o.chunks[k-1].b)) >= n {
-		o.chunks[k-1].b = append(o.chunks[k-1].b, c.b...)
+	if tail := o.tailWithRoom(n); tail != nil && n <= int64(chunkSizes[0]) {
+		tail.b = append(tail.b, c.b...)
 		putChunk(c)
 	} else {
 		o.chunks = append(o.chunks, c)
 	}
-	if o.pending > o.stallThreshold() && o.stall == nil {
-		o.stall = make(chan struct{})
-	}
-	stall = o.stall
+	stall = o.stallGateLocked()
 	o.mu.Unlock()
 	return true, stall
 }
@@ -243,12 +246,11 @@ var crlf = []byte("\r\n")
 // CRLF) into the tail chunk when it has room, the common case of a busy
 // subscriber, and reports whether it did. Called with o.mu held.
 func (o *outbound) appendToTail(n int64, line, header, data []byte) bool {
-	k := len(o.chunks)
-	if k == 0 || len(data) >= zeroCopyMin {
+	if len(data) >= zeroCopyMin {
 		return false
 	}
-	tail := o.chunks[k-1]
-	if tail.ref != nil || int64(cap(tail.b)-len(tail.b)) < n {
+	tail := o.tailWithRoom(n)
+	if tail == nil {
 		return false
 	}
 	b := append(tail.b, line...)
@@ -256,6 +258,19 @@ func (o *outbound) appendToTail(n int64, line, header, data []byte) bool {
 	b = append(b, data...)
 	tail.b = append(b, '\r', '\n')
 	return true
+}
+
+// tailWithRoom is the tail chunk when it is pooled memory with room for n
+// more bytes, or nil. Called with o.mu held.
+func (o *outbound) tailWithRoom(n int64) *chunk {
+	k := len(o.chunks)
+	if k == 0 {
+		return nil
+	}
+	if tail := o.chunks[k-1]; tail.ref == nil && int64(cap(tail.b)-len(tail.b)) >= n {
+		return tail
+	}
+	return nil
 }
 
 // copyIn appends b across the tail chunk and as many new chunks as needed.

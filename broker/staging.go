@@ -21,6 +21,8 @@ import "sync/atomic"
 // Deliveries to the publisher itself are never staged.
 
 // stageMax bounds the messages staged; bigger ones are queued directly.
+// It is the smallest chunk's size, so a staged message always fits a
+// fresh chunk.
 // Staging pays where the lock per message costs as much as the message's
 // copy: small messages. (With 4 KiB ones the runs were slower than the
 // lock: peerbench large 0.94 of the binary without staging.)
@@ -161,13 +163,8 @@ func (p *producer) stage(dst *client, count *subscription, line, header, data []
 	if r.c != nil && cap(r.c.b)-len(r.c.b) < n {
 		p.handOver(r)
 	}
-	if r.c == nil {
+	if r.c == nil { // stageMax fits even the smallest chunk
 		r.c = getChunk(r.tier)
-		for cap(r.c.b) < n { // a message bigger than the chunk tier
-			putChunk(r.c)
-			r.tier++
-			r.c = getChunk(r.tier)
-		}
 		r.tier = min(r.tier+1, len(chunkSizes)-1)
 	}
 	b := append(r.c.b, line...)
@@ -194,16 +191,8 @@ func (p *producer) handOver(r *stagedRun) {
 	if c == nil {
 		return
 	}
-	dst := r.dst
-	ok, stall := dst.out.enqueueRun(c, msgs, size)
-	if !ok {
-		dst.SlowConsumer(CloseSlowConsumer)
-		return
-	}
-	p.flushes.add(&dst.Conn)
-	if stall != nil {
-		p.stallFor(&dst.Conn, stall)
-	}
+	ok, stall := r.dst.out.enqueueRun(c, msgs, size)
+	p.queued(r.dst, ok, stall)
 }
 
 // handOverTo hands dst's run over, if it has one: the producer is about

@@ -14,39 +14,41 @@ var (
 // "MSG <subject> <sid> [reply] <size>\r\n". The payload and its CRLF follow
 // separately so one payload can be shared by many deliveries.
 func AppendMsg(dst, subject, sid, reply []byte, size int) []byte {
-	dst = append(dst, "MSG "...)
-	dst = appendSubjectSidReply(dst, subject, sid, reply)
-	dst = strconv.AppendInt(dst, int64(size), 10)
-	return append(dst, '\r', '\n')
+	return append(AppendSizes(appendHead(dst, "MSG ", subject, sid, reply), -1, size), '\r', '\n')
 }
 
 // AppendHMsg appends the control line of an HMSG delivery:
 // "HMSG <subject> <sid> [reply] <hdrLen> <total>\r\n".
 func AppendHMsg(dst, subject, sid, reply []byte, hdrLen, total int) []byte {
-	dst = append(dst, "HMSG "...)
-	dst = appendSubjectSidReply(dst, subject, sid, reply)
-	dst = strconv.AppendInt(dst, int64(hdrLen), 10)
-	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, int64(total), 10)
-	return append(dst, '\r', '\n')
+	return append(AppendSizes(appendHead(dst, "HMSG ", subject, sid, reply), hdrLen, total), '\r', '\n')
+}
+
+// AppendSizes appends the sizes of a delivery's control line in decimal:
+// "<total>" for a MSG (hdrLen < 0), "<hdrLen> <total>" for an HMSG.
+func AppendSizes(dst []byte, hdrLen, total int) []byte {
+	if hdrLen >= 0 {
+		dst = strconv.AppendInt(dst, int64(hdrLen), 10)
+		dst = append(dst, ' ')
+	}
+	return strconv.AppendInt(dst, int64(total), 10)
 }
 
 // AppendMsgSized is AppendMsg with the size already in decimal, and
-// AppendHMsgSized AppendHMsg with "<hdrLen> <total>": a message fanned out
-// to many receivers has its sizes formatted once, not once per receiver.
+// AppendHMsgSized AppendHMsg with "<hdrLen> <total>" (AppendSizes): a
+// message fanned out to many receivers has its sizes formatted once, not
+// once per receiver.
 func AppendMsgSized(dst, subject, sid, reply, size []byte) []byte {
-	dst = append(dst, "MSG "...)
-	dst = appendSubjectSidReply(dst, subject, sid, reply)
-	dst = append(dst, size...)
-	return append(dst, '\r', '\n')
+	return append(append(appendHead(dst, "MSG ", subject, sid, reply), size...), '\r', '\n')
 }
 
 // AppendHMsgSized: see AppendMsgSized.
 func AppendHMsgSized(dst, subject, sid, reply, sizes []byte) []byte {
-	dst = append(dst, "HMSG "...)
-	dst = appendSubjectSidReply(dst, subject, sid, reply)
-	dst = append(dst, sizes...)
-	return append(dst, '\r', '\n')
+	return append(append(appendHead(dst, "HMSG ", subject, sid, reply), sizes...), '\r', '\n')
+}
+
+// appendHead appends a delivery's control line up to its sizes.
+func appendHead(dst []byte, verb string, subject, sid, reply []byte) []byte {
+	return appendSubjectSidReply(append(dst, verb...), subject, sid, reply)
 }
 
 func appendSubjectSidReply(dst, subject, sid, reply []byte) []byte {

@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/midgemq/midge/parser"
 )
 
 func main() {
@@ -228,8 +230,8 @@ func (c *conn) publish(headers bool, args [][]byte) error {
 		return nil
 	}
 	c.seq++
-	c.num = append(append(append(c.num[:0], `{"stream":"benchstream","seq":`...),
-		strconv.AppendUint(nil, c.seq, 10)...), '}')
+	c.num = strconv.AppendUint(append(c.num[:0], `{"stream":"benchstream","seq":`...), c.seq, 10)
+	c.num = append(c.num, '}')
 	c.answer(reply, c.num)
 	return nil
 }
@@ -256,7 +258,7 @@ func (c *conn) relay(subject string, hdrLen int, payload []byte) {
 	subs := interest.subs[subject]
 	interest.RUnlock()
 	for _, s := range subs {
-		c.queueMsg(s.c, subject, s.sid, hdrLen, payload)
+		c.stageMsg(s.c, subject, s.sid, hdrLen, payload)
 	}
 }
 
@@ -270,48 +272,40 @@ func (c *conn) answer(reply string, payload []byte) {
 		}
 	}
 	if ok {
-		c.queueMsg(c, reply, sid, -1, payload)
+		c.stageMsg(c, reply, sid, -1, payload)
 	}
 }
 
-func (c *conn) queueMsg(dst *conn, subject, sid string, hdrLen int, payload []byte) {
-	b := c.stageBuf(dst)
+// stageMsg adds a MSG (HMSG with hdrLen >= 0) to dst's part of this read.
+func (c *conn) stageMsg(dst *conn, subject, sid string, hdrLen int, payload []byte) {
+	st := c.stageFor(dst)
 	if hdrLen >= 0 {
-		b = append(b, 'H')
+		st.buf = parser.AppendHMsg(st.buf, []byte(subject), []byte(sid), nil, hdrLen, len(payload))
+	} else {
+		st.buf = parser.AppendMsg(st.buf, []byte(subject), []byte(sid), nil, len(payload))
 	}
-	b = append(b, "MSG "...)
-	b = append(b, subject...)
-	b = append(b, ' ')
-	b = append(b, sid...)
-	b = append(b, ' ')
-	if hdrLen >= 0 {
-		b = strconv.AppendInt(b, int64(hdrLen), 10)
-		b = append(b, ' ')
-	}
-	b = strconv.AppendInt(b, int64(len(payload)), 10)
-	b = append(b, "\r\n"...)
-	b = append(b, payload...)
-	b = append(b, "\r\n"...)
-	c.staged[c.stageOf[dst]].buf = b
-	if len(b) >= stageMax {
+	st.buf = append(append(st.buf, payload...), "\r\n"...)
+	if len(st.buf) >= stageMax {
 		c.handOver()
 	}
 }
 
+// stageTo adds protocol bytes (INFO, PONG) to dst's part of this read.
 func (c *conn) stageTo(dst *conn, line []byte) {
-	b := append(c.stageBuf(dst), line...)
-	c.staged[c.stageOf[dst]].buf = b
+	st := c.stageFor(dst)
+	st.buf = append(st.buf, line...)
 }
 
-// stageBuf is dst's part of what this read produced.
-func (c *conn) stageBuf(dst *conn) []byte {
+// stageFor is dst's part of what this read produced; valid until the
+// next stageFor.
+func (c *conn) stageFor(dst *conn) *stage {
 	i, ok := c.stageOf[dst]
 	if !ok {
 		i = len(c.staged)
 		c.stageOf[dst] = i
 		c.staged = append(c.staged, stage{dst: dst, buf: buffers.Get().([]byte)[:0]})
 	}
-	return c.staged[i].buf
+	return &c.staged[i]
 }
 
 // handOver queues every receiver's part with its writer.
